@@ -1,0 +1,36 @@
+# make test : lint, type check and the whole test suite (sets up .venv itself)
+# make demo : a complete simulated round of the Long Biên demo district, audited
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n auto
+
+test: lint typecheck pytest
+
+demo: $(STAMP)
+	$(BIN)/anonballot simulate --out var/demo-record --seed 1 --force
+	$(BIN)/anonballot audit var/demo-record
+
+bench: $(STAMP)
+	$(BIN)/python bench/audit.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""anonballot: anonymous, verifiable e-ballots."""

@@ -1,0 +1,623 @@
+"""The auditor: checks A1 to A12 of protocol section 9 on a round record.
+
+:func:`audit_record` streams ``board.jsonl`` once (memory does not grow with the board but
+for 8 bytes per leaf for the double-spend check, A5) and spreads the per-leaf work (parsing,
+token and signature checks, decryption and counting) over worker processes. It returns an
+:class:`AuditReport`; :func:`render_report` turns it into text for people.
+
+Exit status (:attr:`AuditReport.exit_status`): 0 when every check passes, 1 when any fails.
+A source that is not a round record at all raises :class:`~anonballot.errors.RecordError`
+(exit status 2).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .checkpoint import Checkpoint
+from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json, sha256
+from .errors import AnonBallotError, EncodingError, OpenError, VerificationError
+from .hazmat.merkle import CompactRange, leaf_hash
+from .leaf import parse_leaf
+from .manifest import Manifest
+from .record import Record
+from .sealing import TrusteeSecret
+from .signing import verify_object
+from .tally import LeafOpener, TallyBuilder
+from .trustee import verify_release
+
+__all__ = ["CHECKS", "AuditReport", "CheckResult", "audit_record", "render_report"]
+
+CHECKS: dict[str, str] = {
+    "A1": "manifest signature and structure",
+    "A2": "every leaf is canonical JCS, v and round right, ward known",
+    "A3": "every token verifies under its ward's issuer key",
+    "A4": "every voter_sig verifies",
+    "A5": "no voter public key appears twice",
+    "A6": "the board's Merkle root equals the final checkpoint's, whose signature verifies",
+    "A7": "every earlier checkpoint given is consistent with the final one",
+    "A8": "close statement: signature, size and root; ledger hash matches issuance.json",
+    "A9": "per ward: ballots <= issued == ledger entries <= eligible",
+    "A10": "releases: signatures, keys derive the manifest keys, at least threshold",
+    "A11": "decryption and validation of every ballot",
+    "A12": "the recomputed results equal results.json, whose signature verifies",
+}
+
+MAX_LISTED = 50
+"""Failures listed per check; the count covers all of them."""
+
+CHUNK = 256
+"""Leaves per unit of work sent to a worker process."""
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    passed: bool = True
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, JSONValue]] = field(default_factory=list)
+    failure_count: int = 0
+
+    def fail(self, detail: str, *, leaf_index: int | None = None, file: str | None = None) -> None:
+        self.passed = False
+        self.failure_count += 1
+        if len(self.failures) < MAX_LISTED:
+            entry: dict[str, JSONValue] = {"detail": detail}
+            if leaf_index is not None:
+                entry["leaf_index"] = leaf_index
+            if file is not None:
+                entry["file"] = file
+            self.failures.append(entry)
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "passed": self.passed,
+            "counts": dict(self.counts),
+            "failure_count": self.failure_count,
+            "failures": list(self.failures),
+        }
+
+
+@dataclass
+class AuditReport:
+    record: str
+    round_id: str | None
+    mid: str | None
+    checks: dict[str, CheckResult]
+    results: dict[str, JSONValue] | None = None
+    """The recomputed results (when the tally could be recomputed)."""
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks.values())
+
+    @property
+    def exit_status(self) -> int:
+        return 0 if self.passed else 1
+
+    def failed(self) -> list[str]:
+        return [c.id for c in self.checks.values() if not c.passed]
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "record": self.record,
+            "round_id": self.round_id,
+            "mid": self.mid,
+            "passed": self.passed,
+            "checks": [c.to_json() for c in self.checks.values()],
+            "results": self.results,
+        }
+
+
+# -- the per-leaf work, run in worker processes -------------------------------------------------
+
+
+@dataclass
+class _ChunkResult:
+    start: int
+    failures: dict[str, list[tuple[int, str]]]
+    failure_counts: dict[str, int]
+    voter_keys: list[bytes | None]
+    wards: dict[str, int]
+    tally: TallyBuilder | None
+
+
+class _LeafChecker:
+    """What a worker knows: the manifest and, when A10 passed, the releases."""
+
+    def __init__(self, signed_manifest: bytes, secrets: Sequence[TrusteeSecret] | None) -> None:
+        self.manifest = Manifest.from_signed(parse_json(signed_manifest))
+        self.mid = self.manifest.mid
+        self.opener = LeafOpener(self.manifest, secrets, self.mid) if secrets is not None else None
+
+    def check(self, start: int, lines: Sequence[bytes]) -> _ChunkResult:
+        failures: dict[str, list[tuple[int, str]]] = {}
+        counts: dict[str, int] = {}
+        keys: list[bytes | None] = []
+        wards: dict[str, int] = {}
+        tally = TallyBuilder(self.manifest) if self.opener is not None else None
+
+        def fail(check: str, index: int, detail: str) -> None:
+            counts[check] = counts.get(check, 0) + 1
+            listed = failures.setdefault(check, [])
+            if len(listed) < MAX_LISTED:
+                listed.append((index, detail))
+
+        for offset, line in enumerate(lines):
+            index = start + offset
+            if not line.endswith(b"\n"):
+                fail("A2", index, "line has no final newline or is too long")
+                keys.append(None)
+                continue
+            try:
+                leaf = parse_leaf(line[:-1], self.manifest, self.mid)
+            except AnonBallotError as exc:
+                fail("A2", index, exc.detail)
+                keys.append(None)
+                continue
+            keys.append(leaf.voter_key)
+            wards[leaf.ward] = wards.get(leaf.ward, 0) + 1
+            try:
+                leaf.verify_token(self.manifest)
+            except AnonBallotError as exc:
+                fail("A3", index, exc.detail)
+            try:
+                leaf.verify_voter_sig()
+            except AnonBallotError as exc:
+                fail("A4", index, exc.detail)
+            if tally is not None and self.opener is not None:
+                tally.add(index, leaf, self.opener)
+        return _ChunkResult(start, failures, counts, keys, wards, tally)
+
+
+_WORKER: _LeafChecker | None = None
+
+
+def _init_worker(signed_manifest: bytes, secrets: Sequence[TrusteeSecret] | None) -> None:
+    global _WORKER
+    _WORKER = _LeafChecker(signed_manifest, secrets)
+
+
+def _check_in_worker(start: int, lines: Sequence[bytes]) -> _ChunkResult:
+    if _WORKER is None:
+        raise RuntimeError("worker not initialised")
+    return _WORKER.check(start, lines)
+
+
+def _chunks(lines: Iterator[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+    start = 0
+    batch: list[bytes] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == CHUNK:
+            yield start, batch
+            start += len(batch)
+            batch = []
+    if batch:
+        yield start, batch
+
+
+# -- the audit ------------------------------------------------------------------------------------
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes of the board read so far, total bytes)."""
+
+
+def audit_record(
+    source: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Run checks A1 to A12 on the record at ``source`` (a folder or a ``.zip``)."""
+    with Record(source) as record:
+        return _Audit(record, workers, progress).run()
+
+
+class _Audit:
+    def __init__(self, record: Record, workers: int | None, progress: Progress | None) -> None:
+        self.record = record
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.progress = progress
+        self.checks = {cid: CheckResult(cid, title) for cid, title in CHECKS.items()}
+        self.manifest: Manifest | None = None
+
+    def c(self, cid: str) -> CheckResult:
+        return self.checks[cid]
+
+    def _json(self, name: str, check: str) -> Any:
+        try:
+            return parse_json(self.record.read(name))
+        except AnonBallotError as exc:
+            self.c(check).fail(exc.detail, file=name)
+            return None
+
+    def run(self) -> AuditReport:
+        signed_manifest_bytes = self.record.read("manifest.json")
+        manifest = self._a1(signed_manifest_bytes)
+        if manifest is None:
+            for cid in list(CHECKS)[1:]:
+                self.c(cid).fail("not checked: the manifest (A1) is not usable")
+            return AuditReport(str(self.record.source), None, None, self.checks)
+        self.manifest = manifest
+        mid = manifest.mid
+        final = self._final_checkpoint(manifest)
+        earlier = self._earlier_checkpoints(manifest)
+        close = self._close_statement(manifest)
+        ledger = self._ledger(manifest, close)
+        secrets = self._a10(manifest)
+
+        board = self._board(signed_manifest_bytes, secrets, earlier)
+        size, root, ward_ballots, tally = board
+
+        # A6: the board's root and size against the final checkpoint
+        a6 = self.c("A6")
+        a6.counts["leaves"] = size
+        if final is not None:
+            if final.size != size:
+                a6.fail(f"the final checkpoint has size {final.size}, the board {size} leaves")
+            elif final.root != root:
+                a6.fail("the board's Merkle root differs from the final checkpoint's root")
+        # A8: the close statement against the board
+        a8 = self.c("A8")
+        if close is not None:
+            if close.get("tree_size") != size:
+                a8.fail(f"close.tree_size is {close.get('tree_size')}, the board has {size}")
+            if close.get("root") != b64u_encode(root):
+                a8.fail("close.root differs from the board's root")
+        self._a9(manifest, close, ledger, ward_ballots)
+        results = None
+        a11 = self.c("A11")
+        if tally is None:
+            a11.fail("not checked: fewer valid releases than the threshold (A10)")
+            self.c("A12").fail("not checked: the tally cannot be recomputed without A11")
+        else:
+            a11.counts["valid"] = sum(tally.valid.values())
+            a11.counts["invalid"] = len(tally.invalid)
+            for index, reason in sorted(tally.invalid)[:MAX_LISTED]:
+                a11.failures.append({"leaf_index": index, "detail": reason})
+            issued = close.get("issued", {}) if close is not None else {}
+            results = tally.results(
+                mid=mid,
+                tree_size=size,
+                root=root,
+                trustees=[s.id for s in secrets or []],
+                issued=issued if isinstance(issued, dict) else {},
+            )
+            self._a12(manifest, results)
+        return AuditReport(str(self.record.source), manifest.round_id, mid, self.checks, results)
+
+    # -- the small files -------------------------------------------------------------------------
+
+    def _a1(self, data: bytes) -> Manifest | None:
+        a1 = self.c("A1")
+        try:
+            manifest = Manifest.from_signed(parse_json(data))
+        except AnonBallotError as exc:
+            a1.fail(exc.detail, file="manifest.json")
+            return None
+        a1.counts = {
+            "wards": len(manifest.wards),
+            "subjects": len(manifest.subjects),
+            "trustees": len(manifest.trustees),
+            "threshold": manifest.threshold,
+        }
+        return manifest
+
+    def _final_checkpoint(self, manifest: Manifest) -> Checkpoint | None:
+        try:
+            return Checkpoint.parse(
+                self.record.read("checkpoint.txt"), manifest.origin, manifest.log_key
+            )
+        except AnonBallotError as exc:
+            self.c("A6").fail(exc.detail, file="checkpoint.txt")
+            return None
+
+    def _earlier_checkpoints(self, manifest: Manifest) -> list[tuple[str, Checkpoint]]:
+        out = []
+        for name in self.record.names("checkpoints"):
+            try:
+                cp = Checkpoint.parse(self.record.read(name), manifest.origin, manifest.log_key)
+            except AnonBallotError as exc:
+                self.c("A7").fail(exc.detail, file=name)
+                continue
+            out.append((name, cp))
+        self.c("A7").counts["checkpoints"] = len(out)
+        return out
+
+    def _close_statement(self, manifest: Manifest) -> dict[str, Any] | None:
+        a8 = self.c("A8")
+        signed = self._json("close.json", "A8")
+        if signed is None:
+            return None
+        try:
+            close: dict[str, Any] = verify_object(signed, "close", manifest.organizer_key)
+        except AnonBallotError as exc:
+            a8.fail(exc.detail, file="close.json")
+            return None
+        keys = {"round", "tree_size", "root", "issued", "issuance_ledger"}
+        if not isinstance(close, dict) or set(close) != keys:
+            a8.fail("the close statement does not have exactly its five keys", file="close.json")
+            return None
+        if close["round"] != manifest.mid:
+            a8.fail("the close statement is for another round", file="close.json")
+        issued = close["issued"]
+        if not isinstance(issued, dict) or set(issued) != {w.id for w in manifest.wards}:
+            a8.fail("close.issued does not list exactly the manifest's wards", file="close.json")
+        return close
+
+    def _ledger(
+        self, manifest: Manifest, close: dict[str, Any] | None
+    ) -> dict[str, list[str]] | None:
+        a8 = self.c("A8")
+        ledger = self._json("issuance.json", "A8")
+        if ledger is None:
+            return None
+        try:
+            digest = b64u_encode(sha256(jcs(ledger)))
+        except EncodingError as exc:
+            a8.fail(exc.detail, file="issuance.json")
+            return None
+        if close is not None and close.get("issuance_ledger") != digest:
+            a8.fail("the ledger's hash differs from close.issuance_ledger", file="issuance.json")
+        if not isinstance(ledger, dict) or set(ledger) != {"round", "wards"}:
+            a8.fail("the ledger has exactly the keys round and wards", file="issuance.json")
+            return None
+        if ledger["round"] != manifest.mid:
+            a8.fail("the ledger is for another round", file="issuance.json")
+        wards = ledger["wards"]
+        if not isinstance(wards, dict) or set(wards) != {w.id for w in manifest.wards}:
+            a8.fail("the ledger does not list exactly the manifest's wards", file="issuance.json")
+            return None
+        out: dict[str, list[str]] = {}
+        seen: set[str] = set()
+        for ward, entries in wards.items():
+            if not isinstance(entries, list) or entries != sorted(entries):
+                a8.fail(f"ledger entries of {ward} are not a sorted list", file="issuance.json")
+                continue
+            for entry in entries:
+                try:
+                    b64u_decode(entry, length=32, what="pseudonym")
+                except EncodingError as exc:
+                    a8.fail(f"{ward}: {exc.detail}", file="issuance.json")
+                if entry in seen:
+                    a8.fail(f"{ward}: pseudonym {entry} appears twice", file="issuance.json")
+                seen.add(entry)
+            out[ward] = entries
+        a8.counts["ledger_entries"] = len(seen)
+        return out
+
+    def _a10(self, manifest: Manifest) -> list[TrusteeSecret] | None:
+        a10 = self.c("A10")
+        secrets: dict[int, TrusteeSecret] = {}
+        for name in self.record.names("releases"):
+            obj = self._json(name, "A10")
+            if obj is None:
+                continue
+            try:
+                secret = verify_release(obj, manifest, manifest.mid)
+            except AnonBallotError as exc:
+                a10.fail(exc.detail, file=name)
+                continue
+            if name != f"releases/{secret.id}.json":
+                a10.fail(f"the release of {secret.id} is filed under another name", file=name)
+                continue
+            secrets[secret.index] = secret
+        a10.counts = {"valid_releases": len(secrets), "threshold": manifest.threshold}
+        if len(secrets) < manifest.threshold:
+            a10.fail(f"{len(secrets)} valid releases, the threshold is {manifest.threshold}")
+            return None
+        return [secrets[i] for i in sorted(secrets)]
+
+    # -- the board -------------------------------------------------------------------------------
+
+    def _board(
+        self,
+        signed_manifest: bytes,
+        secrets: list[TrusteeSecret] | None,
+        earlier: list[tuple[str, Checkpoint]],
+    ) -> tuple[int, bytes, dict[str, int], TallyBuilder | None]:
+        a2, a3, a4, a5, a7 = (self.c(c) for c in ("A2", "A3", "A4", "A5", "A7"))
+        total_bytes = self.record.board_size_bytes()
+        done_bytes = 0
+        tree = CompactRange()
+        wanted: dict[int, list[tuple[str, Checkpoint]]] = {}
+        for name, cp in earlier:
+            wanted.setdefault(cp.size, []).append((name, cp))
+        if 0 in wanted:
+            for name, cp in wanted.pop(0):
+                self._compare_prefix(name, cp, tree.root())
+        seen: set[int] = set()
+        suspects: set[int] = set()
+        ward_ballots: dict[str, int] = {}
+        tally = TallyBuilder(self.manifest) if secrets is not None and self.manifest else None
+
+        def absorb(result: _ChunkResult, lines: list[bytes]) -> None:
+            nonlocal done_bytes
+            for line in lines:
+                tree.append(leaf_hash(line[:-1] if line.endswith(b"\n") else line))
+                done_bytes += len(line)
+                if tree.size in wanted:
+                    for name, cp in wanted.pop(tree.size):
+                        self._compare_prefix(name, cp, tree.root())
+            for key in result.voter_keys:
+                if key is not None:
+                    prefix = int.from_bytes(key[:8], "big")
+                    if prefix in seen:
+                        suspects.add(prefix)
+                    seen.add(prefix)
+            for ward, n in result.wards.items():
+                ward_ballots[ward] = ward_ballots.get(ward, 0) + n
+            for check, listed in result.failures.items():
+                target = self.c(check)
+                for index, detail in listed:
+                    target.fail(detail, leaf_index=index)
+                target.failure_count += result.failure_counts[check] - len(listed)
+            if tally is not None and result.tally is not None:
+                result.tally.manifest = tally.manifest
+                tally.merge(result.tally)
+            if self.progress is not None:
+                self.progress(done_bytes, total_bytes)
+
+        chunks = _chunks(self.record.board())
+        if self.workers <= 1:
+            checker = _LeafChecker(signed_manifest, secrets)
+            for start, lines in chunks:
+                absorb(checker.check(start, lines), lines)
+        else:
+            ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+            with cf.ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_init_worker,
+                initargs=(signed_manifest, secrets),
+            ) as pool:  # fmt: skip
+                window: deque[tuple[cf.Future[_ChunkResult], list[bytes]]] = deque()
+                for start, lines in chunks:
+                    window.append((pool.submit(_check_in_worker, start, lines), lines))
+                    if len(window) >= 4 * self.workers:
+                        future, done = window.popleft()
+                        absorb(future.result(), done)
+                while window:
+                    future, done = window.popleft()
+                    absorb(future.result(), done)
+
+        size = tree.size
+        for name, cp in (item for items in wanted.values() for item in items):
+            a7.fail(
+                f"checkpoint of size {cp.size} is beyond the final board of {size} leaves",
+                file=name,
+            )
+        if suspects:
+            self._confirm_duplicates(suspects)
+        a2.counts["leaves"] = size
+        a3.counts["failed"] = a3.failure_count
+        a4.counts["failed"] = a4.failure_count
+        a5.counts["voter_keys"] = len(seen)
+        return size, tree.root(), ward_ballots, tally
+
+    def _compare_prefix(self, name: str, cp: Checkpoint, root: bytes) -> None:
+        if cp.root != root:
+            self.c("A7").fail(
+                f"checkpoint of size {cp.size} is not a prefix of the final board", file=name
+            )
+
+    def _confirm_duplicates(self, suspects: set[int]) -> None:
+        """Second pass for the rare 8-byte prefix collisions: compare whole voter keys."""
+        if self.manifest is None:
+            return
+        first: dict[bytes, int] = {}
+        for index, line in enumerate(self.record.board()):
+            try:
+                leaf = parse_leaf(line.rstrip(b"\n"), self.manifest, self.manifest.mid)
+            except AnonBallotError:
+                continue
+            key = leaf.voter_key
+            if int.from_bytes(key[:8], "big") not in suspects:
+                continue
+            if key in first:
+                self.c("A5").fail(f"voter key already used by leaf {first[key]}", leaf_index=index)
+            else:
+                first[key] = index
+
+    # -- counts and results ----------------------------------------------------------------------
+
+    def _a9(
+        self,
+        manifest: Manifest,
+        close: dict[str, Any] | None,
+        ledger: dict[str, list[str]] | None,
+        ward_ballots: dict[str, int],
+    ) -> None:
+        a9 = self.c("A9")
+        if close is None or ledger is None:
+            a9.fail("not checked: the close statement or the ledger is not usable (A8)")
+            return
+        issued_all = close["issued"] if isinstance(close.get("issued"), dict) else {}
+        for ward in manifest.wards:
+            ballots = ward_ballots.get(ward.id, 0)
+            issued = issued_all.get(ward.id)
+            entries = len(ledger.get(ward.id, []))
+            if not isinstance(issued, int) or isinstance(issued, bool):
+                a9.fail(f"{ward.id}: close.issued has no count")
+                continue
+            if not ballots <= issued == entries <= ward.eligible:
+                a9.fail(
+                    f"{ward.id}: ballots {ballots}, issued {issued}, ledger entries {entries}, "
+                    f"eligible {ward.eligible}"
+                )
+        a9.counts = {
+            "ballots": sum(ward_ballots.values()),
+            "issued": sum(v for v in issued_all.values() if isinstance(v, int)),
+            "eligible": sum(w.eligible for w in manifest.wards),
+        }
+
+    def _a12(self, manifest: Manifest, recomputed: dict[str, JSONValue]) -> None:
+        a12 = self.c("A12")
+        signed = self._json("results.json", "A12")
+        if signed is None:
+            return
+        try:
+            published = verify_object(signed, "results", manifest.organizer_key)
+            same = jcs(published) == jcs(recomputed)
+        except (VerificationError, EncodingError, OpenError) as exc:
+            a12.fail(exc.detail, file="results.json")
+            return
+        if not same:
+            a12.fail(
+                "results.json differs from the recomputed results"
+                + _first_difference(published, recomputed),
+                file="results.json",
+            )
+
+
+def _first_difference(published: Any, recomputed: Any, path: str = "") -> str:
+    """A short pointer to where two JSON values first differ."""
+    if isinstance(published, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(published) | set(recomputed)):
+            if key not in published or key not in recomputed:
+                return f" (at {path}.{key}: present in only one)"
+            if published[key] != recomputed[key]:
+                return _first_difference(published[key], recomputed[key], f"{path}.{key}")
+        return ""
+    if isinstance(published, list) and isinstance(recomputed, list):
+        if len(published) != len(recomputed):
+            return f" (at {path}: {len(published)} entries, recomputed {len(recomputed)})"
+        for i, (a, b) in enumerate(zip(published, recomputed, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}[{i}]")
+        return ""
+    return f" (at {path or '$'}: {published!r} published, {recomputed!r} recomputed)"
+
+
+def render_report(report: AuditReport) -> str:
+    """A plain-text rendering of a report, one line per check."""
+    lines = [f"Audit of {report.record}"]
+    if report.round_id:
+        lines.append(f"round {report.round_id} (mid {report.mid})")
+    for check in report.checks.values():
+        mark = "PASS" if check.passed else "FAIL"
+        counts = ", ".join(f"{k} {v}" for k, v in check.counts.items())
+        lines.append(f"{check.id:>4} {mark}  {check.title}" + (f"  [{counts}]" if counts else ""))
+        if not check.passed or check.id == "A11":
+            for failure in check.failures[:10]:
+                where = (
+                    f"leaf {failure['leaf_index']}" if "leaf_index" in failure
+                    else str(failure.get("file", ""))
+                )  # fmt: skip
+                lines.append(f"        {where}: {failure['detail']}".rstrip())
+            hidden = check.failure_count - min(len(check.failures), 10)
+            if not check.passed and hidden > 0:
+                lines.append(f"        ... and {hidden} more")
+    lines.append(
+        "RESULT: "
+        + ("all checks pass" if report.passed else "FAILED " + ", ".join(report.failed()))
+    )
+    return "\n".join(lines)

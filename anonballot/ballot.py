@@ -1,0 +1,97 @@
+"""Plaintext ballots ``B`` (protocol section 6): building and validation.
+
+A ballot is valid for a ward iff it has exactly the keys ``v`` (= 1), ``ward`` and
+``answers``; ``answers`` has exactly the ward's subjects; each answer has exactly ``ratings``
+and ``comments``; ``ratings`` has every criterion, each a scale id or the abstain id;
+``comments`` keys are comment fields, each an NFC string of at most ``max_chars`` code
+points. :func:`classify_plaintext` applies the deterministic opening rules of section 7.3
+to decrypted bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .encoding import JSONValue, is_nfc, jcs, parse_json
+from .errors import BallotContentError, EncodingError, OpenError
+from .manifest import Manifest
+
+__all__ = ["classify_plaintext", "make_ballot", "validate_ballot"]
+
+
+def make_ballot(ward: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str, JSONValue]:
+    """``B`` for ``ward``; ``answers`` maps subject id to ``{"ratings": .., "comments": ..}``.
+
+    Empty comments are dropped, so leaving a field blank and leaving it out are the same.
+    """
+    out: dict[str, JSONValue] = {}
+    for subject, answer in answers.items():
+        comments = {k: v for k, v in dict(answer.get("comments", {})).items() if v.strip()}
+        out[subject] = {"ratings": dict(answer["ratings"]), "comments": comments}
+    return {"v": 1, "ward": ward, "answers": out}
+
+
+def validate_ballot(value: object, manifest: Manifest, ward: str) -> dict[str, Any]:
+    """Raise :class:`BallotContentError` unless ``value`` is a valid ``B`` for ``ward``."""
+    if not isinstance(value, dict) or set(value) != {"v", "ward", "answers"}:
+        raise BallotContentError("a ballot has exactly the keys v, ward and answers")
+    if value["v"] != 1 or isinstance(value["v"], bool):
+        raise BallotContentError("ballot v must be 1")
+    if value["ward"] != ward:
+        raise BallotContentError(f"ballot is for ward {value['ward']!r}, expected {ward!r}")
+    answers = value["answers"]
+    subjects = {s.id for s in manifest.subjects_of(ward)}
+    if not isinstance(answers, dict) or set(answers) != subjects:
+        raise BallotContentError(
+            f"answers must cover exactly the ward's subjects: {', '.join(sorted(subjects))}"
+        )
+    q = manifest.questionnaire
+    criteria = {c.id for c in q.criteria}
+    allowed = set(q.answer_ids)
+    fields = {c.id: c.max_chars for c in q.comments}
+    for subject, answer in answers.items():
+        if not isinstance(answer, dict) or set(answer) != {"ratings", "comments"}:
+            raise BallotContentError(f"{subject}: an answer has exactly ratings and comments")
+        ratings, comments = answer["ratings"], answer["comments"]
+        if not isinstance(ratings, dict) or set(ratings) != criteria:
+            missing = criteria - set(ratings) if isinstance(ratings, dict) else criteria
+            hint = f" (missing {', '.join(sorted(missing))})" if missing else ""
+            raise BallotContentError(f"{subject}: ratings must cover every criterion{hint}")
+        for criterion, level in ratings.items():
+            if not isinstance(level, str) or level not in allowed:
+                raise BallotContentError(f"{subject}.{criterion}: {level!r} is not on the scale")
+        if not isinstance(comments, dict):
+            raise BallotContentError(f"{subject}: comments must be an object")
+        for name, text in comments.items():
+            if name not in fields:
+                raise BallotContentError(f"{subject}: {name!r} is not a comment field")
+            if not isinstance(text, str) or not is_nfc(text):
+                raise BallotContentError(f"{subject}.{name}: a comment is NFC text")
+            if len(text) > fields[name]:
+                raise BallotContentError(
+                    f"{subject}.{name}: {len(text)} characters, at most {fields[name]} allowed"
+                )
+    return value
+
+
+def classify_plaintext(plaintext: bytes, manifest: Manifest, ward: str) -> dict[str, Any]:
+    """The valid ballot in ``plaintext``, or :class:`OpenError` with the section 7.3 reason.
+
+    ``not_canonical``: not JSON, or not exactly its own JCS bytes. ``wrong_ward``: an object
+    whose ``ward`` is present and differs from the leaf's ward. ``invalid_content``: any other
+    rule of a valid ballot broken.
+    """
+    try:
+        value = parse_json(plaintext)
+        canonical = jcs(value) == plaintext
+    except EncodingError:
+        canonical = False
+    if not canonical:
+        raise OpenError("the plaintext is not canonical JSON", code="not_canonical")
+    if isinstance(value, dict) and "ward" in value and value["ward"] != ward:
+        raise OpenError("the ballot names another ward", code="wrong_ward")
+    try:
+        return validate_ballot(value, manifest, ward)
+    except BallotContentError as exc:
+        raise OpenError(exc.detail, code="invalid_content") from exc

@@ -1,0 +1,219 @@
+"""Encodings of protocol section 2: canonical JSON, base64url, identifiers, labels, times.
+
+Every hashed or signed JSON value is its JCS bytes (RFC 8785, through the ``rfc8785``
+package) with two extra rules: every string is Unicode NFC and every number is an integer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any, NewType
+
+import rfc8785
+
+from .errors import EncodingError
+
+__all__ = [
+    "JSONValue",
+    "b64u_decode",
+    "b64u_encode",
+    "check_id",
+    "check_label",
+    "check_time",
+    "is_nfc",
+    "jcs",
+    "parse_canonical",
+    "parse_json",
+    "parse_time",
+    "sha256",
+]
+
+JSONValue = Any
+"""A value made of dict (str keys), list, str, int, bool and None."""
+
+Identifier = NewType("Identifier", str)
+
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_B64U_RE = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def is_nfc(text: str) -> bool:
+    return unicodedata.is_normalized("NFC", text)
+
+
+_MAX_SAFE = 2**53 - 1
+
+
+def _check_value(value: JSONValue, path: str) -> bool:
+    """Raise unless ``value`` may be canonicalized; return True if every key is ASCII."""
+    if isinstance(value, str):
+        if not value.isascii() and not is_nfc(value):
+            raise EncodingError(f"{path}: string is not Unicode NFC")
+        return True
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        if not -_MAX_SAFE <= value <= _MAX_SAFE:
+            raise EncodingError(f"{path}: integer {value} is outside the I-JSON range")
+        return True
+    if isinstance(value, float):
+        raise EncodingError(f"{path}: numbers must be integers, found {value!r}")
+    ascii_keys = True
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EncodingError(f"{path}: object keys must be strings")
+            if not key.isascii():
+                ascii_keys = False
+                if not is_nfc(key):
+                    raise EncodingError(f"{path}: key {key!r} is not Unicode NFC")
+            ascii_keys = _check_value(item, path + "." + key) and ascii_keys
+        return ascii_keys
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            ascii_keys = _check_value(item, f"{path}[{i}]") and ascii_keys
+        return ascii_keys
+    raise EncodingError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def jcs(value: JSONValue) -> bytes:
+    """The RFC 8785 canonical bytes of ``value``; NFC strings and integers only.
+
+    When every object key is ASCII, the standard library's sorted compact ``json.dumps``
+    produces exactly the JCS bytes (same member order, same string escapes, integers only),
+    and it is several times faster than the general ``rfc8785`` path used otherwise.
+    The two are compared by a property test.
+    """
+    if _check_value(value, "$"):
+        try:
+            return json.dumps(
+                value, ensure_ascii=False, separators=(",", ":"), sort_keys=True
+            ).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise EncodingError("cannot canonicalize: string is not valid Unicode") from exc
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:
+        raise EncodingError(f"cannot canonicalize: {exc}") from exc
+
+
+def _reject_constant(name: str) -> None:
+    raise EncodingError(f"JSON constant {name} is not allowed")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise EncodingError(f"duplicate key {key!r} in JSON object")
+        out[key] = value
+    return out
+
+
+def _reject_float(text: str) -> None:
+    raise EncodingError(f"numbers must be integers, found {text}")
+
+
+def parse_json(data: bytes | str) -> JSONValue:
+    """Parse strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, integers only."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EncodingError(f"not UTF-8: {exc.reason} at byte {exc.start}") from exc
+    else:
+        text = data
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_reject_float,
+        )
+    except json.JSONDecodeError as exc:
+        raise EncodingError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise EncodingError("JSON nested too deeply") from exc
+
+
+def parse_canonical(data: bytes) -> JSONValue:
+    """Parse ``data`` and require that it is exactly its own JCS bytes."""
+    value = parse_json(data)
+    if jcs(value) != data:
+        raise EncodingError("JSON is not in canonical form (RFC 8785, NFC)")
+    return value
+
+
+def b64u_encode(data: bytes) -> str:
+    """base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: object, *, length: int | None = None, what: str = "value") -> bytes:
+    """Decode strict base64url without padding; with ``length``, require that many bytes.
+
+    Non-canonical encodings (stray bits in the last character) are rejected so that every
+    byte string has exactly one text form.
+    """
+    if not isinstance(text, str):
+        raise EncodingError(f"{what}: expected a base64url string")
+    if not _B64U_RE.fullmatch(text) or len(text) % 4 == 1:
+        raise EncodingError(f"{what}: not base64url without padding")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise EncodingError(f"{what}: not base64url") from exc
+    if b64u_encode(data) != text:
+        raise EncodingError(f"{what}: non-canonical base64url")
+    if length is not None and len(data) != length:
+        raise EncodingError(f"{what}: expected {length} bytes, found {len(data)}")
+    return data
+
+
+def check_id(value: object, what: str = "identifier") -> str:
+    """Require a protocol identifier ``[a-z0-9][a-z0-9-]{0,63}``."""
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise EncodingError(f"{what}: {value!r} is not an identifier ([a-z0-9][a-z0-9-]{{0,63}})")
+    return value
+
+
+def check_label(value: object, what: str = "label") -> dict[str, str]:
+    """Require a label: an object from language tag to non-empty NFC text, with ``vi``."""
+    if not isinstance(value, dict) or not value:
+        raise EncodingError(f"{what}: expected an object from language tag to text")
+    for tag, text in value.items():
+        if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*", tag):
+            raise EncodingError(f"{what}: {tag!r} is not a language tag")
+        if not isinstance(text, str) or not text.strip() or not is_nfc(text):
+            raise EncodingError(f"{what}.{tag}: expected non-empty NFC text")
+    if "vi" not in value:
+        raise EncodingError(f"{what}: the Vietnamese text (vi) is required")
+    return dict(value)
+
+
+def parse_time(value: object, what: str = "time") -> _dt.datetime:
+    """Parse an RFC 3339 time with an explicit offset."""
+    if not isinstance(value, str) or not re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", value
+    ):
+        raise EncodingError(f"{what}: {value!r} is not an RFC 3339 time with offset")
+    try:
+        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise EncodingError(f"{what}: {value!r} is not a valid time") from exc
+
+
+def check_time(value: object, what: str = "time") -> str:
+    parse_time(value, what)
+    return str(value)

@@ -1,0 +1,402 @@
+"""The round engine: a state machine over a :class:`~anonballot.storage.RoundStore`.
+
+::
+
+    draft --open()--> open --close()--> closed --tally()--> tallied
+
+In ``draft`` the organizer adds roster entries (invitation codes, stored hashed). ``open``
+freezes and signs the manifest (roster counts and the wards' fresh issuer keys included).
+While open, the engine issues one token per roster entry and accepts leaves with every check
+of protocol section 6, answering with receipts. ``close`` signs the final checkpoint, the
+close statement and the issuance ledger; trustees' releases are then accepted, and
+``tally`` decrypts and counts exactly as section 7.
+
+The engine stores nothing about a cast but the leaf (and its voter key, the spent-token
+index): no time, no address, no session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .board import Board, Receipt
+from .checkpoint import Checkpoint
+from .codes import code_hash, normalize_code, pseudonym
+from .encoding import JSONValue, b64u_encode, jcs, parse_json, sha256
+from .errors import Conflict, InputError, NotFound, StateError
+from .leaf import parse_leaf
+from .manifest import Manifest, RoundConfig
+from .signing import SigningKey, sign_object, verify_object
+from .storage import Issuance, RoundStore
+from .tally import LeafOpener, TallyBuilder
+from .tokens import IssuerKey
+from .trustee import verify_release
+
+__all__ = ["STATES", "Round"]
+
+STATES = ("draft", "open", "closed", "tallied")
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Round:
+    """One round of a district, run on a store."""
+
+    def __init__(self, store: RoundStore, *, clock: Clock = _utcnow) -> None:
+        self.store = store
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._manifest: Manifest | None = None
+        self._board: Board | None = None
+        self._issuers: dict[str, IssuerKey] = {}
+        self._log: SigningKey | None = None
+        if store.get_document("manifest") is not None:
+            self._load_open_round()
+
+    # -- creation and draft ------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        store: RoundStore,
+        config: RoundConfig,
+        *,
+        organizer: SigningKey,
+        log: SigningKey | None = None,
+        key_bits: int = 3072,
+        issuer_keys: dict[str, IssuerKey] | None = None,
+        clock: Clock = _utcnow,
+    ) -> Round:
+        """A new round in ``draft`` with fresh issuer keys (one per ward, never reused)."""
+        if store.get_document("config") is not None:
+            raise Conflict("this store already holds a round", code="round_exists")
+        store.put_document("config", jcs(config.to_json()))
+        store.put_secret("organizer", organizer.seed)
+        store.put_secret("log", (log or organizer).seed)
+        for ward in config.district.wards:
+            key = (issuer_keys or {}).get(ward.id) or IssuerKey.generate(key_bits)
+            store.put_secret(f"issuer/{ward.id}", key.to_pem())
+        store.set_state("draft")
+        return cls(store, clock=clock)
+
+    @property
+    def state(self) -> str:
+        return self.store.get_state()
+
+    @property
+    def config(self) -> RoundConfig:
+        data = self.store.get_document("config")
+        if data is None:
+            raise NotFound("no round in this store", code="unknown_round")
+        return RoundConfig.from_json(parse_json(data))
+
+    def _secret_key(self, name: str) -> SigningKey:
+        seed = self.store.get_secret(name)
+        if seed is None:
+            raise NotFound(f"the round has no {name} key", code="missing_key")
+        return SigningKey(seed)
+
+    def add_invitations(self, entries: Iterable[tuple[str, str]]) -> int:
+        """Add roster entries as (invitation code, ward id); only in draft. Returns the count."""
+        self._require("draft")
+        wards = {w.id for w in self.config.district.wards}
+        rows = []
+        for code, ward in entries:
+            if ward not in wards:
+                raise NotFound(f"ward {ward!r} is not in this round", code="unknown_ward")
+            rows.append((code_hash(code), ward))
+        self.store.add_invitations(rows)
+        return len(rows)
+
+    def open(self) -> dict[str, JSONValue]:
+        """Freeze and sign the manifest; sign the empty tree's checkpoint."""
+        with self._lock:
+            self._require("draft")
+            config = self.config
+            issuers = self._load_issuers([w.id for w in config.district.wards])
+            organizer = self._secret_key("organizer")
+            log = self._secret_key("log")
+            manifest = Manifest.build(
+                config,
+                eligible=self.store.invitation_counts(),
+                issuer_keys={w: k.public_der for w, k in issuers.items()},
+                organizer_key=organizer.public_key,
+                log_key=log.public_key,
+            )
+            signed = manifest.sign(organizer)
+            self.store.put_document("manifest", jcs(signed))
+            empty = Checkpoint(manifest.origin, 0, Board(manifest).tree.root(0))
+            self.store.put_checkpoint(0, empty.sign(log))
+            self.store.set_state("open")
+            self._load_open_round()
+            return signed
+
+    # -- the open round ------------------------------------------------------------------------
+
+    def _load_issuers(self, wards: list[str]) -> dict[str, IssuerKey]:
+        issuers = {}
+        for ward in wards:
+            pem = self.store.get_secret(f"issuer/{ward}")
+            if pem is None:
+                raise NotFound(f"no issuer key for ward {ward}", code="missing_key")
+            issuers[ward] = IssuerKey.from_pem(pem)
+        return issuers
+
+    def _load_open_round(self) -> None:
+        data = self.store.get_document("manifest")
+        if data is None:
+            raise StateError("the round has not been opened", code="round_not_open")
+        manifest = Manifest.from_signed(parse_json(data))
+        board = Board(manifest)
+        count = self.store.leaf_count()
+        for leaf in self.store.leaves(0, count):
+            board.append(leaf)
+        self._manifest = manifest
+        self._board = board
+        self._issuers = self._load_issuers([w.id for w in manifest.wards])
+        self._log = self._secret_key("log")
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            raise StateError("the round has not been opened", code="round_not_open")
+        return self._manifest
+
+    @property
+    def board(self) -> Board:
+        if self._board is None:
+            raise StateError("the round has not been opened", code="round_not_open")
+        return self._board
+
+    @property
+    def mid(self) -> str:
+        return self.manifest.mid
+
+    def signed_manifest(self) -> dict[str, JSONValue]:
+        data = self.store.get_document("manifest")
+        if data is None:
+            raise StateError("the round has not been opened", code="round_not_open")
+        value: dict[str, JSONValue] = parse_json(data)
+        return value
+
+    def _require(self, *states: str) -> None:
+        state = self.state
+        if state not in states:
+            raise StateError(
+                f"the round is {state}; this needs it {' or '.join(states)}",
+                code="round_not_open" if "open" in states else "wrong_state",
+            )
+
+    def ward_for_code(self, code: str) -> str:
+        """The ward of an invitation code (the booth needs it before blinding)."""
+        ward = self.store.invitation_ward(code_hash(code))
+        if ward is None:
+            raise NotFound("this invitation code is not on the roster", code="unknown_code")
+        return ward
+
+    def issue(self, code: str, blinded: bytes) -> bytes:
+        """Blind-sign for a roster entry, once; the same ``blinded`` again gets the same answer."""
+        self._require("open")
+        manifest = self.manifest
+        if not manifest.issuance.contains(self.clock()):
+            raise StateError("token issuance is not open now", code="outside_window")
+        normalized = normalize_code(code)
+        h = code_hash(normalized)
+        ward = self.ward_for_code(normalized)
+        existing = self.store.get_issuance(h)
+        if existing is not None:
+            return self._same_request(existing, blinded)
+        blind_sig = self._issuers[ward].sign_blinded(blinded)
+        issuance = Issuance(ward, pseudonym(self.mid, normalized), blinded, blind_sig)
+        try:
+            self.store.add_issuance(h, issuance)
+        except Conflict:
+            existing = self.store.get_issuance(h)
+            if existing is None:
+                raise
+            return self._same_request(existing, blinded)
+        return blind_sig
+
+    @staticmethod
+    def _same_request(existing: Issuance, blinded: bytes) -> bytes:
+        if existing.blinded == blinded:
+            return existing.blind_sig
+        raise Conflict(
+            "this invitation code already received a token for another request", code="code_used"
+        )
+
+    def cast(self, leaf: bytes) -> Receipt:
+        """Accept a leaf after every check of section 6 and return its receipt."""
+        self._require("open")
+        manifest = self.manifest
+        parsed = parse_leaf(leaf, manifest, self.mid)
+        if not manifest.voting.contains(self.clock()):
+            raise StateError("voting is not open now", code="outside_window")
+        parsed.verify_token(manifest)
+        parsed.verify_voter_sig()
+        with self._lock:
+            self._require("open")
+            spent = self.store.spent_index(parsed.voter_key)
+            if spent is not None:
+                return self._resubmission(spent, leaf)
+            board = self.board
+            index = board.append(leaf)
+            note = board.checkpoint().sign(self._log_key())
+            try:
+                self.store.append_leaf(leaf, parsed.voter_key, note)
+            except BaseException:
+                self._load_open_round()  # the store refused: rebuild the tree from it
+                raise
+            return board.receipt(index, note, index + 1)
+
+    def _resubmission(self, index: int, leaf: bytes) -> Receipt:
+        stored = next(self.store.leaves(index, index + 1))
+        if stored != leaf:
+            raise Conflict("this token was already spent on another ballot", code="token_spent")
+        size = index + 1
+        note = self.store.checkpoint_at(size)
+        if note is None:  # a store that groups commits keeps fewer checkpoints
+            size = self.board.size
+            note = self.checkpoint()
+        return self.board.receipt(index, note, size)
+
+    def _log_key(self) -> SigningKey:
+        if self._log is None:
+            raise StateError("the round has not been opened", code="round_not_open")
+        return self._log
+
+    def checkpoint(self) -> str:
+        note = self.store.latest_checkpoint()
+        if note is None:
+            raise StateError("the round has not been opened", code="round_not_open")
+        return note
+
+    def leaves(self, start: int, end: int) -> Iterator[bytes]:
+        count = self.store.leaf_count()
+        if not 0 <= start <= end <= count:
+            raise InputError(f"leaves: expected 0 <= start <= end <= {count}", code="bad_range")
+        return self.store.leaves(start, end)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return self.board.tree.inclusion_proof(index, size)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        return self.board.tree.consistency_proof(old, new)
+
+    # -- close, releases, tally -------------------------------------------------------------------
+
+    def close(self) -> dict[str, JSONValue]:
+        """Sign the final checkpoint, the close statement and the issuance ledger."""
+        with self._lock:
+            self._require("open")
+            manifest = self.manifest
+            wards: dict[str, list[str]] = {w.id: [] for w in manifest.wards}
+            for issuance in self.store.issuances():
+                wards[issuance.ward].append(issuance.pseudonym)
+            ledger = {"round": self.mid, "wards": {w: sorted(p) for w, p in wards.items()}}
+            board = self.board
+            final = board.checkpoint()
+            if self.store.checkpoint_at(final.size) is None:
+                self.store.put_checkpoint(final.size, final.sign(self._log_key()))
+            statement = {
+                "round": self.mid,
+                "tree_size": final.size,
+                "root": b64u_encode(final.root),
+                "issued": {w: len(p) for w, p in wards.items()},
+                "issuance_ledger": b64u_encode(sha256(jcs(ledger))),
+            }
+            signed = sign_object("close", statement, self._secret_key("organizer"))
+            self.store.put_document("issuance", jcs(ledger))
+            self.store.put_document("close", jcs(signed))
+            self.store.set_state("closed")
+            return signed
+
+    def close_statement(self) -> dict[str, Any]:
+        data = self.store.get_document("close")
+        if data is None:
+            raise StateError("the round is not closed yet", code="round_not_closed")
+        signed: dict[str, Any] = parse_json(data)
+        value: dict[str, Any] = verify_object(signed, "close", self.manifest.organizer_key)
+        return value
+
+    def add_release(self, release: object) -> str:
+        """Accept a trustee's release if it verifies; return the trustee id."""
+        self._require("closed")
+        secret = verify_release(release, self.manifest, self.mid)
+        self.store.put_document(f"release/{secret.id}", jcs(release))
+        return secret.id
+
+    def releases(self) -> dict[str, dict[str, JSONValue]]:
+        out = {}
+        for name in self.store.document_names("release/"):
+            data = self.store.get_document(name)
+            if data is not None:
+                out[name.removeprefix("release/")] = parse_json(data)
+        return out
+
+    def tally(self) -> dict[str, JSONValue]:
+        """Decrypt every leaf with the valid releases, count, and sign the results."""
+        with self._lock:
+            self._require("closed")
+            manifest = self.manifest
+            secrets = sorted(
+                (verify_release(r, manifest, self.mid) for r in self.releases().values()),
+                key=lambda s: s.index,
+            )
+            if len(secrets) < manifest.threshold:
+                raise StateError(
+                    f"{len(secrets)} of {manifest.threshold} trustee releases; "
+                    "the tally needs at least the threshold",
+                    code="not_enough_releases",
+                )
+            close = self.close_statement()
+            opener = LeafOpener(manifest, secrets, self.mid)
+            builder = TallyBuilder(manifest)
+            size = close["tree_size"]
+            for index, data in enumerate(self.store.leaves(0, size)):
+                builder.add(index, parse_leaf(data, manifest, self.mid), opener)
+            results = builder.results(
+                mid=self.mid,
+                tree_size=size,
+                root=self.board.tree.root(size),
+                trustees=[s.id for s in secrets],
+                issued=close["issued"],
+            )
+            signed = sign_object("results", results, self._secret_key("organizer"))
+            self.store.put_document("results", jcs(signed))
+            self.store.set_state("tallied")
+            return signed
+
+    def record_files(self) -> dict[str, bytes]:
+        """The round record's files but the board (protocol section 9), under ``<round_id>/``."""
+        self._require("tallied")
+        files: dict[str, bytes] = {}
+        for name, path in (
+            ("manifest", "manifest.json"),
+            ("close", "close.json"),
+            ("issuance", "issuance.json"),
+            ("results", "results.json"),
+        ):
+            data = self.store.get_document(name)
+            if data is None:
+                raise StateError(f"the round has no {name} yet", code="wrong_state")
+            files[path] = data
+        final = self.store.checkpoint_at(self.close_statement()["tree_size"])
+        if final is None:
+            raise StateError("the final checkpoint is missing", code="wrong_state")
+        files["checkpoint.txt"] = final.encode("utf-8")
+        for trustee, release in self.releases().items():
+            files[f"releases/{trustee}.json"] = jcs(release)
+        return files
+
+    def board_leaves(self) -> Iterator[bytes]:
+        """The leaves of the closed board, in order (streamed from the store)."""
+        size = self.close_statement()["tree_size"]
+        return self.store.leaves(0, size)

@@ -1,0 +1,145 @@
+"""The one exception tree of anonballot.
+
+Every error the library raises on purpose is an :class:`AnonBallotError`. Each class has a
+stable machine-readable ``code`` (used as the ``error`` field of the server's JSON answers)
+and an ``exit_status`` for the CLI: 1 when a check failed, 2 when the input was unusable.
+
+::
+
+    AnonBallotError
+    ├── InputError                  bad or unusable input (exit 2, HTTP 400)
+    │   ├── EncodingError           not canonical JSON, bad base64url, bad identifier
+    │   ├── ManifestError           a manifest that breaks the protocol's rules
+    │   ├── BallotContentError      a plaintext ballot that is not valid for its ward
+    │   └── RecordError             a round record that cannot be read
+    ├── VerificationError           a signature, token or proof did not verify (exit 1, HTTP 400)
+    │   ├── InvalidSignature
+    │   ├── InvalidToken
+    │   ├── InvalidProof
+    │   └── OpenError               a sealed ballot could not be opened; carries a reason code
+    ├── NotFound                    unknown round, ward, invitation code (HTTP 404)
+    ├── Conflict                    spent token, code already served (HTTP 409)
+    └── StateError                  the round is not in a state that allows this (HTTP 409)
+
+Verification functions raise; they never return ``False`` or ``None`` to signal failure.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnonBallotError",
+    "BallotContentError",
+    "Conflict",
+    "EncodingError",
+    "InputError",
+    "InvalidProof",
+    "InvalidSignature",
+    "InvalidToken",
+    "ManifestError",
+    "NotFound",
+    "OpenError",
+    "RecordError",
+    "StateError",
+    "VerificationError",
+]
+
+
+class AnonBallotError(Exception):
+    """Base class of every error anonballot raises on purpose."""
+
+    code: str = "error"
+    http_status: int = 400
+    exit_status: int = 2
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+
+
+class InputError(AnonBallotError):
+    """The input is malformed or breaks a rule of the protocol's formats."""
+
+    code = "invalid_input"
+
+
+class EncodingError(InputError):
+    """Not canonical JSON (RFC 8785, NFC, integers only), bad base64url or identifier."""
+
+    code = "bad_encoding"
+
+
+class ManifestError(InputError):
+    """A manifest (or the configuration it is built from) breaks the protocol's rules."""
+
+    code = "bad_manifest"
+
+
+class BallotContentError(InputError):
+    """A plaintext ballot is not a valid ballot for its ward."""
+
+    code = "invalid_content"
+
+
+class RecordError(InputError):
+    """A round record is missing a file or a file cannot be parsed."""
+
+    code = "bad_record"
+
+
+class VerificationError(AnonBallotError):
+    """A cryptographic check failed."""
+
+    code = "verification_failed"
+    exit_status = 1
+
+
+class InvalidSignature(VerificationError):
+    """An Ed25519 signature, signed note or signed object did not verify."""
+
+    code = "bad_signature"
+
+
+class InvalidToken(VerificationError):
+    """An RSA blind-signature token did not verify under its ward's issuer key."""
+
+    code = "bad_token"
+
+
+class InvalidProof(VerificationError):
+    """A Merkle inclusion or consistency proof did not verify."""
+
+    code = "bad_proof"
+
+
+class OpenError(VerificationError):
+    """A sealed ballot could not be opened.
+
+    ``code`` is one of the protocol's reason codes: ``share_undecryptable``,
+    ``shares_inconsistent``, ``bad_key``, ``undecryptable``, ``not_canonical``,
+    ``wrong_ward``, ``invalid_content``.
+    """
+
+    code = "undecryptable"
+
+
+class NotFound(AnonBallotError):
+    """Something named in the request does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(AnonBallotError):
+    """The request conflicts with what is already stored (a spent token, a served code)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class StateError(AnonBallotError):
+    """The round is not in a state (or time window) that allows the request."""
+
+    code = "wrong_state"
+    http_status = 409

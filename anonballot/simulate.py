@@ -1,0 +1,184 @@
+"""A whole round of the Long Biên demo district, in-process, written as a round record.
+
+Honest participants with random ratings and some Vietnamese comments; a few issue a token
+and never cast; two of the three trustees release. The answers are reproducible from
+``seed``; keys and blinding are always fresh randomness.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .client import Participant
+from .codes import generate_code
+from .demo import default_questionnaire, long_bien_district
+from .engine import Round
+from .errors import InputError
+from .manifest import District, Manifest, RoundConfig, Window
+from .record import write_record
+from .signing import SigningKey
+from .storage import MemoryStore
+from .trustee import TrusteeKey
+
+__all__ = ["DEMO_TRUSTEES", "SimulationSummary", "demo_config", "random_answers", "simulate"]
+
+DEMO_TRUSTEES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("tuyen-giao", {"vi": "Ban Tuyên giáo Quận ủy", "en": "District Propaganda board"}),
+    ("to-chuc", {"vi": "Ban Tổ chức Quận ủy", "en": "District Organization board"}),
+    ("kiem-tra", {"vi": "Ủy ban Kiểm tra Quận ủy", "en": "District Inspection committee"}),
+)
+
+COMMENTS = (
+    "Gương mẫu, gần dân, giải quyết công việc kịp thời.",
+    "Cần quan tâm hơn đến vệ sinh môi trường ở các tổ dân phố.",
+    "Đề nghị tổ chức tiếp dân định kỳ vào cuối tuần.",
+    "Tác phong làm việc nghiêm túc, đúng giờ.",
+    "Còn chậm trong việc xử lý đơn thư của người dân.",
+    "Đoàn kết tốt với tập thể cấp ủy.",
+    "Nên công khai hơn các khoản thu chi của phường.",
+    "  Cần lắng nghe ý kiến của tổ trưởng tổ dân phố nhiều hơn.  ",
+)
+
+
+def demo_config(
+    *,
+    wards: int = 14,
+    trustees: list[TrusteeKey] | None = None,
+    threshold: int = 2,
+    round_id: str = "long-bien-demo",
+    now: dt.datetime | None = None,
+    days: int = 7,
+) -> tuple[RoundConfig, list[TrusteeKey]]:
+    """A round of the first ``wards`` demo wards, open from ``now`` for ``days`` days."""
+    full = long_bien_district()
+    if not 1 <= wards <= len(full.wards):
+        raise InputError(f"--wards: expected 1..{len(full.wards)}, found {wards}")
+    keep = {w.id for w in full.wards[:wards]}
+    district = District(
+        full.name,
+        full.wards[:wards],
+        full.roles,
+        tuple(s for s in full.subjects if s.ward in keep),
+    )
+    if trustees is None:
+        trustees = [TrusteeKey.generate(tid) for tid, _ in DEMO_TRUSTEES]
+    names = dict(DEMO_TRUSTEES)
+    now = now or dt.datetime.now(dt.UTC)
+    start = (now - dt.timedelta(minutes=5)).replace(microsecond=0)
+    window = Window(
+        start.isoformat().replace("+00:00", "Z"),
+        (start + dt.timedelta(days=days)).isoformat().replace("+00:00", "Z"),
+    )
+    config = RoundConfig(
+        round_id=round_id,
+        title={
+            "vi": "Lấy ý kiến góp ý người đứng đầu các phường (mô phỏng)",
+            "en": "Rating the heads of the wards (simulation)",
+        },
+        origin=f"district.example/{round_id}",
+        issuance=window,
+        voting=window,
+        questionnaire=default_questionnaire(),
+        district=district,
+        trustees=tuple(t.public(names.get(t.id, {"vi": t.id})) for t in trustees),
+        threshold=threshold,
+    )
+    return config, trustees
+
+
+def random_answers(manifest: Manifest, ward: str, rng: random.Random) -> dict[str, Any]:
+    """Honest random answers for every subject of ``ward``, with some comments."""
+    q = manifest.questionnaire
+    levels = list(q.answer_ids)
+    weights = [5, 4, 2, 1] + [1] * (len(levels) - 4) if len(levels) >= 4 else [1] * len(levels)
+    answers: dict[str, Any] = {}
+    for subject in manifest.subjects_of(ward):
+        ratings = {c.id: rng.choices(levels, weights)[0] for c in q.criteria}
+        comments = {}
+        for field in q.comments:
+            if rng.random() < 0.2:
+                comments[field.id] = rng.choice(COMMENTS)
+        answers[subject.id] = {"ratings": ratings, "comments": comments}
+    return answers
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    record: Path
+    round_id: str
+    mid: str
+    wards: int
+    eligible: int
+    issued: int
+    cast: int
+    invalid: int
+    trustees_released: list[str]
+
+
+def simulate(
+    out: str | os.PathLike[str],
+    *,
+    wards: int = 14,
+    voters: int = 50,
+    trustees: int = 3,
+    threshold: int = 2,
+    key_bits: int = 3072,
+    seed: int | None = None,
+    round_id: str = "long-bien-demo",
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationSummary:
+    """Run a whole round in-process and write its record to ``out`` (folder or ``.zip``)."""
+    if not 1 <= trustees <= len(DEMO_TRUSTEES):
+        raise InputError(f"--trustees: expected 1..{len(DEMO_TRUSTEES)}, found {trustees}")
+    if not 1 <= threshold <= trustees:
+        raise InputError(f"--threshold: expected 1..{trustees}, found {threshold}")
+    if voters < 1:
+        raise InputError("--voters: expected at least 1")
+    rng = random.Random(seed)  # noqa: S311 (simulated answers, not secrets)
+    trustee_keys = [TrusteeKey.generate(tid) for tid, _ in DEMO_TRUSTEES[:trustees]]
+    config, _ = demo_config(
+        wards=wards, trustees=trustee_keys, threshold=threshold, round_id=round_id
+    )
+    engine = Round.create(MemoryStore(), config, organizer=SigningKey.generate(), key_bits=key_bits)
+    roster = [(generate_code(), ward.id) for ward in config.district.wards for _ in range(voters)]
+    engine.add_invitations(roster)
+    signed = engine.open()
+    manifest = engine.manifest
+    issued = cast = 0
+    for n, (code, ward) in enumerate(roster, start=1):
+        behaviour = rng.random()
+        if behaviour < 0.04:  # never takes part
+            continue
+        participant = Participant(signed, engine.ward_for_code(code))
+        participant.finish_token(engine.issue(code, participant.request_token()))
+        issued += 1
+        if behaviour < 0.08:  # collects a token and never casts
+            continue
+        leaf = participant.make_leaf(random_answers(manifest, ward, rng))
+        participant.check_receipt(engine.cast(leaf).to_json())
+        cast += 1
+        if progress is not None:
+            progress(n, len(roster))
+    engine.close()
+    releasing = trustee_keys[: max(threshold, min(2, trustees))]
+    for key in releasing:
+        engine.add_release(key.release(engine.mid))
+    results = engine.tally()["results"]
+    path = write_record(out, config.round_id, engine.record_files(), engine.board_leaves())
+    return SimulationSummary(
+        record=path,
+        round_id=config.round_id,
+        mid=engine.mid,
+        wards=wards,
+        eligible=len(roster),
+        issued=issued,
+        cast=cast,
+        invalid=len(results["invalid"]),
+        trustees_released=[k.id for k in releasing],
+    )

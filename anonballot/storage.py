@@ -1,0 +1,182 @@
+"""The storage protocol the round engine runs on, and its in-memory implementation.
+
+The engine keeps all round state behind :class:`RoundStore`; the reference server implements
+it over SQLite. What a store keeps about a cast ballot is the leaf's bytes and its voter key
+(the spent-token index), nothing else: no time, no address, no request data.
+
+Every mutating method is atomic: it either takes effect whole or not at all. ``append_leaf``
+stores the leaf together with the checkpoint that covers it; a store may acknowledge only
+once both are durable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import Conflict
+
+__all__ = ["Issuance", "MemoryStore", "RoundStore"]
+
+
+@dataclass(frozen=True)
+class Issuance:
+    """One served token request; the ledger keeps ``ward`` and ``pseudonym`` of it."""
+
+    ward: str
+    pseudonym: str
+    blinded: bytes
+    blind_sig: bytes
+
+
+class RoundStore(Protocol):
+    """Persistent state of one round."""
+
+    def get_state(self) -> str: ...
+
+    def set_state(self, state: str) -> None: ...
+
+    def get_document(self, name: str) -> bytes | None:
+        """A named document: manifest, close, issuance, results, release/<trustee>, config."""
+        ...
+
+    def put_document(self, name: str, data: bytes) -> None: ...
+
+    def document_names(self, prefix: str) -> list[str]: ...
+
+    def get_secret(self, name: str) -> bytes | None:
+        """A private key of the round (organizer, log, issuer/<ward>)."""
+        ...
+
+    def put_secret(self, name: str, data: bytes) -> None: ...
+
+    def add_invitations(self, entries: list[tuple[bytes, str]]) -> None:
+        """Add roster entries as (code hash, ward); a code hash seen before is a Conflict."""
+        ...
+
+    def invitation_ward(self, code_hash: bytes) -> str | None: ...
+
+    def invitation_counts(self) -> dict[str, int]: ...
+
+    def get_issuance(self, code_hash: bytes) -> Issuance | None: ...
+
+    def add_issuance(self, code_hash: bytes, issuance: Issuance) -> None:
+        """Record an issuance; Conflict if the code hash was already served."""
+        ...
+
+    def issuances(self) -> Iterator[Issuance]: ...
+
+    def leaf_count(self) -> int: ...
+
+    def leaves(self, start: int, end: int) -> Iterator[bytes]: ...
+
+    def spent_index(self, voter_key: bytes) -> int | None: ...
+
+    def append_leaf(self, leaf: bytes, voter_key: bytes, checkpoint: str) -> int:
+        """Append a leaf and the checkpoint that covers it, atomically; return its index."""
+        ...
+
+    def latest_checkpoint(self) -> str | None: ...
+
+    def checkpoint_at(self, size: int) -> str | None:
+        """The checkpoint signed for tree size ``size``, if one was."""
+        ...
+
+    def put_checkpoint(self, size: int, checkpoint: str) -> None:
+        """Store a checkpoint signed without a new leaf (the empty tree at open)."""
+        ...
+
+
+class MemoryStore:
+    """A :class:`RoundStore` in memory, for tests, simulations and embedding."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "draft"
+        self._documents: dict[str, bytes] = {}
+        self._secrets: dict[str, bytes] = {}
+        self._invitations: dict[bytes, str] = {}
+        self._issuances: dict[bytes, Issuance] = {}
+        self._leaves: list[bytes] = []
+        self._spent: dict[bytes, int] = {}
+        self._checkpoints: dict[int, str] = {}
+
+    def get_state(self) -> str:
+        return self._state
+
+    def set_state(self, state: str) -> None:
+        self._state = state
+
+    def get_document(self, name: str) -> bytes | None:
+        return self._documents.get(name)
+
+    def put_document(self, name: str, data: bytes) -> None:
+        self._documents[name] = data
+
+    def document_names(self, prefix: str) -> list[str]:
+        return sorted(n for n in self._documents if n.startswith(prefix))
+
+    def get_secret(self, name: str) -> bytes | None:
+        return self._secrets.get(name)
+
+    def put_secret(self, name: str, data: bytes) -> None:
+        self._secrets[name] = data
+
+    def add_invitations(self, entries: list[tuple[bytes, str]]) -> None:
+        with self._lock:
+            seen = set()
+            for code_hash, _ in entries:
+                if code_hash in self._invitations or code_hash in seen:
+                    raise Conflict("an invitation code appears twice", code="duplicate_code")
+                seen.add(code_hash)
+            self._invitations.update(entries)
+
+    def invitation_ward(self, code_hash: bytes) -> str | None:
+        return self._invitations.get(code_hash)
+
+    def invitation_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for ward in self._invitations.values():
+            counts[ward] = counts.get(ward, 0) + 1
+        return counts
+
+    def get_issuance(self, code_hash: bytes) -> Issuance | None:
+        return self._issuances.get(code_hash)
+
+    def add_issuance(self, code_hash: bytes, issuance: Issuance) -> None:
+        with self._lock:
+            if code_hash in self._issuances:
+                raise Conflict("this invitation code was already served", code="code_used")
+            self._issuances[code_hash] = issuance
+
+    def issuances(self) -> Iterator[Issuance]:
+        return iter(list(self._issuances.values()))
+
+    def leaf_count(self) -> int:
+        return len(self._leaves)
+
+    def leaves(self, start: int, end: int) -> Iterator[bytes]:
+        return iter(self._leaves[start:end])
+
+    def spent_index(self, voter_key: bytes) -> int | None:
+        return self._spent.get(voter_key)
+
+    def append_leaf(self, leaf: bytes, voter_key: bytes, checkpoint: str) -> int:
+        with self._lock:
+            if voter_key in self._spent:
+                raise Conflict("this token was already spent", code="token_spent")
+            self._leaves.append(leaf)
+            self._spent[voter_key] = len(self._leaves) - 1
+            self._checkpoints[len(self._leaves)] = checkpoint
+            return len(self._leaves) - 1
+
+    def latest_checkpoint(self) -> str | None:
+        return self._checkpoints[max(self._checkpoints)] if self._checkpoints else None
+
+    def checkpoint_at(self, size: int) -> str | None:
+        return self._checkpoints.get(size)
+
+    def put_checkpoint(self, size: int, checkpoint: str) -> None:
+        self._checkpoints[size] = checkpoint

@@ -1,0 +1,168 @@
+"""Decryption and the tally (protocol section 7.3 and 7.4).
+
+:class:`TallyBuilder` counts ballots; partial builders from several workers :meth:`merge`
+into one, so the audit can spread the work over processes. The result does not depend on
+board order: counts are sums and comments are sorted by code point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .ballot import classify_plaintext
+from .encoding import JSONValue, b64u_encode
+from .errors import OpenError
+from .leaf import Leaf
+from .manifest import Manifest
+from .sealing import Opener, TrusteeSecret
+
+__all__ = ["WHITE_SPACE", "LeafOpener", "TallyBuilder", "strip_comment"]
+
+# The Unicode White_Space property: what "surrounding white space" means for comments.
+WHITE_SPACE = (
+    "\u0009\u000a\u000b\u000c\u000d\u0020\u0085\u00a0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def strip_comment(text: str) -> str:
+    return text.strip(WHITE_SPACE)
+
+
+class LeafOpener:
+    """Opens leaves of one round with the valid releases, by the rules of section 7.3."""
+
+    def __init__(self, manifest: Manifest, released: Sequence[TrusteeSecret], mid: str) -> None:
+        self.manifest = manifest
+        self.mid = mid
+        self._opener = Opener(round_id=mid, released=released, threshold=manifest.threshold)
+
+    def open(self, leaf: Leaf) -> dict[str, Any]:
+        """The valid ballot of ``leaf``, or :class:`OpenError` carrying the reason code."""
+        plaintext = self._opener.open(leaf.ballot, ward=leaf.ward)
+        return classify_plaintext(plaintext, self.manifest, leaf.ward)
+
+
+class TallyBuilder:
+    """Counts of ballots, valid and invalid, per ward, subject, role and the district."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.cast: dict[str, int] = {}
+        self.valid: dict[str, int] = {}
+        self.counts: dict[str, dict[str, dict[str, int]]] = {}
+        self.comments: dict[str, dict[str, list[str]]] = {}
+        self.invalid: list[tuple[int, str]] = []
+
+    def add(self, index: int, leaf: Leaf, opener: LeafOpener) -> str | None:
+        """Open and count one leaf; return the reason code when it is an invalid ballot."""
+        self.cast[leaf.ward] = self.cast.get(leaf.ward, 0) + 1
+        try:
+            ballot = opener.open(leaf)
+        except OpenError as exc:
+            self.invalid.append((index, exc.code))
+            return exc.code
+        self.add_valid(leaf.ward, ballot)
+        return None
+
+    def add_valid(self, ward: str, ballot: Mapping[str, Any]) -> None:
+        self.valid[ward] = self.valid.get(ward, 0) + 1
+        for subject, answer in ballot["answers"].items():
+            per_criterion = self.counts.setdefault(subject, {})
+            for criterion, level in answer["ratings"].items():
+                levels = per_criterion.setdefault(criterion, {})
+                levels[level] = levels.get(level, 0) + 1
+            texts = self.comments.setdefault(subject, {})
+            for name, text in answer["comments"].items():
+                stripped = strip_comment(text)
+                if stripped:
+                    texts.setdefault(name, []).append(stripped)
+
+    def merge(self, other: TallyBuilder) -> None:
+        for ward, n in other.cast.items():
+            self.cast[ward] = self.cast.get(ward, 0) + n
+        for ward, n in other.valid.items():
+            self.valid[ward] = self.valid.get(ward, 0) + n
+        for subject, per_criterion in other.counts.items():
+            mine = self.counts.setdefault(subject, {})
+            for criterion, levels in per_criterion.items():
+                target = mine.setdefault(criterion, {})
+                for level, n in levels.items():
+                    target[level] = target.get(level, 0) + n
+        for subject, fields in other.comments.items():
+            mine_c = self.comments.setdefault(subject, {})
+            for name, texts in fields.items():
+                mine_c.setdefault(name, []).extend(texts)
+        self.invalid.extend(other.invalid)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["manifest"] = None  # the receiver has its own; keeps pickles small
+        return state
+
+    def results(
+        self,
+        *,
+        mid: str,
+        tree_size: int,
+        root: bytes,
+        trustees: Iterable[str],
+        issued: Mapping[str, int],
+    ) -> dict[str, JSONValue]:
+        """The results object of section 7.4 (unsigned)."""
+        m = self.manifest
+        q = m.questionnaire
+        levels = q.answer_ids
+
+        def zero() -> dict[str, dict[str, int]]:
+            return {c.id: dict.fromkeys(levels, 0) for c in q.criteria}
+
+        def add_into(target: dict[str, dict[str, int]], source: dict[str, dict[str, int]]) -> None:
+            for criterion, per_level in source.items():
+                for level, n in per_level.items():
+                    target[criterion][level] += n
+
+        wards: dict[str, JSONValue] = {}
+        for w in m.wards:
+            ballots = self.cast.get(w.id, 0)
+            valid = self.valid.get(w.id, 0)
+            wards[w.id] = {
+                "eligible": w.eligible,
+                "issued": issued.get(w.id, 0),
+                "ballots": ballots,
+                "valid": valid,
+                "invalid": ballots - valid,
+            }
+        subjects: dict[str, JSONValue] = {}
+        roles = {r.id: {"subjects": 0, "ballots": 0, "criteria": zero()} for r in m.roles}
+        district = {"ballots": sum(self.valid.values()), "criteria": zero()}
+        for s in m.subjects:
+            criteria = zero()
+            add_into(criteria, self.counts.get(s.id, {}))
+            texts = self.comments.get(s.id, {})
+            valid = self.valid.get(s.ward, 0)
+            subjects[s.id] = {
+                "ward": s.ward,
+                "role": s.role,
+                "ballots": valid,
+                "criteria": criteria,
+                "comments": {c.id: sorted(texts.get(c.id, [])) for c in q.comments},
+            }
+            role: dict[str, Any] = roles[s.role]
+            role["subjects"] += 1
+            role["ballots"] += valid
+            add_into(role["criteria"], criteria)
+            add_into(district["criteria"], criteria)  # type: ignore[arg-type]
+        return {
+            "round": mid,
+            "tree_size": tree_size,
+            "root": b64u_encode(root),
+            "trustees": list(trustees),
+            "wards": wards,
+            "subjects": subjects,
+            "roles": roles,
+            "district": district,
+            "invalid": [{"leaf_index": i, "reason": r} for i, r in sorted(self.invalid)],
+        }

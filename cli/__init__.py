@@ -1,0 +1,1 @@
+"""The anonballot command line (installed as anonballot.cli)."""

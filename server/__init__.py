@@ -1,0 +1,1 @@
+"""The anonballot reference server (installed as anonballot.server)."""
