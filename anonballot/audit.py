@@ -22,7 +22,7 @@ from typing import Any
 
 from .checkpoint import Checkpoint
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json, sha256
-from .errors import AnonBallotError, EncodingError, OpenError, VerificationError
+from .errors import AnonBallotError, EncodingError, OpenError, RecordError, VerificationError
 from .hazmat.merkle import CompactRange, leaf_hash
 from .leaf import parse_leaf
 from .manifest import Manifest
@@ -230,6 +230,7 @@ class _Audit:
         self.progress = progress
         self.checks = {cid: CheckResult(cid, title) for cid, title in CHECKS.items()}
         self.manifest: Manifest | None = None
+        self.board_error: str | None = None
 
     def c(self, cid: str) -> CheckResult:
         return self.checks[cid]
@@ -246,7 +247,9 @@ class _Audit:
         manifest = self._a1(signed_manifest_bytes)
         if manifest is None:
             for cid in list(CHECKS)[1:]:
-                self.c(cid).fail("not checked: the manifest (A1) is not usable")
+                self.c(cid).fail(
+                    "not checked: the manifest (A1) is not usable", file="manifest.json"
+                )
             return AuditReport(str(self.record.source), None, None, self.checks)
         self.manifest = manifest
         mid = manifest.mid
@@ -263,23 +266,35 @@ class _Audit:
         a6 = self.c("A6")
         a6.counts["leaves"] = size
         if final is not None:
+            # every failure names the file it is about (the brief: leaf_index or file)
             if final.size != size:
-                a6.fail(f"the final checkpoint has size {final.size}, the board {size} leaves")
+                a6.fail(
+                    f"the final checkpoint has size {final.size}, the board {size} leaves",
+                    file="checkpoint.txt",
+                )
             elif final.root != root:
-                a6.fail("the board's Merkle root differs from the final checkpoint's root")
+                a6.fail(
+                    "the board's Merkle root differs from the final checkpoint's root",
+                    file="checkpoint.txt",
+                )
         # A8: the close statement against the board
         a8 = self.c("A8")
         if close is not None:
             if close.get("tree_size") != size:
-                a8.fail(f"close.tree_size is {close.get('tree_size')}, the board has {size}")
+                a8.fail(
+                    f"close.tree_size is {close.get('tree_size')}, the board has {size}",
+                    file="close.json",
+                )
             if close.get("root") != b64u_encode(root):
-                a8.fail("close.root differs from the board's root")
+                a8.fail("close.root differs from the board's root", file="close.json")
         self._a9(manifest, close, ledger, ward_ballots)
         results = None
         a11 = self.c("A11")
         if tally is None:
-            a11.fail("not checked: fewer valid releases than the threshold (A10)")
-            self.c("A12").fail("not checked: the tally cannot be recomputed without A11")
+            a11.fail("not checked: fewer valid releases than the threshold (A10)", file="releases")
+            self.c("A12").fail(
+                "not checked: the tally cannot be recomputed without A11", file="results.json"
+            )
         else:
             a11.counts["valid"] = sum(tally.valid.values())
             a11.counts["invalid"] = len(tally.invalid)
@@ -325,6 +340,8 @@ class _Audit:
     def _earlier_checkpoints(self, manifest: Manifest) -> list[tuple[str, Checkpoint]]:
         out = []
         for name in self.record.names("checkpoints"):
+            if not name.endswith(".txt"):
+                continue  # only checkpoints/*.txt are checkpoints (R16)
             try:
                 cp = Checkpoint.parse(self.record.read(name), manifest.origin, manifest.log_key)
             except AnonBallotError as exc:
@@ -381,9 +398,14 @@ class _Audit:
         out: dict[str, list[str]] = {}
         seen: set[str] = set()
         for ward, entries in wards.items():
-            if not isinstance(entries, list) or entries != sorted(entries):
-                a8.fail(f"ledger entries of {ward} are not a sorted list", file="issuance.json")
+            # fix: sorted() raised TypeError (and the audit crashed) on a list mixing
+            # strings with other values, and `in seen` on unhashable entries
+            if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+                a8.fail(f"ledger entries of {ward} are not a list of text", file="issuance.json")
                 continue
+            if entries != sorted(entries):
+                # still counted for A9, so that its message shows the real number
+                a8.fail(f"ledger entries of {ward} are not sorted", file="issuance.json")
             for entry in entries:
                 try:
                     b64u_decode(entry, length=32, what="pseudonym")
@@ -400,6 +422,8 @@ class _Audit:
         a10 = self.c("A10")
         secrets: dict[int, TrusteeSecret] = {}
         for name in self.record.names("releases"):
+            if not name.endswith(".json"):
+                continue  # only releases/*.json are releases (R16)
             obj = self._json(name, "A10")
             if obj is None:
                 continue
@@ -414,7 +438,10 @@ class _Audit:
             secrets[secret.index] = secret
         a10.counts = {"valid_releases": len(secrets), "threshold": manifest.threshold}
         if len(secrets) < manifest.threshold:
-            a10.fail(f"{len(secrets)} valid releases, the threshold is {manifest.threshold}")
+            a10.fail(
+                f"{len(secrets)} valid releases, the threshold is {manifest.threshold}",
+                file="releases",
+            )
             return None
         return [secrets[i] for i in sorted(secrets)]
 
@@ -468,7 +495,7 @@ class _Audit:
             if self.progress is not None:
                 self.progress(done_bytes, total_bytes)
 
-        chunks = _chunks(self.record.board())
+        chunks = _chunks(self._board_lines())
         if self.workers <= 1:
             checker = _LeafChecker(signed_manifest, secrets)
             for start, lines in chunks:
@@ -489,6 +516,8 @@ class _Audit:
                     future, done = window.popleft()
                     absorb(future.result(), done)
 
+        if self.board_error is not None:
+            a2.fail(self.board_error, file="board.jsonl")
         size = tree.size
         for name, cp in (item for items in wanted.values() for item in items):
             a7.fail(
@@ -503,6 +532,23 @@ class _Audit:
         a5.counts["voter_keys"] = len(seen)
         return size, tree.root(), ward_ballots, tally
 
+    def _board_lines(self) -> Iterator[bytes]:
+        """The board's lines; a missing or damaged board.jsonl fails A2 instead of raising.
+
+        Fix: a record without board.jsonl (or with a damaged zip member) made the audit
+        raise RecordError (exit 2, "not a round record") or crash, where it is a round
+        record with a missing or broken file: exit 1, reported at A2 (and A6 by its size).
+        """
+        if not self.record.exists("board.jsonl"):
+            self.board_error = "the record has no board.jsonl"
+            return
+        try:
+            yield from self.record.board()
+        except RecordError as exc:
+            # reported after the last chunk is absorbed, so that the report does not
+            # depend on how many chunks the workers still held
+            self.board_error = exc.detail
+
     def _compare_prefix(self, name: str, cp: Checkpoint, root: bytes) -> None:
         if cp.root != root:
             self.c("A7").fail(
@@ -514,18 +560,26 @@ class _Audit:
         if self.manifest is None:
             return
         first: dict[bytes, int] = {}
-        for index, line in enumerate(self.record.board()):
-            try:
-                leaf = parse_leaf(line.rstrip(b"\n"), self.manifest, self.manifest.mid)
-            except AnonBallotError:
-                continue
-            key = leaf.voter_key
-            if int.from_bytes(key[:8], "big") not in suspects:
-                continue
-            if key in first:
-                self.c("A5").fail(f"voter key already used by leaf {first[key]}", leaf_index=index)
-            else:
-                first[key] = index
+        try:
+            lines = enumerate(self.record.board())
+            for index, line in lines:
+                if not line.endswith(b"\n"):
+                    continue  # fix: A2 rejected such a line in the first pass; skip it here too
+                try:
+                    leaf = parse_leaf(line[:-1], self.manifest, self.manifest.mid)
+                except AnonBallotError:
+                    continue
+                key = leaf.voter_key
+                if int.from_bytes(key[:8], "big") not in suspects:
+                    continue
+                if key in first:
+                    self.c("A5").fail(
+                        f"voter key already used by leaf {first[key]}", leaf_index=index
+                    )
+                else:
+                    first[key] = index
+        except RecordError:
+            pass  # a damaged board: the first pass already failed A2 at the same place
 
     # -- counts and results ----------------------------------------------------------------------
 
@@ -538,7 +592,10 @@ class _Audit:
     ) -> None:
         a9 = self.c("A9")
         if close is None or ledger is None:
-            a9.fail("not checked: the close statement or the ledger is not usable (A8)")
+            a9.fail(
+                "not checked: the close statement or the ledger is not usable (A8)",
+                file="close.json" if close is None else "issuance.json",
+            )
             return
         issued_all = close["issued"] if isinstance(close.get("issued"), dict) else {}
         for ward in manifest.wards:
@@ -546,12 +603,13 @@ class _Audit:
             issued = issued_all.get(ward.id)
             entries = len(ledger.get(ward.id, []))
             if not isinstance(issued, int) or isinstance(issued, bool):
-                a9.fail(f"{ward.id}: close.issued has no count")
+                a9.fail(f"{ward.id}: close.issued has no count", file="close.json")
                 continue
             if not ballots <= issued == entries <= ward.eligible:
                 a9.fail(
                     f"{ward.id}: ballots {ballots}, issued {issued}, ledger entries {entries}, "
-                    f"eligible {ward.eligible}"
+                    f"eligible {ward.eligible}",
+                    file="close.json",
                 )
         a9.counts = {
             "ballots": sum(ward_ballots.values()),

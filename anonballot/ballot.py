@@ -27,8 +27,19 @@ def make_ballot(ward: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str
     """
     out: dict[str, JSONValue] = {}
     for subject, answer in answers.items():
-        comments = {k: v for k, v in dict(answer.get("comments", {})).items() if v.strip()}
-        out[subject] = {"ratings": dict(answer["ratings"]), "comments": comments}
+        # Malformed parts are passed through unchanged so that validate_ballot rejects them
+        # with a BallotContentError (this used to raise KeyError or AttributeError).
+        if not isinstance(answer, Mapping):
+            out[subject] = answer
+            continue
+        ratings = answer.get("ratings", {})
+        comments = answer.get("comments", {})
+        if isinstance(comments, Mapping):
+            comments = {k: v for k, v in comments.items() if not isinstance(v, str) or v.strip()}
+        out[subject] = {
+            "ratings": dict(ratings) if isinstance(ratings, Mapping) else ratings,
+            "comments": comments,
+        }
     return {"v": 1, "ward": ward, "answers": out}
 
 

@@ -29,6 +29,11 @@ def normalize_code(text: object) -> str:
     """The 16-character normal form of a typed or scanned code; :class:`InputError` if bad."""
     if not isinstance(text, str):
         raise InputError("an invitation code is text", code="bad_code")
+    if not text.isascii():
+        # Checked before upper(): Unicode case mapping turns "ß" into "SS", "ı" into "I" and
+        # "ſ" into "S", which used to let non-ASCII text pass as a code. R7 allows only the
+        # ASCII alphabet (with O, I, L, "-", spaces and tabs).
+        raise InputError("an invitation code has only letters and digits", code="bad_code")
     out = []
     for ch in text.upper():
         if ch in "- \t":

@@ -125,8 +125,42 @@ def _reject_float(text: str) -> None:
     raise EncodingError(f"numbers must be integers, found {text}")
 
 
+def _parse_int(text: str) -> int:
+    # R2: integers in the I-JSON safe range only. Checking the digit count first also keeps
+    # int() from raising a bare ValueError on a huge literal (Python's 4300-digit limit),
+    # which used to escape as a non-EncodingError, e.g. out of the tally's
+    # classify_plaintext on a ballot holding a 5000-digit number.
+    if len(text.lstrip("-")) > 16 or not -_MAX_SAFE <= (value := int(text)) <= _MAX_SAFE:
+        raise EncodingError(f"integer {text[:20]} is outside the I-JSON range")
+    return value
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted anywhere (a ballot needs 5 levels).
+
+A fixed limit, rather than Python's recursion limit, so that every process and every
+implementation sorts the same bytes the same way."""
+
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _check_depth(text: str) -> None:
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # cannot be deeper than the number of openers
+    depth = 0
+    for match in _NESTING.finditer(text):
+        piece = match.group()
+        if piece in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise EncodingError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        elif piece in "]}":
+            depth -= 1
+
+
 def parse_json(data: bytes | str) -> JSONValue:
-    """Parse strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, integers only."""
+    """Parse strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, integers only
+    (in the I-JSON safe range), nested at most :data:`MAX_DEPTH` levels."""
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8")
@@ -134,12 +168,14 @@ def parse_json(data: bytes | str) -> JSONValue:
             raise EncodingError(f"not UTF-8: {exc.reason} at byte {exc.start}") from exc
     else:
         text = data
+    _check_depth(text)
     try:
         return json.loads(
             text,
             object_pairs_hook=_no_duplicates,
             parse_constant=_reject_constant,
             parse_float=_reject_float,
+            parse_int=_parse_int,
         )
     except json.JSONDecodeError as exc:
         raise EncodingError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .board import Board, Receipt
 from .checkpoint import Checkpoint
 from .codes import code_hash, normalize_code, pseudonym
 from .encoding import JSONValue, b64u_encode, jcs, parse_json, sha256
-from .errors import Conflict, InputError, NotFound, StateError
-from .leaf import parse_leaf
+from .errors import AnonBallotError, Conflict, InputError, NotFound, StateError
+from .leaf import Leaf, parse_leaf
 from .manifest import Manifest, RoundConfig
 from .signing import SigningKey, sign_object, verify_object
 from .storage import Issuance, RoundStore
@@ -40,6 +40,15 @@ __all__ = ["STATES", "Round"]
 STATES = ("draft", "open", "closed", "tallied")
 
 Clock = Callable[[], dt.datetime]
+
+
+def _ward_of(leaf: bytes) -> str:
+    """The ward of a stored (canonical) leaf: its last member, so no full parse is needed."""
+    return leaf.rsplit(b'"ward":"', 1)[-1][:-2].decode("ascii", "replace")
+
+
+def _spent() -> Conflict:
+    return Conflict("this token was already spent on another ballot", code="token_spent")
 
 
 def _utcnow() -> dt.datetime:
@@ -57,6 +66,7 @@ class Round:
         self._board: Board | None = None
         self._issuers: dict[str, IssuerKey] = {}
         self._log: SigningKey | None = None
+        self._cast: dict[str, int] = {}
         if store.get_document("manifest") is not None:
             self._load_open_round()
 
@@ -105,14 +115,17 @@ class Round:
 
     def add_invitations(self, entries: Iterable[tuple[str, str]]) -> int:
         """Add roster entries as (invitation code, ward id); only in draft. Returns the count."""
-        self._require("draft")
         wards = {w.id for w in self.config.district.wards}
         rows = []
         for code, ward in entries:
             if ward not in wards:
                 raise NotFound(f"ward {ward!r} is not in this round", code="unknown_ward")
             rows.append((code_hash(code), ward))
-        self.store.add_invitations(rows)
+        # Under the lock, with the state checked inside it: open() reads the roster counts
+        # under the same lock, so no entry can slip in after ``eligible`` is frozen.
+        with self._lock:
+            self._require("draft")
+            self.store.add_invitations(rows)
         return len(rows)
 
     def open(self) -> dict[str, JSONValue]:
@@ -131,10 +144,16 @@ class Round:
                 log_key=log.public_key,
             )
             signed = manifest.sign(organizer)
+            # Check the manifest by the rules every reader applies before storing anything.
+            # Manifest.build does not check them all (e.g. two wards given the same issuer
+            # key): such a manifest used to be stored and the state set to "open", after
+            # which every load of the round failed.
+            Manifest.from_signed(signed)
             self.store.put_document("manifest", jcs(signed))
             empty = Checkpoint(manifest.origin, 0, Board(manifest).tree.root(0))
             self.store.put_checkpoint(0, empty.sign(log))
             self.store.set_state("open")
+            self._issuers = issuers
             self._load_open_round()
             return signed
 
@@ -155,12 +174,19 @@ class Round:
             raise StateError("the round has not been opened", code="round_not_open")
         manifest = Manifest.from_signed(parse_json(data))
         board = Board(manifest)
+        cast: dict[str, int] = {}
         count = self.store.leaf_count()
         for leaf in self.store.leaves(0, count):
             board.append(leaf)
+            ward = _ward_of(leaf)
+            cast[ward] = cast.get(ward, 0) + 1
+        self._cast = cast
         self._manifest = manifest
         self._board = board
-        self._issuers = self._load_issuers([w.id for w in manifest.wards])
+        # An open round's issuer keys never change, and loading a PEM key checks it
+        # (tens of milliseconds per ward): load them once, not on every rebuild of the tree.
+        if not self._issuers:
+            self._issuers = self._load_issuers([w.id for w in manifest.wards])
         self._log = self._secret_key("log")
 
     @property
@@ -216,7 +242,13 @@ class Round:
         blind_sig = self._issuers[ward].sign_blinded(blinded)
         issuance = Issuance(ward, pseudonym(self.mid, normalized), blinded, blind_sig)
         try:
-            self.store.add_issuance(h, issuance)
+            # Signing runs outside the lock; recording takes it and checks the state again,
+            # as cast() does: close() builds the ledger under the lock, so an issuance that
+            # raced with it could otherwise be recorded (and its token handed out) after
+            # the ledger and the close statement's counts were signed.
+            with self._lock:
+                self._require("open")
+                self.store.add_issuance(h, issuance)
         except Conflict:
             existing = self.store.get_issuance(h)
             if existing is None:
@@ -234,6 +266,30 @@ class Round:
 
     def cast(self, leaf: bytes) -> Receipt:
         """Accept a leaf after every check of section 6 and return its receipt."""
+        result = self.commit([self.check_leaf(leaf)])[0]
+        if isinstance(result, AnonBallotError):
+            raise result
+        return result
+
+    def cast_many(self, leaves: Sequence[bytes]) -> list[Receipt | AnonBallotError]:
+        """Cast several leaves in one commit (one transaction, one checkpoint).
+
+        Each entry of the answer is the leaf's receipt or the error that refused it; one bad
+        leaf does not affect the others.
+        """
+        checked: list[Leaf | AnonBallotError] = []
+        for leaf in leaves:
+            try:
+                checked.append(self.check_leaf(leaf))
+            except AnonBallotError as exc:
+                checked.append(exc)
+        return self.commit(checked)
+
+    def check_leaf(self, leaf: bytes) -> Leaf:
+        """Every check of a cast that needs no lock: parse, window, token, voter signature.
+
+        Servers run it concurrently, then :meth:`commit` the checked leaves in groups.
+        """
         self._require("open")
         manifest = self.manifest
         parsed = parse_leaf(leaf, manifest, self.mid)
@@ -241,20 +297,77 @@ class Round:
             raise StateError("voting is not open now", code="outside_window")
         parsed.verify_token(manifest)
         parsed.verify_voter_sig()
+        return parsed
+
+    def commit(self, checked: Sequence[Leaf | AnonBallotError]) -> list[Receipt | AnonBallotError]:
+        """Append checked leaves: spent-token check, one checkpoint, one store transaction.
+
+        Errors in ``checked`` pass through. A leaf whose token is already spent gets the
+        earlier receipt if it is the identical leaf, else :class:`Conflict`. The answers are
+        given only after the store has made the leaves and their checkpoint durable.
+        """
         with self._lock:
-            self._require("open")
-            spent = self.store.spent_index(parsed.voter_key)
-            if spent is not None:
-                return self._resubmission(spent, leaf)
-            board = self.board
-            index = board.append(leaf)
-            note = board.checkpoint().sign(self._log_key())
             try:
-                self.store.append_leaf(leaf, parsed.voter_key, note)
-            except BaseException:
-                self._load_open_round()  # the store refused: rebuild the tree from it
-                raise
-            return board.receipt(index, note, index + 1)
+                self._require("open")
+            except StateError as exc:
+                return [exc for _ in checked]
+            board = self._sync_board()
+            out: list[Receipt | AnonBallotError | int] = []
+            fresh: list[tuple[bytes, bytes]] = []
+            in_batch: dict[bytes, int] = {}
+            note, size = "", board.size
+            for item in checked:
+                if isinstance(item, AnonBallotError):
+                    out.append(item)
+                    continue
+                key = item.voter_key
+                earlier = in_batch.get(key)
+                if earlier is not None:
+                    same = fresh[earlier][0] == item.raw
+                    out.append(board.size + earlier if same else _spent())
+                    continue
+                spent = self.store.spent_index(key)
+                if spent is not None:
+                    try:
+                        out.append(self._resubmission(spent, item.raw))
+                    except AnonBallotError as exc:
+                        out.append(exc)
+                    continue
+                in_batch[key] = len(fresh)
+                fresh.append((item.raw, key))
+                out.append(board.size + len(fresh) - 1)
+            if fresh:
+                first = board.size
+                for leaf, _ in fresh:
+                    board.append(leaf)
+                note = board.checkpoint().sign(self._log_key())
+                try:
+                    self.store.append_leaves(fresh, note)
+                except BaseException:
+                    self._load_open_round()  # the store refused: rebuild the tree from it
+                    raise
+                for leaf, _ in fresh:
+                    ward = _ward_of(leaf)
+                    self._cast[ward] = self._cast.get(ward, 0) + 1
+                size = first + len(fresh)
+            return [
+                board.receipt(item, note, size) if isinstance(item, int) else item for item in out
+            ]
+
+    def _sync_board(self) -> Board:
+        """The board, rebuilt first if the store holds leaves this engine did not append.
+
+        Call with the lock held. Another engine on the same store (a second worker, or an
+        instance made before a restart) may have appended: without this, a stale tree made
+        receipts fail (an out-of-range index on a resubmission) and, worse, got a checkpoint signed
+        over a tree that is not the store's, inconsistent with the other engine's. Writers
+        in several processes still need the store itself to serialize appends.
+        """
+        board = self.board
+        if board.size != self.store.leaf_count():
+            self._load_open_round()
+            board = self.board
+        return board
 
     def _resubmission(self, index: int, leaf: bytes) -> Receipt:
         stored = next(self.store.leaves(index, index + 1))
@@ -263,14 +376,41 @@ class Round:
         size = index + 1
         note = self.store.checkpoint_at(size)
         if note is None:  # a store that groups commits keeps fewer checkpoints
-            size = self.board.size
             note = self.checkpoint()
+            # The proof must be for the size of the checkpoint it is given with; the latest
+            # stored checkpoint need not be of the current board size in such a store.
+            manifest = self.manifest
+            size = Checkpoint.parse(note, manifest.origin, manifest.log_key).size
         return self.board.receipt(index, note, size)
 
     def _log_key(self) -> SigningKey:
         if self._log is None:
             raise StateError("the round has not been opened", code="round_not_open")
         return self._log
+
+    def turnout(self) -> dict[str, JSONValue]:
+        """Per ward: eligible, tokens issued and ballots cast (counts only)."""
+        manifest = self.manifest
+        issued: dict[str, int] = {}
+        for issuance in self.store.issuances():
+            issued[issuance.ward] = issued.get(issuance.ward, 0) + 1
+        with self._lock:
+            self._sync_board()
+            cast = dict(self._cast)
+        wards = {
+            w.id: {"eligible": w.eligible, "issued": issued.get(w.id, 0), "cast": cast.get(w.id, 0)}
+            for w in manifest.wards
+        }
+        return {
+            "round_id": manifest.round_id,
+            "state": self.state,
+            "wards": wards,
+            "total": {
+                "eligible": sum(w.eligible for w in manifest.wards),
+                "issued": sum(issued.values()),
+                "cast": sum(cast.values()),
+            },
+        }
 
     def checkpoint(self) -> str:
         note = self.store.latest_checkpoint()
@@ -301,7 +441,7 @@ class Round:
             for issuance in self.store.issuances():
                 wards[issuance.ward].append(issuance.pseudonym)
             ledger = {"round": self.mid, "wards": {w: sorted(p) for w, p in wards.items()}}
-            board = self.board
+            board = self._sync_board()
             final = board.checkpoint()
             if self.store.checkpoint_at(final.size) is None:
                 self.store.put_checkpoint(final.size, final.sign(self._log_key()))

@@ -7,15 +7,18 @@ A leaf's bytes are its JCS. :func:`parse_leaf` checks structure and canonical fo
 
 from __future__ import annotations
 
+import binascii
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json
 from .errors import EncodingError, InvalidSignature
 from .manifest import Manifest
-from .sealing import SealedBallot
+from .sealing import MAX_CT, MIN_CT, NONCE_SIZE, SHARE_SIZE, SealedBallot
 from .signing import SigningKey, verify_ed25519
-from .tokens import Token, verify_token
+from .tokens import MAX_SIG_BYTES, MIN_SIG_BYTES, TOKEN_MSG_LENGTH, Token, verify_token
 
 __all__ = ["LEAF_KEYS", "Leaf", "build_leaf", "parse_leaf"]
 
@@ -32,21 +35,38 @@ class Leaf:
     token: Token
     ballot: SealedBallot
     voter_sig: bytes
-    value: dict[str, Any]
+
+    @functools.cached_property
+    def value(self) -> dict[str, Any]:
+        """The leaf as a JSON object (parsed from ``raw`` when first asked for)."""
+        value: dict[str, Any] = parse_json(self.raw)
+        return value
 
     @property
     def voter_key(self) -> bytes:
         """The one-time Ed25519 voter key, the spent-token key."""
         return self.token.voter_public_key
 
+    @classmethod
+    def _unchecked(cls, **fields: Any) -> Leaf:
+        """A leaf from fields that :func:`parse_leaf` has already checked."""
+        leaf = object.__new__(cls)
+        leaf.__dict__.update(fields)  # what the frozen __init__ would set
+        return leaf
+
     def signed_bytes(self) -> bytes:
         """JCS of the leaf without ``voter_sig``: what the voter key signed.
 
         ``raw`` is canonical (checked when parsed), and the JCS of an object is its members
         in order, so dropping the one ``,"voter_sig":"..."`` member gives the JCS of the rest
-        (the quotes are unescaped, so the pattern cannot occur inside a string).
+        (the quotes are unescaped, so the pattern cannot occur inside a string). The
+        canonical base64url of ``voter_sig`` is exactly the text it was parsed from.
         """
-        member = b',"voter_sig":"' + self.value["voter_sig"].encode("ascii") + b'"'
+        return self._signed
+
+    @functools.cached_property
+    def _signed(self) -> bytes:
+        member = b',"voter_sig":"' + b64u_encode(self.voter_sig).encode("ascii") + b'"'
         return self.raw.replace(member, b"", 1)
 
     def verify_token(self, manifest: Manifest) -> None:
@@ -59,12 +79,111 @@ class Leaf:
             raise InvalidSignature("voter_sig does not verify", code="bad_voter_signature") from exc
 
 
+# -- the fast path ---------------------------------------------------------------------------
+#
+# Every value of a valid leaf is a base64url string, an identifier or the integer 1, and the
+# JCS of such an object is fixed text around them: keys sorted, no white space, no escapes.
+# So a leaf that matches this pattern is canonical JCS with exactly the six keys (and the
+# ballot and token objects exactly their keys), and its fields are the groups. A leaf that
+# does not match (or whose fields then fail a check) goes to the general parser, which gives
+# the precise reason; the fast path never accepts what the general one rejects.
+
+_TO_STANDARD = bytes.maketrans(b"-_+/", b"+/!!")
+"""base64url to standard base64; a ``+`` or ``/`` of the leaf becomes ``!``, which no field
+pattern below accepts, so the leaf's own text must be base64url."""
+_FROM_STANDARD = bytes.maketrans(b"+", b"-")
+_B64 = rb"([A-Za-z0-9+/]*)"
+_LEAF_RE = re.compile(
+    rb'\{"ballot":\{"ct":"' + _B64 + rb'","nonce":"' + _B64
+    + rb'","shares":\["([A-Za-z0-9+/",]*)"\]\},"round":"' + _B64
+    + rb'","token":\{"msg":"' + _B64 + rb'","sig":"' + _B64
+    + rb'"\},"v":1,"voter/sig":"' + _B64 + rb'","ward":"([a-z0-9+]*)"\}'
+)  # fmt: skip
+"""A leaf in canonical form, matched on its translation by :data:`_TO_STANDARD` (which
+turns the key ``voter_sig`` into ``voter/sig`` and ward ids' ``-`` into ``+``)."""
+_VOTER_SIG_GROUP = 7
+_VOTER_SIG_MEMBER = len(b',"voter_sig":"')
+_B64_VALUE = {
+    c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
+_PAD = (b"", b"", b"==", b"=")
+_STRAY_BITS = (0, 0, 0x0F, 0x03)
+"""Per ``len % 4``: the low bits of the last character that a canonical encoding leaves 0."""
+_a2b = binascii.a2b_base64
+
+
+def _b64_fast(text: bytes) -> bytes | None:
+    """Decode standard base64 without padding, known to be of its alphabet; None if it is
+    not the canonical encoding of its bytes (a length of 1 mod 4, or stray low bits)."""
+    r = len(text) & 3
+    if r == 0:
+        return _a2b(text)
+    if r == 1 or _B64_VALUE[text[-1]] & _STRAY_BITS[r]:
+        return None
+    return _a2b(text + _PAD[r])
+
+
+def _parse_fast(data: bytes, manifest: Manifest, mid: str) -> Leaf | None:
+    match = _LEAF_RE.fullmatch(data.translate(_TO_STANDARD))
+    if match is None:
+        return None
+    ct_t, nonce_t, shares_t, round_t, msg_t, sig_t, voter_sig_t, ward_t = match.groups()
+    if not mid.isascii() or round_t != mid.encode("ascii").translate(_TO_STANDARD):
+        return None
+    ward = ward_t.translate(_FROM_STANDARD).decode("ascii")
+    if not manifest.has_ward(ward):
+        return None
+    share_texts = shares_t.split(b'","')
+    if len(share_texts) != len(manifest.trustees):
+        return None
+    shares = []
+    for text in share_texts:
+        share = _b64_fast(text) if b'"' not in text and b"," not in text else None
+        if share is None or len(share) != SHARE_SIZE:
+            return None
+        shares.append(share)
+    nonce = _b64_fast(nonce_t)
+    ct = _b64_fast(ct_t)
+    msg = _b64_fast(msg_t)
+    sig = _b64_fast(sig_t)
+    voter_sig = _b64_fast(voter_sig_t)
+    if (
+        nonce is None
+        or len(nonce) != NONCE_SIZE
+        or ct is None
+        or not MIN_CT <= len(ct) <= MAX_CT
+        or msg is None
+        or len(msg) != TOKEN_MSG_LENGTH
+        or sig is None
+        or not MIN_SIG_BYTES <= len(sig) <= MAX_SIG_BYTES
+        or voter_sig is None
+        or len(voter_sig) != 64
+    ):
+        return None
+    leaf = Leaf._unchecked(
+        raw=data,
+        round=mid,
+        ward=ward,
+        token=Token._unchecked(msg, sig),
+        ballot=SealedBallot._unchecked(tuple(shares), nonce, ct),
+        voter_sig=voter_sig,
+    )
+    # What the voter key signed: the leaf without its voter_sig member (see signed_bytes).
+    begin, end = match.span(_VOTER_SIG_GROUP)
+    leaf.__dict__["_signed"] = data[: begin - _VOTER_SIG_MEMBER] + data[end + 1 :]
+    return leaf
+
+
 def parse_leaf(data: bytes, manifest: Manifest, mid: str | None = None) -> Leaf:
     """Parse leaf bytes strictly: canonical JCS, exact keys and sizes, this round, known ward.
 
     Raises :class:`EncodingError` (code ``bad_leaf``, ``wrong_round`` or ``unknown_ward``).
     """
     mid = mid or manifest.mid
+    if isinstance(data, bytes):
+        leaf = _parse_fast(data, manifest, mid)
+        if leaf is not None:
+            return leaf
     try:
         value = parse_json(data)
     except EncodingError as exc:
@@ -90,7 +209,9 @@ def parse_leaf(data: bytes, manifest: Manifest, mid: str | None = None) -> Leaf:
         if exc.code in ("wrong_round", "unknown_ward", "bad_leaf"):
             raise
         raise EncodingError(f"leaf: {exc.detail}", code="bad_leaf") from exc
-    return Leaf(data, value["round"], value["ward"], token, ballot, voter_sig, value)
+    leaf = Leaf(data, value["round"], value["ward"], token, ballot, voter_sig)
+    leaf.__dict__["value"] = value  # the cached_property's slot: already parsed
+    return leaf
 
 
 def build_leaf(

@@ -26,6 +26,7 @@ from .encoding import (
     sha256,
 )
 from .errors import EncodingError, ManifestError
+from .hazmat.note import check_key_name
 from .signing import SigningKey, sign_object, verify_object
 
 __all__ = [
@@ -325,6 +326,43 @@ class District:
             if not any(s.ward == w.id for s in self.subjects):
                 raise ManifestError(f"ward {w.id}: nobody to rate (no subject in this ward)")
 
+    def to_json(self) -> dict[str, JSONValue]:
+        """The district configuration file: name, wards, roles and the people rated."""
+        return _district_to_json(self)
+
+    @classmethod
+    def from_json(cls, value: object) -> District:
+        return _district_from_json(value)
+
+
+def _district_to_json(district: District) -> dict[str, JSONValue]:
+    return {
+        "name": dict(district.name),
+        "wards": [{"id": w.id, "name": dict(w.name)} for w in district.wards],
+        "roles": [r.to_json() for r in district.roles],
+        "subjects": [s.to_json() for s in district.subjects],
+    }
+
+
+def _district_from_json(value: object) -> District:
+    d = _obj(value, {"name", "wards", "roles", "subjects"}, "district")
+    wards = []
+    for i, v in enumerate(_list(d["wards"], "wards", min_len=1)):
+        o = _obj(v, {"id", "name"}, f"wards[{i}]")
+        wards.append(
+            Ward(_wrap(check_id, o["id"], f"wards[{i}].id"),
+                 _wrap(check_label, o["name"], f"wards[{i}].name"))
+        )  # fmt: skip
+    roles = tuple(
+        Role(*_label_item_titled(v, f"roles[{i}]"))
+        for i, v in enumerate(_list(d["roles"], "roles", min_len=1))
+    )
+    subjects = tuple(
+        _subject(v, f"subjects[{i}]")
+        for i, v in enumerate(_list(d["subjects"], "subjects", min_len=1))
+    )
+    return District(_wrap(check_label, d["name"], "district.name"), tuple(wards), roles, subjects)
+
 
 @dataclass(frozen=True)
 class RoundConfig:
@@ -351,8 +389,7 @@ class RoundConfig:
                 f"threshold: expected 1..{len(self.trustees)} (the number of trustees), "
                 f"found {self.threshold}"
             )
-        if not self.origin or any(c.isspace() for c in self.origin) or "+" in self.origin:
-            raise ManifestError("origin: expected a non-empty name without spaces or '+'")
+        _check_origin(self.origin)
         if self.min_group < 1:
             raise ManifestError("min_group: expected at least 1")
 
@@ -614,12 +651,7 @@ class Manifest:
             organizer_key=_b64(m["organizer_key"], "organizer_key", 32),
             log_key=_b64(m["log_key"], "log_key", 32),
         )  # fmt: skip
-        if (
-            not manifest.origin
-            or any(c.isspace() for c in manifest.origin)
-            or "+" in manifest.origin
-        ):
-            raise ManifestError("origin: expected a non-empty name without spaces or '+'")
+        _check_origin(manifest.origin)
         for w in manifest.wards:
             from .tokens import load_issuer_public_key
 
@@ -633,6 +665,19 @@ class Manifest:
         if manifest.to_json() != m:
             raise ManifestError("manifest: does not round-trip (unexpected value types)")
         return manifest
+
+
+def _check_origin(origin: object) -> None:
+    """The origin is the checkpoints' first line and the log key's name: a signed-note key
+    name (non-empty, no spaces, no "+"). The same check as the checkpoint code's, which also
+    refuses control characters: an origin such as "a\x00b" used to pass here and then make
+    the engine fail to sign its first checkpoint after the manifest was stored."""
+    try:
+        check_key_name(origin)
+    except EncodingError as exc:
+        raise ManifestError(
+            "origin: expected a non-empty name without spaces, '+' or control characters"
+        ) from exc
 
 
 def _label_item_titled(value: object, what: str) -> tuple[str, Label]:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
-import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -32,6 +33,17 @@ __all__ = ["MAX_LEAF_LINE", "Record", "write_record"]
 
 MAX_LEAF_LINE = 96 * 1024
 """No valid leaf line is longer (64 KiB of ciphertext in base64url plus the rest)."""
+
+# What reading a damaged zip member raises (a bad CRC, a broken deflate stream, a cut-off
+# file); Record turns these into RecordError so that callers see one exception tree.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+
+
+def _temporary_name(parent: Path, suffix: str = "") -> Path:
+    # Fix: tempfile.mkstemp/mkdtemp create mode 0600/0700, so a published record was
+    # unreadable to everyone but its writer. A fresh name created with the ordinary modes
+    # (umask applies) keeps the write-beside-then-rename scheme.
+    return parent / f".record-{secrets.token_hex(8)}{suffix}"
 
 
 def write_record(
@@ -48,17 +60,21 @@ def write_record(
     path = Path(dest)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".zip":
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".record-", suffix=".zip")
-        os.close(fd)
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, data in sorted(files.items()):
-                zf.writestr(f"{round_id}/{name}", data)
-            with zf.open(f"{round_id}/board.jsonl", "w", force_zip64=True) as out:
-                for leaf in leaves:
-                    out.write(leaf + b"\n")
-        os.replace(tmp, path)
+        tmp = _temporary_name(path.parent, ".zip")
+        try:  # fix: the temporary zip was left behind when writing failed
+            with zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_DEFLATED) as zf:
+                for name, data in sorted(files.items()):
+                    zf.writestr(f"{round_id}/{name}", data)
+                with zf.open(f"{round_id}/board.jsonl", "w", force_zip64=True) as out:
+                    for leaf in leaves:
+                        out.write(leaf + b"\n")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return path
-    tmpdir = Path(tempfile.mkdtemp(dir=path.parent, prefix=".record-"))
+    tmpdir = _temporary_name(path.parent)
+    tmpdir.mkdir()
     try:
         for name, data in files.items():
             target = tmpdir / name
@@ -67,8 +83,11 @@ def write_record(
         with (tmpdir / "board.jsonl").open("wb") as out:
             for leaf in leaves:
                 out.write(leaf + b"\n")
-        if path.exists():
+        # fix: rmtree failed on an existing file (or a symlink) at dest
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
         tmpdir.rename(path)
     except BaseException:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -102,8 +121,13 @@ class Record:
                 raise RecordError(
                     f"{self.source}: not a folder or a zip file", code="no_record"
                 ) from exc
-            manifests = [n for n in self._zip.namelist() if n.endswith("manifest.json")]
-            tops = {n[: -len("manifest.json")] for n in manifests if n.count("/") <= 1}
+            # fix: a bare endswith("manifest.json") took "x/old-manifest.json" for a
+            # manifest (prefix "x/old-"); only "manifest.json" or "<dir>/manifest.json" are.
+            tops = {
+                n[: -len("manifest.json")]
+                for n in self._zip.namelist()
+                if n == "manifest.json" or (n.endswith("/manifest.json") and n.count("/") == 1)
+            }
             if len(tops) != 1:
                 raise RecordError(
                     f"{self.source}: not a round record (no manifest.json)", code="no_record"
@@ -142,7 +166,10 @@ class Record:
             info = self._zip.getinfo(self._prefix + name)
             if info.file_size > limit:
                 raise RecordError(f"{name} is too large", code="bad_record")
-            return self._zip.read(info)
+            try:
+                return self._zip.read(info)
+            except _ZIP_ERRORS as exc:  # fix: a damaged member escaped as BadZipFile/zlib.error
+                raise RecordError(f"{name}: damaged zip member ({exc})", code="bad_record") from exc
         path = self._root / name
         if path.stat().st_size > limit:
             raise RecordError(f"{name} is too large", code="bad_record")
@@ -164,6 +191,11 @@ class Record:
         return sorted(prefix + p.name for p in base.iterdir() if p.is_file())
 
     def board_size_bytes(self) -> int:
+        """The board's size in bytes (uncompressed); 0 when the record has no board."""
+        # fix: a record without board.jsonl raised KeyError / FileNotFoundError here,
+        # before the audit could report the missing board as a failed check
+        if not self.exists("board.jsonl"):
+            return 0
         if self._zip is not None:
             return self._zip.getinfo(self._prefix + "board.jsonl").file_size
         return (self._root / "board.jsonl").stat().st_size
@@ -173,7 +205,8 @@ class Record:
 
         A line without a final newline (the last line of a truncated file, or a line longer
         than :data:`MAX_LEAF_LINE`, which is cut there and skipped to its end) is passed on
-        without one, so that the audit reports it at its index.
+        without one, so that the audit reports it at its index. A damaged zip member raises
+        :class:`RecordError` where the damage is found.
         """
         if not self.exists("board.jsonl"):
             raise RecordError("the record has no board.jsonl", code="missing_file")
@@ -184,12 +217,20 @@ class Record:
             stream = (self._root / "board.jsonl").open("rb")
         with stream:
             while True:
-                line = stream.readline(MAX_LEAF_LINE + 1)
+                try:
+                    line = stream.readline(MAX_LEAF_LINE + 1)
+                    # fix: a zip member's readline(limit) may return more than limit bytes
+                    # (CPython's IOBase.readline), so measure the line, not the request
+                    ended = line.endswith(b"\n")
+                    if len(line) - ended > MAX_LEAF_LINE:
+                        rest = line
+                        while rest and not rest.endswith(b"\n"):
+                            rest = stream.readline(MAX_LEAF_LINE)
+                        line = line[:MAX_LEAF_LINE]
+                except _ZIP_ERRORS as exc:  # fix: escaped as BadZipFile / zlib.error
+                    raise RecordError(
+                        f"board.jsonl: damaged zip member ({exc})", code="bad_record"
+                    ) from exc
                 if not line:
                     return
-                if len(line) > MAX_LEAF_LINE and not line.endswith(b"\n"):
-                    rest = line
-                    while rest and not rest.endswith(b"\n"):
-                        rest = stream.readline(MAX_LEAF_LINE)
-                    line = line[:MAX_LEAF_LINE]
                 yield line

@@ -19,6 +19,7 @@ For many ballots of one round, build an :class:`Opener` once and call
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -156,6 +157,14 @@ class SealedBallot:
             raise InputError(f"nonce: expected {NONCE_SIZE} bytes")
         if not isinstance(self.ct, bytes) or not MIN_CT <= len(self.ct) <= MAX_CT:
             raise InputError(f"ct: expected {MIN_CT} to {MAX_CT} bytes")
+
+    @classmethod
+    def _unchecked(cls, shares: tuple[bytes, ...], nonce: bytes, ct: bytes) -> SealedBallot:
+        """A sealed ballot from fields whose types and sizes the caller has checked (the
+        leaf parser, once per ballot of an audit)."""
+        ballot = object.__new__(cls)
+        ballot.__dict__.update(shares=shares, nonce=nonce, ct=ct)  # as the frozen __init__
+        return ballot
 
     def to_json(self) -> dict[str, JSONValue]:
         """``{"shares": [b64u, ...], "nonce": b64u, "ct": b64u}``."""
@@ -329,12 +338,13 @@ class Opener:
 
     def open(self, sealed: SealedBallot, *, ward: str) -> bytes:
         """The plaintext of ``sealed`` (cast in ``ward``), or :class:`OpenError` with a reason."""
+        # This runs once per ballot in an audit: locals and map() over generators.
         shares = sealed.shares
         if self.indices[-1] > len(shares):
             raise InputError(
                 f"released trustee index {self.indices[-1]} but the ballot has {len(shares)} shares"
             )
-        aad = self._aad(ward)
+        aad = self._aads.get(ward) or self._aad(ward)
         prime = shamir.PRIME
         decrypt = _SUITE.decrypt
         ys: list[int] = []
@@ -359,15 +369,15 @@ class Opener:
                 )
             ys.append(y)
 
-        base = ys[: self.threshold]
+        # Each weight list has ``threshold`` entries: map() stops there, at the base shares.
         for k, weights in self._checks:
-            if sum(w * y for w, y in zip(weights, base, strict=True)) % prime != ys[k]:
+            if sum(map(operator.mul, weights, ys)) % prime != ys[k]:
                 raise OpenError(
                     f"share of trustee {self._trustees[k][1]} (index {self.indices[k]})"
                     " does not lie on the polynomial of the lower shares",
                     code="shares_inconsistent",
                 )
-        secret = sum(w * y for w, y in zip(self._weights0, base, strict=True)) % prime
+        secret = sum(map(operator.mul, self._weights0, ys)) % prime
         if secret >= _KEY_LIMIT:
             raise OpenError("the recovered key f(0) is not below 2^256", code="bad_key")
         try:

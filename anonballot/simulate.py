@@ -153,16 +153,16 @@ def simulate(
     issued = cast = 0
     for n, (code, ward) in enumerate(roster, start=1):
         behaviour = rng.random()
-        if behaviour < 0.04:  # never takes part
-            continue
-        participant = Participant(signed, engine.ward_for_code(code))
-        participant.finish_token(engine.issue(code, participant.request_token()))
-        issued += 1
-        if behaviour < 0.08:  # collects a token and never casts
-            continue
-        leaf = participant.make_leaf(random_answers(manifest, ward, rng))
-        participant.check_receipt(engine.cast(leaf).to_json())
-        cast += 1
+        if behaviour >= 0.04:  # below: never takes part
+            participant = Participant(signed, engine.ward_for_code(code))
+            participant.finish_token(engine.issue(code, participant.request_token()))
+            issued += 1
+            if behaviour >= 0.08:  # below: collects a token and never casts
+                leaf = participant.make_leaf(random_answers(manifest, ward, rng))
+                participant.check_receipt(engine.cast(leaf).to_json())
+                cast += 1
+        # fix: progress was reported only after a cast, so it stopped short of the roster's
+        # end whenever the last participants did not cast
         if progress is not None:
             progress(n, len(roster))
     engine.close()

@@ -78,6 +78,11 @@ class RoundStore(Protocol):
         """Append a leaf and the checkpoint that covers it, atomically; return its index."""
         ...
 
+    def append_leaves(self, entries: list[tuple[bytes, bytes]], checkpoint: str) -> int:
+        """Append (leaf, voter key) pairs and the checkpoint covering them in one atomic
+        step (a group commit); return the first index. Conflict if a voter key is spent."""
+        ...
+
     def latest_checkpoint(self) -> str | None: ...
 
     def checkpoint_at(self, size: int) -> str | None:
@@ -164,13 +169,19 @@ class MemoryStore:
         return self._spent.get(voter_key)
 
     def append_leaf(self, leaf: bytes, voter_key: bytes, checkpoint: str) -> int:
+        return self.append_leaves([(leaf, voter_key)], checkpoint)
+
+    def append_leaves(self, entries: list[tuple[bytes, bytes]], checkpoint: str) -> int:
         with self._lock:
-            if voter_key in self._spent:
+            keys = [key for _, key in entries]
+            if len(set(keys)) != len(keys) or any(key in self._spent for key in keys):
                 raise Conflict("this token was already spent", code="token_spent")
-            self._leaves.append(leaf)
-            self._spent[voter_key] = len(self._leaves) - 1
+            first = len(self._leaves)
+            for leaf, key in entries:
+                self._spent[key] = len(self._leaves)
+                self._leaves.append(leaf)
             self._checkpoints[len(self._leaves)] = checkpoint
-            return len(self._leaves) - 1
+            return first
 
     def latest_checkpoint(self) -> str | None:
         return self._checkpoints[max(self._checkpoints)] if self._checkpoints else None

@@ -33,7 +33,9 @@ from .hazmat import blind_rsa
 
 __all__ = [
     "MAX_MODULUS_BITS",
+    "MAX_SIG_BYTES",
     "MIN_MODULUS_BITS",
+    "MIN_SIG_BYTES",
     "PUBLIC_EXPONENT",
     "TOKEN_MSG_LENGTH",
     "IssuerKey",
@@ -50,8 +52,12 @@ VOTER_KEY_LENGTH = 32
 TOKEN_MSG_LENGTH = blind_rsa.PREFIX_LENGTH + VOTER_KEY_LENGTH
 """64: a 32-byte random prefix and a 32-byte Ed25519 voter public key."""
 
-_MIN_SIG_BYTES = MIN_MODULUS_BITS // 8
-_MAX_SIG_BYTES = MAX_MODULUS_BITS // 8
+MIN_SIG_BYTES = MIN_MODULUS_BITS // 8
+"""The shortest token signature (a 2048-bit key)."""
+MAX_SIG_BYTES = MAX_MODULUS_BITS // 8
+"""The longest token signature (a 4096-bit key)."""
+_MIN_SIG_BYTES = MIN_SIG_BYTES
+_MAX_SIG_BYTES = MAX_SIG_BYTES
 
 
 def _check_json_object(obj: object, keys: set[str], what: str) -> dict[str, JSONValue]:
@@ -89,6 +95,14 @@ class Token:
                 f"token sig: expected {_MIN_SIG_BYTES} to {_MAX_SIG_BYTES} bytes "
                 "(a 2048- to 4096-bit RSA signature)"
             )
+
+    @classmethod
+    def _unchecked(cls, msg: bytes, sig: bytes) -> Token:
+        """A token from a ``msg`` and ``sig`` whose types and sizes the caller has checked
+        (the leaf parser, once per ballot of an audit)."""
+        token = object.__new__(cls)
+        token.__dict__.update(msg=msg, sig=sig)  # what the frozen __init__ would set
+        return token
 
     @property
     def voter_public_key(self) -> bytes:
@@ -131,6 +145,14 @@ def _load_issuer_public_key(der: bytes) -> RSAPublicKey:
     return key
 
 
+@functools.lru_cache(maxsize=256)
+def _issuer_verifier(der: bytes) -> tuple[RSAPublicKey, int, int]:
+    """The parsed key, its modulus and its length in bytes (cached: :func:`verify_token`
+    runs once per ballot, and reading the modulus out of the key is not free)."""
+    key = _load_issuer_public_key(der)
+    return key, key.public_numbers().n, blind_rsa.modulus_bytes(key)
+
+
 def load_issuer_public_key(der: bytes) -> RSAPublicKey:
     """Parse an issuer public key: canonical DER SubjectPublicKeyInfo, RSA, 2048 to 4096
     bits, ``e = 65537``. Raises :class:`EncodingError`. Parsed keys are cached."""
@@ -150,8 +172,10 @@ def verify_token(issuer_public_der: bytes, token: Token) -> None:
     issuer key ``issuer_public_der``; raise :class:`EncodingError` if that key is unusable."""
     if not isinstance(token, Token):
         raise InputError("verify_token needs a Token")
-    public_key = load_issuer_public_key(issuer_public_der)
-    blind_rsa.verify(public_key, token.msg, token.sig)
+    if not isinstance(issuer_public_der, bytes):
+        raise EncodingError("issuer key: expected DER bytes")
+    public_key, n, k = _issuer_verifier(issuer_public_der)
+    blind_rsa.verify_with_modulus(public_key, n, k, token.msg, token.sig)
 
 
 class IssuerKey:

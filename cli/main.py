@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from anonballot.audit import audit_record, render_report
-from anonballot.errors import AnonBallotError
+from anonballot.errors import AnonBallotError, InputError
 from anonballot.simulate import simulate as run_simulation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,7 +71,8 @@ def simulate(
 ) -> None:  # fmt: skip
     """Run a whole simulated round of the Long Biên demo district and write its record."""
     if out.exists() and not force:
-        raise click.UsageError(f"{out} exists; use --force to replace it")
+        # fix: click.UsageError printed a usage block of four lines; errors are one line
+        raise InputError(f"{out} exists; use --force to replace it", code="exists")
     summary = run_simulation(
         out, wards=wards, voters=voters, trustees=trustees, threshold=threshold,
         key_bits=key_bits, seed=seed,

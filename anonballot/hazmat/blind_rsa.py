@@ -50,6 +50,7 @@ __all__ = [
     "modulus_bytes",
     "prepare_randomize",
     "verify",
+    "verify_with_modulus",
 ]
 
 _gmpy2: Any
@@ -70,10 +71,14 @@ PREFIX_LENGTH = 32
 """The length of the random message prefix of ``PrepareRandomize``."""
 
 
+# The salt length is exactly 48: never PSS.AUTO or MAX_LENGTH, which would accept
+# signatures made with another salt length. Both objects are immutable parameters, built once.
+_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=SALT_LENGTH)
+_SHA384 = hashes.SHA384()
+
+
 def _pss_padding() -> padding.PSS:
-    # The salt length is exactly 48: never PSS.AUTO or MAX_LENGTH, which would accept
-    # signatures made with another salt length.
-    return padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=SALT_LENGTH)
+    return _PSS
 
 
 def _i2osp(value: int, length: int) -> bytes:
@@ -296,6 +301,14 @@ def verify(public_key: RSAPublicKey, prepared: bytes, sig: bytes) -> None:
     signature of ``prepared``.
     """
     n, k = _load_public_numbers(public_key)
+    verify_with_modulus(public_key, n, k, prepared, sig)
+
+
+def verify_with_modulus(
+    public_key: RSAPublicKey, n: int, k: int, prepared: bytes, sig: bytes
+) -> None:
+    """:func:`verify` for callers that hold ``public_key``'s modulus ``n`` and its length
+    ``k`` in bytes (reading them from the key costs more than the checks they serve)."""
     if not isinstance(prepared, bytes):
         raise InvalidToken("the signed message must be bytes")
     if not isinstance(sig, bytes) or len(sig) != k:
@@ -303,7 +316,7 @@ def verify(public_key: RSAPublicKey, prepared: bytes, sig: bytes) -> None:
     if _os2ip(sig) >= n:
         raise InvalidToken("the signature is not less than the modulus")
     try:
-        public_key.verify(sig, prepared, _pss_padding(), hashes.SHA384())
+        public_key.verify(sig, prepared, _PSS, _SHA384)
     except (_CryptographyInvalidSignature, ValueError) as exc:
         raise InvalidToken("the RSA blind signature does not verify") from exc
 

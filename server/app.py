@@ -1,0 +1,397 @@
+"""The reference server: a thin Starlette layer over :class:`~server.service.Service`.
+
+Every bad input gets a 4xx answer ``{"error": "<code>", "detail": "<sentence>"}``, never a
+500. Nothing is logged per request (no access log): no invitation code, token, address or
+time is written anywhere for a cast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from anonballot.codes import format_code
+from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
+from anonballot.errors import AnonBallotError, InputError, NotFound, StateError
+from anonballot.manifest import District, RoundConfig, Window
+from anonballot.record import write_record
+
+from .batcher import CastBatcher
+from .openapi import openapi_document
+from .roster import RosterEntry, parse_roster
+from .service import Service
+
+__all__ = ["MAX_BODY", "create_app"]
+
+MAX_BODY = 256 * 1024
+"""Largest request body accepted (a leaf is at most about 90 KiB)."""
+MAX_ADMIN_BODY = 32 * 1024 * 1024
+"""Admin uploads (a roster of a whole city) may be larger."""
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+class SecurityHeaders:
+    """Security headers on every answer; API answers are never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in present:
+                        headers.append((name.encode(), value.encode()))
+                if scope["path"].startswith("/api/") and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def guarded(handler: Handler) -> Handler:
+    """Map library errors to their status and JSON body; anything else becomes a clean 500."""
+
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except AnonBallotError as exc:
+            return error(exc.http_status, exc.code, exc.detail)
+
+    wrapper.__name__ = handler.__name__
+    wrapper.__doc__ = handler.__doc__
+    return wrapper
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise InputError(f"the request body is larger than {limit} bytes", code="too_large")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InputError(f"the request body is larger than {limit} bytes", code="too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int = MAX_BODY) -> Any:
+    body = await read_body(request, limit)
+    try:
+        return parse_json(body)
+    except AnonBallotError as exc:
+        raise InputError(f"the body is not valid JSON: {exc.detail}", code="bad_json") from exc
+
+
+def fields(value: Any, **types: type) -> dict[str, Any]:
+    """Require a JSON object with exactly these members, of these types."""
+    if not isinstance(value, dict):
+        raise InputError("expected a JSON object", code="bad_request")
+    missing = sorted(set(types) - set(value))
+    extra = sorted(set(value) - set(types))
+    if missing:
+        raise InputError(f"missing member(s): {', '.join(missing)}", code="bad_request")
+    if extra:
+        raise InputError(f"unexpected member(s): {', '.join(extra)}", code="bad_request")
+    for name, kind in types.items():
+        if not isinstance(value[name], kind) or isinstance(value[name], bool) is not (kind is bool):
+            raise InputError(f"{name}: expected {kind.__name__}", code="bad_request")
+    return value
+
+
+def int_param(request: Request, name: str) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or not raw.isdigit() or len(raw) > 18:
+        raise InputError(
+            f"query parameter {name}: expected a non-negative integer", code="bad_request"
+        )
+    return int(raw)
+
+
+def jcs_response(value: Any) -> Response:
+    return Response(jcs(value), media_type="application/json")
+
+
+class Api:
+    """The handlers, bound to one service."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.batchers: dict[str, CastBatcher] = {}
+        self.issue_lock = asyncio.Lock()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def engine(self, request: Request) -> Any:
+        return self.service.round(request.path_params["round_id"])
+
+    def require_admin(self, request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not hmac.compare_digest(scheme.lower().encode(), b"bearer") or not token:
+            raise AuthError("this needs the admin token (Authorization: Bearer ...)")
+        if not self.service.check_admin(token.strip()):
+            raise AuthError("the admin token is wrong")
+
+    def document(self, engine: Any, name: str) -> Response:
+        data = engine.store.get_document(name)
+        if data is None:
+            raise NotFound(f"the round has no {name} yet", code=f"no_{name}")
+        return Response(data, media_type="application/json")
+
+    # -- public API ----------------------------------------------------------------------------
+
+    async def rounds(self, request: Request) -> Response:
+        out = []
+        for round_id, state in self.service.round_ids():
+            mid = self.service.round(round_id).mid if state != "draft" else None
+            out.append({"round_id": round_id, "mid": mid, "state": state})
+        return JSONResponse(out)
+
+    async def manifest(self, request: Request) -> Response:
+        engine = self.engine(request)
+        return jcs_response(engine.signed_manifest())
+
+    async def ward(self, request: Request) -> Response:
+        body = fields(await read_json(request), code=str)
+        engine = self.engine(request)
+        return JSONResponse({"ward": engine.ward_for_code(body["code"])})
+
+    async def tokens(self, request: Request) -> Response:
+        body = fields(await read_json(request), code=str, blinded=str)
+        engine = self.engine(request)
+        blinded = b64u_decode(body["blinded"], what="blinded")
+        blind_sig = await run_in_threadpool(engine.issue, body["code"], blinded)
+        return JSONResponse({"blind_sig": b64u_encode(blind_sig)})
+
+    async def ballots(self, request: Request) -> Response:
+        leaf = await read_body(request)
+        engine = self.engine(request)
+        checked = await run_in_threadpool(engine.check_leaf, leaf)
+        round_id = request.path_params["round_id"]
+        batcher = self.batchers.get(round_id)
+        if batcher is None:
+            batcher = self.batchers[round_id] = CastBatcher(engine)
+        receipt = await batcher.submit(checked)
+        return JSONResponse(receipt.to_json())
+
+    async def checkpoint(self, request: Request) -> Response:
+        return Response(self.engine(request).checkpoint(), media_type="text/plain; charset=utf-8")
+
+    async def leaves(self, request: Request) -> Response:
+        engine = self.engine(request)
+        start, end = int_param(request, "start"), int_param(request, "end")
+        if end - start > 10_000:
+            raise InputError("at most 10000 leaves per request", code="bad_range")
+        lines = [leaf + b"\n" for leaf in engine.leaves(start, end)]
+        return Response(b"".join(lines), media_type="application/jsonl")
+
+    async def inclusion(self, request: Request) -> Response:
+        engine = self.engine(request)
+        index, size = int_param(request, "index"), int_param(request, "size")
+        proof = await run_in_threadpool(engine.inclusion_proof, index, size)
+        return JSONResponse({"proof": [b64u_encode(p) for p in proof]})
+
+    async def consistency(self, request: Request) -> Response:
+        engine = self.engine(request)
+        old, new = int_param(request, "old"), int_param(request, "new")
+        proof = [] if old == 0 and new >= 0 else engine.consistency_proof(old, new)
+        if old == 0 and new > engine.board.size:
+            raise InputError(f"new: the board has {engine.board.size} leaves", code="bad_range")
+        return JSONResponse({"proof": [b64u_encode(p) for p in proof]})
+
+    async def close(self, request: Request) -> Response:
+        return self.document(self.engine(request), "close")
+
+    async def issuance(self, request: Request) -> Response:
+        return self.document(self.engine(request), "issuance")
+
+    async def results(self, request: Request) -> Response:
+        return self.document(self.engine(request), "results")
+
+    async def releases(self, request: Request) -> Response:
+        engine = self.engine(request)
+        if request.method == "POST":
+            release = await read_json(request)
+            trustee = await run_in_threadpool(engine.add_release, release)
+            return JSONResponse({"trustee": trustee, "accepted": True})
+        return JSONResponse(engine.releases())
+
+    async def record(self, request: Request) -> Response:
+        engine = self.engine(request)
+        if engine.state != "tallied":
+            raise StateError("the record exists once the round is tallied", code="not_tallied")
+        data = await run_in_threadpool(_record_zip, engine)
+        name = request.path_params["round_id"]
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"content-disposition": f'attachment; filename="{name}.zip"'},
+        )
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    # -- admin API -----------------------------------------------------------------------------
+
+    async def admin_district(self, request: Request) -> Response:
+        self.require_admin(request)
+        if request.method == "GET":
+            return JSONResponse(self.service.district().to_json())
+        district = District.from_json(await read_json(request, MAX_ADMIN_BODY))
+        self.service.set_district(district)
+        return JSONResponse({"wards": len(district.wards), "subjects": len(district.subjects)})
+
+    async def admin_roster(self, request: Request) -> Response:
+        self.require_admin(request)
+        if request.method == "GET":
+            return JSONResponse(self.service.roster_counts())
+        body = fields(await read_json(request, MAX_ADMIN_BODY), rows=list, replace=bool)
+        table = [["ward", "name", "position"]] + [
+            [r.get("ward"), r.get("name"), r.get("position", "")] if isinstance(r, dict) else [r]
+            for r in body["rows"]
+        ]
+        entries: list[RosterEntry] = parse_roster(table, self.service.district().wards)
+        count = self.service.import_roster(entries, replace=body["replace"])
+        return JSONResponse({"imported": count, "wards": self.service.roster_counts()})
+
+    async def admin_create_round(self, request: Request) -> Response:
+        self.require_admin(request)
+        config = RoundConfig.from_json(await read_json(request, MAX_ADMIN_BODY))
+        await run_in_threadpool(self.service.create_round, config)
+        return JSONResponse({"round_id": config.round_id, "state": "draft"}, status_code=201)
+
+    async def admin_clone_round(self, request: Request) -> Response:
+        self.require_admin(request)
+        body = fields(await read_json(request), round_id=str, issuance=dict, voting=dict)
+        engine = await run_in_threadpool(
+            self.service.clone_round,
+            request.path_params["round_id"],
+            body["round_id"],
+            issuance=Window.from_json(body["issuance"], "issuance"),
+            voting=Window.from_json(body["voting"], "voting"),
+        )
+        return JSONResponse({"round_id": engine.config.round_id, "state": "draft"}, status_code=201)
+
+    async def admin_invitations(self, request: Request) -> Response:
+        self.require_admin(request)
+        invitations = self.service.make_invitations(request.path_params["round_id"])
+        return JSONResponse(
+            [{"ward": i.ward, "participant": i.participant, "code": format_code(i.code)}
+             for i in invitations]
+        )  # fmt: skip
+
+    async def admin_action(self, request: Request) -> Response:
+        self.require_admin(request)
+        engine = self.engine(request)
+        action = request.path_params["action"]
+        if action == "open":
+            await run_in_threadpool(engine.open)
+        elif action == "close":
+            await run_in_threadpool(engine.close)
+        elif action == "tally":
+            await run_in_threadpool(engine.tally)
+        else:
+            raise NotFound(f"no admin action {action!r}", code="not_found")
+        return JSONResponse({"round_id": request.path_params["round_id"], "state": engine.state})
+
+    async def admin_turnout(self, request: Request) -> Response:
+        self.require_admin(request)
+        engine = self.engine(request)
+        return JSONResponse(await run_in_threadpool(engine.turnout))
+
+
+class AuthError(AnonBallotError):
+    code = "unauthorized"
+    http_status = 401
+
+
+def _record_zip(engine: Any) -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "record.zip"
+        write_record(path, engine.config.round_id, engine.record_files(), engine.board_leaves())
+        return path.read_bytes()
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(404, "not_found", f"there is nothing at {request.url.path}")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error(405, "method_not_allowed", f"{request.method} is not allowed here")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    return error(500, "internal_error", "the server failed; the request was not carried out")
+
+
+def create_app(service: Service) -> Starlette:
+    api = Api(service)
+    r = "/api/rounds/{round_id}"
+    a = "/api/admin/rounds/{round_id}"
+    routes = [
+        Route("/api/rounds", guarded(api.rounds)),
+        Route(f"{r}/manifest", guarded(api.manifest)),
+        Route(f"{r}/ward", guarded(api.ward), methods=["POST"]),
+        Route(f"{r}/tokens", guarded(api.tokens), methods=["POST"]),
+        Route(f"{r}/ballots", guarded(api.ballots), methods=["POST"]),
+        Route(f"{r}/checkpoint", guarded(api.checkpoint)),
+        Route(f"{r}/leaves", guarded(api.leaves)),
+        Route(f"{r}/proof/inclusion", guarded(api.inclusion)),
+        Route(f"{r}/proof/consistency", guarded(api.consistency)),
+        Route(f"{r}/close", guarded(api.close)),
+        Route(f"{r}/issuance", guarded(api.issuance)),
+        Route(f"{r}/releases", guarded(api.releases), methods=["GET", "POST"]),
+        Route(f"{r}/results", guarded(api.results)),
+        Route(f"{r}/record", guarded(api.record)),
+        Route("/api/openapi.json", guarded(api.openapi)),
+        Route("/api/admin/district", guarded(api.admin_district), methods=["GET", "PUT"]),
+        Route("/api/admin/roster", guarded(api.admin_roster), methods=["GET", "POST"]),
+        Route("/api/admin/rounds", guarded(api.admin_create_round), methods=["POST"]),
+        Route(f"{a}/clone", guarded(api.admin_clone_round), methods=["POST"]),
+        Route(f"{a}/invitations", guarded(api.admin_invitations), methods=["POST"]),
+        Route(f"{a}/turnout", guarded(api.admin_turnout)),
+        Route(f"{a}/{{action}}", guarded(api.admin_action), methods=["POST"]),
+    ]  # fmt: skip
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+    )

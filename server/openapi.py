@@ -1,0 +1,148 @@
+"""The OpenAPI 3.1 description of the server's JSON API (``GET /api/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ERROR_CODES", "openapi_document"]
+
+ERROR_CODES: dict[str, str] = {
+    "bad_json": "the body is not valid JSON (strict: UTF-8, no duplicate keys, integers only)",
+    "bad_request": "a member is missing, unexpected or of the wrong type",
+    "bad_range": "a query parameter is out of range",
+    "too_large": "the request body is larger than allowed",
+    "not_found": "no such path",
+    "method_not_allowed": "the path does not take this method",
+    "unknown_round": "there is no round with this id",
+    "round_not_open": "the round is not open (a draft, or closed)",
+    "wrong_state": "the round is not in a state that allows this",
+    "outside_window": "outside the issuance or voting window",
+    "unknown_ward": "the ward is not in this round",
+    "bad_code": "the invitation code is malformed",
+    "unknown_code": "the invitation code is not on the roster",
+    "code_used": "the invitation code already received a token for another request",
+    "bad_encoding": "a value is not canonical JSON or base64url, or has the wrong length",
+    "bad_leaf": "the leaf is malformed (structure, sizes, canonical form)",
+    "wrong_round": "the leaf or release is for another round",
+    "bad_token": "the token does not verify under the ward's issuer key",
+    "bad_voter_signature": "voter_sig does not verify",
+    "token_spent": "the token was already spent on another ballot",
+    "bad_release": "the release is malformed",
+    "bad_signature": "a signature does not verify",
+    "bad_release_key": "the released key does not derive the manifest's hpke_key",
+    "not_enough_releases": "fewer valid releases than the threshold",
+    "no_close": "the round is not closed yet",
+    "no_issuance": "the round is not closed yet",
+    "no_results": "the round is not tallied yet",
+    "not_tallied": "the record exists once the round is tallied",
+    "unauthorized": "the admin token is missing or wrong",
+    "bad_roster": "the roster has bad rows (every one listed); nothing was imported",
+    "bad_manifest": "the configuration breaks a rule of the protocol",
+    "invitations_exist": "the round already has invitation codes",
+    "round_exists": "a round with this id exists",
+    "invalid_input": "the input is malformed",
+}
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _answer(
+    description: str, schema: dict[str, Any] | None = None, media: str = "application/json"
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description}
+    if schema is not None:
+        answer["content"] = {media: {"schema": schema}}
+    return answer
+
+
+def _op(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None,
+        errors: tuple[int, ...] = (400, 404), admin: bool = False,
+        params: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+    op: dict[str, Any] = {"summary": summary, "responses": {"200": ok}}
+    for status in errors:
+        op["responses"][str(status)] = _answer("error", _ERROR)
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if admin:
+        op["security"] = [{"admin": []}]
+        op["responses"]["401"] = _answer("missing or wrong admin token", _ERROR)
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _obj(**props: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(props),
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
+def _query(*names: str) -> list[dict[str, Any]]:
+    return [
+        {"name": n, "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}}
+        for n in names
+    ]
+
+
+STR = {"type": "string"}
+B64U = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}
+ANY_OBJ: dict[str, Any] = {"type": "object"}
+
+
+def openapi_document() -> dict[str, Any]:
+    r = "/api/rounds/{round_id}"
+    round_param = {"name": "round_id", "in": "path", "required": True, "schema": STR}
+    paths: dict[str, dict[str, Any]] = {
+        "/api/rounds": {"get": _op("List the rounds", _answer("rounds", {"type": "array", "items": _obj(round_id=STR, mid={"type": ["string", "null"]}, state=STR)}), errors=())},
+        f"{r}/manifest": {"get": _op("The signed manifest", _answer("signed manifest", ANY_OBJ))},
+        f"{r}/ward": {"post": _op("The ward of an invitation code", _answer("ward", _obj(ward=STR)), body=_obj(code=STR))},
+        f"{r}/tokens": {"post": _op("Blind-sign a token request (once per code; the same request again gets the same answer)", _answer("blind signature", _obj(blind_sig=B64U)), body=_obj(code=STR, blinded=B64U), errors=(400, 404, 409))},
+        f"{r}/ballots": {"post": _op("Cast a leaf (its JCS bytes); the identical leaf again gets the same receipt", _answer("receipt", _obj(round=STR, leaf_index={"type": "integer"}, leaf_hash=B64U, checkpoint=STR, inclusion={"type": "array", "items": B64U})), body=ANY_OBJ, errors=(400, 404, 409))},
+        f"{r}/checkpoint": {"get": _op("The latest signed checkpoint (C2SP signed note)", _answer("checkpoint", STR, "text/plain"))},
+        f"{r}/leaves": {"get": _op("Leaves [start, end) as JSON lines, exactly their bytes", _answer("leaves", STR, "application/jsonl"), params=_query("start", "end"))},
+        f"{r}/proof/inclusion": {"get": _op("An RFC 9162 inclusion proof", _answer("proof", _obj(proof={"type": "array", "items": B64U})), params=_query("index", "size"))},
+        f"{r}/proof/consistency": {"get": _op("An RFC 9162 consistency proof", _answer("proof", _obj(proof={"type": "array", "items": B64U})), params=_query("old", "new"))},
+        f"{r}/close": {"get": _op("The signed close statement, once closed", _answer("close", ANY_OBJ))},
+        f"{r}/issuance": {"get": _op("The issuance ledger, once closed", _answer("ledger", ANY_OBJ))},
+        f"{r}/releases": {
+            "get": _op("The trustees' releases received so far", _answer("releases by trustee", ANY_OBJ)),
+            "post": _op("Publish a trustee's signed release (the signature is the authentication)", _answer("accepted", _obj(trustee=STR, accepted={"type": "boolean"})), body=ANY_OBJ, errors=(400, 404, 409)),
+        },
+        f"{r}/results": {"get": _op("The signed results, once tallied", _answer("results", ANY_OBJ))},
+        f"{r}/record": {"get": _op("The round record as a .zip, once tallied", _answer("record", {"type": "string", "format": "binary"}, "application/zip"), errors=(404, 409))},
+        "/api/openapi.json": {"get": _op("This description", _answer("OpenAPI 3.1", ANY_OBJ), errors=())},
+        "/api/admin/district": {
+            "get": _op("The district configuration", _answer("district", ANY_OBJ), admin=True),
+            "put": _op("Set the district configuration", _answer("counts", ANY_OBJ), body=ANY_OBJ, admin=True),
+        },
+        "/api/admin/roster": {
+            "get": _op("Roster counts per ward", _answer("counts", ANY_OBJ), admin=True),
+            "post": _op("Import roster rows (all or nothing)", _answer("imported", ANY_OBJ), body=_obj(rows={"type": "array"}, replace={"type": "boolean"}), admin=True),
+        },
+        "/api/admin/rounds": {"post": _op("Create a draft round from a configuration", _answer("created", ANY_OBJ), body=ANY_OBJ, admin=True, errors=(400, 409))},
+        "/api/admin/rounds/{round_id}/clone": {"post": _op("Clone a round with new windows", _answer("created", ANY_OBJ), body=_obj(round_id=STR, issuance=ANY_OBJ, voting=ANY_OBJ), admin=True, errors=(400, 404, 409))},
+        "/api/admin/rounds/{round_id}/invitations": {"post": _op("Make the invitation codes (shown once)", _answer("invitations", {"type": "array"}), admin=True, errors=(404, 409))},
+        "/api/admin/rounds/{round_id}/turnout": {"get": _op("Eligible, issued and cast per ward", _answer("turnout", ANY_OBJ), admin=True)},
+        "/api/admin/rounds/{round_id}/{action}": {"post": _op("open, close or tally the round", _answer("state", ANY_OBJ), admin=True, errors=(400, 404, 409), params=[{"name": "action", "in": "path", "required": True, "schema": {"enum": ["open", "close", "tally"]}}])},
+    }  # fmt: skip
+    for path, item in paths.items():
+        if "{round_id}" in path:
+            for op in item.values():
+                op.setdefault("parameters", []).insert(0, round_param)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "anonballot reference server",
+            "version": "1",
+            "description": "Errors are {\"error\": code, \"detail\": sentence}; codes: "
+            + "; ".join(f"{k}: {v}" for k, v in ERROR_CODES.items()),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": _obj(error={"type": "string", "enum": sorted(ERROR_CODES)}, detail=STR)},
+            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+        },
+    }  # fmt: skip

@@ -1,0 +1,178 @@
+"""The district office's state on disk: district, roster, rounds, admin token, keys.
+
+:class:`Service` is what the HTTP layer and the CLI's local commands call. It owns one
+:class:`~server.store.Database` in the data directory and one
+:class:`~anonballot.engine.Round` per round, each over its
+:class:`~server.store.SqliteRoundStore`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from anonballot.codes import format_code, generate_code
+from anonballot.encoding import jcs, parse_json
+from anonballot.engine import Round
+from anonballot.errors import Conflict, InputError, NotFound, StateError
+from anonballot.manifest import District, RoundConfig, Window
+from anonballot.signing import SigningKey
+
+from .roster import RosterEntry
+from .store import Database
+
+__all__ = ["DB_NAME", "Invitation", "Service"]
+
+DB_NAME = "anonballot.db"
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """One printed slip: the code is shown once and stored only as a hash."""
+
+    ward: str
+    participant: str
+    code: str
+
+    @property
+    def printed(self) -> str:
+        return format_code(self.code)
+
+
+class Service:
+    """Everything a data directory holds, behind one lock per operation kind."""
+
+    def __init__(self, data_dir: str | Path, *, key_bits: int = 3072) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.data_dir / DB_NAME)
+        self.key_bits = key_bits
+        self._rounds: dict[str, Round] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- admin token and organizer key ---------------------------------------------------------
+
+    def new_admin_token(self) -> str:
+        """Make a fresh admin token, store only its hash, and return it (shown once)."""
+        token = secrets.token_urlsafe(32)
+        self.db.put_meta("admin_token_sha256", hashlib.sha256(token.encode()).digest())
+        return token
+
+    def check_admin(self, token: str | None) -> bool:
+        stored = self.db.get_meta("admin_token_sha256")
+        if stored is None or not token:
+            return False
+        return hmac.compare_digest(hashlib.sha256(token.encode()).digest(), stored)
+
+    def organizer_key(self) -> SigningKey:
+        seed = self.db.get_meta("organizer_seed")
+        if seed is None:
+            key = SigningKey.generate()
+            self.db.put_meta("organizer_seed", key.seed)
+            return key
+        return SigningKey(seed)
+
+    # -- district and roster -------------------------------------------------------------------
+
+    def set_district(self, district: District) -> None:
+        self.db.put_meta("district", jcs(district.to_json()))
+
+    def district(self) -> District:
+        data = self.db.get_meta("district")
+        if data is None:
+            raise NotFound(
+                "no district is set up yet (anonballot district set FILE)", code="no_district"
+            )
+        return District.from_json(parse_json(data))
+
+    def import_roster(self, entries: Sequence[RosterEntry], *, replace: bool = False) -> int:
+        """Add roster entries (all or nothing); with ``replace``, the old roster goes first."""
+        wards = {w.id for w in self.district().wards}
+        unknown = sorted({e.ward for e in entries} - wards)
+        if unknown:
+            raise InputError(f"unknown ward(s): {', '.join(unknown)}", code="unknown_ward")
+        with self.db.transaction() as conn:
+            if replace:
+                conn.execute("DELETE FROM roster")
+            conn.executemany(
+                "INSERT INTO roster(ward, name, position) VALUES(?, ?, ?)",
+                [(e.ward, e.name, e.position) for e in entries],
+            )
+        return len(entries)
+
+    def roster(self) -> list[RosterEntry]:
+        with self.db.lock:
+            rows = self.db.conn.execute("SELECT ward, name, position FROM roster ORDER BY id")
+            return [RosterEntry(r[0], r[1], r[2]) for r in rows]
+
+    def roster_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for entry in self.roster():
+            counts[entry.ward] = counts.get(entry.ward, 0) + 1
+        return counts
+
+    # -- rounds ----------------------------------------------------------------------------------
+
+    def round_ids(self) -> list[tuple[str, str]]:
+        return self.db.round_ids()
+
+    def round(self, round_id: str) -> Round:
+        with self._lock:
+            engine = self._rounds.get(round_id)
+            if engine is None:
+                engine = Round(self.db.round_store(round_id))
+                self._rounds[round_id] = engine
+            return engine
+
+    def create_round(self, config: RoundConfig) -> Round:
+        with self._lock:
+            store = self.db.add_round(config.round_id)
+            engine = Round.create(
+                store, config, organizer=self.organizer_key(), key_bits=self.key_bits
+            )
+            self._rounds[config.round_id] = engine
+            return engine
+
+    def clone_round(self, previous: str, new_id: str, *, issuance: Window, voting: Window) -> Round:
+        """A new draft round with the previous round's configuration and new windows."""
+        old = self.round(previous).config
+        config = RoundConfig(
+            round_id=new_id,
+            title=old.title,
+            origin=old.origin.rsplit("/", 1)[0] + "/" + new_id if "/" in old.origin else new_id,
+            issuance=issuance,
+            voting=voting,
+            questionnaire=old.questionnaire,
+            district=old.district,
+            trustees=old.trustees,
+            threshold=old.threshold,
+            min_group=old.min_group,
+        )
+        return self.create_round(config)
+
+    def make_invitations(self, round_id: str) -> list[Invitation]:
+        """One fresh code per roster entry of the round's wards; only in draft, only once."""
+        engine = self.round(round_id)
+        if engine.state != "draft":
+            raise StateError("invitations are made while the round is a draft", code="wrong_state")
+        if engine.store.invitation_counts():
+            raise Conflict(
+                "this round already has invitation codes; codes are shown only once",
+                code="invitations_exist",
+            )
+        wards = {w.id for w in engine.config.district.wards}
+        invitations = [
+            Invitation(e.ward, e.name, generate_code()) for e in self.roster() if e.ward in wards
+        ]
+        if not invitations:
+            raise StateError("the roster has nobody in this round's wards", code="empty_roster")
+        engine.add_invitations([(i.code, i.ward) for i in invitations])
+        return invitations

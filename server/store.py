@@ -1,0 +1,342 @@
+"""SQLite storage for the reference server: one database file under the data directory.
+
+:class:`Database` owns the file (WAL, ``synchronous=FULL``, versioned migrations) and the
+district-level tables (the district configuration, the roster with its personal data, the
+admin token's hash). :class:`SqliteRoundStore` implements the engine's
+:class:`~anonballot.storage.RoundStore` for one round over the same file.
+
+What is stored for a cast ballot is the leaf's bytes and its voter key, nothing else: no
+time, no address, no request data. Roster personal data lives in its own table and never
+goes into a round record.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from anonballot.errors import Conflict, NotFound
+from anonballot.storage import Issuance
+
+__all__ = ["SCHEMA_VERSION", "Database", "SqliteRoundStore"]
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE roster (
+        id INTEGER PRIMARY KEY,
+        ward TEXT NOT NULL,
+        name TEXT NOT NULL,
+        position TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE rounds (round_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+    CREATE TABLE documents (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (round_id, name)
+    );
+    CREATE TABLE secrets (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (round_id, name)
+    );
+    CREATE TABLE invitations (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        code_hash BLOB NOT NULL,
+        ward TEXT NOT NULL,
+        PRIMARY KEY (round_id, code_hash)
+    );
+    CREATE TABLE issuances (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        code_hash BLOB NOT NULL,
+        ward TEXT NOT NULL,
+        pseudonym TEXT NOT NULL,
+        blinded BLOB NOT NULL,
+        blind_sig BLOB NOT NULL,
+        PRIMARY KEY (round_id, code_hash)
+    );
+    CREATE TABLE leaves (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        idx INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        voter_key BLOB NOT NULL,
+        PRIMARY KEY (round_id, idx),
+        UNIQUE (round_id, voter_key)
+    );
+    CREATE TABLE checkpoints (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        size INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        PRIMARY KEY (round_id, size)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """The server's SQLite file; thread-safe through one lock around one connection."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        self.lock = threading.RLock()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
+        conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.lock:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise NotFound(
+                    f"{self.path} has schema version {version}, newer than this anonballot "
+                    f"({SCHEMA_VERSION}); upgrade anonballot",
+                    code="schema_too_new",
+                )
+            for number in range(version, SCHEMA_VERSION):
+                with self.transaction() as conn:
+                    for statement in _statements(MIGRATIONS[number]):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={number + 1}")
+
+    # -- district-level values ------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> bytes | None:
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put_meta(self, key: str, value: bytes) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+    # -- rounds ------------------------------------------------------------------------------------
+
+    def round_ids(self) -> list[tuple[str, str]]:
+        with self.lock:
+            rows = self.conn.execute("SELECT round_id, state FROM rounds ORDER BY round_id")
+            return [(r[0], r[1]) for r in rows]
+
+    def add_round(self, round_id: str) -> SqliteRoundStore:
+        with self.transaction() as conn:
+            exists = conn.execute("SELECT 1 FROM rounds WHERE round_id=?", (round_id,))
+            if exists.fetchone() is not None:
+                raise Conflict(f"round {round_id!r} already exists", code="round_exists")
+            conn.execute("INSERT INTO rounds(round_id, state) VALUES(?, 'draft')", (round_id,))
+        return SqliteRoundStore(self, round_id)
+
+    def round_store(self, round_id: str) -> SqliteRoundStore:
+        with self.lock:
+            row = self.conn.execute("SELECT 1 FROM rounds WHERE round_id=?", (round_id,))
+            if row.fetchone() is None:
+                raise NotFound(f"there is no round {round_id!r}", code="unknown_round")
+        return SqliteRoundStore(self, round_id)
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+class SqliteRoundStore:
+    """The :class:`~anonballot.storage.RoundStore` of one round in a :class:`Database`."""
+
+    def __init__(self, database: Database, round_id: str) -> None:
+        self.database = database
+        self.round_id = round_id
+
+    def _one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
+        with self.database.lock:
+            row = self.database.conn.execute(sql, (self.round_id, *args)).fetchone()
+        return None if row is None else tuple(row)
+
+    def get_state(self) -> str:
+        row = self._one("SELECT state FROM rounds WHERE round_id=?")
+        if row is None:
+            raise NotFound(f"there is no round {self.round_id!r}", code="unknown_round")
+        return str(row[0])
+
+    def set_state(self, state: str) -> None:
+        with self.database.transaction() as conn:
+            conn.execute("UPDATE rounds SET state=? WHERE round_id=?", (state, self.round_id))
+
+    def get_document(self, name: str) -> bytes | None:
+        row = self._one("SELECT data FROM documents WHERE round_id=? AND name=?", name)
+        return None if row is None else bytes(row[0])
+
+    def put_document(self, name: str, data: bytes) -> None:
+        with self.database.transaction() as conn:
+            conn.execute(
+                "INSERT INTO documents(round_id, name, data) VALUES(?, ?, ?) "
+                "ON CONFLICT(round_id, name) DO UPDATE SET data=excluded.data",
+                (self.round_id, name, data),
+            )
+
+    def document_names(self, prefix: str) -> list[str]:
+        with self.database.lock:
+            rows = self.database.conn.execute(
+                "SELECT name FROM documents WHERE round_id=? AND substr(name, 1, ?)=? "
+                "ORDER BY name",
+                (self.round_id, len(prefix), prefix),
+            )
+            return [r[0] for r in rows]
+
+    def get_secret(self, name: str) -> bytes | None:
+        row = self._one("SELECT data FROM secrets WHERE round_id=? AND name=?", name)
+        return None if row is None else bytes(row[0])
+
+    def put_secret(self, name: str, data: bytes) -> None:
+        with self.database.transaction() as conn:
+            conn.execute(
+                "INSERT INTO secrets(round_id, name, data) VALUES(?, ?, ?) "
+                "ON CONFLICT(round_id, name) DO UPDATE SET data=excluded.data",
+                (self.round_id, name, data),
+            )
+
+    def add_invitations(self, entries: list[tuple[bytes, str]]) -> None:
+        try:
+            with self.database.transaction() as conn:
+                conn.executemany(
+                    "INSERT INTO invitations(round_id, code_hash, ward) VALUES(?, ?, ?)",
+                    [(self.round_id, h, w) for h, w in entries],
+                )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("an invitation code appears twice", code="duplicate_code") from exc
+
+    def invitation_ward(self, code_hash: bytes) -> str | None:
+        row = self._one("SELECT ward FROM invitations WHERE round_id=? AND code_hash=?", code_hash)
+        return None if row is None else str(row[0])
+
+    def invitation_counts(self) -> dict[str, int]:
+        with self.database.lock:
+            rows = self.database.conn.execute(
+                "SELECT ward, count(*) FROM invitations WHERE round_id=? GROUP BY ward",
+                (self.round_id,),
+            )
+            return {r[0]: r[1] for r in rows}
+
+    def get_issuance(self, code_hash: bytes) -> Issuance | None:
+        row = self._one(
+            "SELECT ward, pseudonym, blinded, blind_sig FROM issuances "
+            "WHERE round_id=? AND code_hash=?",
+            code_hash,
+        )
+        if row is None:
+            return None
+        return Issuance(str(row[0]), str(row[1]), bytes(row[2]), bytes(row[3]))
+
+    def add_issuance(self, code_hash: bytes, issuance: Issuance) -> None:
+        try:
+            with self.database.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO issuances(round_id, code_hash, ward, pseudonym, blinded, "
+                    "blind_sig) VALUES(?, ?, ?, ?, ?, ?)",
+                    (self.round_id, code_hash, issuance.ward, issuance.pseudonym,
+                     issuance.blinded, issuance.blind_sig),
+                )  # fmt: skip
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("this invitation code was already served", code="code_used") from exc
+
+    def issuances(self) -> Iterator[Issuance]:
+        with self.database.lock:
+            rows = self.database.conn.execute(
+                "SELECT ward, pseudonym, blinded, blind_sig FROM issuances WHERE round_id=?",
+                (self.round_id,),
+            ).fetchall()
+        return iter([Issuance(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in rows])
+
+    def leaf_count(self) -> int:
+        row = self._one("SELECT coalesce(max(idx), -1) + 1 FROM leaves WHERE round_id=?")
+        return int(row[0]) if row else 0
+
+    def leaves(self, start: int, end: int) -> Iterator[bytes]:
+        """Leaves [start, end), read in pages so that a large board streams."""
+        page = 1000
+        for lo in range(start, end, page):
+            hi = min(end, lo + page)
+            with self.database.lock:
+                rows = self.database.conn.execute(
+                    "SELECT data FROM leaves WHERE round_id=? AND idx>=? AND idx<? ORDER BY idx",
+                    (self.round_id, lo, hi),
+                ).fetchall()
+            for row in rows:
+                yield bytes(row[0])
+
+    def spent_index(self, voter_key: bytes) -> int | None:
+        row = self._one("SELECT idx FROM leaves WHERE round_id=? AND voter_key=?", voter_key)
+        return None if row is None else int(row[0])
+
+    def append_leaf(self, leaf: bytes, voter_key: bytes, checkpoint: str) -> int:
+        return self.append_leaves([(leaf, voter_key)], checkpoint)
+
+    def append_leaves(self, entries: list[tuple[bytes, bytes]], checkpoint: str) -> int:
+        """Append leaves and the checkpoint covering them in one transaction; first index."""
+        try:
+            with self.database.transaction() as conn:
+                row = conn.execute(
+                    "SELECT coalesce(max(idx), -1) + 1 FROM leaves WHERE round_id=?",
+                    (self.round_id,),
+                ).fetchone()
+                first = int(row[0])
+                conn.executemany(
+                    "INSERT INTO leaves(round_id, idx, data, voter_key) VALUES(?, ?, ?, ?)",
+                    [
+                        (self.round_id, first + i, leaf, key)
+                        for i, (leaf, key) in enumerate(entries)
+                    ],
+                )
+                conn.execute(
+                    "INSERT INTO checkpoints(round_id, size, note) VALUES(?, ?, ?)",
+                    (self.round_id, first + len(entries), checkpoint),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict("this token was already spent", code="token_spent") from exc
+        return first
+
+    def latest_checkpoint(self) -> str | None:
+        row = self._one("SELECT note FROM checkpoints WHERE round_id=? ORDER BY size DESC LIMIT 1")
+        return None if row is None else str(row[0])
+
+    def checkpoint_at(self, size: int) -> str | None:
+        row = self._one("SELECT note FROM checkpoints WHERE round_id=? AND size=?", size)
+        return None if row is None else str(row[0])
+
+    def put_checkpoint(self, size: int, checkpoint: str) -> None:
+        with self.database.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO checkpoints(round_id, size, note) VALUES(?, ?, ?)",
+                (self.round_id, size, checkpoint),
+            )

@@ -1,0 +1,380 @@
+"""The auditor (anonballot.audit): checks A1 to A12 on a round record."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _records import (
+    RoundRun,
+    audit,
+    board_lines,
+    copy_record,
+    read_json,
+    resign,
+    run_round,
+    write_board,
+    write_json,
+)
+from click.testing import CliRunner
+
+from anonballot.audit import CHECKS, MAX_LISTED, audit_record, render_report
+from anonballot.checkpoint import Checkpoint
+from anonballot.cli.main import main
+from anonballot.encoding import b64u_encode
+from anonballot.errors import RecordError
+from anonballot.leaf import build_leaf, parse_leaf
+from anonballot.record import MAX_LEAF_LINE
+from anonballot.signing import SigningKey
+from anonballot.tokens import Token
+
+LEAVES = 6  # 2 wards x 3 voters, every one casts
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RoundRun:
+    return run_round(tmp_path_factory.mktemp("audit") / "record", wards=2, voters=3)
+
+
+@pytest.fixture
+def record(run: RoundRun, tmp_path: Path) -> Path:
+    """A fresh copy of the round's record, to change."""
+    return copy_record(run.path, tmp_path / "record")
+
+
+def test_record_passes_with_one_and_two_workers(run: RoundRun) -> None:
+    one = audit(run.path, workers=1)
+    two = audit(run.path, workers=2)
+    assert one.passed, render_report(one)
+    assert one.exit_status == 0
+    assert one.failed() == []
+    assert json.dumps(one.to_json(), sort_keys=True) == json.dumps(two.to_json(), sort_keys=True)
+    assert one.checks["A2"].counts["leaves"] == LEAVES
+    assert one.checks["A11"].counts == {"valid": LEAVES, "invalid": 0}
+    assert one.results == read_json(run.path, "results.json")["results"]
+    text = render_report(one)
+    assert text.splitlines()[-1] == "RESULT: all checks pass"
+    assert all(f" {cid} PASS" in text for cid in CHECKS)
+
+
+def test_zip_record_passes(run: RoundRun, tmp_path: Path) -> None:
+    archive = tmp_path / "record.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(run.path.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"{run.engine.manifest.round_id}/{path.relative_to(run.path)}")
+    folder, packed = audit(run.path).to_json(), audit(archive, workers=2).to_json()
+    assert packed["passed"] is True
+    assert packed.pop("record") == str(archive)
+    folder.pop("record")
+    assert packed == folder
+
+
+def test_json_report_structure(run: RoundRun) -> None:
+    result = CliRunner().invoke(main, ["audit", str(run.path), "--json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"record", "round_id", "mid", "passed", "checks", "results"}
+    assert report["passed"] is True
+    assert report["mid"] == run.mid
+    assert report["round_id"] == run.engine.manifest.round_id
+    assert [c["id"] for c in report["checks"]] == list(CHECKS)
+    for check in report["checks"]:
+        assert set(check) == {"id", "title", "passed", "counts", "failure_count", "failures"}
+        assert check["title"] == CHECKS[check["id"]]
+        assert check["passed"] is True
+        assert check["failure_count"] == 0
+        assert all(isinstance(v, int) for v in check["counts"].values())
+    assert report["results"]["tree_size"] == LEAVES
+
+
+# -- every check fails, and says where ------------------------------------------------------------
+
+
+def _leaf(run: RoundRun, line: bytes) -> Any:
+    return parse_leaf(line.rstrip(b"\n"), run.engine.manifest, run.mid)
+
+
+def _forged_leaf(run: RoundRun, line: bytes, sig: bytes) -> bytes:
+    """The leaf with a new voter key and token ``sig`` (not from the issuer), re-signed."""
+    leaf = _leaf(run, line)
+    voter = SigningKey.generate()
+    token = Token(msg=os.urandom(32) + voter.public_key, sig=sig)
+    return build_leaf(run.mid, leaf.ward, token, leaf.ballot, voter) + b"\n"
+
+
+def _break_a1(run: RoundRun, rec: Path) -> None:
+    signed = read_json(rec, "manifest.json")
+    signed["manifest"]["min_group"] = 6
+    write_json(rec, "manifest.json", signed)
+
+
+def _break_a2(run: RoundRun, rec: Path) -> None:
+    lines = board_lines(rec)
+    lines[1] = lines[1].replace(b'"v":1', b'"v":2')
+    write_board(rec, lines)
+
+
+def _break_a3(run: RoundRun, rec: Path) -> None:
+    lines = board_lines(rec)
+    lines[2] = _forged_leaf(run, lines[2], (1).to_bytes(256, "big"))
+    write_board(rec, lines)
+
+
+def _break_a4(run: RoundRun, rec: Path) -> None:
+    lines = board_lines(rec)
+    value = json.loads(lines[3])
+    value["voter_sig"] = b64u_encode(SigningKey.generate().sign(b"something else"))
+    lines[3] = json.dumps(value, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    write_board(rec, lines)
+
+
+def _break_a5(run: RoundRun, rec: Path) -> None:
+    lines = board_lines(rec)
+    write_board(rec, [*lines, lines[0]])
+
+
+def _break_a6(run: RoundRun, rec: Path) -> None:
+    other = Checkpoint(run.engine.manifest.origin, LEAVES, bytes(32))
+    (rec / "checkpoint.txt").write_text(other.sign(run.log))
+
+
+def _break_a7(run: RoundRun, rec: Path) -> None:
+    (rec / "checkpoints").mkdir()
+    (rec / "checkpoints" / "2.txt").write_text(
+        Checkpoint(run.engine.manifest.origin, 2, bytes(32)).sign(run.log)
+    )
+
+
+def _break_a8(run: RoundRun, rec: Path) -> None:
+    resign(rec, "close.json", "close", run.organizer, lambda v: v.update(root=v["round"]))
+
+
+def _break_a9(run: RoundRun, rec: Path) -> None:
+    def more(value: dict[str, Any]) -> None:
+        value["issued"]["bo-de"] += 1
+
+    resign(rec, "close.json", "close", run.organizer, more)
+    resign(rec, "results.json", "results", run.organizer, lambda v: v["wards"]["bo-de"].update(
+        issued=v["wards"]["bo-de"]["issued"] + 1))  # fmt: skip
+
+
+def _break_a10(run: RoundRun, rec: Path) -> None:
+    (rec / "releases" / "to-chuc.json").unlink()
+
+
+def _break_a12(run: RoundRun, rec: Path) -> None:
+    resign(rec, "results.json", "results", run.organizer, lambda v: v.update(trustees=[]))
+
+
+BREAKERS: dict[str, Callable[[RoundRun, Path], None]] = {
+    "A1": _break_a1,
+    "A2": _break_a2,
+    "A3": _break_a3,
+    "A4": _break_a4,
+    "A5": _break_a5,
+    "A6": _break_a6,
+    "A7": _break_a7,
+    "A8": _break_a8,
+    "A9": _break_a9,
+    "A10": _break_a10,
+    "A12": _break_a12,
+}
+ALSO_FAILING = {  # what else fails, as a consequence of the one change
+    "A1": set(CHECKS) - {"A1"},
+    "A2": {"A6"},
+    "A3": {"A6", "A12"},  # the board's root is in the results
+    "A4": {"A6", "A12"},
+    "A5": {"A6", "A9", "A12"},  # one ballot more than tokens issued in the ward
+    "A10": {"A11", "A12"},
+}
+
+
+@pytest.mark.parametrize("check", [c for c in CHECKS if c in BREAKERS])
+def test_each_check_fails_and_says_where(
+    run: RoundRun, record: Path, tmp_path: Path, check: str
+) -> None:
+    BREAKERS[check](run, record)
+    report = audit(record)
+    assert report.exit_status == 1
+    assert check in report.failed()
+    if check in ALSO_FAILING:
+        assert set(report.failed()) <= {check} | ALSO_FAILING[check] | {"A8", "A12"}
+    else:
+        assert report.failed() == [check]
+    for result in report.checks.values():
+        assert result.passed == (result.failure_count == 0)
+        assert len(result.failures) == min(result.failure_count, MAX_LISTED)
+        for failure in result.failures:
+            # every failure points at a leaf or a file of the record
+            assert "leaf_index" in failure or "file" in failure, (result.id, failure)
+            assert isinstance(failure["detail"], str)
+            assert failure["detail"]
+    where = report.checks[check].failures[0]
+    if check in ("A2", "A3", "A4", "A5"):
+        assert where["leaf_index"] == {"A2": 1, "A3": 2, "A4": 3, "A5": LEAVES}[check]
+    text = render_report(report)
+    assert text.splitlines()[-1] == "RESULT: FAILED " + ", ".join(report.failed())
+    # the same report from worker processes
+    assert audit(record, workers=2).to_json() == report.to_json()
+
+
+def test_failures_are_counted_beyond_the_listed(record: Path) -> None:
+    write_board(record, [*board_lines(record), *([b"{}\n"] * (MAX_LISTED + 10))])
+    a2 = audit(record).checks["A2"]
+    assert a2.failure_count == MAX_LISTED + 10
+    assert len(a2.failures) == MAX_LISTED
+    assert [f["leaf_index"] for f in a2.failures] == list(range(LEAVES, LEAVES + MAX_LISTED))
+    assert "... and 50 more" in render_report(audit(record))  # ten are shown
+
+
+@pytest.mark.parametrize(
+    ("change", "index"),
+    [
+        (lambda lines: [*lines[:2], b"\n", *lines[2:]], 2),  # empty line
+        (lambda lines: [*lines[:3], lines[3][:-1] + b"\r\n", *lines[4:]], 3),  # CRLF
+        (lambda lines: [*lines, b"x" * (MAX_LEAF_LINE + 5) + b"\n"], LEAVES),  # over-long
+        (lambda lines: [lines[0][:-1] + b" \n", *lines[1:]], 0),  # not canonical
+        (lambda lines: [*lines[:-1], lines[-1].rstrip(b"\n")], LEAVES - 1),  # truncated
+    ],
+)
+def test_bad_board_lines_fail_a2_at_their_index(
+    record: Path, change: Callable[[list[bytes]], list[bytes]], index: int
+) -> None:
+    write_board(record, change(board_lines(record)))
+    report = audit(record)
+    assert [f["leaf_index"] for f in report.checks["A2"].failures] == [index]
+    if index == LEAVES - 1:
+        # the leaf's bytes are intact, so the root is too; only the line is not
+        assert report.failed() == ["A2", "A12"]
+    else:
+        assert {"A2", "A6"} <= set(report.failed())
+
+
+def test_missing_board_is_a_failed_check(record: Path) -> None:
+    (record / "board.jsonl").unlink()
+    report = audit(record)
+    assert report.exit_status == 1
+    assert report.checks["A2"].failures == [
+        {"detail": "the record has no board.jsonl", "file": "board.jsonl"}
+    ]
+    assert {"A2", "A6", "A8"} <= set(report.failed())
+
+
+def test_damaged_zip_board_is_a_failed_check(run: RoundRun, tmp_path: Path) -> None:
+    archive = tmp_path / "record.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(run.path / "manifest.json", "r/manifest.json")
+        zf.writestr("r/board.jsonl", (run.path / "board.jsonl").read_bytes() * 20)
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("r/board.jsonl")
+    data[info.header_offset + 30 + len(info.filename) + info.compress_size // 2] ^= 0x55
+    archive.write_bytes(bytes(data))
+    report = audit(archive)
+    assert report.exit_status == 1
+    assert report.checks["A2"].failures[-1]["file"] == "board.jsonl"
+    assert "damaged" in str(report.checks["A2"].failures[-1]["detail"])
+    assert audit(archive, workers=2).to_json() == report.to_json()
+
+
+def test_ledger_with_entries_of_any_type(run: RoundRun, record: Path) -> None:
+    ledger = read_json(record, "issuance.json")
+    ledger["wards"]["bo-de"] = [*ledger["wards"]["bo-de"], 7, ["x"]]
+    write_json(record, "issuance.json", ledger)
+    report = audit(record)
+    assert "A8" in report.failed()
+    assert all(f["file"] == "issuance.json" for f in report.checks["A8"].failures)
+
+
+def test_missing_files_fail_their_checks(record: Path) -> None:
+    for name in ("checkpoint.txt", "close.json", "issuance.json", "results.json"):
+        (record / name).unlink()
+    shutil.rmtree(record / "releases")
+    report = audit(record)
+    assert report.failed() == ["A6", "A8", "A9", "A10", "A11", "A12"]
+    assert report.checks["A6"].failures[0]["file"] == "checkpoint.txt"
+
+
+def test_invalid_ballots_are_listed_and_a11_passes(run: RoundRun, record: Path) -> None:
+    lines = board_lines(record)
+    participant = run.participants[4]
+    leaf = _leaf(run, lines[4])
+    sealed = participant.seal(b'{"v":1}')  # a plaintext that is no ballot
+    assert participant.voter_key is not None
+    assert participant.token is not None
+    lines[4] = build_leaf(run.mid, leaf.ward, participant.token, sealed, participant.voter_key)
+    write_board(record, [*lines[:4], lines[4] + b"\n", *lines[5:]])
+    report = audit(record)
+    a11 = report.checks["A11"]
+    assert a11.passed
+    assert a11.counts == {"valid": LEAVES - 1, "invalid": 1}
+    assert a11.failures == [{"leaf_index": 4, "detail": "invalid_content"}]
+    assert report.results is not None
+    assert report.results["invalid"] == [{"leaf_index": 4, "reason": "invalid_content"}]
+    assert "leaf 4: invalid_content" in render_report(report)
+    assert {"A6", "A8", "A12"} == set(report.failed())
+
+
+# -- earlier checkpoints (A7) ---------------------------------------------------------------------
+
+
+def _with_checkpoints(record: Path, notes: dict[str, str | bytes]) -> list[dict[str, Any]]:
+    folder = record / "checkpoints"
+    folder.mkdir()
+    for name, note in notes.items():
+        data = note.encode() if isinstance(note, str) else note
+        (folder / name).write_bytes(data)
+    report = audit(record)
+    assert report.failed() in ([], ["A7"])
+    assert report.checks["A7"].counts["checkpoints"] >= 0
+    return report.checks["A7"].failures
+
+
+def test_consistent_checkpoints_pass(run: RoundRun, record: Path) -> None:
+    notes: dict[str, str | bytes] = {f"{size}.txt": note for size, note in run.checkpoints.items()}
+    assert set(run.checkpoints) == set(range(LEAVES + 1))
+    assert _with_checkpoints(record, notes) == []
+    assert audit(record).checks["A7"].counts["checkpoints"] == LEAVES + 1
+
+
+def test_inconsistent_checkpoints_fail(run: RoundRun, record: Path) -> None:
+    origin = run.engine.manifest.origin
+    other_key = SigningKey.generate()
+    honest = Checkpoint.parse(run.checkpoints[3], origin, run.log.public_key)
+    notes: dict[str, str | bytes] = {
+        "good.txt": run.checkpoints[2],
+        "forged.txt": honest.sign(other_key),  # the right tree, another key
+        "other-tree.txt": Checkpoint(origin, 3, bytes(32)).sign(run.log),
+        "other-tree-empty.txt": Checkpoint(origin, 0, bytes(32)).sign(run.log),
+        "beyond.txt": Checkpoint(origin, LEAVES + 1, bytes(32)).sign(run.log),
+        "whole-other.txt": Checkpoint(origin, LEAVES, bytes(32)).sign(run.log),
+        "garbage.txt": b"\xff\xfe not a note",
+    }
+    failures = _with_checkpoints(record, notes)
+    assert sorted(f["file"] for f in failures) == sorted(
+        f"checkpoints/{name}" for name in notes if name != "good.txt"
+    )
+    beyond = next(f for f in failures if f["file"] == "checkpoints/beyond.txt")
+    assert "beyond" in beyond["detail"]
+
+
+# -- not a record ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty"])
+def test_not_a_record_raises(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "target"
+    if kind == "file":
+        target.write_bytes(b"PK\x03\x04 not really a zip")
+    elif kind == "empty":
+        target.mkdir()
+    with pytest.raises(RecordError) as error:
+        audit_record(target, workers=1)
+    assert error.value.exit_status == 2

@@ -1,0 +1,123 @@
+"""The ``anonballot`` command, in-process (click's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from _records import copy_record, read_json, write_json
+from click.testing import CliRunner, Result
+
+from anonballot.cli.main import main
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_one_line_error(result: Result, status: int = 2) -> str:
+    assert result.exit_code == status, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "record"
+    result = invoke(
+        "simulate", "--out", out, "--wards", "2", "--voters", "3", "--key-bits", "2048",
+        "--seed", "5",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == f"record written to {out}"
+    assert result.stdout.startswith("round long-bien-demo: 2 wards, 6 eligible")
+    return out
+
+
+def test_audit_passes(simulated: Path) -> None:
+    result = invoke("audit", simulated, "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "RESULT: all checks pass"
+    assert result.stderr == ""
+
+
+def test_audit_json(simulated: Path) -> None:
+    result = invoke("audit", simulated, "--json", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["passed"] is True
+    assert [c["id"] for c in report["checks"]] == [f"A{i}" for i in range(1, 13)]
+    assert report["results"] == read_json(simulated, "results.json")["results"]
+
+
+def test_simulate_zip_and_audit(tmp_path: Path) -> None:
+    out = tmp_path / "record.zip"
+    result = invoke("simulate", "--out", out, "--wards", "1", "--voters", "2", "--key-bits", "2048")
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    result = invoke("audit", out, "--workers", "1")
+    assert result.exit_code == 0, result.output
+
+
+def test_audit_of_a_tampered_record_exits_1(simulated: Path, tmp_path: Path) -> None:
+    record = copy_record(simulated, tmp_path / "record")
+    signed = read_json(record, "results.json")
+    signed["results"]["district"]["ballots"] += 1
+    write_json(record, "results.json", signed)
+    result = invoke("audit", record, "--workers", "1")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "RESULT: FAILED A12"
+    assert result.stderr == ""
+    result = invoke("audit", record, "--json", "--workers", "1")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["passed"] is False
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty", "zip"])
+def test_audit_of_what_is_no_record(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / ("target.zip" if kind == "zip" else "target")
+    if kind == "file":
+        target.write_bytes(os.urandom(1000))
+    elif kind == "empty":
+        target.mkdir()
+    elif kind == "zip":
+        with zipfile.ZipFile(target, "w") as zf:
+            zf.writestr("readme.txt", "no record here")
+    line = assert_one_line_error(invoke("audit", target, "--workers", "1"))
+    assert str(target) in line
+
+
+def test_simulate_bad_arguments(tmp_path: Path) -> None:
+    out = tmp_path / "record"
+    line = assert_one_line_error(
+        invoke("simulate", "--out", out, "--threshold", "5", "--trustees", "3")
+    )
+    assert "--threshold" in line
+    assert not out.exists()
+    assert_one_line_error(invoke("simulate", "--out", out, "--wards", "15"))
+    assert_one_line_error(invoke("simulate", "--out", out, "--voters", "0"))
+    assert_one_line_error(invoke("simulate", "--out", out, "--key-bits", "1024"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_simulate_refuses_to_replace_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "record"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    line = assert_one_line_error(invoke("simulate", "--out", out, "--voters", "1"))
+    assert "--force" in line
+    assert (out / "keep.txt").read_text() == "mine"
+    result = invoke(
+        "simulate", "--out", out, "--wards", "1", "--voters", "1", "--key-bits", "2048",
+        "--force",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert not (out / "keep.txt").exists()
+    assert (out / "manifest.json").is_file()

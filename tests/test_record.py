@@ -1,0 +1,218 @@
+"""The round record (anonballot.record): writing and reading folders and zips, streaming."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from anonballot.errors import RecordError
+from anonballot.record import MAX_LEAF_LINE, Record, write_record
+
+ROUND = "round-x"
+FILES = {
+    "manifest.json": b'{"manifest":{}}',
+    "checkpoint.txt": b"origin\n0\nroot\n",
+    "close.json": b"{}",
+    "releases/b-trustee.json": b'{"b":1}',
+    "releases/a-trustee.json": b'{"a":1}',
+    "checkpoints/1.txt": b"one\n",
+}
+LEAVES = [b'{"leaf":1}', b'{"leaf":2}', b'{"leaf":"\xc3\xa9"}']
+
+
+@pytest.fixture(params=["folder", "zip"])
+def written(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    name = "rec.zip" if request.param == "zip" else "rec"
+    return write_record(tmp_path / name, ROUND, FILES, iter(LEAVES))
+
+
+def test_write_and_read_back(written: Path) -> None:
+    with Record(written) as record:
+        assert record.name == (ROUND if written.suffix == ".zip" else "rec")
+        for name, data in FILES.items():
+            assert record.exists(name)
+            assert record.read(name) == data
+        assert not record.exists("results.json")
+        assert record.names("releases") == ["releases/a-trustee.json", "releases/b-trustee.json"]
+        assert record.names("releases/") == record.names("releases")
+        assert record.names("checkpoints") == ["checkpoints/1.txt"]
+        assert record.names("nothing-here") == []
+        assert list(record.board()) == [leaf + b"\n" for leaf in LEAVES]
+        assert record.board_size_bytes() == sum(len(leaf) + 1 for leaf in LEAVES)
+
+
+def test_zip_layout(tmp_path: Path) -> None:
+    path = write_record(tmp_path / "rec.zip", ROUND, FILES, iter(LEAVES))
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    assert all(n.startswith(f"{ROUND}/") for n in names)
+    assert f"{ROUND}/board.jsonl" in names
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.zip"]  # no temporary file left
+
+
+def test_missing_file_and_size_limit(written: Path) -> None:
+    with Record(written) as record:
+        with pytest.raises(RecordError) as missing:
+            record.read("results.json")
+        assert missing.value.code == "missing_file"
+        with pytest.raises(RecordError) as large:
+            record.read("manifest.json", limit=3)
+        assert large.value.code == "bad_record"
+
+
+def test_written_record_is_readable_by_others(tmp_path: Path) -> None:
+    # the record is meant to be published: not the 0700/0600 of a temporary file
+    old = os.umask(0o022)
+    try:
+        folder = write_record(tmp_path / "rec", ROUND, FILES, iter(LEAVES))
+        archive = write_record(tmp_path / "rec.zip", ROUND, FILES, iter(LEAVES))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o644
+
+
+def test_write_replaces_existing(tmp_path: Path) -> None:
+    dest = tmp_path / "rec"
+    write_record(dest, ROUND, FILES, iter(LEAVES))
+    (dest / "stray.txt").write_text("old")
+    write_record(dest, ROUND, FILES, iter(LEAVES[:1]))
+    assert not (dest / "stray.txt").exists()
+    assert (dest / "board.jsonl").read_bytes() == LEAVES[0] + b"\n"
+    # an existing file at the destination is replaced as well
+    other = tmp_path / "file"
+    other.write_text("x")
+    write_record(other, ROUND, FILES, iter(LEAVES))
+    assert (other / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "rec"]
+
+
+def test_write_failure_leaves_nothing(tmp_path: Path) -> None:
+    def leaves() -> list[bytes]:
+        raise OSError("disk full")
+
+    for name in ("rec", "rec.zip"):
+        with pytest.raises(OSError, match="disk full"):
+            write_record(tmp_path / name, ROUND, FILES, iter(leaves()))
+    assert list(tmp_path.iterdir()) == []
+
+
+def _board(tmp_path: Path, data: bytes, kind: str) -> Record:
+    if kind == "zip":
+        path = tmp_path / "r.zip"
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("r/manifest.json", b"{}")
+            zf.writestr("r/board.jsonl", data)
+        return Record(path)
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "manifest.json").write_bytes(b"{}")
+    (root / "board.jsonl").write_bytes(data)
+    return Record(root)
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip"])
+def test_board_lines_keep_newline_and_truncated_last_line(tmp_path: Path, kind: str) -> None:
+    with _board(tmp_path, b"a\n\nbc\r\nlast", kind) as record:
+        assert list(record.board()) == [b"a\n", b"\n", b"bc\r\n", b"last"]
+    (tmp_path / "empty").mkdir()
+    with _board(tmp_path / "empty", b"", kind) as record:
+        assert list(record.board()) == []
+        assert record.board_size_bytes() == 0
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip"])
+@pytest.mark.parametrize("extra", [1, 10, 5000, MAX_LEAF_LINE + 3])
+def test_board_over_long_line(tmp_path: Path, kind: str, extra: int) -> None:
+    long = b"x" * (MAX_LEAF_LINE + extra)
+    fits = b"y" * MAX_LEAF_LINE
+    data = b"first\n" + long + b"\n" + fits + b"\nafter\n" + long
+    with _board(tmp_path, data, kind) as record:
+        lines = list(record.board())
+    # a line longer than the limit is cut there, without newline, and skipped to its end;
+    # a line of exactly the limit is whole
+    assert lines == [
+        b"first\n",
+        long[:MAX_LEAF_LINE],
+        fits + b"\n",
+        b"after\n",
+        long[:MAX_LEAF_LINE],
+    ]
+
+
+def test_missing_board(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "manifest.json").write_bytes(b"{}")
+    with Record(root) as record:
+        assert record.board_size_bytes() == 0
+        with pytest.raises(RecordError):
+            list(record.board())
+
+
+def test_folder_holding_one_record(tmp_path: Path) -> None:
+    write_record(tmp_path / "outer" / ROUND, ROUND, FILES, iter(LEAVES))
+    (tmp_path / "outer" / "notes.txt").write_text("not a record")
+    (tmp_path / "outer" / "other").mkdir()
+    with Record(tmp_path / "outer") as record:
+        assert record.name == ROUND
+        assert record.read("close.json") == b"{}"
+        assert len(list(record.board())) == len(LEAVES)
+    # two records in one folder: which one is meant?
+    write_record(tmp_path / "outer" / "second", ROUND, FILES, iter(LEAVES))
+    with pytest.raises(RecordError):
+        Record(tmp_path / "outer")
+
+
+def test_zip_with_record_at_its_top(tmp_path: Path) -> None:
+    path = tmp_path / "flat.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("manifest.json", b"{}")
+        zf.writestr("board.jsonl", b"a\n")
+    with Record(path) as record:
+        assert record.read("manifest.json") == b"{}"
+        assert list(record.board()) == [b"a\n"]
+
+
+def test_zip_manifest_name_must_match_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "odd.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("r/old-manifest.json", b"{}")
+        zf.writestr("r/board.jsonl", b"")
+    with pytest.raises(RecordError):
+        Record(path)
+
+
+def test_damaged_zip_member(tmp_path: Path) -> None:
+    path = write_record(tmp_path / "r.zip", ROUND, FILES, iter(LEAVES * 50))
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(f"{ROUND}/board.jsonl")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    with Record(path) as record, pytest.raises(RecordError) as damaged:
+        list(record.board())
+    assert damaged.value.exit_status == 2
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty", "zip-without-manifest", "deep"])
+def test_not_a_record(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "target"
+    if kind == "file":
+        target.write_bytes(os.urandom(200))
+    elif kind == "empty":
+        target.mkdir()
+    elif kind == "zip-without-manifest":
+        with zipfile.ZipFile(target, "w") as zf:
+            zf.writestr("r/board.jsonl", b"")
+    elif kind == "deep":  # a record two folders down is not found
+        write_record(target / "a" / "b", ROUND, FILES, iter(LEAVES))
+    with pytest.raises(RecordError) as error:
+        Record(target)
+    assert error.value.exit_status == 2
+    assert error.value.code == "no_record"
