@@ -5,42 +5,22 @@ Errors print one line and exit 1 (a check failed) or 2 (unusable input); never a
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from anonballot.audit import audit_record, render_report
-from anonballot.errors import AnonBallotError, InputError
+from anonballot.errors import InputError
 from anonballot.simulate import simulate as run_simulation
 
-F = TypeVar("F", bound=Callable[..., Any])
+from .common import clean_errors
 
 LARGE_BOARD = 8 * 1024 * 1024
 """Boards larger than this get a progress bar (on a terminal)."""
-
-
-def clean_errors(fn: F) -> F:
-    """Turn library errors into one line on stderr and the error's exit status."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except AnonBallotError as exc:
-            click.echo(f"error: {exc.detail}", err=True)
-            sys.exit(exc.exit_status)
-        except OSError as exc:
-            click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group()
@@ -120,6 +100,9 @@ def _board_size(record: Path) -> int:
             return candidate.stat().st_size
     return record.stat().st_size if record.is_file() else 0
 
+
+# The other commands register themselves on ``main`` when their modules load.
+from . import serving  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

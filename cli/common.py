@@ -1,0 +1,125 @@
+"""What the commands share: one-line errors, and the client of the server's API."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from anonballot.encoding import parse_json
+from anonballot.errors import AnonBallotError, InputError
+
+__all__ = ["ApiClient", "ApiError", "clean_errors", "read_token", "server_option", "token_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ApiError(AnonBallotError):
+    """The server refused a request; ``code`` and ``detail`` are the server's."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail, code=code)
+        self.http_status = status
+        self.exit_status = 2 if status < 500 else 1
+
+
+def clean_errors(fn: F) -> F:
+    """Turn library, server and I/O errors into one line on stderr and exit 1 or 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            return fn(*args, **kwargs)
+        except AnonBallotError as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(exc.exit_status)
+        except httpx.HTTPError as exc:
+            click.echo(f"error: cannot reach the server: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def server_option(fn: F) -> F:
+    return click.option(
+        "--server",
+        envvar="ANONBALLOT_SERVER",
+        default="http://127.0.0.1:8000",
+        show_default=True,
+        help="The anonballot server's URL (or ANONBALLOT_SERVER).",
+    )(fn)
+
+
+def token_options(fn: F) -> F:
+    return click.option(
+        "--token-file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="A file holding the admin token (else ANONBALLOT_TOKEN).",
+    )(fn)
+
+
+def read_token(token_file: Path | None) -> str:
+    """The admin token from ``--token-file`` or the ANONBALLOT_TOKEN variable."""
+    if token_file is not None:
+        token = token_file.read_text(encoding="utf-8").strip()
+    else:
+        token = os.environ.get("ANONBALLOT_TOKEN", "").strip()
+    if not token:
+        raise InputError("this needs the admin token: --token-file FILE or ANONBALLOT_TOKEN")
+    return token
+
+
+class ApiClient:
+    """A small client of the server's JSON API (httpx), raising :class:`ApiError`."""
+
+    def __init__(self, server: str, token: str | None = None, *, timeout: float = 60) -> None:
+        import httpx
+
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.base = server.rstrip("/")
+        self.http = httpx.Client(base_url=self.base, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON (or bytes for non-JSON answers); ApiError for 4xx and 5xx."""
+        answer = self.http.request(method, path, **kwargs)
+        kind = answer.headers.get("content-type", "")
+        if answer.status_code >= 400:
+            try:
+                body = parse_json(answer.content)
+                code, detail = str(body["error"]), str(body["detail"])
+            except (AnonBallotError, KeyError, TypeError):
+                code, detail = "http_error", f"the server answered {answer.status_code}"
+            raise ApiError(answer.status_code, code, detail)
+        if kind.startswith("application/json"):
+            return parse_json(answer.content)
+        return answer.content
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)

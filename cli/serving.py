@@ -1,0 +1,89 @@
+"""Running the reference server: ``init``, ``serve`` and ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import clean_errors
+from .main import main
+
+DATA_HELP = "The server's data directory (SQLite database and keys)."
+
+
+def _serve(data: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    from anonballot.server.app import create_app
+    from anonballot.server.service import Service
+
+    service = Service(data)
+    # No access log: nothing per request is written anywhere (no address, time or path).
+    uvicorn.run(create_app(service), host=host, port=port, access_log=False, log_level="warning")
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), required=True, help=DATA_HELP)
+@click.option("--demo", is_flag=True, help="Also set up the Long Biên demo district and roster.")
+@clean_errors
+def init(data: Path, demo: bool) -> None:
+    """Create a data directory; print the admin token once (also in DIR/admin.token)."""
+    from anonballot.demo import long_bien_district
+    from anonballot.server.demo import write_private
+    from anonballot.server.service import DB_NAME, Service
+
+    if (data / DB_NAME).exists():
+        raise click.ClickException(f"{data} already holds an anonballot database")
+    service = Service(data)
+    try:
+        token = service.new_admin_token()
+        service.organizer_key()
+        if demo:
+            service.set_district(long_bien_district())
+    finally:
+        service.close()
+    write_private(data / "admin.token", token + "\n")
+    click.echo(f"admin token (also in {data / 'admin.token'}, readable only by you):")
+    click.echo(token)
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), required=True, help=DATA_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@clean_errors
+def serve(data: Path, host: str, port: int) -> None:
+    """Run the reference server on a data directory."""
+    click.echo(f"anonballot serving {data} on http://{host}:{port}/")
+    _serve(data, host, port)
+
+
+@main.command()
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=Path("var"),
+    show_default=True,
+    help=DATA_HELP,
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--key-bits", default=3072, show_default=True, help="RSA issuer key size.")
+@click.option("--no-serve", is_flag=True, help="Set up the demo, but do not start the server.")
+@clean_errors
+def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> None:
+    """Set up the Long Biên demo round (open for seven days) and serve it."""
+    from anonballot.server.demo import setup_demo
+
+    if not (data / "anonballot.db").exists():
+        click.echo(f"setting up the Long Biên demo district in {data} ...")
+    setup = setup_demo(data, key_bits=key_bits)
+    url = f"http://{host}:{port}/"
+    click.echo(f"round:        {setup.round_id} (open for seven days)")
+    click.echo(f"invitations:  {setup.invitations}  (ward,participant,code)")
+    click.echo(f"admin token:  {setup.token_file}")
+    click.echo(f"trustee keys: {setup.trustees_dir}/  (DEMO KEYS WITHOUT A PASSPHRASE)")
+    click.echo(f"server:       {url}  (API at {url}api/rounds)")
+    if not no_serve:
+        _serve(data, host, port)

@@ -1,0 +1,139 @@
+"""A real uvicorn server on 127.0.0.1 for tests: in a thread, or as a separate process.
+
+``demo_office(tmp)`` prepares a small data directory (2 demo wards, 2048-bit keys, a few
+participants per ward) with an open round, and returns its paths and invitation codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from anonballot.demo import long_bien_district
+from anonballot.manifest import District
+from anonballot.server.app import create_app
+from anonballot.server.demo import write_private
+from anonballot.server.roster import RosterEntry
+from anonballot.server.service import Service
+from anonballot.simulate import demo_config
+from anonballot.trustee import TrusteeKey
+
+ROUND = "test-round"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/api/rounds", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the server at {url} did not come up")
+
+
+@dataclass
+class Office:
+    data: Path
+    token: str
+    token_file: Path
+    round_id: str
+    trustees: list[TrusteeKey]
+    codes: list[tuple[str, str]]  # (printed code, ward)
+
+
+def demo_office(data: Path, *, wards: int = 2, voters: int = 4, open_round: bool = True) -> Office:
+    """A data directory with a small demo round, ready to serve."""
+    service = Service(data, key_bits=2048)
+    try:
+        token = service.new_admin_token()
+        token_file = data / "admin.token"
+        write_private(token_file, token + "\n")
+        full = long_bien_district()
+        config, trustees = demo_config(wards=wards, round_id=ROUND)
+        district: District = config.district
+        assert {w.id for w in district.wards} <= {w.id for w in full.wards}
+        service.set_district(district)
+        service.import_roster(
+            [RosterEntry(w.id, f"Người {w.id} {i}") for w in district.wards for i in range(voters)]
+        )
+        service.create_round(config)
+        invitations = service.make_invitations(ROUND)
+        if open_round:
+            service.round(ROUND).open()
+    finally:
+        service.close()
+    with (data / "invitations.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["ward", "participant", "code"])
+        for inv in invitations:
+            writer.writerow([inv.ward, inv.participant, inv.printed])
+    codes = [(inv.printed, inv.ward) for inv in invitations]
+    return Office(data, token, token_file, ROUND, trustees, codes)
+
+
+@contextlib.contextmanager
+def server_thread(data: Path) -> Iterator[str]:
+    """uvicorn in a thread of this process; yields the base URL."""
+    port = free_port()
+    service = Service(data)
+    config = uvicorn.Config(
+        create_app(service), host="127.0.0.1", port=port, access_log=False, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        service.close()
+
+
+@contextlib.contextmanager
+def server_process(
+    data: Path, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``anonballot serve`` as a separate process (so a test can kill -9 it)."""
+    port = port or free_port()
+    proc = subprocess.Popen(  # noqa: S603 (our own entry point, fixed arguments)
+        [sys.executable, "-m", "anonballot.cli.main", "serve", "--data", str(data),
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

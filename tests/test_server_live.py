@@ -1,0 +1,31 @@
+"""The server on a real socket (uvicorn on 127.0.0.1), driven over HTTP by httpx."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import httpx
+from _live import demo_office, server_thread
+
+from anonballot.client import Participant
+from anonballot.encoding import b64u_decode, b64u_encode
+from anonballot.simulate import random_answers
+
+
+def test_a_participant_votes_over_a_real_socket(tmp_path: Path) -> None:
+    office = demo_office(tmp_path / "data")
+    code, ward = office.codes[0]
+    with server_thread(office.data) as url, httpx.Client(base_url=url) as http:
+        base = f"/api/rounds/{office.round_id}"
+        assert http.post(f"{base}/ward", json={"code": code}).json() == {"ward": ward}
+        p = Participant(http.get(f"{base}/manifest").json(), ward)
+        answer = http.post(
+            f"{base}/tokens", json={"code": code, "blinded": b64u_encode(p.request_token())}
+        )
+        p.finish_token(b64u_decode(answer.json()["blind_sig"]))
+        leaf = p.make_leaf(random_answers(p.manifest, ward, random.Random(1)))
+        receipt = http.post(f"{base}/ballots", content=leaf)
+        assert receipt.status_code == 200, receipt.text
+        p.check_receipt(receipt.json())
+        assert http.get(f"{base}/checkpoint").text.startswith(p.manifest.origin + "\n1\n")
