@@ -17,7 +17,20 @@ from .encoding import JSONValue, is_nfc, jcs, parse_json
 from .errors import BallotContentError, EncodingError, OpenError
 from .manifest import Manifest
 
-__all__ = ["classify_plaintext", "make_ballot", "validate_ballot"]
+__all__ = ["WHITE_SPACE", "classify_plaintext", "make_ballot", "strip_comment", "validate_ballot"]
+
+# The Unicode White_Space property: what "surrounding white space" means for comments
+# (protocol section 7.4). Not str.strip(), whose idea of white space differs (U+001C..1F).
+WHITE_SPACE = (
+    "\u0009\u000a\u000b\u000c\u000d\u0020\u0085\u00a0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def strip_comment(text: str) -> str:
+    """A comment without its surrounding White_Space characters."""
+    return text.strip(WHITE_SPACE)
 
 
 def make_ballot(ward: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str, JSONValue]:
@@ -35,7 +48,9 @@ def make_ballot(ward: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str
         ratings = answer.get("ratings", {})
         comments = answer.get("comments", {})
         if isinstance(comments, Mapping):
-            comments = {k: v for k, v in comments.items() if not isinstance(v, str) or v.strip()}
+            comments = {
+                k: v for k, v in comments.items() if not isinstance(v, str) or strip_comment(v)
+            }
         out[subject] = {
             "ratings": dict(ratings) if isinstance(ratings, Mapping) else ratings,
             "comments": comments,

@@ -55,7 +55,7 @@ def is_nfc(text: str) -> bool:
 _MAX_SAFE = 2**53 - 1
 
 
-def _check_value(value: JSONValue, path: str) -> bool:
+def _check_value(value: JSONValue, path: str, depth: int = 0) -> bool:
     """Raise unless ``value`` may be canonicalized; return True if every key is ASCII."""
     if isinstance(value, str):
         if not value.isascii() and not is_nfc(value):
@@ -70,6 +70,8 @@ def _check_value(value: JSONValue, path: str) -> bool:
     if isinstance(value, float):
         raise EncodingError(f"{path}: numbers must be integers, found {value!r}")
     ascii_keys = True
+    if isinstance(value, Mapping | list | tuple) and depth >= MAX_DEPTH:
+        raise EncodingError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -78,11 +80,11 @@ def _check_value(value: JSONValue, path: str) -> bool:
                 ascii_keys = False
                 if not is_nfc(key):
                     raise EncodingError(f"{path}: key {key!r} is not Unicode NFC")
-            ascii_keys = _check_value(item, path + "." + key) and ascii_keys
+            ascii_keys = _check_value(item, path + "." + key, depth + 1) and ascii_keys
         return ascii_keys
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            ascii_keys = _check_value(item, f"{path}[{i}]") and ascii_keys
+            ascii_keys = _check_value(item, f"{path}[{i}]", depth + 1) and ascii_keys
         return ascii_keys
     raise EncodingError(f"{path}: {type(value).__name__} is not a JSON value")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .board import Board, Receipt
@@ -35,11 +36,21 @@ from .tally import LeafOpener, TallyBuilder
 from .tokens import IssuerKey
 from .trustee import verify_release
 
-__all__ = ["STATES", "Round"]
+__all__ = ["STATES", "IssueRequest", "Round"]
 
 STATES = ("draft", "open", "closed", "tallied")
 
 Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """A token request that passed every check but its signature (:meth:`Round.check_issue`)."""
+
+    code_hash: bytes
+    ward: str
+    pseudonym: str
+    blinded: bytes
 
 
 def _ward_of(leaf: bytes) -> str:
@@ -228,7 +239,28 @@ class Round:
         return ward
 
     def issue(self, code: str, blinded: bytes) -> bytes:
-        """Blind-sign for a roster entry, once; the same ``blinded`` again gets the same answer."""
+        """Blind-sign for a roster entry, once; the same ``blinded`` again gets the same answer.
+
+        This is :meth:`check_issue`, the ward's issuer key's signature and
+        :meth:`commit_issuances` in a row. A server runs the three steps apart: the checks
+        concurrently, the signatures in other processes and the commits in groups.
+        """
+        checked = self.check_issue(code, blinded)
+        if isinstance(checked, bytes):
+            return checked
+        blind_sig = self.issuer_key(checked.ward).sign_blinded(blinded)
+        result = self.commit_issuances([(checked, blind_sig)])[0]
+        if isinstance(result, AnonBallotError):
+            raise result
+        return result
+
+    def check_issue(self, code: str, blinded: bytes) -> IssueRequest | bytes:
+        """Every check of a token request before its signature; needs no lock.
+
+        Returns the request to sign, or the earlier answer when this code already received
+        a token for this same ``blinded``; raises :class:`Conflict` (``code_used``) when it
+        received one for another request.
+        """
         self._require("open")
         manifest = self.manifest
         if not manifest.issuance.contains(self.clock()):
@@ -239,22 +271,50 @@ class Round:
         existing = self.store.get_issuance(h)
         if existing is not None:
             return self._same_request(existing, blinded)
-        blind_sig = self._issuers[ward].sign_blinded(blinded)
-        issuance = Issuance(ward, pseudonym(self.mid, normalized), blinded, blind_sig)
-        try:
-            # Signing runs outside the lock; recording takes it and checks the state again,
-            # as cast() does: close() builds the ledger under the lock, so an issuance that
-            # raced with it could otherwise be recorded (and its token handed out) after
-            # the ledger and the close statement's counts were signed.
-            with self._lock:
+        return IssueRequest(h, ward, pseudonym(self.mid, normalized), blinded)
+
+    def issuer_key(self, ward: str) -> IssuerKey:
+        """The issuer key of ``ward`` in the open round (what signs its token requests)."""
+        self.manifest.ward(ward)
+        key = self._issuers.get(ward)
+        if key is None:
+            raise NotFound(f"no issuer key for ward {ward}", code="missing_key")
+        return key
+
+    def commit_issuances(
+        self, signed: Sequence[tuple[IssueRequest, bytes] | AnonBallotError]
+    ) -> list[bytes | AnonBallotError]:
+        """Record signed token requests (request, blind signature) in one store transaction.
+
+        Errors in ``signed`` pass through. A request whose code was served meanwhile (by an
+        earlier entry, or by another engine on the same store) gets the earlier answer if it
+        is the same request, else :class:`Conflict`. The state is checked under the lock,
+        as :meth:`commit` does: :meth:`close` builds the ledger under it, so no token can be
+        recorded (and handed out) after the ledger and the close statement's counts were
+        signed. The answers are given only after the store has made the issuances durable.
+        """
+        with self._lock:
+            try:
                 self._require("open")
-                self.store.add_issuance(h, issuance)
-        except Conflict:
-            existing = self.store.get_issuance(h)
-            if existing is None:
-                raise
-            return self._same_request(existing, blinded)
-        return blind_sig
+            except StateError as exc:
+                return [exc for _ in signed]
+            entries = []
+            for item in signed:
+                if not isinstance(item, AnonBallotError):
+                    request, blind_sig = item
+                    issuance = Issuance(request.ward, request.pseudonym, request.blinded, blind_sig)
+                    entries.append((request.code_hash, issuance))
+            held = iter(self.store.add_issuances(entries) if entries else [])
+            out: list[bytes | AnonBallotError] = []
+            for item in signed:
+                if isinstance(item, AnonBallotError):
+                    out.append(item)
+                    continue
+                try:
+                    out.append(self._same_request(next(held), item[0].blinded))
+                except Conflict as exc:
+                    out.append(exc)
+            return out
 
     @staticmethod
     def _same_request(existing: Issuance, blinded: bytes) -> bytes:

@@ -16,9 +16,9 @@ from typing import Any
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json
 from .errors import EncodingError, InvalidSignature
 from .manifest import Manifest
-from .sealing import MAX_CT, MIN_CT, NONCE_SIZE, SHARE_SIZE, SealedBallot
+from .sealing import MAX_CT, MIN_CT, SHARE_SIZE, SealedBallot
 from .signing import SigningKey, verify_ed25519
-from .tokens import MAX_SIG_BYTES, MIN_SIG_BYTES, TOKEN_MSG_LENGTH, Token, verify_token
+from .tokens import MAX_SIG_BYTES, MIN_SIG_BYTES, Token, verify_token
 
 __all__ = ["LEAF_KEYS", "Leaf", "build_leaf", "parse_leaf"]
 
@@ -93,16 +93,22 @@ _TO_STANDARD = bytes.maketrans(b"-_+/", b"+/!!")
 pattern below accepts, so the leaf's own text must be base64url."""
 _FROM_STANDARD = bytes.maketrans(b"+", b"-")
 _B64 = rb"([A-Za-z0-9+/]*)"
+_SHARE = rb"[A-Za-z0-9+/]{152}"  # 114 bytes
 _LEAF_RE = re.compile(
-    rb'\{"ballot":\{"ct":"' + _B64 + rb'","nonce":"' + _B64
-    + rb'","shares":\["([A-Za-z0-9+/",]*)"\]\},"round":"' + _B64
-    + rb'","token":\{"msg":"' + _B64 + rb'","sig":"' + _B64
-    + rb'"\},"v":1,"voter/sig":"' + _B64 + rb'","ward":"([a-z0-9+]*)"\}'
+    rb'\{"ballot":\{"ct":"' + _B64
+    + rb'","nonce":"([A-Za-z0-9+/]{16})'  # 12 bytes
+    + rb'","shares":\["((?:' + _SHARE + rb'",")*' + _SHARE + rb')"\]\},"round":"' + _B64
+    + rb'","token":\{"msg":"([A-Za-z0-9+/]{86})'  # 64 bytes
+    + rb'","sig":"' + _B64
+    + rb'"\},"v":1,"voter/sig":"([A-Za-z0-9+/]{86})'  # 64 bytes
+    + rb'","ward":"([a-z0-9+]*)"\}'
 )  # fmt: skip
-"""A leaf in canonical form, matched on its translation by :data:`_TO_STANDARD` (which
-turns the key ``voter_sig`` into ``voter/sig`` and ward ids' ``-`` into ``+``)."""
+"""A leaf in canonical form with fields of the right sizes, matched on its translation by
+:data:`_TO_STANDARD` (which turns the key ``voter_sig`` into ``voter/sig`` and the ``-`` of
+ward ids into ``+``)."""
 _VOTER_SIG_GROUP = 7
 _VOTER_SIG_MEMBER = len(b',"voter_sig":"')
+_SHARE_TEXT = 152 + len(b'","')
 _B64_VALUE = {
     c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 }
@@ -123,50 +129,44 @@ def _b64_fast(text: bytes) -> bytes | None:
     return _a2b(text + _PAD[r])
 
 
+@functools.lru_cache(maxsize=16)
+def _round_text(mid: str) -> bytes | None:
+    """``mid`` as it reads in a leaf translated by :data:`_TO_STANDARD` (None: not ASCII)."""
+    return mid.encode("ascii").translate(_TO_STANDARD) if mid.isascii() else None
+
+
 def _parse_fast(data: bytes, manifest: Manifest, mid: str) -> Leaf | None:
     match = _LEAF_RE.fullmatch(data.translate(_TO_STANDARD))
     if match is None:
         return None
     ct_t, nonce_t, shares_t, round_t, msg_t, sig_t, voter_sig_t, ward_t = match.groups()
-    if not mid.isascii() or round_t != mid.encode("ascii").translate(_TO_STANDARD):
+    if round_t != _round_text(mid):
         return None
     ward = ward_t.translate(_FROM_STANDARD).decode("ascii")
-    if not manifest.has_ward(ward):
+    count = (len(shares_t) + 3) // _SHARE_TEXT
+    if not manifest.has_ward(ward) or count != len(manifest.trustees):
         return None
-    share_texts = shares_t.split(b'","')
-    if len(share_texts) != len(manifest.trustees):
+    # msg and voter_sig: 86 characters for 64 bytes, the last one carrying 2 bits.
+    if _B64_VALUE[msg_t[-1]] & 0x0F or _B64_VALUE[voter_sig_t[-1]] & 0x0F:
         return None
-    shares = []
-    for text in share_texts:
-        share = _b64_fast(text) if b'"' not in text and b"," not in text else None
-        if share is None or len(share) != SHARE_SIZE:
-            return None
-        shares.append(share)
-    nonce = _b64_fast(nonce_t)
     ct = _b64_fast(ct_t)
-    msg = _b64_fast(msg_t)
     sig = _b64_fast(sig_t)
-    voter_sig = _b64_fast(voter_sig_t)
     if (
-        nonce is None
-        or len(nonce) != NONCE_SIZE
-        or ct is None
+        ct is None
         or not MIN_CT <= len(ct) <= MAX_CT
-        or msg is None
-        or len(msg) != TOKEN_MSG_LENGTH
         or sig is None
         or not MIN_SIG_BYTES <= len(sig) <= MAX_SIG_BYTES
-        or voter_sig is None
-        or len(voter_sig) != 64
     ):
         return None
+    joined = _a2b(shares_t.replace(b'","', b""))  # whole 3-byte groups: one decode for all
+    shares = tuple(joined[i : i + SHARE_SIZE] for i in range(0, count * SHARE_SIZE, SHARE_SIZE))
     leaf = Leaf._unchecked(
         raw=data,
         round=mid,
         ward=ward,
-        token=Token._unchecked(msg, sig),
-        ballot=SealedBallot._unchecked(tuple(shares), nonce, ct),
-        voter_sig=voter_sig,
+        token=Token._unchecked(_a2b(msg_t + b"=="), sig),
+        ballot=SealedBallot._unchecked(shares, _a2b(nonce_t), ct),
+        voter_sig=_a2b(voter_sig_t + b"=="),
     )
     # What the voter key signed: the leaf without its voter_sig member (see signed_bytes).
     begin, end = match.span(_VOTER_SIG_GROUP)

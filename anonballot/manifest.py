@@ -419,24 +419,10 @@ class RoundConfig:
             "roles", "wards", "subjects", "trustees", "threshold",
         }  # fmt: skip
         c = _obj(value, keys, "config", optional={"min_group"})
-        wards = []
-        for i, v in enumerate(_list(c["wards"], "wards", min_len=1)):
-            o = _obj(v, {"id", "name"}, f"wards[{i}]")
-            wards.append(
-                Ward(_wrap(check_id, o["id"], f"wards[{i}].id"),
-                     _wrap(check_label, o["name"], f"wards[{i}].name"))
-            )  # fmt: skip
-        roles = tuple(
-            Role(*_label_item_titled(v, f"roles[{i}]"))
-            for i, v in enumerate(_list(c["roles"], "roles", min_len=1))
-        )
-        subjects = tuple(
-            _subject(v, f"subjects[{i}]")
-            for i, v in enumerate(_list(c["subjects"], "subjects", min_len=1))
-        )
-        district = District(
-            _wrap(check_label, c["district"], "district"), tuple(wards), roles, subjects
-        )
+        district = _district_from_json(
+            {"name": c["district"], "wards": c["wards"], "roles": c["roles"],
+             "subjects": c["subjects"]}
+        )  # fmt: skip
         trustees = tuple(
             Trustee.from_json(v, f"trustees[{i}]")
             for i, v in enumerate(_list(c["trustees"], "trustees", min_len=1))

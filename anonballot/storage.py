@@ -66,6 +66,12 @@ class RoundStore(Protocol):
         """Record an issuance; Conflict if the code hash was already served."""
         ...
 
+    def add_issuances(self, entries: list[tuple[bytes, Issuance]]) -> list[Issuance]:
+        """Record (code hash, issuance) pairs in one atomic step (a group commit). For each
+        entry, the issuance held for its code hash afterwards: its own, or the one recorded
+        earlier (for an earlier entry of the same code hash too)."""
+        ...
+
     def issuances(self) -> Iterator[Issuance]: ...
 
     def leaf_count(self) -> int: ...
@@ -155,6 +161,10 @@ class MemoryStore:
             if code_hash in self._issuances:
                 raise Conflict("this invitation code was already served", code="code_used")
             self._issuances[code_hash] = issuance
+
+    def add_issuances(self, entries: list[tuple[bytes, Issuance]]) -> list[Issuance]:
+        with self._lock:
+            return [self._issuances.setdefault(h, issuance) for h, issuance in entries]
 
     def issuances(self) -> Iterator[Issuance]:
         return iter(list(self._issuances.values()))

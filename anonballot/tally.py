@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .ballot import classify_plaintext
+from .ballot import WHITE_SPACE, classify_plaintext, strip_comment
 from .encoding import JSONValue, b64u_encode
 from .errors import OpenError
 from .leaf import Leaf
@@ -18,17 +18,6 @@ from .manifest import Manifest
 from .sealing import Opener, TrusteeSecret
 
 __all__ = ["WHITE_SPACE", "LeafOpener", "TallyBuilder", "strip_comment"]
-
-# The Unicode White_Space property: what "surrounding white space" means for comments.
-WHITE_SPACE = (
-    "\u0009\u000a\u000b\u000c\u000d\u0020\u0085\u00a0\u1680"
-    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000"
-)
-
-
-def strip_comment(text: str) -> str:
-    return text.strip(WHITE_SPACE)
 
 
 class LeafOpener:

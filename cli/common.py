@@ -111,7 +111,7 @@ class ApiClient:
             except (AnonBallotError, KeyError, TypeError):
                 code, detail = "http_error", f"the server answered {answer.status_code}"
             raise ApiError(answer.status_code, code, detail)
-        if kind.startswith("application/json"):
+        if kind.split(";")[0].strip() == "application/json":
             return parse_json(answer.content)
         return answer.content
 

@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from anonballot.audit import audit_record, render_report
-from anonballot.errors import InputError
+from anonballot.encoding import check_id, parse_json
+from anonballot.errors import AnonBallotError, InputError
 from anonballot.simulate import simulate as run_simulation
 
-from .common import clean_errors
+from .common import ApiError, clean_errors
 
 LARGE_BOARD = 8 * 1024 * 1024
 """Boards larger than this get a progress bar (on a terminal)."""
@@ -66,12 +67,98 @@ def simulate(
 
 
 @main.command()
-@click.argument("record", type=click.Path(path_type=Path))
+@click.argument("record")
 @click.option("--json", "as_json", is_flag=True, help="Print the structured report as JSON.")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: all cores).")
+@click.option(
+    "--round",
+    "round_id",
+    default=None,
+    help="With a server's URL: the round whose record to download.",
+)
+@click.option(
+    "--save",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With a URL: also keep the downloaded record (.zip) here.",
+)
 @clean_errors
-def audit(record: Path, as_json: bool, workers: int | None) -> None:
-    """Check a round record (folder or .zip): A1 to A12. Exit 0 pass, 1 fail, 2 bad input."""
+def audit(
+    record: str, as_json: bool, workers: int | None, round_id: str | None, save: Path | None
+) -> None:
+    """Check a round record: A1 to A12. Exit 0 pass, 1 fail, 2 bad input.
+
+    RECORD is a folder, a .zip, or a URL: a server's URL with --round ROUND, or the URL of
+    a round (.../api/rounds/ROUND) or of its record (.../api/rounds/ROUND/record). A URL's
+    record is downloaded first.
+    """
+    if not record.startswith(("http://", "https://")):
+        if round_id is not None or save is not None:
+            raise InputError("--round and --save go with a URL")
+        _audit(Path(record), as_json, workers)
+        return
+    import tempfile
+
+    url = record_url(record, round_id)
+    with tempfile.TemporaryDirectory(prefix="anonballot-audit-") as tmp:
+        path = Path(tmp) / "record.zip"
+        download(url, path)
+        click.echo(f"downloaded {url} ({path.stat().st_size} bytes)", err=True)
+        if save is not None:
+            import shutil
+
+            shutil.copyfile(path, save)
+            click.echo(f"record saved to {save}", err=True)
+        _audit(path, as_json, workers)
+
+
+def record_url(url: str, round_id: str | None) -> str:
+    """The record's URL from a server URL and ``--round``, or a round's or record's URL."""
+    import re
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.query or parts.fragment:
+        raise InputError(f"{url}: expected a URL without ? or #")
+    path = parts.path.rstrip("/")
+    match = re.fullmatch(r"(?P<base>.*)/api/rounds/(?P<id>[^/]+)(?:/record)?", path)
+    if match:
+        found = urllib.parse.unquote(match["id"])
+        if round_id is not None and round_id != found:
+            raise InputError(f"the URL names round {found}, --round names {round_id}")
+        base, round_id = match["base"], found
+    elif round_id is None:
+        raise InputError(
+            "with a server's URL, name the round: --round ROUND "
+            "(or give .../api/rounds/ROUND/record)"
+        )
+    else:
+        base = path
+    check_id(round_id, "round")
+    return urllib.parse.urlunsplit(
+        (parts.scheme, parts.netloc, f"{base}/api/rounds/{round_id}/record", "", "")
+    )
+
+
+def download(url: str, dest: Path) -> None:
+    """Stream ``url`` into ``dest``; the server's refusal becomes an :class:`ApiError`."""
+    import httpx
+
+    with httpx.stream("GET", url, timeout=60) as answer:
+        if answer.status_code >= 400:
+            answer.read()
+            try:
+                body = parse_json(answer.content)
+                code, detail = str(body["error"]), str(body["detail"])
+            except (AnonBallotError, KeyError, TypeError):
+                code, detail = "http_error", f"the server answered {answer.status_code}"
+            raise ApiError(answer.status_code, code, detail)
+        with dest.open("wb") as out:
+            for chunk in answer.iter_bytes(1024 * 1024):
+                out.write(chunk)
+
+
+def _audit(record: Path, as_json: bool, workers: int | None) -> None:
     console = Console(stderr=True)
     if console.is_terminal and not as_json and _board_size(record) > LARGE_BOARD:
         with Progress(
@@ -102,7 +189,4 @@ def _board_size(record: Path) -> int:
 
 
 # The other commands register themselves on ``main`` when their modules load.
-from . import serving  # noqa: E402, F401
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+from . import organizer, participant, serving, trustee  # noqa: E402, F401

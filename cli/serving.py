@@ -12,20 +12,20 @@ from .main import main
 DATA_HELP = "The server's data directory (SQLite database and keys)."
 
 
-def _serve(data: Path, host: str, port: int) -> None:
+def _serve(data: Path, host: str, port: int, key_bits: int = 3072) -> None:
     import uvicorn
 
     from anonballot.server.app import create_app
     from anonballot.server.service import Service
 
-    service = Service(data)
+    service = Service(data, key_bits=key_bits)
     # No access log: nothing per request is written anywhere (no address, time or path).
     uvicorn.run(create_app(service), host=host, port=port, access_log=False, log_level="warning")
 
 
 @main.command()
 @click.option("--data", type=click.Path(path_type=Path), required=True, help=DATA_HELP)
-@click.option("--demo", is_flag=True, help="Also set up the Long Biên demo district and roster.")
+@click.option("--demo", is_flag=True, help="Also set up the Long Biên demo district.")
 @clean_errors
 def init(data: Path, demo: bool) -> None:
     """Create a data directory; print the admin token once (also in DIR/admin.token)."""
@@ -52,11 +52,17 @@ def init(data: Path, demo: bool) -> None:
 @click.option("--data", type=click.Path(path_type=Path), required=True, help=DATA_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--key-bits",
+    default=3072,
+    show_default=True,
+    help="RSA issuer key size for rounds created through this server.",
+)
 @clean_errors
-def serve(data: Path, host: str, port: int) -> None:
+def serve(data: Path, host: str, port: int, key_bits: int) -> None:
     """Run the reference server on a data directory."""
     click.echo(f"anonballot serving {data} on http://{host}:{port}/")
-    _serve(data, host, port)
+    _serve(data, host, port, key_bits)
 
 
 @main.command()
@@ -86,4 +92,4 @@ def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> Non
     click.echo(f"trustee keys: {setup.trustees_dir}/  (DEMO KEYS WITHOUT A PASSPHRASE)")
     click.echo(f"server:       {url}  (API at {url}api/rounds)")
     if not no_serve:
-        _serve(data, host, port)
+        _serve(data, host, port, key_bits)

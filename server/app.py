@@ -26,7 +26,7 @@ from anonballot.errors import AnonBallotError, InputError, NotFound, StateError
 from anonballot.manifest import District, RoundConfig, Window
 from anonballot.record import write_record
 
-from .batcher import CastBatcher
+from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
 from .openapi import openapi_document
 from .roster import RosterEntry, parse_roster
 from .service import Service
@@ -98,13 +98,13 @@ def guarded(handler: Handler) -> Handler:
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise InputError(f"the request body is larger than {limit} bytes", code="too_large")
+        raise TooLarge(f"the request body is larger than {limit} bytes")
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise InputError(f"the request body is larger than {limit} bytes", code="too_large")
+            raise TooLarge(f"the request body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -152,6 +152,7 @@ class Api:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.batchers: dict[str, CastBatcher] = {}
+        self.issuers: dict[str, Issuer] = {}
         self.issue_lock = asyncio.Lock()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -195,18 +196,24 @@ class Api:
         body = fields(await read_json(request), code=str, blinded=str)
         engine = self.engine(request)
         blinded = b64u_decode(body["blinded"], what="blinded")
-        blind_sig = await run_in_threadpool(engine.issue, body["code"], blinded)
+        # Checked, signed in a worker process and committed in a group with other requests
+        # (server/batcher.py): answered only once the issuance is on disk.
+        issuer = self.issuers.get(request.path_params["round_id"])
+        if issuer is None or issuer.engine is not engine:
+            issuer = self.issuers[request.path_params["round_id"]] = Issuer(engine)
+        blind_sig = await issuer.issue(body["code"], blinded)
         return JSONResponse({"blind_sig": b64u_encode(blind_sig)})
 
     async def ballots(self, request: Request) -> Response:
         leaf = await read_body(request)
         engine = self.engine(request)
-        checked = await run_in_threadpool(engine.check_leaf, leaf)
+        # Checked and committed in groups with other requests (server/batcher.py): answered
+        # only once the leaf is on disk with the checkpoint that covers it.
         round_id = request.path_params["round_id"]
         batcher = self.batchers.get(round_id)
-        if batcher is None:
+        if batcher is None or batcher.engine is not engine:
             batcher = self.batchers[round_id] = CastBatcher(engine)
-        receipt = await batcher.submit(checked)
+        receipt = await batcher.cast(leaf)
         return JSONResponse(receipt.to_json())
 
     async def checkpoint(self, request: Request) -> Response:
@@ -223,15 +230,22 @@ class Api:
     async def inclusion(self, request: Request) -> Response:
         engine = self.engine(request)
         index, size = int_param(request, "index"), int_param(request, "size")
+        if not index < size <= engine.board.size:
+            raise InputError(
+                f"expected index < size <= {engine.board.size} (the board's size)", code="bad_range"
+            )
         proof = await run_in_threadpool(engine.inclusion_proof, index, size)
         return JSONResponse({"proof": [b64u_encode(p) for p in proof]})
 
     async def consistency(self, request: Request) -> Response:
         engine = self.engine(request)
         old, new = int_param(request, "old"), int_param(request, "new")
-        proof = [] if old == 0 and new >= 0 else engine.consistency_proof(old, new)
-        if old == 0 and new > engine.board.size:
-            raise InputError(f"new: the board has {engine.board.size} leaves", code="bad_range")
+        if not old <= new <= engine.board.size:
+            raise InputError(
+                f"expected old <= new <= {engine.board.size} (the board's size)", code="bad_range"
+            )
+        # every tree extends the empty one: the proof from size 0 is empty
+        proof = [] if old == 0 else engine.consistency_proof(old, new)
         return JSONResponse({"proof": [b64u_encode(p) for p in proof]})
 
     async def close(self, request: Request) -> Response:
@@ -325,6 +339,8 @@ class Api:
             await run_in_threadpool(engine.close)
         elif action == "tally":
             await run_in_threadpool(engine.tally)
+        elif action in ("turnout", "config"):
+            raise MethodNotAllowed(f"POST is not allowed here; use GET for {action}")
         else:
             raise NotFound(f"no admin action {action!r}", code="not_found")
         return JSONResponse({"round_id": request.path_params["round_id"], "state": engine.state})
@@ -334,10 +350,27 @@ class Api:
         engine = self.engine(request)
         return JSONResponse(await run_in_threadpool(engine.turnout))
 
+    async def admin_round_config(self, request: Request) -> Response:
+        """The round's configuration file (RoundConfig JSON), in any state."""
+        self.require_admin(request)
+        engine = self.engine(request)
+        config = await run_in_threadpool(lambda: engine.config)
+        return JSONResponse(config.to_json())
+
 
 class AuthError(AnonBallotError):
     code = "unauthorized"
     http_status = 401
+
+
+class TooLarge(InputError):
+    code = "too_large"
+    http_status = 413
+
+
+class MethodNotAllowed(AnonBallotError):
+    code = "method_not_allowed"
+    http_status = 405
 
 
 def _record_zip(engine: Any) -> bytes:
@@ -389,9 +422,11 @@ def create_app(service: Service) -> Starlette:
         Route(f"{a}/invitations", guarded(api.admin_invitations), methods=["POST"]),
         Route(f"{a}/turnout", guarded(api.admin_turnout)),
         Route(f"{a}/{{action}}", guarded(api.admin_action), methods=["POST"]),
+        Route(f"{a}/config", guarded(api.admin_round_config)),
     ]  # fmt: skip
     return Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+        lifespan=stop_signers_at_shutdown,
     )

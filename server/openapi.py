@@ -41,6 +41,11 @@ ERROR_CODES: dict[str, str] = {
     "invitations_exist": "the round already has invitation codes",
     "round_exists": "a round with this id exists",
     "invalid_input": "the input is malformed",
+    "no_district": "no district is set up yet",
+    "empty_roster": "the roster has nobody in this round's wards",
+    "unknown_trustee": "the trustee is not in this round",
+    "missing_key": "the round lacks one of its keys (a damaged data directory)",
+    "bad_receipt": "the receipt is malformed",
 }
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -57,11 +62,12 @@ def _answer(
 
 def _op(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None,
         errors: tuple[int, ...] = (400, 404), admin: bool = False,
-        params: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
-    op: dict[str, Any] = {"summary": summary, "responses": {"200": ok}}
-    for status in errors:
-        op["responses"][str(status)] = _answer("error", _ERROR)
+        params: list[dict[str, Any]] | None = None, status: str = "200") -> dict[str, Any]:  # fmt: skip
+    op: dict[str, Any] = {"summary": summary, "responses": {status: ok}}
+    for error_status in errors:
+        op["responses"][str(error_status)] = _answer("error", _ERROR)
     if body is not None:
+        op["responses"]["413"] = _answer("the body is too large", _ERROR)
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if admin:
         op["security"] = [{"admin": []}]
@@ -122,10 +128,11 @@ def openapi_document() -> dict[str, Any]:
             "get": _op("Roster counts per ward", _answer("counts", ANY_OBJ), admin=True),
             "post": _op("Import roster rows (all or nothing)", _answer("imported", ANY_OBJ), body=_obj(rows={"type": "array"}, replace={"type": "boolean"}), admin=True),
         },
-        "/api/admin/rounds": {"post": _op("Create a draft round from a configuration", _answer("created", ANY_OBJ), body=ANY_OBJ, admin=True, errors=(400, 409))},
-        "/api/admin/rounds/{round_id}/clone": {"post": _op("Clone a round with new windows", _answer("created", ANY_OBJ), body=_obj(round_id=STR, issuance=ANY_OBJ, voting=ANY_OBJ), admin=True, errors=(400, 404, 409))},
+        "/api/admin/rounds": {"post": _op("Create a draft round from a configuration", _answer("created", ANY_OBJ), body=ANY_OBJ, admin=True, errors=(400, 409), status="201")},
+        "/api/admin/rounds/{round_id}/clone": {"post": _op("Clone a round with new windows", _answer("created", ANY_OBJ), body=_obj(round_id=STR, issuance=ANY_OBJ, voting=ANY_OBJ), admin=True, errors=(400, 404, 409), status="201")},
         "/api/admin/rounds/{round_id}/invitations": {"post": _op("Make the invitation codes (shown once)", _answer("invitations", {"type": "array"}), admin=True, errors=(404, 409))},
         "/api/admin/rounds/{round_id}/turnout": {"get": _op("Eligible, issued and cast per ward", _answer("turnout", ANY_OBJ), admin=True)},
+        "/api/admin/rounds/{round_id}/config": {"get": _op("The round's configuration (the RoundConfig file), in any state", _answer("config", ANY_OBJ), admin=True)},
         "/api/admin/rounds/{round_id}/{action}": {"post": _op("open, close or tally the round", _answer("state", ANY_OBJ), admin=True, errors=(400, 404, 409), params=[{"name": "action", "in": "path", "required": True, "schema": {"enum": ["open", "close", "tally"]}}])},
     }  # fmt: skip
     for path, item in paths.items():

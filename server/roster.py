@@ -58,20 +58,45 @@ HEADERS = {
 }  # fmt: skip
 
 
+AMBIGUOUS = ""
+
+
 def _ward_matcher(wards: Iterable[Ward]) -> dict[str, str]:
-    index: dict[str, str] = {}
+    """Ward id by exact id or name, then by folded text (no case, no diacritics).
+
+    A folded text that two wards share maps to :data:`AMBIGUOUS`: such a row must name the
+    ward exactly (its id, or its name with the right diacritics).
+    """
+    exact: dict[str, str] = {}
+    folded: dict[str, str] = {}
+
+    def add_folded(key: str, ward: str) -> None:
+        if folded.get(key, ward) != ward:
+            folded[key] = AMBIGUOUS
+        else:
+            folded[key] = ward
+
     for w in wards:
-        index[w.id] = w.id
-        index[_fold(w.id)] = w.id
+        exact[w.id] = w.id
+        add_folded(_fold(w.id), w.id)
         for label in w.name.values():
-            folded = _fold(label)
-            index[folded] = w.id
+            exact[unicodedata.normalize("NFC", label.strip())] = w.id
+            text = _fold(label)
+            add_folded(text, w.id)
             for prefix in ("phuong ", "ward "):
-                if folded.startswith(prefix):
-                    index[folded[len(prefix) :]] = w.id
-            if folded.endswith(" ward"):
-                index[folded[: -len(" ward")]] = w.id
-    return index
+                if text.startswith(prefix):
+                    add_folded(text[len(prefix) :], w.id)
+            if text.endswith(" ward"):
+                add_folded(text[: -len(" ward")], w.id)
+    return {**{f"~{k}": v for k, v in folded.items()}, **exact}
+
+
+def _match_ward(index: dict[str, str], text: str) -> str | None:
+    """The ward of a cell: exact first, then folded; AMBIGUOUS if two wards fold alike."""
+    ward = index.get(unicodedata.normalize("NFC", text))
+    if ward is not None:
+        return ward
+    return index.get("~" + _fold(text))
 
 
 def parse_roster(rows: Sequence[Sequence[object]], wards: Iterable[Ward]) -> list[RosterEntry]:
@@ -104,9 +129,14 @@ def parse_roster(rows: Sequence[Sequence[object]], wards: Iterable[Ward]) -> lis
         if not ward_text:
             problems.append((line, "no ward"))
             continue
-        ward = match.get(ward_text) or match.get(_fold(ward_text))
+        ward = _match_ward(match, ward_text)
         if ward is None:
             problems.append((line, f"unknown ward {ward_text!r}"))
+            continue
+        if ward == AMBIGUOUS:
+            problems.append(
+                (line, f"ward {ward_text!r} could be several wards: write its id or exact name")
+            )
             continue
         if not name:
             problems.append((line, "no name"))

@@ -112,17 +112,22 @@ def server_thread(data: Path) -> Iterator[str]:
         service.close()
 
 
+SERVE = "import sys; from anonballot.cli.main import main; sys.exit(main())"
+"""The ``anonballot`` command (``python -m anonballot.cli.main`` runs that module as
+``__main__``, and the commands of ``cli/serving.py`` register on the other copy of it)."""
+
+
 @contextlib.contextmanager
 def server_process(
     data: Path, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``anonballot serve`` as a separate process (so a test can kill -9 it)."""
     port = port or free_port()
+    log = (data.parent / f"{data.name}.server.log").open("ab")  # the server's stderr
     proc = subprocess.Popen(  # noqa: S603 (our own entry point, fixed arguments)
-        [sys.executable, "-m", "anonballot.cli.main", "serve", "--data", str(data),
-         "--port", str(port)],
+        [sys.executable, "-c", SERVE, "serve", "--data", str(data), "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -137,3 +142,4 @@ def server_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        log.close()

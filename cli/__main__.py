@@ -1,0 +1,5 @@
+"""``python -m anonballot.cli``: the same as the ``anonballot`` command."""
+
+from .main import main
+
+main()

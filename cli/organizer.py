@@ -1,0 +1,722 @@
+"""The organizer's commands: district, roster, rounds, invitation slips and turnout.
+
+Every command that reads or changes the district office's state talks to the running server
+(``--server URL``) with the admin token (``--token-file FILE`` or ``ANONBALLOT_TOKEN``).
+Configuration files are YAML or JSON (by the file's suffix: ``.json`` is JSON, anything
+else YAML); every string read from them is normalized to NFC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import re
+import sys
+import unicodedata
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+import yaml
+
+from anonballot.encoding import parse_json
+from anonballot.errors import AnonBallotError, InputError
+from anonballot.manifest import District, RoundConfig, Trustee, Window
+
+from .common import ApiClient, clean_errors, read_token, server_option, token_options
+from .main import main
+
+__all__ = ["dump_yaml", "load_config_file"]
+
+# -- configuration files -------------------------------------------------------------------------
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_BOOL = "tag:yaml.org,2002:bool"
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML for configuration files: times stay text (RFC 3339 strings, as the formats want),
+    only ``true``/``false`` are booleans (a ward id ``no`` or ``on`` stays text), and a key
+    given twice is an error instead of the last one silently winning."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_TIMESTAMP, _BOOL)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ConfigLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _nfc(value: Any) -> Any:
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {_nfc(k): _nfc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nfc(v) for v in value]
+    return value
+
+
+def load_config_file(path: Path) -> Any:
+    """A YAML or JSON configuration file as JSON values (strings in NFC)."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})", code="bad_config") from exc
+    if path.suffix.lower() == ".json":
+        try:
+            value = parse_json(text)
+        except AnonBallotError as exc:
+            raise InputError(f"{path}: {exc.detail}", code="bad_config") from exc
+    else:
+        try:
+            value = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+            raise InputError(
+                f"{path}: not valid YAML: {where}{exc.problem or exc.context}", code="bad_config"
+            ) from exc
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path}: not valid YAML: {exc}", code="bad_config") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: expected a mapping of names to values", code="bad_config")
+    return _nfc(value)
+
+
+def _parsed(path: Path, parse: Any) -> Any:
+    """``parse(load_config_file(path))`` with the file's name in front of any error."""
+    value = load_config_file(path)
+    try:
+        return parse(value)
+    except AnonBallotError as exc:
+        raise InputError(f"{path}: {exc.detail}", code=exc.code) from exc
+
+
+def _vi_first(value: Any) -> Any:
+    """Labels with the Vietnamese text first (the server's JSON has its keys sorted)."""
+    if isinstance(value, list):
+        return [_vi_first(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "vi" in value and all(isinstance(v, str) for v in value.values()):
+        return {"vi": value["vi"], **{k: v for k, v in value.items() if k != "vi"}}
+    return {k: _vi_first(v) for k, v in value.items()}
+
+
+def dump_yaml(value: Any, comments: dict[str, str] | None = None, header: str = "") -> str:
+    """YAML text (Vietnamese kept as is); ``comments`` go above top-level keys."""
+    text = yaml.safe_dump(
+        _vi_first(value), allow_unicode=True, sort_keys=False, default_flow_style=False, width=100
+    )
+    out = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
+    for line in text.splitlines():
+        key = line.split(":", 1)[0]
+        if comments and not line.startswith((" ", "-")) and key in comments:
+            out.extend(f"# {c}".rstrip() for c in comments[key].splitlines())
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _client(server: str, token_file: Path | None) -> ApiClient:
+    return ApiClient(server, read_token(token_file))
+
+
+def _ward_names(wards: Any) -> dict[str, str]:
+    return {w.id: w.name.get("vi") or w.id for w in wards}
+
+
+# -- district ------------------------------------------------------------------------------------
+
+DISTRICT_COMMENTS = {
+    "name": "The district's name: a label, Vietnamese (vi) required, other languages optional.",
+    "wards": "Each ward: an id (a-z, 0-9 and '-') and its name. Rosters name wards by id or name.",
+    "roles": "The roles rated in every ward.",
+    "subjects": (
+        "The people rated: one per role and ward. Every ward needs at least one.\n"
+        "The names below are PLACEHOLDERS: replace them with the real names."
+    ),
+}
+
+
+@main.group()
+def district() -> None:
+    """The district: wards, roles and the people rated (set once, on the server)."""
+
+
+@district.command("set")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@server_option
+@token_options
+@clean_errors
+def district_set(file: Path, server: str, token_file: Path | None) -> None:
+    """Set the district from a YAML or JSON FILE (see `anonballot district example`)."""
+    value = _parsed(file, District.from_json)
+    with _client(server, token_file) as api:
+        api.put("/api/admin/district", json=value.to_json())
+    click.echo(
+        f"district {value.name.get('vi')}: {len(value.wards)} wards, {len(value.roles)} roles, "
+        f"{len(value.subjects)} people rated"
+    )
+
+
+@district.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+@server_option
+@token_options
+@clean_errors
+def district_show(as_json: bool, server: str, token_file: Path | None) -> None:
+    """Print the server's district (YAML, the format `district set` reads)."""
+    import json
+
+    with _client(server, token_file) as api:
+        value = api.get("/api/admin/district")
+    if as_json:
+        click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    else:
+        click.echo(dump_yaml(value, DISTRICT_COMMENTS), nl=False)
+
+
+@district.command("example")
+@clean_errors
+def district_example() -> None:
+    """Print the Long Biên demo district as YAML: a starting point to edit."""
+    from anonballot.demo import long_bien_district
+
+    header = (
+        "anonballot district: edit, then `anonballot district set district.yaml`.\n"
+        "The Long Biên demo district (14 wards, two roles each)."
+    )
+    click.echo(dump_yaml(long_bien_district().to_json(), DISTRICT_COMMENTS, header), nl=False)
+
+
+# -- roster --------------------------------------------------------------------------------------
+
+
+@main.group()
+def roster() -> None:
+    """The participants of each ward (the roster), imported from CSV or XLSX."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--replace", is_flag=True, help="Replace the whole roster instead of adding.")
+@server_option
+@token_options
+@clean_errors
+def roster_import(file: Path, replace: bool, server: str, token_file: Path | None) -> None:
+    """Import a roster FILE (.csv in UTF-8, or .xlsx): columns ward, name, position.
+
+    Every row is checked first; if any is bad, every bad row is listed (line number and
+    reason) and nothing is imported.
+    """
+    from anonballot.server.roster import RosterError, read_roster_file
+
+    with _client(server, token_file) as api:
+        current = District.from_json(api.get("/api/admin/district"))
+        try:
+            entries = read_roster_file(file, current.wards)
+        except RosterError as exc:
+            for line, reason in exc.problems:
+                click.echo(f"error: {file}: line {line}: {reason}", err=True)
+            click.echo(
+                f"error: {file}: {len(exc.problems)} bad row(s); nothing was imported", err=True
+            )
+            sys.exit(2)
+        rows = [{"ward": e.ward, "name": e.name, "position": e.position} for e in entries]
+        answer = api.post("/api/admin/roster", json={"rows": rows, "replace": replace})
+    added: dict[str, int] = {}
+    for e in entries:
+        added[e.ward] = added.get(e.ward, 0) + 1
+    names = _ward_names(current.wards)
+    totals = answer["wards"]
+    click.echo(
+        f"imported {answer['imported']} participants{' (roster replaced)' if replace else ''}"
+    )
+    for ward in names:
+        if ward in added or ward in totals:
+            click.echo(
+                f"  {names[ward]} ({ward}): {added.get(ward, 0)} imported, "
+                f"{totals.get(ward, 0)} on the roster"
+            )
+
+
+@roster.command("show")
+@server_option
+@token_options
+@clean_errors
+def roster_show(server: str, token_file: Path | None) -> None:
+    """How many participants each ward has on the roster."""
+    with _client(server, token_file) as api:
+        names = _ward_names(District.from_json(api.get("/api/admin/district")).wards)
+        counts = api.get("/api/admin/roster")
+    for ward, name in names.items():
+        click.echo(f"{name} ({ward}): {counts.get(ward, 0)}")
+    click.echo(f"total: {sum(counts.values())}")
+
+
+# -- rounds --------------------------------------------------------------------------------------
+
+VN = dt.timezone(dt.timedelta(hours=7))
+
+
+def _time(value: str, what: str) -> dt.datetime:
+    from anonballot.encoding import parse_time
+
+    try:
+        return parse_time(value.strip(), what)
+    except AnonBallotError as exc:
+        raise InputError(f"{what}: {value!r} is not an RFC 3339 time such as "
+                         "2026-11-02T08:00:00+07:00") from exc  # fmt: skip
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    text = moment.replace(microsecond=0).isoformat()
+    return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text
+
+
+def _window(text: str, what: str) -> Window:
+    opens, sep, closes = text.partition("/")
+    if not sep:
+        raise InputError(f"{what}: expected OPENS/CLOSES, two RFC 3339 times")
+    _time(opens, f"{what} opens")
+    _time(closes, f"{what} closes")
+    return Window(opens.strip(), closes.strip())
+
+
+def _windows(
+    issuance: str | None, voting: str | None, start: str | None, days: int | None
+) -> tuple[Window, Window]:
+    if issuance or voting:
+        if start or days:
+            raise InputError("give either --issuance and --voting, or --start and --days")
+        if not (issuance and voting):
+            raise InputError("give both --issuance and --voting (OPENS/CLOSES each)")
+        return _window(issuance, "--issuance"), _window(voting, "--voting")
+    if not start:
+        raise InputError("give the windows: --start TIME [--days N], or --issuance and --voting")
+    if days is not None and days < 1:
+        raise InputError("--days: expected at least 1")
+    opens = _time(start, "--start")
+    window = Window(start.strip(), _rfc3339(opens + dt.timedelta(days=days or 7)))
+    return window, window
+
+
+ROUND_COMMENTS = {
+    "round_id": "The round's id (a-z, 0-9 and '-'), e.g. the district and the month.",
+    "title": "Shown to participants and on the invitation slips.",
+    "district": "The district's name.",
+    "origin": (
+        "The name of the round's log (its checkpoints' first line): your server's host name\n"
+        "and the round id, no spaces. REPLACE district.example with your server's host."
+    ),
+    "issuance": "When participants can collect their token with their invitation code.",
+    "voting": "When ballots are accepted. Times are RFC 3339 with an offset (+07:00 is Hà Nội).",
+    "questionnaire": "The form: the scale, 'no opinion', the criteria and the comment fields.",
+    "roles": "From here to subjects: the district (anonballot district show).",
+    "trustees": (
+        "The trustees: each one's PUBLIC keys, from `anonballot trustee keygen` on their own\n"
+        "machine. Nobody can open the ballots without `threshold` of them."
+    ),
+    "threshold": "How many trustees must release their key before the tally.",
+    "min_group": "Results are shown for groups of at least this many ballots.",
+}
+
+PLACEHOLDER = "REPLACE-with-the-trustee-public-key"
+MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+
+
+@main.group(name="round")
+def round_group() -> None:
+    """Rounds: create, clone, open, close, tally, export, list."""
+
+
+@round_group.command("example-config")
+@click.option("--id", "round_id", default=None, help="The round id (default: round-YYYY-MM).")
+@click.option(
+    "--district",
+    "district_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The district (YAML or JSON); default: the Long Biên demo district.",
+)
+@click.option(
+    "--trustee",
+    "trustee_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A trustee's public key file from `trustee keygen` (repeat for each trustee).",
+)
+@click.option("--threshold", type=int, default=None, help="Releases needed (default: majority).")
+@click.option("--start", default=None, help="When the round opens (RFC 3339; default: tomorrow).")
+@click.option("--days", default=7, show_default=True, help="How many days the round is open.")
+@clean_errors
+def round_example_config(
+    round_id: str | None, district_file: Path | None, trustee_files: tuple[Path, ...],
+    threshold: int | None, start: str | None, days: int,
+) -> None:  # fmt: skip
+    """Print a commented YAML round configuration to edit, for `round create --config`."""
+    from anonballot.demo import default_questionnaire, long_bien_district
+    from anonballot.simulate import DEMO_TRUSTEES
+
+    the_district = (
+        _parsed(district_file, District.from_json) if district_file else long_bien_district()
+    )
+    if start is None:
+        tomorrow = dt.datetime.now(VN).date() + dt.timedelta(days=1)
+        opens = dt.datetime.combine(tomorrow, dt.time(7, 0), VN)
+    else:
+        opens = _time(start, "--start")
+    if days < 1:
+        raise InputError("--days: expected at least 1")
+    round_id = round_id or f"round-{opens:%Y-%m}"
+    window = {"opens": _rfc3339(opens), "closes": _rfc3339(opens + dt.timedelta(days=days))}
+    trustees: list[dict[str, Any]] = [
+        _parsed(f, lambda v, f=f: Trustee.from_json(v, f"trustee {f.name}")).to_json()
+        for f in trustee_files
+    ] or [
+        {"id": tid, "name": dict(name), "hpke_key": PLACEHOLDER, "signing_key": PLACEHOLDER}
+        for tid, name in DEMO_TRUSTEES
+    ]
+    count = len(trustees)
+    value: dict[str, Any] = {
+        "round_id": round_id,
+        "title": {
+            "vi": f"Lấy ý kiến góp ý người đứng đầu các phường, tháng {opens:%m/%Y}",
+            "en": f"Rating the heads of the wards, {MONTHS[opens.month - 1]} {opens.year}",
+        },
+        "district": dict(the_district.name),
+        "origin": f"district.example/{round_id}",
+        "issuance": window,
+        "voting": dict(window),
+        "questionnaire": default_questionnaire().to_json(),
+        "roles": [r.to_json() for r in the_district.roles],
+        "wards": [{"id": w.id, "name": dict(w.name)} for w in the_district.wards],
+        "subjects": [s.to_json() for s in the_district.subjects],
+        "trustees": trustees,
+        "threshold": threshold if threshold is not None else count // 2 + 1,
+        "min_group": 5,
+    }
+    if trustee_files:
+        try:
+            RoundConfig.from_json(value)
+        except AnonBallotError as exc:
+            raise InputError(exc.detail, code=exc.code) from exc
+    else:
+        click.echo(
+            "warning: the trustees' keys are placeholders: replace them with the public keys "
+            "from `anonballot trustee keygen`, or pass --trustee FILE for each trustee",
+            err=True,
+        )
+    header = (
+        "anonballot round configuration: edit, then\n`anonballot round create --config round.yaml`."
+    )
+    click.echo(dump_yaml(value, ROUND_COMMENTS, header), nl=False)
+
+
+@round_group.command("create")
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The round configuration (YAML or JSON; see `round example-config`).",
+)
+@server_option
+@token_options
+@clean_errors
+def round_create(config_file: Path, server: str, token_file: Path | None) -> None:
+    """Create a draft round from a configuration file."""
+    config = _parsed(config_file, RoundConfig.from_json)
+    with _client(server, token_file) as api:
+        api.post("/api/admin/rounds", json=config.to_json())
+    click.echo(
+        f"round {config.round_id} created (draft): {len(config.district.wards)} wards, "
+        f"{len(config.trustees)} trustees, {config.threshold} needed to open the ballots"
+    )
+    click.echo(f"next: anonballot invitations {config.round_id} --out slips.html")
+
+
+@round_group.command("clone")
+@click.argument("previous")
+@click.option("--id", "new_id", required=True, help="The new round's id.")
+@click.option("--issuance", default=None, help="OPENS/CLOSES, two RFC 3339 times.")
+@click.option("--voting", default=None, help="OPENS/CLOSES, two RFC 3339 times.")
+@click.option("--start", default=None, help="Both windows open then (RFC 3339) ...")
+@click.option("--days", type=int, default=None, help="... for this many days (default 7).")
+@server_option
+@token_options
+@clean_errors
+def round_clone(
+    previous: str, new_id: str, issuance: str | None, voting: str | None, start: str | None,
+    days: int | None, server: str, token_file: Path | None,
+) -> None:  # fmt: skip
+    """Create a draft round NEW like the round PREVIOUS, with new windows."""
+    issuance_window, voting_window = _windows(issuance, voting, start, days)
+    body = {
+        "round_id": new_id,
+        "issuance": issuance_window.to_json(),
+        "voting": voting_window.to_json(),
+    }
+    with _client(server, token_file) as api:
+        api.post(f"/api/admin/rounds/{previous}/clone", json=body)
+    click.echo(
+        f"round {new_id} created (draft) from {previous}: issuance "
+        f"{issuance_window.opens} .. {issuance_window.closes}, voting "
+        f"{voting_window.opens} .. {voting_window.closes}"
+    )
+    click.echo(f"next: anonballot invitations {new_id} --out slips.html")
+
+
+NEXT = {
+    "open": "watch it: anonballot turnout {r}",
+    "closed": "next: the trustees release their keys (anonballot trustee release), "
+    "then anonballot round tally {r}",
+    "tallied": "next: anonballot round export {r} --out {r}.zip",
+}
+
+
+def _act(action: str, round_id: str, server: str, token_file: Path | None) -> None:
+    with _client(server, token_file) as api:
+        answer = api.post(f"/api/admin/rounds/{round_id}/{action}")
+    state = answer["state"]
+    click.echo(f"round {round_id}: {state}")
+    if state in NEXT:
+        click.echo(NEXT[state].format(r=round_id))
+
+
+@round_group.command("open")
+@click.argument("round_id", metavar="ROUND")
+@server_option
+@token_options
+@clean_errors
+def round_open(round_id: str, server: str, token_file: Path | None) -> None:
+    """Open a draft ROUND: fixes the roster counts and signs the manifest."""
+    _act("open", round_id, server, token_file)
+
+
+@round_group.command("close")
+@click.argument("round_id", metavar="ROUND")
+@server_option
+@token_options
+@clean_errors
+def round_close(round_id: str, server: str, token_file: Path | None) -> None:
+    """Close ROUND: signs the final checkpoint and the issuance ledger."""
+    _act("close", round_id, server, token_file)
+
+
+@round_group.command("tally")
+@click.argument("round_id", metavar="ROUND")
+@server_option
+@token_options
+@clean_errors
+def round_tally(round_id: str, server: str, token_file: Path | None) -> None:
+    """Tally a closed ROUND once enough trustees have released their keys."""
+    _act("tally", round_id, server, token_file)
+
+
+@round_group.command("export")
+@click.argument("round_id", metavar="ROUND")
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="FILE.zip"
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@server_option
+@clean_errors
+def round_export(round_id: str, out: Path, force: bool, server: str) -> None:
+    """Download the round record of a tallied round (.zip), for the archive and the audit."""
+    if out.exists() and not force:
+        raise InputError(f"{out} exists; use --force to replace it", code="exists")
+    with ApiClient(server) as api:
+        data = api.get(f"/api/rounds/{round_id}/record")
+    if not isinstance(data, bytes) or not data.startswith(b"PK"):
+        raise InputError("the server's answer is not a .zip record")
+    out.write_bytes(data)
+    click.echo(
+        f"round record written to {out} ({len(data)} bytes); check it: anonballot audit {out}"
+    )
+
+
+@round_group.command("list")
+@server_option
+@clean_errors
+def round_list(server: str) -> None:
+    """The server's rounds and their states."""
+    with ApiClient(server) as api:
+        rounds = api.get("/api/rounds")
+    if not rounds:
+        click.echo("no rounds yet")
+    for r in rounds:
+        click.echo(f"{r['round_id']}\t{r['state']}\t{r['mid'] or '-'}")
+
+
+@round_group.command("show")
+@click.argument("round_id", metavar="ROUND")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+@server_option
+@token_options
+@clean_errors
+def round_show(round_id: str, as_json: bool, server: str, token_file: Path | None) -> None:
+    """Print a round's configuration (the format `round create --config` reads)."""
+    import json
+
+    with _client(server, token_file) as api:
+        value = api.get(f"/api/admin/rounds/{round_id}/config")
+    if as_json:
+        click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    else:
+        click.echo(dump_yaml(value, ROUND_COMMENTS), nl=False)
+
+
+# -- invitations and turnout ---------------------------------------------------------------------
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@main.command()
+@click.argument("round_id", metavar="ROUND")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The slips to print (.html); the codes also go to a .csv beside it.",
+)
+@click.option(
+    "--booth-url",
+    default=None,
+    help="The voting booth's public address for the QR codes (default: --server).",
+)
+@click.option("--force", is_flag=True, help="Replace existing files.")
+@server_option
+@token_options
+@clean_errors
+def invitations(
+    round_id: str, out: Path, booth_url: str | None, force: bool, server: str,
+    token_file: Path | None,
+) -> None:  # fmt: skip
+    """Make the invitation codes of a draft ROUND and write the printable slips.
+
+    OUT gets A4 sheets of 8 cut-out slips (ward, code, and a QR code of
+    BOOTH/r/ROUND#code=CODE, the code without dashes, only in the URL's fragment) and a CSV
+    beside it gets ward,participant,code; both are readable only by you. The server shows
+    the codes only once.
+    """
+    import json
+
+    from anonballot.server.demo import write_private
+    from anonballot.server.slips import SLIPS_PER_SHEET, make_slips, render_slips, slips_csv
+    from anonballot.server.slips import booth_url as slip_url
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--out {out}: the slips file ends in .html")
+    csv_path = out.with_suffix(".csv")
+    for path in (out, csv_path):
+        if path.exists() and not force:
+            raise InputError(f"{path} exists; use --force to replace it", code="exists")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise InputError(f"{out.parent} is not a folder you can write to")
+    booth = booth_url or server
+    slip_url(booth, round_id, "0" * 16)  # a bad booth URL fails before any code is made
+    token = read_token(token_file)
+    with ApiClient(server, token) as api:
+        config = RoundConfig.from_json(api.get(f"/api/admin/rounds/{round_id}/config"))
+        made = api.post(f"/api/admin/rounds/{round_id}/invitations")
+    try:
+        write_private(csv_path, slips_csv(made))
+        slips = make_slips(config, made, booth)
+        write_private(out, render_slips(config, slips))
+    except (OSError, AnonBallotError, KeyError, TypeError):
+        # The codes exist nowhere else: print them rather than lose them.
+        click.echo(json.dumps(made, ensure_ascii=False, indent=1))
+        click.echo("error: the files could not be written; the codes are above", err=True)
+        raise
+    wards = _ward_names(config.district.wards)
+    counts: dict[str, int] = {}
+    for s in slips:
+        counts[s.ward] = counts.get(s.ward, 0) + 1
+    sheets = sum(-(-n // SLIPS_PER_SHEET) for n in counts.values())
+    click.echo(f"{len(slips)} slips on {sheets} A4 sheets: {out}")
+    click.echo(f"codes per participant (ward,participant,code): {csv_path}")
+    for ward, n in counts.items():
+        click.echo(f"  {wards.get(ward, ward)} ({ward}): {n}")
+    click.echo(
+        "warning: the codes are shown only once; these two files (mode 600) are the only copy. "
+        "Print the slips, keep the CSV safe, and delete both after the round.",
+        err=True,
+    )
+    if _is_loopback(booth):
+        click.echo(
+            f"warning: the QR codes point to {booth}, which participants' phones cannot reach; "
+            "use --booth-url with the server's public address",
+            err=True,
+        )
+
+
+@main.command()
+@click.argument("round_id", metavar="ROUND")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@server_option
+@token_options
+@clean_errors
+def turnout(round_id: str, as_json: bool, server: str, token_file: Path | None) -> None:
+    """Per ward: eligible participants, tokens issued, ballots cast, and the turnout."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    with _client(server, token_file) as api:
+        counts = api.get(f"/api/admin/rounds/{round_id}/turnout")
+        config = RoundConfig.from_json(api.get(f"/api/admin/rounds/{round_id}/config"))
+    if as_json:
+        click.echo(json.dumps(counts, ensure_ascii=False, indent=2))
+        return
+
+    def pct(row: dict[str, int]) -> str:
+        return f"{100 * row['cast'] / row['eligible']:.1f} %" if row["eligible"] else "-"
+
+    table = Table(title=f"{config.title.get('vi', round_id)} ({round_id}: {counts['state']})")
+    table.add_column("Phường / Ward")
+    for name in ("Eligible", "Issued", "Cast", "Turnout"):
+        table.add_column(name, justify="right")
+    names = _ward_names(config.district.wards)
+    for ward, row in counts["wards"].items():
+        table.add_row(
+            names.get(ward, ward), str(row["eligible"]), str(row["issued"]), str(row["cast"]),
+            pct(row),
+        )  # fmt: skip
+    total = counts["total"]
+    table.add_section()
+    table.add_row(
+        "Tổng / Total", str(total["eligible"]), str(total["issued"]), str(total["cast"]),
+        pct(total), style="bold",
+    )  # fmt: skip
+    Console(highlight=False, soft_wrap=False).print(table)

@@ -1,0 +1,805 @@
+"""Participants: ``anonballot vote`` and ``anonballot receipt verify``.
+
+``vote`` follows protocol section 5.2: it saves the participant's state (voter key, blinding
+inverse) to a private state file *before* it asks for a token, and again after each step, so
+that running the same command again after a lost answer resumes with the same request and the
+same sealed ballot, and never casts twice. At the end the token secrets are removed from the
+state file; it keeps only the receipt.
+
+``receipt verify`` checks a saved receipt against the server or a round record: the
+checkpoint's signature and the inclusion proof, the consistency of the receipt's checkpoint
+with the latest (or final) one, and after the tally how the ballot was counted.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich import box
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from anonballot.board import Receipt, check_consistent
+from anonballot.checkpoint import Checkpoint
+from anonballot.client import Participant
+from anonballot.codes import code_hash, normalize_code
+from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
+from anonballot.errors import (
+    AnonBallotError,
+    InputError,
+    NotFound,
+    OpenError,
+    StateError,
+    VerificationError,
+)
+from anonballot.hazmat.merkle import CompactRange, leaf_hash
+from anonballot.keyfile import read_json_file, write_private
+from anonballot.leaf import parse_leaf
+from anonballot.manifest import Manifest
+from anonballot.record import Record
+from anonballot.sealing import TrusteeSecret
+from anonballot.signing import verify_object
+from anonballot.tally import LeafOpener
+from anonballot.trustee import verify_release
+
+from .common import ApiClient, ApiError, clean_errors
+from .main import main
+
+__all__ = [
+    "MESSAGES",
+    "STATE_VERSION",
+    "ask_ballot",
+    "load_state",
+    "receipt",
+    "resolve_round",
+    "save_state",
+    "vote",
+]
+
+STATE_VERSION = 1
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "vi": {
+        "round": "Đợt lấy ý kiến: {title}",
+        "ward": "Phường: {ward}",
+        "resume": "Tiếp tục từ lần trước (tệp trạng thái {path}).",
+        "token": "Đã nhận phiếu xác thực ẩn danh.",
+        "already_sealed": "Phiếu đã được niêm phong ở lần trước; đang gửi lại đúng phiếu đó.",
+        "subject": "Người được góp ý {i}/{n}: {name} ({role})",
+        "criterion": "Tiêu chí {i}/{n}: {label}",
+        "choose": "Chọn số (1-{n})",
+        "bad_choice": "Xin nhập một số từ 1 đến {n}.",
+        "comments": "Ý kiến thêm (không bắt buộc; nhấn Enter để bỏ qua):",
+        "too_long": "Tối đa {n} ký tự; xin nhập ngắn hơn.",
+        "review": "Xem lại phiếu",
+        "criterion_col": "Tiêu chí",
+        "rating_col": "Đánh giá",
+        "no_comment": "(không có ý kiến)",
+        "confirm": "Gửi phiếu này? (c = có, k = không, để sửa lại)",
+        "yes_no": "Xin gõ c (có) hoặc k (không).",
+        "again": "Làm lại phiếu; nhấn Enter để giữ lựa chọn cũ.",
+        "sending": "Đang gửi phiếu ...",
+        "cast": "Phiếu của bạn đã được ghi nhận.",
+        "receipt_title": "MÃ BIÊN NHẬN",
+        "receipt_saved": "Biên nhận đã lưu tại {path}. Hãy giữ lại để kiểm tra sau.",
+        "already_voted": "Bạn đã bỏ phiếu trong đợt này.",
+        "check_later": "Kiểm tra sau: anonballot receipt verify {path} --server {server}",
+        "ok": "[đạt]",
+        "receipt_head": "Biên nhận {code}: phiếu thứ {n} trên bảng tin của đợt {round}",
+        "inclusion": "chữ ký của bảng tin và bằng chứng phiếu nằm trên bảng ({size} phiếu)",
+        "latest": "bảng tin mới nhất ({size} phiếu) nối tiếp bảng trong biên nhận",
+        "final": "bảng tin cuối cùng ({size} phiếu) nối tiếp bảng trong biên nhận",
+        "not_tallied": "Chưa kiểm phiếu: sau khi kiểm phiếu có thể xem phiếu được tính thế nào.",
+        "counted_valid": "phiếu được tính là HỢP LỆ, với nội dung:",
+        "counted_invalid": "phiếu được tính là KHÔNG HỢP LỆ (lý do: {reason})",
+        "all_good": "Mọi kiểm tra đều đạt.",
+    },
+    "en": {
+        "round": "Round: {title}",
+        "ward": "Ward: {ward}",
+        "resume": "Resuming the earlier run (state file {path}).",
+        "token": "Anonymous eligibility token received.",
+        "already_sealed": "The ballot was sealed in an earlier run; sending that same ballot.",
+        "subject": "Person rated {i}/{n}: {name} ({role})",
+        "criterion": "Criterion {i}/{n}: {label}",
+        "choose": "Enter a number (1-{n})",
+        "bad_choice": "Please enter a number from 1 to {n}.",
+        "comments": "Comments (optional; press Enter to skip):",
+        "too_long": "At most {n} characters; please shorten it.",
+        "review": "Review your ballot",
+        "criterion_col": "Criterion",
+        "rating_col": "Rating",
+        "no_comment": "(no comments)",
+        "confirm": "Send this ballot? (y = yes, n = no, to change it)",
+        "yes_no": "Please type y (yes) or n (no).",
+        "again": "Filling the ballot again; press Enter to keep an earlier choice.",
+        "sending": "Sending the ballot ...",
+        "cast": "Your ballot has been recorded.",
+        "receipt_title": "RECEIPT CODE",
+        "receipt_saved": "Receipt saved in {path}. Keep it to check your ballot later.",
+        "already_voted": "You have already voted in this round.",
+        "check_later": "Check it later: anonballot receipt verify {path} --server {server}",
+        "ok": "[ok]",
+        "receipt_head": "Receipt {code}: ballot {n} on the board of round {round}",
+        "inclusion": "checkpoint signature, and the ballot is on the board (board of {size})",
+        "latest": "the latest checkpoint (board of {size}) extends the receipt's board",
+        "final": "the final checkpoint (board of {size}) extends the receipt's board",
+        "not_tallied": "Not tallied yet: after the tally you can see how the ballot was counted.",
+        "counted_valid": "the ballot was counted as VALID, with these answers:",
+        "counted_invalid": "the ballot was counted as INVALID (reason: {reason})",
+        "all_good": "All checks pass.",
+    },
+}
+
+YES = {"c", "co", "có", "y", "yes"}
+NO = {"k", "khong", "không", "n", "no"}
+
+
+@dataclass(frozen=True)
+class Lang:
+    code: str
+
+    def __call__(self, key: str, **kwargs: object) -> str:
+        return MESSAGES[self.code][key].format(**kwargs)
+
+    def label(self, label: Mapping[str, str]) -> str:
+        return label.get(self.code) or label["vi"]
+
+
+LANG_OPTION = click.option(
+    "--lang",
+    type=click.Choice(["vi", "en"]),
+    default="vi",
+    show_default=True,
+    envvar="ANONBALLOT_LANG",
+    help="Language of the text: Vietnamese (vi) or English (en).",
+)
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+# -- the server's round list ---------------------------------------------------------------------
+
+
+def resolve_round(api: ApiClient, wanted: str) -> tuple[str, str]:
+    """``(round_id, mid)`` of the server's round named by its round id or its mid."""
+    rounds = api.get("/api/rounds")
+    if not isinstance(rounds, list):
+        raise StateError("the server's round list is not a list")
+    for entry in rounds:
+        if not isinstance(entry, dict) or wanted not in (entry.get("round_id"), entry.get("mid")):
+            continue
+        round_id, mid = entry.get("round_id"), entry.get("mid")
+        if not isinstance(mid, str) or not isinstance(round_id, str):
+            raise StateError(f"round {wanted} is not open yet", code="round_not_open")
+        return round_id, mid
+    raise NotFound(f"the server at {api.base} has no round {wanted}", code="unknown_round")
+
+
+# -- the state file ------------------------------------------------------------------------------
+
+
+def default_state_path(round_id: str, normalized_code: str) -> Path:
+    tag = code_hash(normalized_code).hex()[:8]
+    return Path(f"anonballot-vote-{round_id}-{tag}.json")
+
+
+def save_state(path: Path, state: Mapping[str, Any]) -> None:
+    """Write the state file (mode 600, atomically): it holds the token secrets."""
+    write_private(path, jcs(dict(state)))
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    state = read_json_file(path, limit=16 * 1024 * 1024)
+    if not isinstance(state, dict) or state.get("anonballot_vote_state") != STATE_VERSION:
+        raise InputError(f"{path} is not an anonballot vote state file", code="bad_state")
+    return state
+
+
+def participant_state(round_id: str, normalized_code: str, p: Participant) -> dict[str, Any]:
+    return {
+        "anonballot_vote_state": STATE_VERSION,
+        "round_id": round_id,
+        "mid": p.manifest.mid,
+        "code_hash": b64u_encode(code_hash(normalized_code)),
+        "participant": p.to_json(),
+    }
+
+
+def finished_state(round_id: str, p: Participant) -> dict[str, Any]:
+    """What stays in the state file after the vote: no key, no token, no blinding inverse."""
+    if p.receipt is None:
+        raise StateError("no receipt yet")
+    return {
+        "anonballot_vote_state": STATE_VERSION,
+        "round_id": round_id,
+        "mid": p.manifest.mid,
+        "done": True,
+        "receipt": p.receipt.to_json(),
+    }
+
+
+# -- the ballot in the terminal ------------------------------------------------------------------
+
+
+def ask_ballot(
+    manifest: Manifest,
+    ward: str,
+    t: Lang,
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Ask every rating and comment of ``ward``'s ballot, show a review, ask to confirm."""
+    out = console()
+    q = manifest.questionnaire
+    levels = [*q.scale, *([q.abstain] if q.abstain else [])]
+    roles = {r.id: r for r in manifest.roles}
+    subjects = manifest.subjects_of(ward)
+    while True:
+        answers: dict[str, Any] = {}
+        for si, subject in enumerate(subjects, start=1):
+            before = (previous or {}).get(subject.id, {})
+            out.print()
+            out.print("─" * 40)
+            heading = t(
+                "subject",
+                i=si,
+                n=len(subjects),
+                name=t.label(subject.name),
+                role=t.label(roles[subject.role].title),
+            )
+            out.print(Text(heading, style="bold"))
+            ratings: dict[str, str] = {}
+            for ci, criterion in enumerate(q.criteria, start=1):
+                out.print(t("criterion", i=ci, n=len(q.criteria), label=t.label(criterion.label)))
+                choices = "   ".join(
+                    f"{li}. {t.label(lv.label)}" for li, lv in enumerate(levels, 1)
+                )
+                out.print(f"   {choices}")
+                ids = [lv.id for lv in levels]
+                old = before.get("ratings", {}).get(criterion.id)
+                default = ids.index(old) + 1 if old in ids else None
+                ratings[criterion.id] = ids[_ask_number(t, len(levels), default) - 1]
+            comments: dict[str, str] = {}
+            if q.comments:
+                out.print(t("comments"))
+            for comment in q.comments:
+                old_text = before.get("comments", {}).get(comment.id, "")
+                text = _ask_text(t, t.label(comment.label), comment.max_chars, old_text)
+                if text:
+                    comments[comment.id] = text
+            answers[subject.id] = {"ratings": ratings, "comments": comments}
+        show_review(manifest, ward, answers, t)
+        if _ask_yes(t):
+            return answers
+        previous = answers
+        out.print(t("again"))
+
+
+def _ask_number(t: Lang, count: int, default: int | None) -> int:
+    while True:
+        raw: str = click.prompt(
+            t("choose", n=count),
+            default=str(default) if default else None,
+            show_default=default is not None,
+        )
+        raw = raw.strip()
+        if raw.isdigit() and 1 <= int(raw) <= count:
+            return int(raw)
+        click.echo(t("bad_choice", n=count))
+
+
+def _ask_text(t: Lang, prompt: str, max_chars: int, default: str) -> str:
+    while True:
+        raw: str = click.prompt(f"  {prompt}", default=default, show_default=bool(default))
+        text = unicodedata.normalize("NFC", raw).strip()
+        if len(text) <= max_chars:
+            return text
+        click.echo(t("too_long", n=max_chars))
+
+
+def _ask_yes(t: Lang) -> bool:
+    while True:
+        raw: str = click.prompt(t("confirm"))
+        answer = unicodedata.normalize("NFC", raw).strip().lower()
+        if answer in YES:
+            return True
+        if answer in NO:
+            return False
+        click.echo(t("yes_no"))
+
+
+def show_review(
+    manifest: Manifest,
+    ward: str,
+    answers: Mapping[str, Any],
+    t: Lang,
+    heading: str | None = "review",
+) -> None:
+    """The ballot as a table per person rated (ratings, then comments)."""
+    out = console()
+    q = manifest.questionnaire
+    levels = {lv.id: lv for lv in [*q.scale, *([q.abstain] if q.abstain else [])]}
+    roles = {r.id: r for r in manifest.roles}
+    fields = {c.id: c for c in q.comments}
+    if heading:
+        out.print()
+        out.rule(t(heading))
+    for subject in manifest.subjects_of(ward):
+        answer = answers.get(subject.id, {})
+        title = f"{t.label(subject.name)} ({t.label(roles[subject.role].title)})"
+        table = Table(title=title, box=box.SIMPLE, title_justify="left")
+        table.add_column(t("criterion_col"))
+        table.add_column(t("rating_col"))
+        for criterion in q.criteria:
+            level = answer.get("ratings", {}).get(criterion.id)
+            shown = t.label(levels[level].label) if level in levels else str(level)
+            table.add_row(t.label(criterion.label), shown)
+        out.print(table)
+        comments = answer.get("comments", {})
+        if not comments:
+            out.print(f"  {t('no_comment')}")
+        for name, text in comments.items():
+            field_label = t.label(fields[name].label) if name in fields else name
+            out.print(f"  {field_label}: {text}")
+
+
+def show_receipt_code(code: str, t: Lang) -> None:
+    """The receipt code, large: spaced out in a double box."""
+    big = Text("  ".join(code.split("-")), style="bold", justify="center")
+    console().print(
+        Panel(big, title=t("receipt_title"), box=box.DOUBLE, padding=(1, 4), expand=False)
+    )
+    click.echo(f"{t('receipt_title')}: {code}")
+
+
+def read_answers(path: Path) -> dict[str, Any]:
+    """``{subject: {"ratings": {...}, "comments": {...}}}`` from a JSON file (comments in NFC)."""
+    value = read_json_file(path)
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: expected an object from subject id to its answer")
+    for answer in value.values():
+        comments = answer.get("comments") if isinstance(answer, dict) else None
+        if isinstance(comments, dict):
+            for name, text in list(comments.items()):
+                if isinstance(text, str):
+                    comments[name] = unicodedata.normalize("NFC", text)
+    return value
+
+
+# -- vote ----------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--server",
+    envvar="ANONBALLOT_SERVER",
+    required=True,
+    help="The server's URL (or ANONBALLOT_SERVER).",
+)
+@click.option("--round", "round_", required=True, help="The round: its round id (or its mid).")
+@click.option("--code", required=True, help="Your invitation code, as printed on your slip.")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help='The answers as JSON: {subject: {"ratings": {...}, "comments": {...}}}.',
+)
+@LANG_OPTION
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The state file that makes a rerun resume (default: anonballot-vote-ROUND-....json).",
+)
+@click.option(
+    "--receipt",
+    "receipt_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to save the receipt (default: receipt-ROUND-CODE.json).",
+)
+@clean_errors
+def vote(
+    server: str,
+    round_: str,
+    code: str,
+    answers_file: Path | None,
+    lang: str,
+    state_file: Path | None,
+    receipt_file: Path | None,
+) -> None:
+    """Vote: get an anonymous token, fill the ballot, cast it and save the receipt.
+
+    If anything fails on the way, run the same command again: it resumes where it stopped
+    and never casts twice.
+    """
+    import httpx
+
+    t = Lang(lang)
+    normalized = normalize_code(code)
+    with ApiClient(server) as api:
+        round_id, mid = resolve_round(api, round_)
+        state_path = state_file or default_state_path(round_id, normalized)
+        try:
+            _vote(api, t, round_id, mid, normalized, answers_file, state_path, receipt_file)
+        except ApiError as exc:
+            if exc.http_status >= 500 and state_path.exists():
+                raise TryAgain(exc.detail, state_path) from exc
+            raise
+        except httpx.TransportError as exc:
+            if state_path.exists():
+                raise TryAgain(f"cannot reach the server: {exc}", state_path) from exc
+            raise
+
+
+class TryAgain(AnonBallotError):
+    """The server failed or could not be reached mid-way; the state file allows a retry."""
+
+    code = "try_again"
+    exit_status = 1
+
+    def __init__(self, detail: str, state_path: Path) -> None:
+        super().__init__(
+            f"{detail}. Your progress is saved in {state_path}: run the same command again "
+            "to continue"
+        )
+
+
+def _vote(
+    api: ApiClient,
+    t: Lang,
+    round_id: str,
+    mid: str,
+    normalized: str,
+    answers_file: Path | None,
+    state_path: Path,
+    receipt_file: Path | None,
+) -> None:
+    base = f"/api/rounds/{round_id}"
+    fresh = not state_path.exists()
+    if not fresh:
+        state = load_state(state_path)
+        if state.get("mid") != mid:
+            raise InputError(f"{state_path} is the state of another round", code="bad_state")
+        if state.get("done"):
+            _finished_again(t, round_id, state, receipt_file, api.base)
+            return
+        if state.get("code_hash") != b64u_encode(code_hash(normalized)):
+            raise InputError(
+                f"{state_path} is the state of another invitation code", code="bad_state"
+            )
+        if not isinstance(state.get("participant"), dict):
+            raise InputError(f"{state_path}: the participant's state is missing", code="bad_state")
+        p = Participant.from_json(state["participant"])
+        click.echo(t("resume", path=state_path))
+    else:
+        signed = api.get(f"{base}/manifest")
+        ward = api.post(f"{base}/ward", json={"code": normalized})
+        if not isinstance(ward, dict) or not isinstance(ward.get("ward"), str):
+            raise StateError("the server did not name the ward of this code")
+        p = Participant(signed, ward["ward"])  # verifies the signed manifest
+    if p.manifest.mid != mid:
+        raise StateError("the server's manifest does not match its own round list")
+    click.echo(t("round", title=t.label(p.manifest.title)))
+    click.echo(t("ward", ward=t.label(p.manifest.ward(p.ward).name)))
+
+    answers: dict[str, Any] | None = None
+    if answers_file is not None and p.leaf is None:
+        answers = read_answers(answers_file)
+        p.ballot(answers)  # a bad answers file fails here, before the code is used
+
+    def save() -> None:
+        save_state(state_path, participant_state(round_id, normalized, p))
+
+    if p.token is None:
+        blinded = p.request_token()
+        save()  # protocol 5.2 step 4: persist before sending
+        try:
+            issued = api.post(
+                f"{base}/tokens", json={"code": normalized, "blinded": b64u_encode(blinded)}
+            )
+        except ApiError as exc:
+            if fresh and exc.code == "code_used":
+                state_path.unlink(missing_ok=True)  # this request was never served
+            raise
+        if not isinstance(issued, dict):
+            raise StateError("the server's token answer is not an object")
+        p.finish_token(b64u_decode(issued.get("blind_sig"), what="blind_sig"))
+        save()
+        click.echo(t("token"))
+
+    if p.leaf is None:
+        if answers is None:
+            answers = ask_ballot(p.manifest, p.ward, t)
+        p.make_leaf(answers)
+        save()  # the same sealed ballot is sent on every retry
+    elif answers_file is not None or not fresh:
+        click.echo(t("already_sealed"))
+
+    if p.receipt is None:
+        click.echo(t("sending"))
+        answer = api.post(
+            f"{base}/ballots", content=p.leaf, headers={"content-type": "application/json"}
+        )
+        p.check_receipt(answer)
+        save()
+    receipt = p.receipt
+    if receipt is None:  # check_receipt sets it
+        raise StateError("no receipt")
+    path = receipt_file or Path(f"receipt-{round_id}-{receipt.code}.json")
+    write_private(path, jcs(receipt.to_json()))
+    save_state(state_path, finished_state(round_id, p))
+    click.echo(t("cast"))
+    show_receipt_code(receipt.code, t)
+    click.echo(t("receipt_saved", path=path))
+    click.echo(t("check_later", path=path, server=api.base))
+
+
+def _finished_again(
+    t: Lang, round_id: str, state: Mapping[str, Any], receipt_file: Path | None, server: str
+) -> None:
+    receipt = Receipt.from_json(state.get("receipt"))
+    path = receipt_file or Path(f"receipt-{round_id}-{receipt.code}.json")
+    if not path.exists():
+        write_private(path, jcs(receipt.to_json()))
+    click.echo(t("already_voted"))
+    show_receipt_code(receipt.code, t)
+    click.echo(t("receipt_saved", path=path))
+    click.echo(t("check_later", path=path, server=server))
+
+
+# -- receipt verify ------------------------------------------------------------------------------
+
+
+class CheckFailed(VerificationError):
+    """One of the receipt's checks failed (exit 1)."""
+
+    code = "check_failed"
+
+
+@contextmanager
+def checking(what: str) -> Iterator[None]:
+    """Any error inside (from the server's or the record's data) fails the check ``what``."""
+    try:
+        yield
+    except CheckFailed:
+        raise
+    except AnonBallotError as exc:
+        raise CheckFailed(f"{what}: {exc.detail}") from exc
+
+
+@main.group()
+def receipt() -> None:
+    """Receipts of cast ballots."""
+
+
+@receipt.command("verify")
+@click.argument("receipt_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--server",
+    default=None,
+    envvar="ANONBALLOT_SERVER",
+    help="Check against the server at this URL (or ANONBALLOT_SERVER).",
+)
+@click.option(
+    "--record",
+    "record_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Check against a round record (folder or .zip) instead.",
+)
+@LANG_OPTION
+@clean_errors
+def verify(receipt_file: Path, server: str | None, record_path: Path | None, lang: str) -> None:
+    """Check a receipt: inclusion, consistency, and after the tally how it was counted.
+
+    Exit 0 when every check passes, 1 when one fails, 2 on bad input.
+    """
+    t = Lang(lang)
+    source = click.get_current_context().get_parameter_source("server")
+    if record_path is not None and source is click.core.ParameterSource.ENVIRONMENT:
+        server = None  # an explicit --record wins over the environment's server
+    if (server is None) == (record_path is None):
+        raise InputError("give exactly one of --server URL and --record RECORD")
+    try:
+        rc = Receipt.from_json(read_json_file(receipt_file))
+    except AnonBallotError as exc:
+        raise InputError(f"{receipt_file}: {exc.detail}", code="bad_receipt") from exc
+    if server is not None:
+        with ApiClient(server) as api:
+            _verify_with_server(api, rc, t)
+    elif record_path is not None:
+        with Record(record_path) as record:
+            _verify_with_record(record, rc, t)
+    click.echo(t("all_good"))
+
+
+def _ok(t: Lang, text: str) -> None:
+    click.echo(f"{t('ok')} {text}")
+
+
+def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
+    round_id, _ = resolve_round(api, rc.round)
+    base = f"/api/rounds/{round_id}"
+    with checking("manifest"):
+        manifest = Manifest.from_signed(api.get(f"{base}/manifest"))
+        if manifest.mid != rc.round:
+            raise CheckFailed("manifest: the server's manifest is not the receipt's round")
+    click.echo(t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=manifest.round_id))
+    with checking("inclusion"):
+        mine = rc.verify(manifest)
+    _ok(t, t("inclusion", size=mine.size))
+
+    close: dict[str, Any] | None = None
+    with checking("close statement"):
+        try:
+            close = verify_object(api.get(f"{base}/close"), "close", manifest.organizer_key)
+        except ApiError as exc:
+            if exc.http_status != 404:
+                raise
+    with checking("consistency"):
+        note = api.get(f"{base}/checkpoint")
+        latest = Checkpoint.parse(note, manifest.origin, manifest.log_key)
+        if latest.size < mine.size:
+            raise CheckFailed(
+                f"consistency: the server's latest checkpoint has {latest.size} leaves, fewer "
+                f"than the receipt's {mine.size}: the board was cut"
+            )
+        answer = api.get(f"{base}/proof/consistency", params={"old": mine.size, "new": latest.size})
+        hashes = answer.get("proof") if isinstance(answer, dict) else None
+        if not isinstance(hashes, list):
+            raise CheckFailed("consistency: the server's answer has no proof")
+        proof = [b64u_decode(h, length=32, what="proof") for h in hashes]
+        check_consistent(mine, latest, proof)
+        if close is not None:
+            _check_close(close, manifest, latest)
+    _ok(t, t("final" if close is not None else "latest", size=latest.size))
+
+    try:
+        results_obj = api.get(f"{base}/results")
+    except ApiError as exc:
+        if exc.http_status != 404:
+            raise CheckFailed(f"results: {exc.detail}") from exc
+        click.echo(t("not_tallied"))
+        return
+    with checking("counted"):
+        answer_leaf = api.http.get(
+            f"{base}/leaves", params={"start": rc.leaf_index, "end": rc.leaf_index + 1}
+        )
+        if answer_leaf.status_code != 200:
+            raise CheckFailed(f"counted: the server did not give leaf {rc.leaf_index}")
+        raw = answer_leaf.content.removesuffix(b"\n")
+        releases = api.get(f"{base}/releases")
+        if not isinstance(releases, dict):
+            raise CheckFailed("counted: the server's releases are not an object")
+        if close is None:
+            raise CheckFailed("counted: results were published without a close statement")
+        _show_counted(manifest, rc, raw, list(releases.values()), results_obj, close, t)
+
+
+def _check_close(close: object, manifest: Manifest, final: Checkpoint) -> None:
+    if not isinstance(close, dict) or close.get("round") != manifest.mid:
+        raise CheckFailed("close statement: it is for another round")
+    if close.get("tree_size") != final.size or close.get("root") != b64u_encode(final.root):
+        raise CheckFailed("close statement: its size and root are not the final checkpoint's")
+
+
+def _verify_with_record(record: Record, rc: Receipt, t: Lang) -> None:
+    with checking("manifest"):
+        manifest = Manifest.from_signed(parse_json(record.read("manifest.json")))
+    if manifest.mid != rc.round:
+        raise InputError(
+            f"the record is of round {manifest.round_id} ({manifest.mid}), "
+            f"the receipt of round {rc.round}",
+            code="wrong_round",
+        )
+    click.echo(t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=manifest.round_id))
+    with checking("inclusion"):
+        mine = rc.verify(manifest)
+    _ok(t, t("inclusion", size=mine.size))
+
+    with checking("consistency"):
+        final = Checkpoint.parse(record.read("checkpoint.txt"), manifest.origin, manifest.log_key)
+        tree = CompactRange()
+        raw: bytes | None = None
+        prefix_root = None
+        for line in record.board():
+            if not line.endswith(b"\n"):
+                raise CheckFailed(f"consistency: board line {tree.size} is cut short")
+            data = line[:-1]
+            if tree.size == rc.leaf_index:
+                raw = data
+            tree.append(leaf_hash(data))
+            if tree.size == mine.size:
+                prefix_root = tree.root()
+        if tree.size != final.size or tree.root() != final.root:
+            raise CheckFailed("consistency: the board does not match the final checkpoint")
+        if prefix_root != mine.root:
+            raise CheckFailed(
+                "consistency: the receipt's checkpoint is not a prefix of the final board"
+            )
+        if raw is None or leaf_hash(raw) != rc.leaf_hash:
+            raise CheckFailed(f"consistency: board line {rc.leaf_index} is not the receipt's leaf")
+        close: dict[str, Any] | None = None
+        if record.exists("close.json"):
+            signed_close = parse_json(record.read("close.json"))
+            close = verify_object(signed_close, "close", manifest.organizer_key)
+            _check_close(close, manifest, final)
+    _ok(t, t("final", size=final.size))
+
+    if not record.exists("results.json"):
+        click.echo(t("not_tallied"))
+        return
+    with checking("counted"):
+        if close is None:
+            raise CheckFailed("counted: the record has results but no close statement")
+        results_obj = parse_json(record.read("results.json"))
+        releases = [
+            parse_json(record.read(name))
+            for name in record.names("releases")
+            if name.endswith(".json")
+        ]
+        _show_counted(manifest, rc, raw, releases, results_obj, close, t)
+
+
+def _show_counted(
+    manifest: Manifest,
+    rc: Receipt,
+    raw: bytes,
+    releases: Sequence[object],
+    results_obj: object,
+    close: Mapping[str, Any],
+    t: Lang,
+) -> None:
+    """Open the receipt's leaf with the releases and check it against the signed results."""
+    results = verify_object(results_obj, "results", manifest.organizer_key)
+    if not isinstance(results, dict) or results.get("round") != manifest.mid:
+        raise CheckFailed("counted: the results are for another round")
+    if results.get("tree_size") != close["tree_size"] or results.get("root") != close["root"]:
+        raise CheckFailed("counted: the results are not for the closed board")
+    if leaf_hash(raw) != rc.leaf_hash:
+        raise CheckFailed(f"counted: leaf {rc.leaf_index} is not the receipt's leaf")
+    secrets: list[TrusteeSecret] = []
+    for obj in releases:
+        try:
+            secrets.append(verify_release(obj, manifest))
+        except AnonBallotError:
+            continue  # a release that does not count (the audit reports it, check A10)
+    secrets.sort(key=lambda s: s.index)
+    if [s.id for s in secrets] != results.get("trustees"):
+        raise CheckFailed("counted: the valid releases are not the trustees the results name")
+    if len(secrets) < manifest.threshold:
+        raise CheckFailed("counted: fewer valid releases than the threshold")
+    leaf = parse_leaf(raw, manifest)
+    published = [
+        entry.get("reason")
+        for entry in results.get("invalid", [])
+        if isinstance(entry, dict) and entry.get("leaf_index") == rc.leaf_index
+    ]
+    try:
+        ballot: dict[str, Any] | None = LeafOpener(manifest, secrets, manifest.mid).open(leaf)
+        reason = None
+    except OpenError as exc:
+        ballot, reason = None, exc.code
+    if published != ([reason] if reason else []):
+        raise CheckFailed(
+            "counted: the published results disagree with the opened ballot "
+            f"(opened: {reason or 'valid'}; results: {', '.join(map(str, published)) or 'valid'})"
+        )
+    if ballot is None:
+        _ok(t, t("counted_invalid", reason=reason))
+        return
+    _ok(t, t("counted_valid"))
+    show_review(manifest, leaf.ward, ballot["answers"], t, heading=None)

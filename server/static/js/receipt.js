@@ -1,0 +1,62 @@
+// anonballot browser cryptography: checking a cast's receipt (protocol section 6.7).
+//
+// A receipt is {"round": mid, "leaf_index": i, "leaf_hash": b64u, "checkpoint": note,
+// "inclusion": [b64u, ...]}. It is valid when: it has exactly these members; `round` is the
+// round's mid; the checkpoint is a checkpoint of the round's log signed by the log key
+// (checkpoint.js, note.js); the inclusion proof of `leaf_hash` at `leaf_index` verifies
+// against the checkpoint's size and root (RFC 9162 2.1.3.2, merkle.js); and, for the
+// participant who kept the leaf, `leaf_hash` is SHA-256(0x00 || leaf bytes).
+// A receipt proves inclusion, not authorship.
+
+import { CryptoError } from "./errors.js";
+import { b64uDecode } from "./b64u.js";
+import { equal, toHex } from "./bytes.js";
+import { parseCheckpoint } from "./checkpoint.js";
+import { leafHash, verifyInclusion } from "./merkle.js";
+
+const RECEIPT_KEYS = ["checkpoint", "inclusion", "leaf_hash", "leaf_index", "round"];
+
+function bad(message) {
+  throw new CryptoError(message, "bad_receipt");
+}
+
+/** The receipt code shown to people: 20 lowercase hex digits of the leaf hash, in groups of four. */
+export function receiptCode(hash) {
+  return toHex(hash).slice(0, 20).match(/.{4}/g).join("-");
+}
+
+/** Parse a receipt object strictly: {round, leafIndex, leafHash, checkpoint, inclusion}. */
+export function parseReceipt(value) {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) bad("a receipt is a JSON object");
+  const keys = Object.keys(value).sort();
+  if (keys.length !== RECEIPT_KEYS.length || keys.some((k, i) => k !== RECEIPT_KEYS[i])) {
+    bad("a receipt has exactly round, leaf_index, leaf_hash, checkpoint and inclusion");
+  }
+  const index = value.leaf_index;
+  if (!Number.isSafeInteger(index) || index < 0) bad("receipt leaf_index: expected an integer >= 0");
+  if (typeof value.round !== "string" || typeof value.checkpoint !== "string") bad("receipt: round and checkpoint are text");
+  if (!Array.isArray(value.inclusion)) bad("receipt inclusion: expected a list");
+  return {
+    round: value.round,
+    leafIndex: index,
+    leafHash: b64uDecode(value.leaf_hash, 32, "leaf_hash"),
+    checkpoint: value.checkpoint,
+    inclusion: value.inclusion.map((p) => b64uDecode(p, 32, "inclusion proof")),
+  };
+}
+
+/**
+ * Verify a receipt for the round {mid, origin, logKey (32 raw bytes)}; with `leaf` (the
+ * leaf's bytes), also check that it is the receipt of exactly that leaf.
+ * Returns {checkpoint: {origin, size, root}, code}; throws a CryptoError otherwise.
+ */
+export async function verifyReceipt(value, { mid, origin, logKey }, leaf = undefined) {
+  const receipt = parseReceipt(value);
+  if (receipt.round !== mid) throw new CryptoError("the receipt is for another round", "wrong_round");
+  if (leaf !== undefined && !equal(await leafHash(leaf), receipt.leafHash)) {
+    throw new CryptoError("the receipt is for another leaf", "invalid_proof");
+  }
+  const checkpoint = await parseCheckpoint(receipt.checkpoint, origin, logKey);
+  await verifyInclusion(receipt.leafHash, receipt.leafIndex, checkpoint.size, receipt.inclusion, checkpoint.root);
+  return { checkpoint, code: receiptCode(receipt.leafHash) };
+}

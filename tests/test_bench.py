@@ -1,0 +1,36 @@
+"""Smoke test of the audit benchmark (bench/audit.py): a tiny round, built, audited, reported."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "audit.py"
+
+
+def test_bench_quick_runs(tmp_path: Path) -> None:
+    result = subprocess.run(  # noqa: S603 (our own script, with the test's interpreter)
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--sizes",
+            "300",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tokens signed directly" in result.stdout
+    row = re.search(r"^\s+300\s+1\s+.*\s(\d+\.\d+)\s+1\.00x$", result.stdout, re.MULTILINE)
+    assert row is not None, result.stdout
+    assert float(row.group(1)) > 0  # the ratio to the primitive floor
+    assert "target ratio <= 1.3" in result.stdout
