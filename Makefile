@@ -1,5 +1,5 @@
 # make test : lint, type check and the whole test suite (sets up .venv itself)
-# make demo : a complete simulated round of the Long Biên demo district, audited
+# make demo : the reference server with the Long Biên demo district (SQLite under ./var)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -22,7 +22,7 @@ typecheck: $(STAMP)
 
 # the browser cryptography tests drive Debian's chromium (Playwright's download is not used)
 chromium:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 pytest: $(STAMP) chromium
 	$(BIN)/pytest -n auto
@@ -30,8 +30,7 @@ pytest: $(STAMP) chromium
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/anonballot simulate --out var/demo-record --seed 1 --force
-	$(BIN)/anonballot audit var/demo-record
+	$(BIN)/anonballot demo --data var
 
 bench: $(STAMP)
 	$(BIN)/python bench/audit.py
