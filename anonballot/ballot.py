@@ -13,11 +13,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .encoding import JSONValue, is_nfc, jcs, parse_json
+from .encoding import JSONValue, is_nfc, jcs, jcs_checked, parse_json
 from .errors import BallotContentError, EncodingError, OpenError
 from .manifest import Manifest
 
-__all__ = ["WHITE_SPACE", "classify_plaintext", "make_ballot", "strip_comment", "validate_ballot"]
+__all__ = [
+    "WHITE_SPACE",
+    "BallotRules",
+    "classify_plaintext",
+    "make_ballot",
+    "strip_comment",
+    "validate_ballot",
+]
 
 # The Unicode White_Space property: what "surrounding white space" means for comments
 # (protocol section 7.4). Not str.strip(), whose idea of white space differs (U+001C..1F).
@@ -58,29 +65,51 @@ def make_ballot(ward: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str
     return {"v": 1, "ward": ward, "answers": out}
 
 
-def validate_ballot(value: object, manifest: Manifest, ward: str) -> dict[str, Any]:
-    """Raise :class:`BallotContentError` unless ``value`` is a valid ``B`` for ``ward``."""
-    if not isinstance(value, dict) or set(value) != {"v", "ward", "answers"}:
+_BALLOT_KEYS = frozenset({"v", "ward", "answers"})
+_ANSWER_KEYS = frozenset({"ratings", "comments"})
+
+
+class BallotRules:
+    """What a valid ballot of one ward may hold, computed once from the manifest."""
+
+    __slots__ = ("allowed", "criteria", "fields", "subjects", "ward")
+
+    def __init__(self, manifest: Manifest, ward: str) -> None:
+        q = manifest.questionnaire
+        self.ward = ward
+        self.subjects = frozenset(s.id for s in manifest.subjects_of(ward))
+        self.criteria = frozenset(c.id for c in q.criteria)
+        self.allowed = frozenset(q.answer_ids)
+        self.fields = {c.id: c.max_chars for c in q.comments}
+
+
+def validate_ballot(
+    value: object, manifest: Manifest, ward: str, rules: BallotRules | None = None
+) -> dict[str, Any]:
+    """Raise :class:`BallotContentError` unless ``value`` is a valid ``B`` for ``ward``.
+
+    ``rules`` (of ``manifest`` and ``ward``) saves working them out again for each ballot.
+    """
+    if rules is None or rules.ward != ward:
+        rules = BallotRules(manifest, ward)
+    if not isinstance(value, dict) or value.keys() != _BALLOT_KEYS:
         raise BallotContentError("a ballot has exactly the keys v, ward and answers")
     if value["v"] != 1 or isinstance(value["v"], bool):
         raise BallotContentError("ballot v must be 1")
     if value["ward"] != ward:
         raise BallotContentError(f"ballot is for ward {value['ward']!r}, expected {ward!r}")
     answers = value["answers"]
-    subjects = {s.id for s in manifest.subjects_of(ward)}
-    if not isinstance(answers, dict) or set(answers) != subjects:
+    subjects = rules.subjects
+    if not isinstance(answers, dict) or answers.keys() != subjects:
         raise BallotContentError(
             f"answers must cover exactly the ward's subjects: {', '.join(sorted(subjects))}"
         )
-    q = manifest.questionnaire
-    criteria = {c.id for c in q.criteria}
-    allowed = set(q.answer_ids)
-    fields = {c.id: c.max_chars for c in q.comments}
+    criteria, allowed, fields = rules.criteria, rules.allowed, rules.fields
     for subject, answer in answers.items():
-        if not isinstance(answer, dict) or set(answer) != {"ratings", "comments"}:
+        if not isinstance(answer, dict) or answer.keys() != _ANSWER_KEYS:
             raise BallotContentError(f"{subject}: an answer has exactly ratings and comments")
         ratings, comments = answer["ratings"], answer["comments"]
-        if not isinstance(ratings, dict) or set(ratings) != criteria:
+        if not isinstance(ratings, dict) or ratings.keys() != criteria:
             missing = criteria - set(ratings) if isinstance(ratings, dict) else criteria
             hint = f" (missing {', '.join(sorted(missing))})" if missing else ""
             raise BallotContentError(f"{subject}: ratings must cover every criterion{hint}")
@@ -101,15 +130,34 @@ def validate_ballot(value: object, manifest: Manifest, ward: str) -> dict[str, A
     return value
 
 
-def classify_plaintext(plaintext: bytes, manifest: Manifest, ward: str) -> dict[str, Any]:
+def classify_plaintext(
+    plaintext: bytes, manifest: Manifest, ward: str, rules: BallotRules | None = None
+) -> dict[str, Any]:
     """The valid ballot in ``plaintext``, or :class:`OpenError` with the section 7.3 reason.
 
     ``not_canonical``: not JSON, or not exactly its own JCS bytes. ``wrong_ward``: an object
     whose ``ward`` is present and differs from the leaf's ward. ``invalid_content``: any other
-    rule of a valid ballot broken.
+    rule of a valid ballot broken. ``rules`` (of ``manifest`` and ``ward``) saves working them
+    out for each ballot.
     """
     try:
         value = parse_json(plaintext)
+    except EncodingError:
+        raise OpenError("the plaintext is not canonical JSON", code="not_canonical") from None
+    try:
+        ballot = validate_ballot(value, manifest, ward, rules)
+    except BallotContentError:
+        pass  # the reasons in their order, below
+    else:
+        # A valid ballot holds only ASCII identifiers as keys, NFC text and the integer 1:
+        # exactly what jcs() checks, so its JCS is the sorted compact JSON.
+        try:
+            if jcs_checked(value) == plaintext:
+                return ballot
+        except EncodingError:
+            pass
+        raise OpenError("the plaintext is not canonical JSON", code="not_canonical")
+    try:
         canonical = jcs(value) == plaintext
     except EncodingError:
         canonical = False

@@ -12,6 +12,7 @@ import datetime as _dt
 import hashlib
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import Mapping
 from typing import Any, NewType
@@ -29,6 +30,7 @@ __all__ = [
     "check_time",
     "is_nfc",
     "jcs",
+    "jcs_checked",
     "parse_canonical",
     "parse_json",
     "parse_time",
@@ -57,6 +59,57 @@ _MAX_SAFE = 2**53 - 1
 
 def _check_value(value: JSONValue, path: str, depth: int = 0) -> bool:
     """Raise unless ``value`` may be canonicalized; return True if every key is ASCII."""
+    ascii_keys = _quick_check(value, depth)
+    if ascii_keys is None:  # something to reject (with its path) or a less common type
+        return _check_value_slow(value, path, depth)
+    return ascii_keys
+
+
+def _quick_check(value: JSONValue, depth: int) -> bool | None:
+    """:func:`_check_value` for plain dict, list, str, int, bool and None, without building a
+    path per node: whether every key is ASCII, or None when the value needs the full walk."""
+    kind = type(value)
+    if kind is str:
+        return True if value.isascii() or is_nfc(value) else None
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return None
+        ascii_keys = True
+        for key, item in value.items():
+            if type(key) is not str:
+                return None
+            if not key.isascii():
+                if not is_nfc(key):
+                    return None
+                ascii_keys = False
+            kind = type(item)
+            if kind is str:
+                if not item.isascii() and not is_nfc(item):
+                    return None
+            else:
+                inner = _quick_check(item, depth + 1)
+                if inner is None:
+                    return None
+                ascii_keys = ascii_keys and inner
+        return ascii_keys
+    if kind is list:
+        if depth >= MAX_DEPTH:
+            return None
+        ascii_keys = True
+        for item in value:
+            inner = _quick_check(item, depth + 1)
+            if inner is None:
+                return None
+            ascii_keys = ascii_keys and inner
+        return ascii_keys
+    if kind is int:
+        return True if -_MAX_SAFE <= value <= _MAX_SAFE else None
+    if value is None or kind is bool:
+        return True
+    return None
+
+
+def _check_value_slow(value: JSONValue, path: str, depth: int) -> bool:
     if isinstance(value, str):
         if not value.isascii() and not is_nfc(value):
             raise EncodingError(f"{path}: string is not Unicode NFC")
@@ -80,11 +133,11 @@ def _check_value(value: JSONValue, path: str, depth: int = 0) -> bool:
                 ascii_keys = False
                 if not is_nfc(key):
                     raise EncodingError(f"{path}: key {key!r} is not Unicode NFC")
-            ascii_keys = _check_value(item, path + "." + key, depth + 1) and ascii_keys
+            ascii_keys = _check_value_slow(item, path + "." + key, depth + 1) and ascii_keys
         return ascii_keys
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            ascii_keys = _check_value(item, f"{path}[{i}]", depth + 1) and ascii_keys
+            ascii_keys = _check_value_slow(item, f"{path}[{i}]", depth + 1) and ascii_keys
         return ascii_keys
     raise EncodingError(f"{path}: {type(value).__name__} is not a JSON value")
 
@@ -98,16 +151,25 @@ def jcs(value: JSONValue) -> bytes:
     The two are compared by a property test.
     """
     if _check_value(value, "$"):
-        try:
-            return json.dumps(
-                value, ensure_ascii=False, separators=(",", ":"), sort_keys=True
-            ).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise EncodingError("cannot canonicalize: string is not valid Unicode") from exc
+        return jcs_checked(value)
     try:
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:
         raise EncodingError(f"cannot canonicalize: {exc}") from exc
+
+
+# Built once: json.dumps and json.loads with arguments build an encoder, or a decoder and its
+# scanner, on every call, which costs about as much as encoding a small document.
+_JCS_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def jcs_checked(value: JSONValue) -> bytes:
+    """:func:`jcs` of a value already known to pass its checks with ASCII keys only (str
+    keys, NFC strings, integers in the I-JSON range, bool, None): without walking it again."""
+    try:
+        return _JCS_ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EncodingError("cannot canonicalize: string is not valid Unicode") from exc
 
 
 def _reject_constant(name: str) -> None:
@@ -115,11 +177,13 @@ def _reject_constant(name: str) -> None:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise EncodingError(f"duplicate key {key!r} in JSON object")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise EncodingError(f"duplicate key {key!r} in JSON object")
+            seen.add(key)
     return out
 
 
@@ -160,6 +224,23 @@ def _check_depth(text: str) -> None:
             depth -= 1
 
 
+_DECODERS = threading.local()
+
+
+def _decoder() -> json.JSONDecoder:
+    """This thread's strict decoder (its scanner keeps state while it runs: one per thread)."""
+    decoder: json.JSONDecoder | None = getattr(_DECODERS, "decoder", None)
+    if decoder is None:
+        decoder = json.JSONDecoder(
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_reject_float,
+            parse_int=_parse_int,
+        )
+        _DECODERS.decoder = decoder
+    return decoder
+
+
 def parse_json(data: bytes | str) -> JSONValue:
     """Parse strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, integers only
     (in the I-JSON safe range), nested at most :data:`MAX_DEPTH` levels."""
@@ -172,13 +253,9 @@ def parse_json(data: bytes | str) -> JSONValue:
         text = data
     _check_depth(text)
     try:
-        return json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_reject_constant,
-            parse_float=_reject_float,
-            parse_int=_parse_int,
-        )
+        if text.startswith("\ufeff"):  # as json.loads does
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _decoder().decode(text)
     except json.JSONDecodeError as exc:
         raise EncodingError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:

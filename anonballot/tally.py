@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .ballot import WHITE_SPACE, classify_plaintext, strip_comment
+from .ballot import WHITE_SPACE, BallotRules, classify_plaintext, strip_comment
 from .encoding import JSONValue, b64u_encode
 from .errors import OpenError
 from .leaf import Leaf
@@ -27,11 +27,19 @@ class LeafOpener:
         self.manifest = manifest
         self.mid = mid
         self._opener = Opener(round_id=mid, released=released, threshold=manifest.threshold)
+        self._rules = {w.id: BallotRules(manifest, w.id) for w in manifest.wards}
 
     def open(self, leaf: Leaf) -> dict[str, Any]:
         """The valid ballot of ``leaf``, or :class:`OpenError` carrying the reason code."""
-        plaintext = self._opener.open(leaf.ballot, ward=leaf.ward)
-        return classify_plaintext(plaintext, self.manifest, leaf.ward)
+        return self.classify(self.decrypt(leaf), leaf)
+
+    def decrypt(self, leaf: Leaf) -> bytes:
+        """The plaintext of ``leaf``, or :class:`OpenError` when it does not open."""
+        return self._opener.open(leaf.ballot, ward=leaf.ward)
+
+    def classify(self, plaintext: bytes, leaf: Leaf) -> dict[str, Any]:
+        """The valid ballot in the ``plaintext`` of ``leaf``, or :class:`OpenError`."""
+        return classify_plaintext(plaintext, self.manifest, leaf.ward, self._rules.get(leaf.ward))
 
 
 class TallyBuilder:
@@ -55,6 +63,26 @@ class TallyBuilder:
             return exc.code
         self.add_valid(leaf.ward, ballot)
         return None
+
+    def add_all(self, leaves: Sequence[tuple[int, Leaf]], opener: LeafOpener) -> None:
+        """:meth:`add` for many ``(index, leaf)``: every ballot decrypted first, then each one
+        classified and counted (two tight loops run faster than one that alternates)."""
+        opened: list[tuple[int, Leaf, bytes | OpenError]] = []
+        for index, leaf in leaves:
+            try:
+                opened.append((index, leaf, opener.decrypt(leaf)))
+            except OpenError as exc:
+                opened.append((index, leaf, exc))
+        for index, leaf, plaintext in opened:
+            self.cast[leaf.ward] = self.cast.get(leaf.ward, 0) + 1
+            try:
+                if isinstance(plaintext, OpenError):
+                    raise plaintext
+                ballot = opener.classify(plaintext, leaf)
+            except OpenError as exc:
+                self.invalid.append((index, exc.code))
+                continue
+            self.add_valid(leaf.ward, ballot)
 
     def add_valid(self, ward: str, ballot: Mapping[str, Any]) -> None:
         self.valid[ward] = self.valid.get(ward, 0) + 1
