@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anonballot.codes import format_code
@@ -28,6 +28,7 @@ from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
 from .openapi import openapi_document
+from .reports import report_routes
 from .roster import RosterEntry, parse_roster
 from .service import Service
 
@@ -399,7 +400,7 @@ def create_app(service: Service) -> Starlette:
     api = Api(service)
     r = "/api/rounds/{round_id}"
     a = "/api/admin/rounds/{round_id}"
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/api/rounds", guarded(api.rounds)),
         Route(f"{r}/manifest", guarded(api.manifest)),
         Route(f"{r}/ward", guarded(api.ward), methods=["POST"]),
@@ -424,6 +425,7 @@ def create_app(service: Service) -> Starlette:
         Route(f"{a}/{{action}}", guarded(api.admin_action), methods=["POST"]),
         Route(f"{a}/config", guarded(api.admin_round_config)),
     ]  # fmt: skip
+    routes += report_routes(service)  # /results/{round_id}, /turnout/{round_id}
     return Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
