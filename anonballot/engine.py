@@ -98,13 +98,17 @@ class Round:
         """A new round in ``draft`` with fresh issuer keys (one per ward, never reused)."""
         if store.get_document("config") is not None:
             raise Conflict("this store already holds a round", code="round_exists")
-        store.put_document("config", jcs(config.to_json()))
-        store.put_secret("organizer", organizer.seed)
-        store.put_secret("log", (log or organizer).seed)
-        for ward in config.district.wards:
-            key = (issuer_keys or {}).get(ward.id) or IssuerKey.generate(key_bits)
-            store.put_secret(f"issuer/{ward.id}", key.to_pem())
-        store.set_state("draft")
+        keys = {
+            ward.id: (issuer_keys or {}).get(ward.id) or IssuerKey.generate(key_bits)
+            for ward in config.district.wards
+        }
+        with store.atomic():  # a crash leaves either no round or a whole draft
+            store.put_document("config", jcs(config.to_json()))
+            store.put_secret("organizer", organizer.seed)
+            store.put_secret("log", (log or organizer).seed)
+            for ward_id, key in keys.items():
+                store.put_secret(f"issuer/{ward_id}", key.to_pem())
+            store.set_state("draft")
         return cls(store, clock=clock)
 
     @property
@@ -160,10 +164,11 @@ class Round:
             # key): such a manifest used to be stored and the state set to "open", after
             # which every load of the round failed.
             Manifest.from_signed(signed)
-            self.store.put_document("manifest", jcs(signed))
             empty = Checkpoint(manifest.origin, 0, Board(manifest).tree.root(0))
-            self.store.put_checkpoint(0, empty.sign(log))
-            self.store.set_state("open")
+            with self.store.atomic():  # the manifest is published with the open state
+                self.store.put_document("manifest", jcs(signed))
+                self.store.put_checkpoint(0, empty.sign(log))
+                self.store.set_state("open")
             self._issuers = issuers
             self._load_open_round()
             return signed
@@ -503,8 +508,9 @@ class Round:
             ledger = {"round": self.mid, "wards": {w: sorted(p) for w, p in wards.items()}}
             board = self._sync_board()
             final = board.checkpoint()
-            if self.store.checkpoint_at(final.size) is None:
-                self.store.put_checkpoint(final.size, final.sign(self._log_key()))
+            final_note = (
+                None if self.store.checkpoint_at(final.size) else final.sign(self._log_key())
+            )
             statement = {
                 "round": self.mid,
                 "tree_size": final.size,
@@ -513,9 +519,12 @@ class Round:
                 "issuance_ledger": b64u_encode(sha256(jcs(ledger))),
             }
             signed = sign_object("close", statement, self._secret_key("organizer"))
-            self.store.put_document("issuance", jcs(ledger))
-            self.store.put_document("close", jcs(signed))
-            self.store.set_state("closed")
+            with self.store.atomic():  # no close statement without the closed state
+                if final_note is not None:
+                    self.store.put_checkpoint(final.size, final_note)
+                self.store.put_document("issuance", jcs(ledger))
+                self.store.put_document("close", jcs(signed))
+                self.store.set_state("closed")
             return signed
 
     def close_statement(self) -> dict[str, Any]:
@@ -570,8 +579,9 @@ class Round:
                 issued=close["issued"],
             )
             signed = sign_object("results", results, self._secret_key("organizer"))
-            self.store.put_document("results", jcs(signed))
-            self.store.set_state("tallied")
+            with self.store.atomic():
+                self.store.put_document("results", jcs(signed))
+                self.store.set_state("tallied")
             return signed
 
     def record_files(self) -> dict[str, bytes]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,10 @@ class Issuance:
 
 class RoundStore(Protocol):
     """Persistent state of one round."""
+
+    def atomic(self) -> AbstractContextManager[object]:
+        """Group several writes so that they take effect together or not at all."""
+        ...
 
     def get_state(self) -> str: ...
 
@@ -104,7 +109,7 @@ class MemoryStore:
     """A :class:`RoundStore` in memory, for tests, simulations and embedding."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._state = "draft"
         self._documents: dict[str, bytes] = {}
         self._secrets: dict[str, bytes] = {}
@@ -113,6 +118,10 @@ class MemoryStore:
         self._leaves: list[bytes] = []
         self._spent: dict[bytes, int] = {}
         self._checkpoints: dict[int, str] = {}
+
+    def atomic(self) -> AbstractContextManager[object]:
+        """Writes in memory cannot be torn by a crash: the process and the store go together."""
+        return self._lock
 
     def get_state(self) -> str:
         return self._state

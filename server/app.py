@@ -27,6 +27,7 @@ from anonballot.manifest import District, RoundConfig, Window
 from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
+from .booth import booth_routes
 from .openapi import openapi_document
 from .reports import report_routes
 from .roster import RosterEntry, parse_roster
@@ -426,6 +427,7 @@ def create_app(service: Service) -> Starlette:
         Route(f"{a}/config", guarded(api.admin_round_config)),
     ]  # fmt: skip
     routes += report_routes(service)  # /results/{round_id}, /turnout/{round_id}
+    routes += booth_routes()  # /, /r/{round_id}, /verify and /static
     return Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],

@@ -71,7 +71,7 @@ class Groups(Generic[T, R]):
         self.max_batch = max_batch
         self.lanes = max(1, lanes)
         self._queue: list[tuple[T, asyncio.Future[R | AnonBallotError]]] = []
-        self._drainers: set[asyncio.Task[None]] = set()
+        self._drainers: list[asyncio.Task[None]] = []
 
     @classmethod
     def in_thread(
@@ -88,10 +88,12 @@ class Groups(Generic[T, R]):
         """Wait until ``item``'s group is handled; its result, or its refusal raised."""
         future: asyncio.Future[R | AnonBallotError] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
+        # A drainer that saw an empty queue has returned (done() is true at once, while its
+        # done callbacks run only later): count the live ones, or the item could wait for
+        # a drainer that has already gone.
+        self._drainers = [task for task in self._drainers if not task.done()]
         if len(self._drainers) < self.lanes:
-            task = asyncio.create_task(self._drain())
-            self._drainers.add(task)
-            task.add_done_callback(self._drainers.discard)
+            self._drainers.append(asyncio.create_task(self._drain()))
         result = await future
         if isinstance(result, AnonBallotError):
             raise result
@@ -314,17 +316,23 @@ class Issuer:
         The same request again gets the same answer, another one for the same code
         :class:`~anonballot.errors.Conflict` (``code_used``).
         """
-        key = code_hash(code)  # a malformed code is refused here
+        try:
+            key = code_hash(code)
+        except AnonBallotError:  # refused by the checks, with the state checked first
+            return await self._issue(code, blinded)
         while (pending := self._inflight.get(key)) is not None:
             await pending.wait()
         done = self._inflight[key] = asyncio.Event()
         try:
-            checked = await self._checks.submit((code, blinded))
-            if isinstance(checked, bytes):
-                return checked
-            issuer = self.engine.issuer_key(checked.ward)
-            blind_sig = await self._signatures.submit((issuer, blinded))
-            return await self._commits.submit((checked, blind_sig))
+            return await self._issue(code, blinded)
         finally:
             del self._inflight[key]
             done.set()
+
+    async def _issue(self, code: str, blinded: bytes) -> bytes:
+        checked = await self._checks.submit((code, blinded))
+        if isinstance(checked, bytes):
+            return checked
+        issuer = self.engine.issuer_key(checked.ward)
+        blind_sig = await self._signatures.submit((issuer, blinded))
+        return await self._commits.submit((checked, blind_sig))

@@ -115,6 +115,9 @@ class Database:
         conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+        # Under steady load the log grows (readers keep it from starting over); once it
+        # does start over, a log larger than this is cut back.
+        conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         self._written = threading.Event()
         self._stopping = threading.Event()
         self._checkpointer: threading.Thread | None = None
@@ -180,8 +183,15 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
+
+        Nested in another transaction of the same thread, it joins the outer one, so that a
+        group of store calls (the engine's ``atomic()``) commits as one.
+        """
         with self.lock:
+            if self.conn.in_transaction:  # the lock is ours: an outer transaction of this thread
+                yield self.conn
+                return
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -259,6 +269,10 @@ class SqliteRoundStore:
     def _one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
         rows = self.database.read(sql, (self.round_id, *args))
         return tuple(rows[0]) if rows else None
+
+    def atomic(self) -> contextlib.AbstractContextManager[object]:
+        """Several writes that take effect together (one transaction)."""
+        return self.database.transaction()
 
     def get_state(self) -> str:
         row = self._one("SELECT state FROM rounds WHERE round_id=?")

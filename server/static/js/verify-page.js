@@ -1,0 +1,414 @@
+// anonballot: the receipt checker (GET /verify), every check in the browser.
+//
+// A receipt {round, leaf_index, leaf_hash, checkpoint, inclusion} (protocol 6.7) is checked
+// against the server that holds its round, as `anonballot receipt verify` does:
+//   1. the round: the server's round whose mid is the receipt's, its signed manifest;
+//   2. inclusion: the checkpoint is signed by the round's log key and the inclusion proof
+//      leads from the leaf hash to its root (receipt.js);
+//   3. consistency: the latest checkpoint (the final one once the round is closed) extends
+//      the receipt's, by the server's consistency proof (merkle.js), and agrees with the
+//      signed close statement;
+//   4. after the tally, how the ballot was counted: the leaf from the board (its hash is the
+//      receipt's), the trustees' published releases (signatures and keys checked), the leaf
+//      opened here by protocol 7.3 (HPKE, Shamir, AES-GCM), and the signed results, whose
+//      list of invalid ballots must agree with what the opening found.
+
+import { apply, attr, initI18n, label, onLanguageChange, tr } from "./i18n.js";
+import { ApiError, apiUrl, explain, focusOn, h, ht, request } from "./page.js";
+import { CryptoError } from "./errors.js";
+import { b64uDecode, b64uEncode } from "./b64u.js";
+import { equal, i2osp } from "./bytes.js";
+import { parse, parseCanonical } from "./jcs.js";
+import { openSignedManifest, verifySignedObject } from "./manifest.js";
+import { parseCheckpoint } from "./checkpoint.js";
+import { leafHash, verifyConsistency } from "./merkle.js";
+import { parseReceipt, receiptCode, verifyReceipt } from "./receipt.js";
+import { openBase, publicKeyOf } from "./hpke.js";
+import { interpolateAt, shareFromBytes } from "./shamir.js";
+import { ballotAad, shareInfo, SHARE_SIZE } from "./sealing.js";
+import { stripWhiteSpace, validateBallot } from "./ballot.js";
+
+const PREFIX = "anonballot:booth:";
+const root = new URL(".", new URL(location.pathname, location.origin));
+const $ = (id) => document.getElementById(id);
+
+class CheckFailed extends Error {
+  constructor(key, detail = "", params = {}) {
+    super(detail || key);
+    this.key = key;
+    this.params = params;
+    this.detail = detail;
+  }
+}
+
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+// ------------------------------------------------------------------ the checks, one by one
+
+/** A list item that shows a check while it runs, then passed / failed / for information. */
+function checkItem(list, key, params) {
+  const item = h("li", { class: "pending" }, ht("span", key, params, { class: "check-text" }));
+  list.append(item);
+  return {
+    ok(newKey = key, newParams = params) {
+      item.className = "ok";
+      tr(item.querySelector(".check-text"), newKey, newParams);
+    },
+    info(newKey, newParams) {
+      item.className = "info";
+      tr(item.querySelector(".check-text"), newKey, newParams);
+    },
+    fail(error) {
+      item.className = "fail";
+      const reason = h("span", { class: "check-reason" });
+      if (error instanceof CheckFailed) tr(reason, error.key, error.params);
+      else tr(reason, explain(error, "verify").key);
+      const detail = error instanceof CheckFailed ? error.detail : explain(error, "verify").detail;
+      item.append(" ", reason, detail ? h("code", { class: "check-detail", text: detail }) : "");
+    },
+  };
+}
+
+async function step(list, key, params, fn) {
+  const item = checkItem(list, key, params);
+  try {
+    const out = await fn(item);
+    if (item && !out?.skipOk) item.ok(out?.key ?? key, out?.params ?? params);
+    return out?.value;
+  } catch (error) {
+    item.fail(error);
+    throw error;
+  }
+}
+
+async function findRound(mid) {
+  const rounds = await request(apiUrl(root, "rounds"));
+  const entry = Array.isArray(rounds) ? rounds.find((r) => r?.mid === mid) : undefined;
+  if (!entry) throw new CheckFailed("verify.fail.no_round", mid);
+  return entry.round_id;
+}
+
+async function optional(url, as = "json") {
+  try {
+    return await request(url, { as });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+/** The releases that count (protocol 7.2), in trustee order: [{index, id, sk}]. */
+async function countedReleases(releases, manifest, mid) {
+  const out = [];
+  for (const obj of Object.values(isObject(releases) ? releases : {})) {
+    try {
+      const id = obj?.release?.trustee;
+      const index = manifest.trustees.findIndex((tr) => tr.id === id);
+      if (index < 0) continue;
+      const trustee = manifest.trustees[index];
+      const value = await verifySignedObject(obj, "release", b64uDecode(trustee.signing_key, 32));
+      const keys = Object.keys(value).sort().join(",");
+      if (keys !== "private_key,round,trustee" || value.round !== mid) continue;
+      const sk = b64uDecode(value.private_key, 32);
+      if (!equal(await publicKeyOf(sk), b64uDecode(trustee.hpke_key, 32))) continue;
+      out.push({ index: index + 1, id, sk });
+    } catch {
+      // a release that does not count (the audit reports it, check A10)
+    }
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/** Open one leaf by protocol 7.3: {ballot} or {reason}. */
+export async function openLeaf(leaf, manifest, mid, released) {
+  const shares = leaf.ballot.shares.map((s) => b64uDecode(s, SHARE_SIZE, "share"));
+  const nonce = b64uDecode(leaf.ballot.nonce, 12, "nonce");
+  const ct = b64uDecode(leaf.ballot.ct, undefined, "ct");
+  const points = [];
+  for (const r of released) {
+    const share = shares[r.index - 1];
+    try {
+      const opened = await openBase(share.slice(0, 32), r.sk, shareInfo(mid, r.id), new Uint8Array(0), share.slice(32));
+      points.push([r.index, shareFromBytes(opened)]);
+    } catch {
+      return { reason: "share_undecryptable" };
+    }
+  }
+  const base = points.slice(0, manifest.threshold);
+  for (const [x, y] of points.slice(manifest.threshold)) {
+    if (interpolateAt(base, x) !== y) return { reason: "shares_inconsistent" };
+  }
+  const k = interpolateAt(base, 0);
+  if (k >= 1n << 256n) return { reason: "bad_key" };
+  let plaintext;
+  try {
+    const key = await crypto.subtle.importKey("raw", i2osp(k, 32), { name: "AES-GCM" }, false, ["decrypt"]);
+    const aad = ballotAad(mid, leaf.ward);
+    plaintext = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: nonce, additionalData: aad, tagLength: 128 }, key, ct));
+  } catch {
+    return { reason: "undecryptable" };
+  }
+  let value;
+  try {
+    value = parseCanonical(plaintext);
+  } catch {
+    return { reason: "not_canonical" };
+  }
+  if (isObject(value) && Object.prototype.hasOwnProperty.call(value, "ward") && value.ward !== leaf.ward) return { reason: "wrong_ward" };
+  try {
+    return { ballot: validateBallot(value, manifest, leaf.ward) };
+  } catch {
+    return { reason: "invalid_content" };
+  }
+}
+
+function countedView(manifest, ward, ballot) {
+  const q = manifest.questionnaire;
+  const levels = new Map([...q.scale, ...(q.abstain ? [q.abstain] : [])].map((l) => [l.id, l]));
+  const wardInfo = manifest.wards.find((w) => w.id === ward);
+  const parts = manifest.subjects
+    .filter((s) => s.ward === ward)
+    .map((subject) => {
+      const answer = ballot.answers[subject.id];
+      const role = manifest.roles.find((r) => r.id === subject.role);
+      const comments = q.comments.map((f) => [f, stripWhiteSpace(answer.comments[f.id] ?? "")]).filter(([, text]) => text !== "");
+      return h(
+        "section",
+        { class: "review-subject counted-subject", "data-subject": subject.id },
+        h("h3", {}, h("span", { "data-label": JSON.stringify(subject.name), text: label(subject.name) }), role ? h("span", { class: "subject-role", "data-label": JSON.stringify(role.title), text: label(role.title) }) : null),
+        h(
+          "table",
+          { class: "review-table" },
+          h("thead", {}, h("tr", {}, ht("th", "review.criterion", undefined, { scope: "col" }), ht("th", "review.rating", undefined, { scope: "col" }))),
+          h(
+            "tbody",
+            {},
+            q.criteria.map((c) => {
+              const level = levels.get(answer.ratings[c.id]);
+              return h(
+                "tr",
+                { "data-criterion": c.id, "data-level": level.id },
+                h("th", { scope: "row", "data-label": JSON.stringify(c.label), text: label(c.label) }),
+                h("td", { "data-label": JSON.stringify(level.label), text: label(level.label) }),
+              );
+            }),
+          ),
+        ),
+        comments.length
+          ? h("dl", { class: "review-comments" }, comments.map(([f, text]) => [h("dt", { "data-label": JSON.stringify(f.label), text: label(f.label) }), h("dd", { text })]))
+          : ht("p", "review.no_comments", undefined, { class: "hint" }),
+      );
+    });
+  return h("div", { class: "counted" }, wardInfo ? ht("p", "verify.counted_ward", { ward: wardInfo.name }) : null, ...parts);
+}
+
+async function check(value) {
+  const section = $("result");
+  section.hidden = false;
+  const list = h("ul", { class: "checks" });
+  const heading = ht("h2", "verify.result_heading", undefined, { id: "result-heading" });
+  const summary = h("p", { class: "summary", role: "status" });
+  const codeLine = h("p", { class: "receipt-code small", id: "checked-code" });
+  section.replaceChildren(heading, codeLine, list, summary);
+  section.setAttribute("aria-busy", "true");
+  focusOn(heading);
+  try {
+    const receipt = await step(list, "verify.check.format", undefined, async () => {
+      try {
+        return { value: parseReceipt(value), key: "verify.ok.format" };
+      } catch (error) {
+        throw new CheckFailed("verify.fail.format", String(error?.message ?? error));
+      }
+    });
+    codeLine.textContent = receiptCode(receipt.leafHash);
+    let roundId;
+    let round;
+    await step(list, "verify.check.round", undefined, async () => {
+      roundId = await findRound(receipt.round);
+      const signed = await request(apiUrl(root, `rounds/${roundId}/manifest`));
+      try {
+        round = await openSignedManifest(signed);
+      } catch (error) {
+        throw new CheckFailed("verify.fail.manifest", String(error?.message ?? error));
+      }
+      if (round.mid !== receipt.round) throw new CheckFailed("verify.fail.manifest", "the server's manifest is not the receipt's round");
+      return { key: "verify.ok.round", params: { title: round.manifest.title } };
+    });
+    const api = (path) => apiUrl(root, `rounds/${roundId}/${path}`);
+    const mine = await step(list, "verify.check.inclusion", undefined, async () => {
+      try {
+        const { checkpoint } = await verifyReceipt(value, round);
+        return { value: checkpoint, key: "verify.ok.inclusion", params: { n: receipt.leafIndex + 1, size: Number(checkpoint.size) } };
+      } catch (error) {
+        throw new CheckFailed("verify.fail.inclusion", String(error?.message ?? error));
+      }
+    });
+    const organizerKey = b64uDecode(round.manifest.organizer_key, 32);
+    let close = null;
+    const latest = await step(list, "verify.check.consistency", undefined, async () => {
+      const signedClose = await optional(api("close"));
+      if (signedClose !== null) {
+        try {
+          close = await verifySignedObject(signedClose, "close", organizerKey);
+        } catch (error) {
+          throw new CheckFailed("verify.fail.close", String(error?.message ?? error));
+        }
+      }
+      const note = await request(api("checkpoint"), { as: "text" });
+      let cp;
+      try {
+        cp = await parseCheckpoint(note, round.origin, round.logKey);
+      } catch (error) {
+        throw new CheckFailed("verify.fail.consistency", String(error?.message ?? error));
+      }
+      if (cp.size < mine.size) throw new CheckFailed("verify.fail.cut", `${cp.size} < ${mine.size}`);
+      const answer = await request(api(`proof/consistency?old=${mine.size}&new=${cp.size}`));
+      try {
+        const proof = (answer?.proof ?? null).map((p) => b64uDecode(p, 32, "proof"));
+        await verifyConsistency(mine.size, cp.size, proof, mine.root, cp.root);
+      } catch (error) {
+        throw new CheckFailed("verify.fail.consistency", String(error?.message ?? error));
+      }
+      if (close !== null && (close.round !== round.mid || BigInt(close.tree_size) !== cp.size || close.root !== b64uEncode(cp.root))) {
+        throw new CheckFailed("verify.fail.close", "the close statement is not the final checkpoint's");
+      }
+      return { value: cp, key: close ? "verify.ok.final" : "verify.ok.latest", params: { size: Number(cp.size) } };
+    });
+    const signedResults = await optional(api("results"));
+    if (signedResults === null) {
+      checkItem(list, "verify.not_tallied").info("verify.not_tallied");
+      tr(summary, "verify.summary_ok");
+      return;
+    }
+    let outcome;
+    await step(list, "verify.check.counted", undefined, async () => {
+      if (close === null) throw new CheckFailed("verify.fail.counted", "results without a close statement");
+      let results;
+      try {
+        results = await verifySignedObject(signedResults, "results", organizerKey);
+      } catch (error) {
+        throw new CheckFailed("verify.fail.counted", String(error?.message ?? error));
+      }
+      if (results.round !== round.mid || results.tree_size !== close.tree_size || results.root !== close.root) {
+        throw new CheckFailed("verify.fail.counted", "the results are not for the closed board");
+      }
+      const raw = await request(api(`leaves?start=${receipt.leafIndex}&end=${receipt.leafIndex + 1}`), { as: "bytes" });
+      const bytes = raw.at(-1) === 0x0a ? raw.slice(0, -1) : raw;
+      if (!equal(await leafHash(bytes), receipt.leafHash)) throw new CheckFailed("verify.fail.leaf", `leaf ${receipt.leafIndex}`);
+      let leaf;
+      try {
+        leaf = parseCanonical(bytes);
+        if (leaf.round !== round.mid || leaf.ballot.shares.length !== round.manifest.trustees.length) throw new Error("malformed leaf");
+      } catch (error) {
+        throw new CheckFailed("verify.fail.leaf", String(error?.message ?? error));
+      }
+      const released = await countedReleases(await request(api("releases")), round.manifest, round.mid);
+      if (released.map((r) => r.id).join(",") !== (results.trustees ?? []).join(",")) {
+        throw new CheckFailed("verify.fail.releases", "the valid releases are not the trustees the results name");
+      }
+      if (released.length < round.manifest.threshold) throw new CheckFailed("verify.fail.releases", "fewer valid releases than the threshold");
+      outcome = await openLeaf(leaf, round.manifest, round.mid, released);
+      outcome.ward = leaf.ward;
+      const published = (results.invalid ?? []).filter((e) => e?.leaf_index === receipt.leafIndex).map((e) => e.reason);
+      const expected = outcome.reason ? [outcome.reason] : [];
+      if (published.join(",") !== expected.join(",")) {
+        throw new CheckFailed("verify.fail.disagree", `opened: ${outcome.reason ?? "valid"}; results: ${published.join(", ") || "valid"}`);
+      }
+      return outcome.reason
+        ? { key: "verify.ok.counted_invalid", params: { reason: { $key: `reason.${outcome.reason}.short` } } }
+        : { key: "verify.ok.counted_valid" };
+    });
+    if (outcome.reason) {
+      section.append(h("div", { class: "notice" }, ht("p", `reason.${outcome.reason}`)));
+    } else {
+      section.append(countedView(round.manifest, outcome.ward, outcome.ballot));
+    }
+    tr(summary, "verify.summary_ok");
+  } catch (error) {
+    tr(summary, "verify.summary_fail");
+    summary.classList.add("fail");
+    if (!(error instanceof CheckFailed) && !(error instanceof ApiError) && !(error instanceof CryptoError)) console.warn(error);
+  } finally {
+    section.removeAttribute("aria-busy");
+  }
+}
+
+// ------------------------------------------------------------------ input
+
+function deviceReceipts() {
+  const out = [];
+  try {
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (!key?.startsWith(PREFIX) || key.endsWith(":current")) continue;
+      const state = JSON.parse(localStorage.getItem(key));
+      if (state?.phase === "done" && isObject(state.receipt)) out.push(state);
+    }
+  } catch {
+    // no storage: nothing to list
+  }
+  return out.sort((a, b) => a.round_id.localeCompare(b.round_id) || a.receipt_code.localeCompare(b.receipt_code));
+}
+
+function showDeviceReceipts() {
+  const states = deviceReceipts();
+  $("device-receipts").hidden = states.length === 0;
+  $("device-list").replaceChildren(
+    ...states.map((state) =>
+      h(
+        "li",
+        {},
+        h("span", { class: "device-round", text: state.round_id }),
+        " ",
+        h("span", { class: "receipt-code small", text: state.receipt_code }),
+        " ",
+        attr(
+          ht("button", "verify.check_this", undefined, { type: "button", class: "secondary", "data-code": state.receipt_code, on: { click: () => check(state.receipt) } }),
+          "aria-label",
+          "verify.check_this_label",
+          { code: state.receipt_code },
+        ),
+      ),
+    ),
+  );
+}
+
+function inputError(key) {
+  const error = $("input-error");
+  if (key) tr(error, key);
+  error.hidden = !key;
+  $("receipt-text").toggleAttribute("aria-invalid", Boolean(key));
+}
+
+async function main() {
+  await initI18n();
+  onLanguageChange(() => apply(document));
+  // Labels used in the results: reason codes are shown by their catalog entries.
+  showDeviceReceipts();
+  $("receipt-file").addEventListener("change", async (event) => {
+    const file = event.target.files?.[0];
+    if (!file) return;
+    if (file.size > 1 << 20) {
+      inputError("verify.fail.too_big");
+      return;
+    }
+    $("receipt-text").value = await file.text();
+    $("file-name").textContent = file.name;
+    inputError(null);
+  });
+  $("verify-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    let value;
+    try {
+      value = parse($("receipt-text").value.trim());
+    } catch {
+      inputError("verify.fail.not_json");
+      $("receipt-text").focus();
+      return;
+    }
+    inputError(null);
+    await check(value);
+  });
+}
+
+main();

@@ -1,0 +1,50 @@
+"""The SQLite store: the engine's multi-write steps are atomic (one transaction)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from anonballot.engine import Round
+from anonballot.server.store import Database, SqliteRoundStore
+from anonballot.signing import SigningKey
+from anonballot.simulate import demo_config
+from anonballot.tokens import IssuerKey
+
+
+class Crash(Exception):
+    """Stands for the process dying in the middle of a step."""
+
+
+class CrashingStore(SqliteRoundStore):
+    crash_on: str | None = None
+
+    def put_document(self, name: str, data: bytes) -> None:
+        if name == self.crash_on:
+            raise Crash(name)
+        super().put_document(name, data)
+
+
+def test_a_crash_inside_close_leaves_the_round_open_and_unpublished(
+    tmp_path: Path, issuer_pool: tuple[IssuerKey, ...]
+) -> None:
+    database = Database(tmp_path / "anonballot.db")
+    database.add_round("r")
+    store = CrashingStore(database, "r")
+    config, _ = demo_config(wards=1, round_id="r")
+    engine = Round.create(
+        store, config, organizer=SigningKey.generate(), issuer_keys={"bo-de": issuer_pool[0]}
+    )
+    engine.open()
+    store.crash_on = "close"  # after the ledger and the final checkpoint were written
+    with pytest.raises(Crash):
+        engine.close()
+    fresh = SqliteRoundStore(database, "r")
+    assert fresh.get_state() == "open"
+    assert fresh.get_document("issuance") is None  # rolled back with the rest
+    assert fresh.get_document("close") is None
+    store.crash_on = None
+    Round(fresh).close()
+    assert fresh.get_state() == "closed"
+    database.close()
