@@ -14,7 +14,15 @@ import click
 from anonballot.encoding import parse_json
 from anonballot.errors import AnonBallotError, InputError
 
-__all__ = ["ApiClient", "ApiError", "clean_errors", "read_token", "server_option", "token_options"]
+__all__ = [
+    "ApiClient",
+    "ApiError",
+    "api_error",
+    "clean_errors",
+    "read_token",
+    "server_option",
+    "token_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +34,16 @@ class ApiError(AnonBallotError):
         super().__init__(detail, code=code)
         self.http_status = status
         self.exit_status = 2 if status < 500 else 1
+
+
+def api_error(status: int, body: bytes) -> ApiError:
+    """The server's refusal ``{"error", "detail"}`` (or a plain status) as an ApiError."""
+    try:
+        value = parse_json(body)
+        code, detail = str(value["error"]), str(value["detail"])
+    except (AnonBallotError, KeyError, TypeError):
+        code, detail = "http_error", f"the server answered {status}"
+    return ApiError(status, code, detail)
 
 
 def clean_errors(fn: F) -> F:
@@ -105,12 +123,7 @@ class ApiClient:
         answer = self.http.request(method, path, **kwargs)
         kind = answer.headers.get("content-type", "")
         if answer.status_code >= 400:
-            try:
-                body = parse_json(answer.content)
-                code, detail = str(body["error"]), str(body["detail"])
-            except (AnonBallotError, KeyError, TypeError):
-                code, detail = "http_error", f"the server answered {answer.status_code}"
-            raise ApiError(answer.status_code, code, detail)
+            raise api_error(answer.status_code, answer.content)
         if kind.split(";")[0].strip() == "application/json":
             return parse_json(answer.content)
         return answer.content

@@ -14,11 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from anonballot.audit import audit_record, render_report
-from anonballot.encoding import check_id, parse_json
-from anonballot.errors import AnonBallotError, InputError
+from anonballot.encoding import check_id
+from anonballot.errors import InputError
 from anonballot.simulate import simulate as run_simulation
 
-from .common import ApiError, clean_errors
+from .common import api_error, clean_errors
 
 LARGE_BOARD = 8 * 1024 * 1024
 """Boards larger than this get a progress bar (on a terminal)."""
@@ -146,13 +146,7 @@ def download(url: str, dest: Path) -> None:
 
     with httpx.stream("GET", url, timeout=60) as answer:
         if answer.status_code >= 400:
-            answer.read()
-            try:
-                body = parse_json(answer.content)
-                code, detail = str(body["error"]), str(body["detail"])
-            except (AnonBallotError, KeyError, TypeError):
-                code, detail = "http_error", f"the server answered {answer.status_code}"
-            raise ApiError(answer.status_code, code, detail)
+            raise api_error(answer.status_code, answer.read())
         with dest.open("wb") as out:
             for chunk in answer.iter_bytes(1024 * 1024):
                 out.write(chunk)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -92,13 +93,10 @@ def demo_office(data: Path, *, wards: int = 2, voters: int = 4, open_round: bool
 
 
 @contextlib.contextmanager
-def server_thread(data: Path) -> Iterator[str]:
-    """uvicorn in a thread of this process; yields the base URL."""
+def serve_app(app: Any) -> Iterator[str]:
+    """An ASGI application under uvicorn in a thread of this process; yields the base URL."""
     port = free_port()
-    service = Service(data)
-    config = uvicorn.Config(
-        create_app(service), host="127.0.0.1", port=port, access_log=False, log_level="warning"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -109,12 +107,17 @@ def server_thread(data: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def server_thread(data: Path) -> Iterator[str]:
+    """The server of a data directory in a thread of this process; yields the base URL."""
+    service = Service(data)
+    try:
+        with serve_app(create_app(service)) as url:
+            yield url
+    finally:
         service.close()
-
-
-SERVE = "import sys; from anonballot.cli.main import main; sys.exit(main())"
-"""The ``anonballot`` command (``python -m anonballot.cli.main`` runs that module as
-``__main__``, and the commands of ``cli/serving.py`` register on the other copy of it)."""
 
 
 @contextlib.contextmanager
@@ -125,7 +128,7 @@ def server_process(
     port = port or free_port()
     log = (data.parent / f"{data.name}.server.log").open("ab")  # the server's stderr
     proc = subprocess.Popen(  # noqa: S603 (our own entry point, fixed arguments)
-        [sys.executable, "-c", SERVE, "serve", "--data", str(data), "--port", str(port)],
+        [sys.executable, "-m", "anonballot.cli", "serve", "--data", str(data), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=log,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -28,14 +28,12 @@ Without Chromium or Playwright the test fails (``make test`` installs Debian's c
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import json
 import os
 import re
 import shutil
-import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,8 +43,8 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-import uvicorn
-from _live import ROUND, Office, demo_office, free_port, wait_until_up
+from _browser import launch_chromium
+from _live import ROUND, Office, demo_office, server_thread
 from starlette.testclient import TestClient
 
 from anonballot.audit import audit_record, render_report
@@ -74,14 +72,6 @@ except ImportError:  # pragma: no cover - playwright is in the test extra
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_SHOTS = ROOT / "docs" / "booth"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 LEVELS = ["tot", "kha", "trung-binh", "kem", "khong-danh-gia"]
@@ -170,32 +160,12 @@ class Live:
         return f"{self.url}/api/rounds/{ROUND}/{path}"
 
 
-@contextlib.contextmanager
-def booth_server(data: Path) -> Iterator[str]:
-    port = free_port()
-    service = Service(data)
-    config = uvicorn.Config(
-        booth_app(service), host="127.0.0.1", port=port, access_log=False, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        service.close()
-
-
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     office = demo_office(tmp_path / "data", wards=2, voters=3)
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with booth_server(office.data) as url:
+    with server_thread(office.data) as url:
         yield Live(url, office, shots)
 
 
@@ -203,10 +173,8 @@ def live(tmp_path: Path) -> Iterator[Live]:
 def browser() -> Iterator[Browser]:
     if not HAVE_PLAYWRIGHT:
         _unavailable("playwright is not installed (pip install playwright)")
-    if not os.access(CHROMIUM, os.X_OK):
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         try:
             yield b
         finally:

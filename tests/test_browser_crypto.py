@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 
 import gmpy2
 import pytest
+from _browser import launch_chromium
 from conftest import RoundFactory
 from cryptography.hazmat.primitives import hashes, hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -74,14 +75,6 @@ MOUNTS = {
     "/static/js/": ROOT / "server" / "static" / "js",
     "/browser/": Path(__file__).parent / "browser",
 }
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
 
 
@@ -133,10 +126,8 @@ def static_url() -> Iterator[str]:
 def page(static_url: str) -> Iterator[Page]:
     if not HAVE_PLAYWRIGHT:
         _unavailable("playwright is not installed (pip install playwright)")
-    if not os.access(CHROMIUM, os.X_OK):
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             pg = browser.new_page()
             errors: list[str] = []

@@ -13,14 +13,12 @@ With ``ANONBALLOT_SCREENSHOTS=1`` the browser test also saves screenshots of the
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import html
 import io
 import os
 import random
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -29,8 +27,8 @@ from typing import Any, ClassVar
 
 import openpyxl
 import pytest
-import uvicorn
-from _live import ROUND, demo_office, free_port, wait_until_up
+from _browser import launch_chromium
+from _live import ROUND, demo_office, serve_app
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -44,14 +42,6 @@ from anonballot.server.service import Service
 from anonballot.simulate import COMMENTS, demo_config, random_answers
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SHOWN, HIDDEN = "bo-de", "cu-khoi"
 TRICKY = "<b>\"Tốt\" & 'ok'</b>"
 FORMULA = "=1+1"
@@ -481,31 +471,12 @@ def test_turnout_needs_the_admin_token_and_counts_casts(
 # -- in the browser ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def serve(service: Service) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        make_app(service), host="127.0.0.1", port=port, access_log=False, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def test_pages_render_in_chromium_under_the_csp_and_print_to_a4(
     tallied: Tallied, tmp_path: Path
 ) -> None:
     """Fails (never skips) without Playwright or Debian's chromium."""
     from playwright.sync_api import ConsoleMessage, Response, sync_playwright
 
-    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium"
     docs = ROOT / "docs" / "booth" if os.environ.get("ANONBALLOT_SCREENSHOTS") == "1" else None
     token = (tallied.data / "admin.token").read_text().strip()
     problems: list[str] = []
@@ -521,8 +492,8 @@ def test_pages_render_in_chromium_under_the_csp_and_print_to_a4(
         if response.status >= 400 and not response.url.endswith("/turnout/" + ROUND):
             problems.append(f"{response.status} {response.url}")
 
-    with serve(tallied.service) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with serve_app(make_app(tallied.service)) as url, sync_playwright() as pw:
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.on("console", on_console)
