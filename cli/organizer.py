@@ -301,11 +301,28 @@ def _window(text: str, what: str) -> Window:
     return Window(opens.strip(), closes.strip())
 
 
+def _phases(opens: dt.datetime, days: int, issuance_days: int | None) -> tuple[Window, Window]:
+    """Both windows from ``opens`` for ``days`` days; with ``issuance_days``, a two-phase
+    round: tokens are issued first, and voting opens when issuance closes."""
+    closes = _rfc3339(opens + dt.timedelta(days=days))
+    if issuance_days is None:
+        window = Window(_rfc3339(opens), closes)
+        return window, window
+    if not 1 <= issuance_days < days:
+        raise InputError(f"--issuance-days: expected 1..{days - 1} (fewer than --days)")
+    switch = _rfc3339(opens + dt.timedelta(days=issuance_days))
+    return Window(_rfc3339(opens), switch), Window(switch, closes)
+
+
 def _windows(
-    issuance: str | None, voting: str | None, start: str | None, days: int | None
+    issuance: str | None,
+    voting: str | None,
+    start: str | None,
+    days: int | None,
+    issuance_days: int | None = None,
 ) -> tuple[Window, Window]:
     if issuance or voting:
-        if start or days:
+        if start or days or issuance_days:
             raise InputError("give either --issuance and --voting, or --start and --days")
         if not (issuance and voting):
             raise InputError("give both --issuance and --voting (OPENS/CLOSES each)")
@@ -314,9 +331,7 @@ def _windows(
         raise InputError("give the windows: --start TIME [--days N], or --issuance and --voting")
     if days is not None and days < 1:
         raise InputError("--days: expected at least 1")
-    opens = _time(start, "--start")
-    window = Window(start.strip(), _rfc3339(opens + dt.timedelta(days=days or 7)))
-    return window, window
+    return _phases(_time(start, "--start"), days or 7, issuance_days)
 
 
 ROUND_COMMENTS = {
@@ -370,10 +385,16 @@ def round_group() -> None:
 @click.option("--threshold", type=int, default=None, help="Releases needed (default: majority).")
 @click.option("--start", default=None, help="When the round opens (RFC 3339; default: tomorrow).")
 @click.option("--days", default=7, show_default=True, help="How many days the round is open.")
+@click.option(
+    "--issuance-days",
+    type=int,
+    default=None,
+    help="A two-phase round: tokens only for this many days, then voting.",
+)
 @clean_errors
 def round_example_config(
     round_id: str | None, district_file: Path | None, trustee_files: tuple[Path, ...],
-    threshold: int | None, start: str | None, days: int,
+    threshold: int | None, start: str | None, days: int, issuance_days: int | None,
 ) -> None:  # fmt: skip
     """Print a commented YAML round configuration to edit, for `round create --config`."""
     from anonballot.demo import default_questionnaire, long_bien_district
@@ -390,7 +411,7 @@ def round_example_config(
     if days < 1:
         raise InputError("--days: expected at least 1")
     round_id = round_id or f"round-{opens:%Y-%m}"
-    window = {"opens": _rfc3339(opens), "closes": _rfc3339(opens + dt.timedelta(days=days))}
+    issuance_window, voting_window = _phases(opens, days, issuance_days)
     trustees: list[dict[str, Any]] = [
         _parsed(f, lambda v, f=f: Trustee.from_json(v, f"trustee {f.name}")).to_json()
         for f in trustee_files
@@ -407,8 +428,8 @@ def round_example_config(
         },
         "district": dict(the_district.name),
         "origin": f"district.example/{round_id}",
-        "issuance": window,
-        "voting": dict(window),
+        "issuance": issuance_window.to_json(),
+        "voting": voting_window.to_json(),
         "questionnaire": default_questionnaire().to_json(),
         "roles": [r.to_json() for r in the_district.roles],
         "wards": [{"id": w.id, "name": dict(w.name)} for w in the_district.wards],
@@ -464,15 +485,21 @@ def round_create(config_file: Path, server: str, token_file: Path | None) -> Non
 @click.option("--voting", default=None, help="OPENS/CLOSES, two RFC 3339 times.")
 @click.option("--start", default=None, help="Both windows open then (RFC 3339) ...")
 @click.option("--days", type=int, default=None, help="... for this many days (default 7).")
+@click.option(
+    "--issuance-days",
+    type=int,
+    default=None,
+    help="With --start: a two-phase round, tokens only for this many days first.",
+)
 @server_option
 @token_options
 @clean_errors
 def round_clone(
     previous: str, new_id: str, issuance: str | None, voting: str | None, start: str | None,
-    days: int | None, server: str, token_file: Path | None,
+    days: int | None, issuance_days: int | None, server: str, token_file: Path | None,
 ) -> None:  # fmt: skip
     """Create a draft round NEW like the round PREVIOUS, with new windows."""
-    issuance_window, voting_window = _windows(issuance, voting, start, days)
+    issuance_window, voting_window = _windows(issuance, voting, start, days, issuance_days)
     body = {
         "round_id": new_id,
         "issuance": issuance_window.to_json(),

@@ -569,3 +569,24 @@ def test_server_not_running(tmp_path: Path) -> None:
         env={"ANONBALLOT_TOKEN": "x"},
     )
     assert one_line_error(result).startswith("error: cannot reach the server: ")
+
+
+def test_example_config_of_a_two_phase_round(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["round", "example-config", "--start", "2027-05-03T07:00:00+07:00", "--days", "7"]
+    result = runner.invoke(main, [*args, "--issuance-days", "2"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "round.yaml"
+    path.write_text(result.stdout, encoding="utf-8")
+    value = load_config_file(path)
+    assert value["issuance"] == {
+        "opens": "2027-05-03T07:00:00+07:00",
+        "closes": "2027-05-05T07:00:00+07:00",
+    }
+    assert value["voting"] == {
+        "opens": "2027-05-05T07:00:00+07:00",
+        "closes": "2027-05-10T07:00:00+07:00",
+    }
+    refused = runner.invoke(main, [*args, "--issuance-days", "7"])
+    assert refused.exit_code == 2
+    assert "--issuance-days: expected 1..6" in refused.output
