@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench clean chromium
+.PHONY: test demo lint typecheck pytest bench clean system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# the browser cryptography tests drive Debian's chromium (Playwright's download is not used)
-chromium:
-	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+# Debian packages the tests use: chromium for the browser tests (Playwright's own download is
+# not used) and the sqlite3 program for the backup commands that docs/operations.md shows
+system-packages:
+	command -v chromium >/dev/null && command -v sqlite3 >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium sqlite3)
 
-pytest: $(STAMP) chromium
+pytest: $(STAMP) system-packages
 	$(BIN)/pytest -n auto
 
 test: lint typecheck pytest
