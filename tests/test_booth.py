@@ -583,6 +583,15 @@ def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) 
     assert report.results is not None
     assert report.results["district"]["ballots"] == 4
 
+    # -- the results page shows the counts of the results -----------------------------------------
+    shown = httpx.get(f"{live.url}/results/{ROUND}", timeout=30)
+    assert shown.status_code == 200
+    for ward, counts in report.results["wards"].items():
+        row = re.search(rf'<tr data-ward="{ward}">(.*?)</tr>', shown.text)
+        assert row is not None, ward
+        cells = dict(re.findall(r'data-key="(\w+)">([^<]+)<', row.group(1)))
+        assert cells == {key: str(value) for key, value in counts.items()}, ward
+
     # -- /verify shows how each ballot was counted, opened in the browser ----------------------
     check_counted(p1, live, p1_answers, comment=unicodedata.normalize("NFC", nfd))
     shoot(live, p1, "verify-counted", scroll_to="#result .checks")
