@@ -225,6 +225,41 @@ def release(
             api.close()
 
 
+@trustee.command()
+@click.argument("release_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--round", "round_", required=True, help="The round: its round id (or its mid).")
+@click.option(
+    "--server",
+    envvar="ANONBALLOT_SERVER",
+    required=True,
+    help="The server's URL (or ANONBALLOT_SERVER).",
+)
+@clean_errors
+def submit(release_file: Path, round_: str, server: str) -> None:
+    """Send a release written offline (trustee release --out) to the server.
+
+    Anyone may carry it: the trustee's signature is the authentication, and the command
+    checks it against the round's manifest before sending.
+    """
+    from .participant import resolve_round
+
+    signed = read_json_file(release_file)
+    with ApiClient(server) as api:
+        round_id, mid = resolve_round(api, round_)
+        manifest = Manifest.from_signed(api.get(f"/api/rounds/{round_id}/manifest"))
+        if manifest.mid != mid:
+            raise StateError("the server's manifest does not match its own round list")
+        secret = verify_release(signed, manifest)
+        answer = api.post(
+            f"/api/rounds/{round_id}/releases",
+            content=jcs(signed),
+            headers={"content-type": "application/json"},
+        )
+        if not isinstance(answer, dict) or answer.get("accepted") is not True:
+            raise StateError("the server did not confirm the release")
+    click.echo(f"release of trustee {secret.id} for round {round_id} accepted by {server}")
+
+
 def _require_closed(api: ApiClient, round_id: str, manifest: Manifest) -> None:
     """The round must have a valid close statement before a key is released."""
     try:

@@ -14,6 +14,7 @@ from _live import Office, demo_office, server_thread
 from click.testing import CliRunner, Result
 
 from anonballot.cli.main import main
+from anonballot.encoding import b64u_encode
 from anonballot.keyfile import decrypt_key_file, encrypt_key_file, write_private
 from anonballot.manifest import Manifest, Trustee
 from anonballot.trustee import TrusteeKey, verify_release
@@ -235,3 +236,27 @@ def test_release_needs_a_destination(live: tuple[Office, str], tmp_path: Path) -
         "trustee", "release", "--key", key_file, "--round", "no-such-round", "--server", url
     )
     assert "has no round no-such-round" in one_line_error(result)
+
+
+def test_submit_carries_an_offline_release_to_the_server(tmp_path: Path) -> None:
+    office = demo_office(tmp_path / "data", wards=1, voters=2)
+    with server_thread(office.data) as url:
+        admin = {"authorization": f"Bearer {office.token}"}
+        closed = httpx.post(f"{url}/api/admin/rounds/{office.round_id}/close", headers=admin)
+        assert closed.status_code == 200
+        manifest = Manifest.from_signed(signed_manifest(url, office))
+        release = office.trustees[2].release(manifest.mid)
+        good = tmp_path / "release.json"
+        good.write_text(json.dumps(release), encoding="utf-8")
+        forged = tmp_path / "forged.json"
+        value = dict(release["release"])
+        value["private_key"] = b64u_encode(bytes(32))
+        forged.write_text(json.dumps({**release, "release": value}), encoding="utf-8")
+
+        refused = invoke("trustee", "submit", forged, "--round", office.round_id, "--server", url)
+        assert one_line_error(refused, 1).startswith("error: ")
+        result = invoke("trustee", "submit", good, "--round", office.round_id, "--server", url)
+        assert result.exit_code == 0, result.output
+        assert "release of trustee kiem-tra" in result.output
+        releases = httpx.get(f"{url}/api/rounds/{office.round_id}/releases").json()
+        assert set(releases) == {"kiem-tra"}
