@@ -91,5 +91,21 @@ def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> Non
     click.echo(f"admin token:  {setup.token_file}")
     click.echo(f"trustee keys: {setup.trustees_dir}/  (DEMO KEYS WITHOUT A PASSPHRASE)")
     click.echo(f"server:       {url}  (API at {url}api/rounds)")
+    first = _first_code(setup.invitations)
+    if first:
+        click.echo(f"try the booth: {url}r/{setup.round_id}#code={first}  (a demo code)")
     if not no_serve:
         _serve(data, host, port, key_bits)
+
+
+def _first_code(invitations: Path) -> str | None:
+    """The first demo code of invitations.csv, to print a link a newcomer can open."""
+    import csv
+
+    try:
+        with invitations.open(encoding="utf-8", newline="") as rows:
+            for row in csv.DictReader(rows):
+                return row["code"].replace("-", "")
+    except (OSError, KeyError):
+        return None
+    return None

@@ -29,3 +29,27 @@ def test_a_participant_votes_over_a_real_socket(tmp_path: Path) -> None:
         assert receipt.status_code == 200, receipt.text
         p.check_receipt(receipt.json())
         assert http.get(f"{base}/checkpoint").text.startswith(p.manifest.origin + "\n1\n")
+
+
+def test_demo_sets_up_the_district_and_prints_where_everything_is(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from anonballot.cli.main import main
+
+    data = tmp_path / "var"
+    result = CliRunner().invoke(
+        main, ["demo", "--data", str(data), "--key-bits", "2048", "--no-serve"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"invitations:  {data / 'invitations.csv'}" in result.output
+    assert f"admin token:  {data / 'admin.token'}" in result.output
+    link = result.output.split("try the booth: ")[1].split()[0]
+    code = link.split("#code=")[1]
+    assert "?" not in link  # the code only in the fragment
+    rows = (data / "invitations.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "ward,participant,code"
+    assert len(rows) - 1 >= 14 * 30
+    assert rows[1].split(",")[2].replace("-", "") == code
+    again = CliRunner().invoke(main, ["demo", "--data", str(data), "--no-serve"])
+    assert again.exit_code == 0, again.output  # a second run reuses the demo round
+    assert (data / "invitations.csv").read_text(encoding="utf-8").splitlines() == rows
