@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -259,6 +259,10 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+NamedTable = Literal["documents", "secrets"]
+"""The two tables of named blobs; the only table names put into SQL text."""
+
+
 class SqliteRoundStore:
     """The :class:`~anonballot.storage.RoundStore` of one round in a :class:`Database`."""
 
@@ -284,17 +288,24 @@ class SqliteRoundStore:
         with self.database.transaction() as conn:
             conn.execute("UPDATE rounds SET state=? WHERE round_id=?", (state, self.round_id))
 
-    def get_document(self, name: str) -> bytes | None:
-        row = self._one("SELECT data FROM documents WHERE round_id=? AND name=?", name)
+    def _get_named(self, table: NamedTable, name: str) -> bytes | None:
+        """A named blob of this round from ``documents`` or ``secrets``."""
+        row = self._one(f"SELECT data FROM {table} WHERE round_id=? AND name=?", name)  # noqa: S608 (a NamedTable)
         return None if row is None else bytes(row[0])
 
-    def put_document(self, name: str, data: bytes) -> None:
+    def _put_named(self, table: NamedTable, name: str, data: bytes) -> None:
         with self.database.transaction() as conn:
             conn.execute(
-                "INSERT INTO documents(round_id, name, data) VALUES(?, ?, ?) "
+                f"INSERT INTO {table}(round_id, name, data) VALUES(?, ?, ?) "
                 "ON CONFLICT(round_id, name) DO UPDATE SET data=excluded.data",
                 (self.round_id, name, data),
             )
+
+    def get_document(self, name: str) -> bytes | None:
+        return self._get_named("documents", name)
+
+    def put_document(self, name: str, data: bytes) -> None:
+        self._put_named("documents", name, data)
 
     def document_names(self, prefix: str) -> list[str]:
         rows = self.database.read(
@@ -304,16 +315,10 @@ class SqliteRoundStore:
         return [r[0] for r in rows]
 
     def get_secret(self, name: str) -> bytes | None:
-        row = self._one("SELECT data FROM secrets WHERE round_id=? AND name=?", name)
-        return None if row is None else bytes(row[0])
+        return self._get_named("secrets", name)
 
     def put_secret(self, name: str, data: bytes) -> None:
-        with self.database.transaction() as conn:
-            conn.execute(
-                "INSERT INTO secrets(round_id, name, data) VALUES(?, ?, ?) "
-                "ON CONFLICT(round_id, name) DO UPDATE SET data=excluded.data",
-                (self.round_id, name, data),
-            )
+        self._put_named("secrets", name, data)
 
     def add_invitations(self, entries: list[tuple[bytes, str]]) -> None:
         try:
