@@ -121,3 +121,27 @@ def test_simulate_refuses_to_replace_without_force(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert not (out / "keep.txt").exists()
     assert (out / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["audit"], "error: Missing argument 'RECORD'. (see: anonballot audit --help)"),
+        (["audit", "x", "--bogus"], "error: No such option '--bogus'."),
+        (["nosuch"], "error: No such command 'nosuch'. (see: anonballot --help)"),
+        (["simulate", "--out", "r", "--wards", "many"], "error: Invalid value for '--wards'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, args, prog_name="anonballot")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
+
+
+def test_help_and_version_still_work() -> None:
+    assert CliRunner().invoke(main, ["--version"]).exit_code == 0
+    helped = CliRunner().invoke(main, ["audit", "--help"], prog_name="anonballot")
+    assert helped.exit_code == 0
+    assert helped.stdout.startswith("Usage: anonballot audit")
