@@ -27,7 +27,7 @@ system-packages:
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium sqlite3)
 
 pytest: $(STAMP) system-packages
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --hypothesis-profile=thorough
 
 test: lint typecheck pytest
 

@@ -1,25 +1,27 @@
 """The one exception tree of anonballot.
 
-Every error the library raises on purpose is an :class:`AnonBallotError`. Each class has a
-stable machine-readable ``code`` (used as the ``error`` field of the server's JSON answers)
-and an ``exit_status`` for the CLI: 1 when a check failed, 2 when the input was unusable.
+Every error the library raises on purpose is an :class:`AnonBallotError`. An error carries
+meaning only: a stable machine-readable ``code`` (the ``error`` field of the server's JSON
+answers) and a ``detail`` sentence. How it is presented is decided at the edge: the server's
+one table of HTTP statuses (``anonballot.server.errors``) and the command line's one table of
+exit statuses (``anonballot.cli.common``), both keyed by the classes below.
 
 ::
 
     AnonBallotError
-    ├── InputError                  bad or unusable input (exit 2, HTTP 400)
+    ├── InputError                  bad or unusable input
     │   ├── EncodingError           not canonical JSON, bad base64url, bad identifier
     │   ├── ManifestError           a manifest that breaks the protocol's rules
     │   ├── BallotContentError      a plaintext ballot that is not valid for its ward
     │   └── RecordError             a round record that cannot be read
-    ├── VerificationError           a signature, token or proof did not verify (exit 1, HTTP 400)
+    ├── VerificationError           a signature, token or proof did not verify
     │   ├── InvalidSignature
     │   ├── InvalidToken
     │   ├── InvalidProof
     │   └── OpenError               a sealed ballot could not be opened; carries a reason code
-    ├── NotFound                    unknown round, ward, invitation code (HTTP 404)
-    ├── Conflict                    spent token, code already served (HTTP 409)
-    └── StateError                  the round is not in a state that allows this (HTTP 409)
+    ├── NotFound                    unknown round, ward, invitation code
+    ├── Conflict                    spent token, code already served
+    └── StateError                  the round is not in a state that allows this
 
 Verification functions raise; they never return ``False`` or ``None`` to signal failure.
 """
@@ -48,8 +50,6 @@ class AnonBallotError(Exception):
     """Base class of every error anonballot raises on purpose."""
 
     code: str = "error"
-    http_status: int = 400
-    exit_status: int = 2
 
     def __init__(self, detail: str, *, code: str | None = None) -> None:
         super().__init__(detail)
@@ -92,7 +92,6 @@ class VerificationError(AnonBallotError):
     """A cryptographic check failed."""
 
     code = "verification_failed"
-    exit_status = 1
 
 
 class InvalidSignature(VerificationError):
@@ -128,18 +127,15 @@ class NotFound(AnonBallotError):
     """Something named in the request does not exist."""
 
     code = "not_found"
-    http_status = 404
 
 
 class Conflict(AnonBallotError):
     """The request conflicts with what is already stored (a spent token, a served code)."""
 
     code = "conflict"
-    http_status = 409
 
 
 class StateError(AnonBallotError):
     """The round is not in a state (or time window) that allows the request."""
 
     code = "wrong_state"
-    http_status = 409

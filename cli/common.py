@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -12,13 +13,19 @@ from typing import Any, TypeVar
 import click
 
 from anonballot.encoding import parse_json
-from anonballot.errors import AnonBallotError, InputError
+from anonballot.errors import AnonBallotError, InputError, VerificationError
 
 __all__ = [
+    "EXIT_STATUS",
     "ApiClient",
     "ApiError",
+    "CheckFailed",
+    "ServerFailed",
+    "TryAgain",
     "api_error",
     "clean_errors",
+    "exit_status",
+    "message",
     "read_token",
     "server_option",
     "token_options",
@@ -28,12 +35,72 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ApiError(AnonBallotError):
-    """The server refused a request; ``code`` and ``detail`` are the server's."""
+    """The server refused a request; ``code`` and ``detail`` are the server's, ``status`` the
+    HTTP status of its answer."""
 
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail, code=code)
-        self.http_status = status
-        self.exit_status = 2 if status < 500 else 1
+        self.status = status
+
+
+class ServerFailed(ApiError):
+    """The server failed (a 5xx answer): nothing was wrong with what was sent."""
+
+
+class TryAgain(AnonBallotError):
+    """The server failed or could not be reached mid-way; a saved state file allows a retry."""
+
+    code = "try_again"
+
+    def __init__(self, detail: str, state_path: Path) -> None:
+        super().__init__(
+            f"{detail}. Your progress is saved in {state_path}: run the same command again "
+            "to continue"
+        )
+
+
+class CheckFailed(VerificationError):
+    """A check the command made did not pass."""
+
+    code = "check_failed"
+
+
+EXIT_STATUS: dict[type[AnonBallotError], int] = {
+    AnonBallotError: 2,
+    VerificationError: 1,
+    ServerFailed: 1,
+    TryAgain: 1,
+}
+"""Exit status by error class (a subclass takes that of its nearest listed base): 1 when a
+check failed or the server failed, 2 when the input was unusable."""
+
+
+def exit_status(exc: AnonBallotError) -> int:
+    """The command's exit status for ``exc``."""
+    for cls in type(exc).__mro__:
+        if cls in EXIT_STATUS:
+            return EXIT_STATUS[cls]
+    return 2
+
+
+DEFAULT_LANG = "vi"
+_CATALOGS: dict[str, dict[str, str]] = {}
+
+
+def _catalog(lang: str) -> dict[str, str]:
+    """The command line's message catalog for ``lang`` (``cli/messages/<lang>.json``): one
+    flat JSON object of texts with ``{name}`` fields, the format of the booth's and the
+    report pages' catalogs."""
+    if lang not in _CATALOGS:
+        path = Path(__file__).with_name("messages") / f"{lang}.json"
+        _CATALOGS[lang] = json.loads(path.read_text(encoding="utf-8"))
+    return _CATALOGS[lang]
+
+
+def message(lang: str, key: str, **fields: object) -> str:
+    """The text ``key`` in ``lang`` (Vietnamese when ``lang`` lacks it), fields filled in."""
+    text = _catalog(lang).get(key) or _catalog(DEFAULT_LANG)[key]
+    return text.format(**fields)
 
 
 def api_error(status: int, body: bytes) -> ApiError:
@@ -43,7 +110,7 @@ def api_error(status: int, body: bytes) -> ApiError:
         code, detail = str(value["error"]), str(value["detail"])
     except (AnonBallotError, KeyError, TypeError):
         code, detail = "http_error", f"the server answered {status}"
-    return ApiError(status, code, detail)
+    return (ServerFailed if status >= 500 else ApiError)(status, code, detail)
 
 
 def clean_errors(fn: F) -> F:
@@ -57,7 +124,7 @@ def clean_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except AnonBallotError as exc:
             click.echo(f"error: {exc.detail}", err=True)
-            sys.exit(exc.exit_status)
+            sys.exit(exit_status(exc))
         except httpx.HTTPError as exc:
             click.echo(f"error: cannot reach the server: {exc}", err=True)
             sys.exit(2)

@@ -27,7 +27,6 @@ from anonballot.errors import AnonBallotError, InputError
 from anonballot.manifest import District, RoundConfig, Trustee, Window
 
 from .common import ApiClient, clean_errors, read_token, server_option, token_options
-from .main import main
 
 __all__ = ["dump_yaml", "load_config_file"]
 
@@ -156,7 +155,7 @@ DISTRICT_COMMENTS = {
 }
 
 
-@main.group()
+@click.group()
 def district() -> None:
     """The district: wards, roles and the people rated (set once, on the server)."""
 
@@ -210,7 +209,7 @@ def district_example() -> None:
 # -- roster --------------------------------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def roster() -> None:
     """The participants of each ward (the roster), imported from CSV or XLSX."""
 
@@ -361,7 +360,7 @@ MONTHS = (
 )  # fmt: skip
 
 
-@main.group(name="round")
+@click.group(name="round")
 def round_group() -> None:
     """Rounds: create, clone, open, close, tally, export, list."""
 
@@ -628,7 +627,7 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-@main.command()
+@click.command()
 @click.argument("round_id", metavar="ROUND")
 @click.option(
     "--out",
@@ -707,7 +706,7 @@ def invitations(
         )
 
 
-@main.command()
+@click.command()
 @click.argument("round_id", metavar="ROUND")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @server_option
@@ -747,3 +746,7 @@ def turnout(round_id: str, as_json: bool, server: str, token_file: Path | None) 
         pct(total), style="bold",
     )  # fmt: skip
     Console(highlight=False, soft_wrap=False).print(table)
+
+
+COMMANDS: tuple[click.Command, ...] = (district, roster, round_group, invitations, turnout)
+"""The commands this module adds to ``anonballot`` (cli/main.py adds them)."""

@@ -38,7 +38,6 @@ from anonballot.errors import (
     NotFound,
     OpenError,
     StateError,
-    VerificationError,
 )
 from anonballot.hazmat.merkle import CompactRange, leaf_hash
 from anonballot.keyfile import read_json_file, write_private
@@ -50,11 +49,9 @@ from anonballot.signing import verify_object
 from anonballot.tally import LeafOpener
 from anonballot.trustee import verify_release
 
-from .common import ApiClient, ApiError, clean_errors
-from .main import main
+from .common import ApiClient, ApiError, CheckFailed, TryAgain, clean_errors, message
 
 __all__ = [
-    "MESSAGES",
     "STATE_VERSION",
     "ask_ballot",
     "load_state",
@@ -66,79 +63,6 @@ __all__ = [
 
 STATE_VERSION = 1
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "vi": {
-        "round": "Đợt lấy ý kiến: {title}",
-        "ward": "Phường: {ward}",
-        "resume": "Tiếp tục từ lần trước (tệp trạng thái {path}).",
-        "token": "Đã nhận phiếu xác thực ẩn danh.",
-        "already_sealed": "Phiếu đã được niêm phong ở lần trước; đang gửi lại đúng phiếu đó.",
-        "subject": "Người được góp ý {i}/{n}: {name} ({role})",
-        "criterion": "Tiêu chí {i}/{n}: {label}",
-        "choose": "Chọn số (1-{n})",
-        "bad_choice": "Xin nhập một số từ 1 đến {n}.",
-        "comments": "Ý kiến thêm (không bắt buộc; nhấn Enter để bỏ qua):",
-        "too_long": "Tối đa {n} ký tự; xin nhập ngắn hơn.",
-        "review": "Xem lại phiếu",
-        "criterion_col": "Tiêu chí",
-        "rating_col": "Đánh giá",
-        "no_comment": "(không có ý kiến)",
-        "confirm": "Gửi phiếu này? (c = có, k = không, để sửa lại)",
-        "yes_no": "Xin gõ c (có) hoặc k (không).",
-        "again": "Làm lại phiếu; nhấn Enter để giữ lựa chọn cũ.",
-        "sending": "Đang gửi phiếu ...",
-        "cast": "Phiếu của bạn đã được ghi nhận.",
-        "receipt_title": "MÃ BIÊN NHẬN",
-        "receipt_saved": "Biên nhận đã lưu tại {path}. Hãy giữ lại để kiểm tra sau.",
-        "already_voted": "Bạn đã bỏ phiếu trong đợt này.",
-        "check_later": "Kiểm tra sau: anonballot receipt verify {path} --server {server}",
-        "ok": "[đạt]",
-        "receipt_head": "Biên nhận {code}: phiếu thứ {n} trên bảng tin của đợt {round}",
-        "inclusion": "chữ ký của bảng tin và bằng chứng phiếu nằm trên bảng ({size} phiếu)",
-        "latest": "bảng tin mới nhất ({size} phiếu) nối tiếp bảng trong biên nhận",
-        "final": "bảng tin cuối cùng ({size} phiếu) nối tiếp bảng trong biên nhận",
-        "not_tallied": "Chưa kiểm phiếu: sau khi kiểm phiếu có thể xem phiếu được tính thế nào.",
-        "counted_valid": "phiếu được tính là HỢP LỆ, với nội dung:",
-        "counted_invalid": "phiếu được tính là KHÔNG HỢP LỆ (lý do: {reason})",
-        "all_good": "Mọi kiểm tra đều đạt.",
-    },
-    "en": {
-        "round": "Round: {title}",
-        "ward": "Ward: {ward}",
-        "resume": "Resuming the earlier run (state file {path}).",
-        "token": "Anonymous eligibility token received.",
-        "already_sealed": "The ballot was sealed in an earlier run; sending that same ballot.",
-        "subject": "Person rated {i}/{n}: {name} ({role})",
-        "criterion": "Criterion {i}/{n}: {label}",
-        "choose": "Enter a number (1-{n})",
-        "bad_choice": "Please enter a number from 1 to {n}.",
-        "comments": "Comments (optional; press Enter to skip):",
-        "too_long": "At most {n} characters; please shorten it.",
-        "review": "Review your ballot",
-        "criterion_col": "Criterion",
-        "rating_col": "Rating",
-        "no_comment": "(no comments)",
-        "confirm": "Send this ballot? (y = yes, n = no, to change it)",
-        "yes_no": "Please type y (yes) or n (no).",
-        "again": "Filling the ballot again; press Enter to keep an earlier choice.",
-        "sending": "Sending the ballot ...",
-        "cast": "Your ballot has been recorded.",
-        "receipt_title": "RECEIPT CODE",
-        "receipt_saved": "Receipt saved in {path}. Keep it to check your ballot later.",
-        "already_voted": "You have already voted in this round.",
-        "check_later": "Check it later: anonballot receipt verify {path} --server {server}",
-        "ok": "[ok]",
-        "receipt_head": "Receipt {code}: ballot {n} on the board of round {round}",
-        "inclusion": "checkpoint signature, and the ballot is on the board (board of {size})",
-        "latest": "the latest checkpoint (board of {size}) extends the receipt's board",
-        "final": "the final checkpoint (board of {size}) extends the receipt's board",
-        "not_tallied": "Not tallied yet: after the tally you can see how the ballot was counted.",
-        "counted_valid": "the ballot was counted as VALID, with these answers:",
-        "counted_invalid": "the ballot was counted as INVALID (reason: {reason})",
-        "all_good": "All checks pass.",
-    },
-}
-
 YES = {"c", "co", "có", "y", "yes"}
 NO = {"k", "khong", "không", "n", "no"}
 
@@ -148,7 +72,7 @@ class Lang:
     code: str
 
     def __call__(self, key: str, **kwargs: object) -> str:
-        return MESSAGES[self.code][key].format(**kwargs)
+        return message(self.code, key, **kwargs)
 
     def label(self, label: Mapping[str, str]) -> str:
         return label.get(self.code) or label["vi"]
@@ -379,7 +303,7 @@ def read_answers(path: Path) -> dict[str, Any]:
 # -- vote ----------------------------------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.option(
     "--server",
     envvar="ANONBALLOT_SERVER",
@@ -435,26 +359,13 @@ def vote(
         try:
             _vote(api, t, round_id, mid, normalized, answers_file, state_path, receipt_file)
         except ApiError as exc:
-            if exc.http_status >= 500 and state_path.exists():
+            if exc.status >= 500 and state_path.exists():
                 raise TryAgain(exc.detail, state_path) from exc
             raise
         except httpx.TransportError as exc:
             if state_path.exists():
                 raise TryAgain(f"cannot reach the server: {exc}", state_path) from exc
             raise
-
-
-class TryAgain(AnonBallotError):
-    """The server failed or could not be reached mid-way; the state file allows a retry."""
-
-    code = "try_again"
-    exit_status = 1
-
-    def __init__(self, detail: str, state_path: Path) -> None:
-        super().__init__(
-            f"{detail}. Your progress is saved in {state_path}: run the same command again "
-            "to continue"
-        )
 
 
 def _vote(
@@ -563,12 +474,6 @@ def _finished_again(
 # -- receipt verify ------------------------------------------------------------------------------
 
 
-class CheckFailed(VerificationError):
-    """One of the receipt's checks failed (exit 1)."""
-
-    code = "check_failed"
-
-
 @contextmanager
 def checking(what: str) -> Iterator[None]:
     """Any error inside (from the server's or the record's data) fails the check ``what``."""
@@ -580,7 +485,7 @@ def checking(what: str) -> Iterator[None]:
         raise CheckFailed(f"{what}: {exc.detail}") from exc
 
 
-@main.group()
+@click.group()
 def receipt() -> None:
     """Receipts of cast ballots."""
 
@@ -647,7 +552,7 @@ def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
         try:
             close = verify_object(api.get(f"{base}/close"), "close", manifest.organizer_key)
         except ApiError as exc:
-            if exc.http_status != 404:
+            if exc.status != 404:
                 raise
     with checking("consistency"):
         note = api.get(f"{base}/checkpoint")
@@ -670,7 +575,7 @@ def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
     try:
         results_obj = api.get(f"{base}/results")
     except ApiError as exc:
-        if exc.http_status != 404:
+        if exc.status != 404:
             raise CheckFailed(f"results: {exc.detail}") from exc
         click.echo(t("not_tallied"))
         return
@@ -803,3 +708,7 @@ def _show_counted(
         return
     _ok(t, t("counted_valid"))
     show_review(manifest, leaf.ward, ballot["answers"], t, heading=None)
+
+
+COMMANDS: tuple[click.Command, ...] = (vote, receipt)
+"""The commands this module adds to ``anonballot`` (cli/main.py adds them)."""

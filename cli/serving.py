@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from .common import clean_errors
-from .main import main
 
 DATA_HELP = "The server's data directory (SQLite database and keys)."
 
@@ -23,7 +22,7 @@ def _serve(data: Path, host: str, port: int, key_bits: int = 3072) -> None:
     uvicorn.run(create_app(service), host=host, port=port, access_log=False, log_level="warning")
 
 
-@main.command()
+@click.command()
 @click.option("--data", type=click.Path(path_type=Path), required=True, help=DATA_HELP)
 @click.option("--demo", is_flag=True, help="Also set up the Long Biên demo district.")
 @clean_errors
@@ -48,7 +47,7 @@ def init(data: Path, demo: bool) -> None:
     click.echo(token)
 
 
-@main.command()
+@click.command()
 @click.option("--data", type=click.Path(path_type=Path), required=True, help=DATA_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -65,7 +64,7 @@ def serve(data: Path, host: str, port: int, key_bits: int) -> None:
     _serve(data, host, port, key_bits)
 
 
-@main.command()
+@click.command()
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
@@ -109,3 +108,7 @@ def _first_code(invitations: Path) -> str | None:
     except (OSError, KeyError):
         return None
     return None
+
+
+COMMANDS: tuple[click.Command, ...] = (init, serve, demo)
+"""The commands this module adds to ``anonballot`` (cli/main.py adds them)."""

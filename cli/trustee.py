@@ -29,7 +29,6 @@ from anonballot.signing import verify_object
 from anonballot.trustee import TrusteeKey, verify_release
 
 from .common import ApiClient, ApiError, clean_errors
-from .main import main
 
 __all__ = ["load_trustee_key", "read_passphrase", "trustee"]
 
@@ -74,7 +73,7 @@ def load_trustee_key(path: Path, passphrase_file: Path | None) -> TrusteeKey:
 PASSPHRASE_HELP = "A file whose first line is the passphrase (else ANONBALLOT_PASSPHRASE, or ask)."  # noqa: S105
 
 
-@main.group()
+@click.group()
 def trustee() -> None:
     """Trustee keys: make one before the round, release it after the round closes."""
 
@@ -265,7 +264,7 @@ def _require_closed(api: ApiClient, round_id: str, manifest: Manifest) -> None:
     try:
         close: Any = api.get(f"/api/rounds/{round_id}/close")
     except ApiError as exc:
-        if exc.http_status == 404:
+        if exc.status == 404:
             raise StateError(
                 f"round {round_id} is not closed yet: release your key only after close",
                 code="round_not_closed",
@@ -284,3 +283,7 @@ def _require_member(key: TrusteeKey, manifest: Manifest) -> None:
             "(its public keys differ from the manifest's)",
             code="wrong_key",
         )
+
+
+COMMANDS: tuple[click.Command, ...] = (trustee,)
+"""The commands this module adds to ``anonballot`` (cli/main.py adds them)."""

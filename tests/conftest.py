@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import _hypothesis  # noqa: F401  (registers and loads the Hypothesis profiles)
 import pytest
 
 from anonballot.board import Receipt

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _hypothesis import examples
 from conftest import NOW, Clock, DemoRound, RoundFactory, seeded_codes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -89,7 +90,7 @@ def _explaining_factor(board: Board, ward: str, issuance: Issuance, sig: bytes) 
     return r_star
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=examples(40))
 @given(data=st.data())
 def test_every_transcript_is_explained_by_every_token(board: Board, data: st.DataObject) -> None:
     ward = data.draw(st.sampled_from(sorted(board.transcripts)))
@@ -286,7 +287,7 @@ def _close_without_root(files: dict[str, bytes]) -> dict[str, Any]:
     return close
 
 
-@settings(deadline=None, max_examples=12)
+@settings(deadline=None, max_examples=examples(12))
 @given(
     issue_order=st.permutations(range(WARDS * VOTERS)),
     cast_order=st.permutations(range(WARDS * VOTERS)),

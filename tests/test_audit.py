@@ -28,7 +28,7 @@ from anonballot.audit import CHECKS, MAX_LISTED, audit_record, render_report
 from anonballot.checkpoint import Checkpoint
 from anonballot.cli.main import main
 from anonballot.encoding import b64u_encode
-from anonballot.errors import RecordError
+from anonballot.errors import InputError, RecordError
 from anonballot.leaf import build_leaf, parse_leaf
 from anonballot.record import MAX_LEAF_LINE
 from anonballot.signing import SigningKey
@@ -377,4 +377,4 @@ def test_not_a_record_raises(tmp_path: Path, kind: str) -> None:
         target.mkdir()
     with pytest.raises(RecordError) as error:
         audit_record(target, workers=1)
-    assert error.value.exit_status == 2
+    assert isinstance(error.value, InputError)

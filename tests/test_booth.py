@@ -56,6 +56,8 @@ from anonballot.server.app import create_app
 from anonballot.server.booth import STATIC
 from anonballot.server.service import Service
 
+pytestmark = pytest.mark.slow
+
 try:
     from playwright.sync_api import (
         Browser,

@@ -61,6 +61,8 @@ from anonballot.tally import strip_comment
 from anonballot.tokens import IssuerKey, load_issuer_public_key
 from anonballot.trustee import TrusteeKey
 
+pytestmark = pytest.mark.slow
+
 try:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import Page, sync_playwright

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _hypothesis import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +43,7 @@ def test_round_trip_sizes() -> None:
         assert Checkpoint.parse(cp.sign(KEY).encode("utf-8"), ORIGIN, PUB) == cp
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     size=st.integers(0, MAX_TREE_SIZE),
     root=st.binary(min_size=32, max_size=32),

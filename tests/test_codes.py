@@ -6,6 +6,7 @@ import hashlib
 import random
 
 import pytest
+from _hypothesis import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -105,7 +106,7 @@ def test_pseudonym_is_r7() -> None:
     assert b64u_decode(expected) != code_hash(CODE)
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None, max_examples=examples(100))
 @given(st.integers(min_value=0, max_value=2**80 - 1))
 def test_generate_code_is_the_80_bits_most_significant_first(bits: int) -> None:
     code = generate_code(lambda n: bits)
@@ -131,7 +132,7 @@ def test_generate_code_random() -> None:
     assert generate_code(lambda n: 2**80 - 1) == "Z" * 16
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None, max_examples=examples(100))
 @given(st.integers(min_value=0, max_value=2**80 - 1), st.data())
 def test_hash_and_pseudonym_ignore_how_a_code_is_typed(bits: int, data: st.DataObject) -> None:
     code = generate_code(lambda n: bits)

@@ -26,6 +26,8 @@ from anonballot.hazmat.merkle import verify_consistency
 from anonballot.leaf import build_leaf
 from anonballot.simulate import random_answers
 
+pytestmark = pytest.mark.slow
+
 RACERS = 50
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _hypothesis import examples
 from conftest import DemoRound, RoundFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -54,7 +55,7 @@ def _check_invariant(demo: DemoRound) -> None:
         assert ballots <= issued <= eligible, ward
 
 
-@settings(deadline=None, max_examples=25)
+@settings(deadline=None, max_examples=examples(25))
 @given(steps=actions)
 def test_ballots_never_exceed_issued_or_eligible(
     make_round: RoundFactory, foreign_issuer: IssuerKey, steps: list[Action]
@@ -119,7 +120,7 @@ def test_ballots_never_exceed_issued_or_eligible(
         assert (row["ballots"], row["issued"], row["eligible"]) == counts[ward]
 
 
-@settings(deadline=None, max_examples=10)
+@settings(deadline=None, max_examples=examples(10))
 @given(
     threads=st.integers(min_value=2, max_value=8),
     same=st.lists(st.booleans(), min_size=8, max_size=8),
@@ -225,7 +226,7 @@ def _order_free(results: dict[str, Any], board: list[bytes]) -> dict[str, Any]:
     return out
 
 
-@settings(deadline=None, max_examples=30)
+@settings(deadline=None, max_examples=examples(30))
 @given(data=st.data())
 def test_tally_does_not_depend_on_board_order(tallied: Tallied, data: st.DataObject) -> None:
     permuted = data.draw(st.permutations(tallied.board))

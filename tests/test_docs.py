@@ -82,6 +82,8 @@ from anonballot.simulate import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.tally import WHITE_SPACE
 from anonballot.trustee import TrusteeKey
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL_LANGUAGES = {"sh", "bash", "console"}
@@ -178,7 +180,7 @@ def anonballot_command() -> list[str]:
     script = Path(sys.executable).parent / "anonballot"
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-m", "anonballot.cli.main"]
+    return [sys.executable, "-m", "anonballot.cli"]
 
 
 def pyproject() -> dict[str, Any]:

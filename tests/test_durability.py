@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from _live import Office, demo_office, server_process
 
 from anonballot.audit import audit_record
@@ -28,6 +29,8 @@ from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.hazmat.merkle import MerkleTree, leaf_hash, verify_consistency
 from anonballot.server.batcher import BlindSigners
 from anonballot.simulate import random_answers
+
+pytestmark = pytest.mark.slow
 
 
 def base(office: Office) -> str:

@@ -23,6 +23,8 @@ from anonballot.signing import SigningKey
 from anonballot.simulate import simulate
 from anonballot.tokens import IssuerKey
 
+pytestmark = pytest.mark.slow
+
 WARDS = 14
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import rfc8785
+from _hypothesis import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from anonballot.encoding import (
 )
 from anonballot.errors import EncodingError
 
-SETTINGS = settings(deadline=None, max_examples=150)
+SETTINGS = settings(deadline=None, max_examples=examples(150))
 MAX_SAFE = 2**53 - 1
 
 VIETNAMESE = "ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵĂÂĐÊÔƠƯẤẦẨẪẬ"
@@ -187,7 +188,7 @@ def test_parse_canonical_accepts() -> None:
 # --- base64url ----------------------------------------------------------------------------------
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None, max_examples=examples(100))
 @given(st.binary(max_size=70))
 def test_b64u_round_trip(data: bytes) -> None:
     text = b64u_encode(data)
@@ -197,7 +198,7 @@ def test_b64u_round_trip(data: bytes) -> None:
     assert b64u_decode(text, length=len(data)) == data
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None, max_examples=examples(200))
 @given(st.text(alphabet="AQgw_-09azZ+/=", max_size=9))
 def test_b64u_has_one_text_form(text: str) -> None:
     # Whatever decodes must encode back to exactly the same text.

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from _live import Office, demo_office, server_thread
 from click.testing import CliRunner
 
@@ -22,6 +23,8 @@ from anonballot.client import Participant
 from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.keyfile import encrypt_key_file, write_private
 from anonballot.simulate import random_answers
+
+pytestmark = pytest.mark.slow
 
 PASSPHRASE = "một câu mật khẩu đủ dài"  # noqa: S105 (a test passphrase)
 

@@ -14,6 +14,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from _hypothesis import examples
 from conftest import RoundFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -89,7 +90,7 @@ def test_other_round_and_odd_mid(case: tuple[Manifest, list[bytes]]) -> None:
         assert fast[0] == "error"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(data=st.data())
 def test_byte_corruptions_agree(case: tuple[Manifest, list[bytes]], data: st.DataObject) -> None:
     manifest, leaves = case
@@ -115,7 +116,7 @@ def _b64u(raw: bytes) -> str:
 FIELDS = ["ct", "nonce", "share", "msg", "sig", "voter_sig", "round", "ward"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.data())
 def test_field_corruptions_agree(case: tuple[Manifest, list[bytes]], data: st.DataObject) -> None:
     """Re-encoded leaves (so still canonical JSON) with one field changed: lengths, stray

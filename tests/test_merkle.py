@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _hypothesis import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -300,7 +301,7 @@ def test_verify_rejects_malformed_inputs() -> None:
 
 # --- tampering (hypothesis) ----------------------------------------------------------
 
-_TAMPER = settings(max_examples=60, deadline=None)
+_TAMPER = settings(max_examples=examples(60), deadline=None)
 
 
 @_TAMPER
@@ -423,7 +424,9 @@ class TreeMachine(RuleBasedStateMachine):
         assert self.compact.root() == self.tree.root()
 
 
-TreeMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+TreeMachine.TestCase.settings = settings(
+    max_examples=examples(40), stateful_step_count=25, deadline=None
+)
 test_tree_machine = TreeMachine.TestCase
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _hypothesis import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,7 +126,7 @@ def test_every_byte_change_rejected(position: int) -> None:
             open_note(bytes(changed), NAME, PUB)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(data=st.data())
 def test_random_edits_rejected(data: st.DataObject) -> None:
     raw = SIGNED.encode("utf-8")
@@ -272,7 +273,7 @@ def test_b64std() -> None:
         b64std_decode("YQ==", length=2)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     text=st.text(
         st.characters(codec="utf-8", exclude_categories=["Cc"]) | st.just("\n"), max_size=200

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from anonballot.errors import RecordError
+from anonballot.errors import InputError, RecordError
 from anonballot.record import MAX_LEAF_LINE, Record, write_record
 
 ROUND = "round-x"
@@ -197,7 +197,7 @@ def test_damaged_zip_member(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with Record(path) as record, pytest.raises(RecordError) as damaged:
         list(record.board())
-    assert damaged.value.exit_status == 2
+    assert isinstance(damaged.value, InputError)
 
 
 @pytest.mark.parametrize("kind", ["missing", "file", "empty", "zip-without-manifest", "deep"])
@@ -214,5 +214,5 @@ def test_not_a_record(tmp_path: Path, kind: str) -> None:
         write_record(target / "a" / "b", ROUND, FILES, iter(LEAVES))
     with pytest.raises(RecordError) as error:
         Record(target)
-    assert error.value.exit_status == 2
+    assert isinstance(error.value, InputError)
     assert error.value.code == "no_record"

@@ -471,6 +471,7 @@ def test_turnout_needs_the_admin_token_and_counts_casts(
 # -- in the browser ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_pages_render_in_chromium_under_the_csp_and_print_to_a4(
     tallied: Tallied, tmp_path: Path
 ) -> None:

@@ -6,11 +6,14 @@ import random
 from pathlib import Path
 
 import httpx
+import pytest
 from _live import demo_office, server_thread
 
 from anonballot.client import Participant
 from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.simulate import random_answers
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_participant_votes_over_a_real_socket(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import itertools
 import random
 
 import pytest
+from _hypothesis import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,7 @@ from anonballot.hazmat.shamir import (
     split,
 )
 
-SETTINGS = settings(deadline=None, max_examples=25)
+SETTINGS = settings(deadline=None, max_examples=examples(25))
 
 
 @st.composite

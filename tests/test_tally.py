@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import rfc8785
+from _hypothesis import examples
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -540,7 +541,9 @@ def rounds(draw: st.DrawFn) -> tuple[Manifest, list[Spec], tuple[int, ...], dict
     return manifest, leaves, release, issued
 
 
-SETTINGS = settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    deadline=None, max_examples=examples(60), suppress_health_check=[HealthCheck.too_slow]
+)
 
 # -- the properties -------------------------------------------------------------------------------
 

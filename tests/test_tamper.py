@@ -11,13 +11,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from _hypothesis import examples
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from anonballot.audit import AuditReport, audit_record
 from anonballot.simulate import simulate
 
-SETTINGS = settings(max_examples=30, deadline=None)
+SETTINGS = settings(max_examples=examples(30), deadline=None)
 new_byte = st.integers(1, 255)
 """Added to the old byte modulo 256: any other value."""
 

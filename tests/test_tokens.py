@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+from _hypothesis import examples
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
@@ -48,7 +49,7 @@ def _issue(key: IssuerKey, voter_public_key: bytes) -> Token:
 # --- round trip ---------------------------------------------------------------------------
 
 
-@settings(deadline=None, max_examples=20)
+@settings(deadline=None, max_examples=examples(20))
 @given(voter_public_key=st.binary(min_size=32, max_size=32))
 def test_blind_issuance_round_trip(voter_public_key: bytes) -> None:
     key = issuer()

@@ -1,0 +1,140 @@
+"""``anonballot audit``: check a round record (a folder, a .zip or a server's URL)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from anonballot.audit import audit_record, render_report
+from anonballot.encoding import check_id
+from anonballot.errors import InputError
+
+from .common import api_error, clean_errors
+
+LARGE_BOARD = 8 * 1024 * 1024
+"""Boards larger than this get a progress bar (on a terminal)."""
+
+
+@click.command()
+@click.argument("record")
+@click.option("--json", "as_json", is_flag=True, help="Print the structured report as JSON.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: all cores).")
+@click.option(
+    "--round",
+    "round_id",
+    default=None,
+    help="With a server's URL: the round whose record to download.",
+)
+@click.option(
+    "--save",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With a URL: also keep the downloaded record (.zip) here.",
+)
+@clean_errors
+def audit(
+    record: str, as_json: bool, workers: int | None, round_id: str | None, save: Path | None
+) -> None:
+    """Check a round record: A1 to A12. Exit 0 pass, 1 fail, 2 bad input.
+
+    RECORD is a folder, a .zip, or a URL: a server's URL with --round ROUND, or the URL of
+    a round (.../api/rounds/ROUND) or of its record (.../api/rounds/ROUND/record). A URL's
+    record is downloaded first.
+    """
+    if not record.startswith(("http://", "https://")):
+        if round_id is not None or save is not None:
+            raise InputError("--round and --save go with a URL")
+        _audit(Path(record), as_json, workers)
+        return
+    import tempfile
+
+    url = record_url(record, round_id)
+    with tempfile.TemporaryDirectory(prefix="anonballot-audit-") as tmp:
+        path = Path(tmp) / "record.zip"
+        download(url, path)
+        click.echo(f"downloaded {url} ({path.stat().st_size} bytes)", err=True)
+        if save is not None:
+            import shutil
+
+            shutil.copyfile(path, save)
+            click.echo(f"record saved to {save}", err=True)
+        _audit(path, as_json, workers)
+
+
+def record_url(url: str, round_id: str | None) -> str:
+    """The record's URL from a server URL and ``--round``, or a round's or record's URL."""
+    import re
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.query or parts.fragment:
+        raise InputError(f"{url}: expected a URL without ? or #")
+    path = parts.path.rstrip("/")
+    match = re.fullmatch(r"(?P<base>.*)/api/rounds/(?P<id>[^/]+)(?:/record)?", path)
+    if match:
+        found = urllib.parse.unquote(match["id"])
+        if round_id is not None and round_id != found:
+            raise InputError(f"the URL names round {found}, --round names {round_id}")
+        base, round_id = match["base"], found
+    elif round_id is None:
+        raise InputError(
+            "with a server's URL, name the round: --round ROUND "
+            "(or give .../api/rounds/ROUND/record)"
+        )
+    else:
+        base = path
+    check_id(round_id, "round")
+    return urllib.parse.urlunsplit(
+        (parts.scheme, parts.netloc, f"{base}/api/rounds/{round_id}/record", "", "")
+    )
+
+
+def download(url: str, dest: Path) -> None:
+    """Stream ``url`` into ``dest``; the server's refusal becomes an :class:`ApiError`."""
+    import httpx
+
+    with httpx.stream("GET", url, timeout=60) as answer:
+        if answer.status_code >= 400:
+            raise api_error(answer.status_code, answer.read())
+        with dest.open("wb") as out:
+            for chunk in answer.iter_bytes(1024 * 1024):
+                out.write(chunk)
+
+
+def _audit(record: Path, as_json: bool, workers: int | None) -> None:
+    console = Console(stderr=True)
+    if console.is_terminal and not as_json and _board_size(record) > LARGE_BOARD:
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+            TimeRemainingColumn(), console=console, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("auditing board", total=None)
+            report = audit_record(
+                record, workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    else:
+        report = audit_record(record, workers=workers)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_report(report))
+    sys.exit(0 if report.passed else 1)
+
+
+def _board_size(record: Path) -> int:
+    for candidate in (
+        (record / "board.jsonl", *record.glob("*/board.jsonl")) if record.is_dir() else ()
+    ):
+        if candidate.is_file():
+            return candidate.stat().st_size
+    return record.stat().st_size if record.is_file() else 0
+
+
+COMMANDS: tuple[click.Command, ...] = (audit,)
+"""The commands this module adds to ``anonballot`` (cli/main.py adds them)."""
