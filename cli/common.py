@@ -125,6 +125,13 @@ def clean_errors(fn: F) -> F:
         except AnonBallotError as exc:
             click.echo(f"error: {exc.detail}", err=True)
             sys.exit(exit_status(exc))
+        except ModuleNotFoundError as exc:
+            # the library and the command install without the server's packages
+            click.echo(
+                f"error: this command needs {exc.name}: pip install 'anonballot[server]'",
+                err=True,
+            )
+            sys.exit(2)
         except httpx.HTTPError as exc:
             click.echo(f"error: cannot reach the server: {exc}", err=True)
             sys.exit(2)
