@@ -392,8 +392,8 @@ PLANS = [
          plaintext=_value(lambda b: _first_comment(b, _nested(28)))),
     Plan("not-canonical-nfd", "bo-de", "not_canonical", "a comment in NFD (e + U+0301)",
          plaintext=_value(lambda b: _first_comment(b, "Tre\u0301"))),
-    Plan("wrong-ward", "gia-thuy", "wrong_ward", 'an honest ballot of ward bo-de sealed on a '
-         'leaf of ward gia-thuy (aad of gia-thuy)',
+    Plan("wrong-ward", "gia-thuy", "wrong_ward", 'a ballot of gia-thuy\'s subjects whose ward '
+         'member says "bo-de", on a leaf of ward gia-thuy',
          plaintext=_replace(b'"ward":"gia-thuy"', b'"ward":"bo-de"')),
     Plan("invalid-content-level", "bo-de", "invalid_content", "a rating that is not a level",
          plaintext=_value(lambda b: _first_rating(b, "xuat-sac"))),
