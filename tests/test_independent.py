@@ -4,7 +4,10 @@
 - the independent verifier accepts the project's simulated records (folder and .zip);
 - the project's auditor accepts records made by the independent producer, including every
   R10 reason code and the R11 comment edge cases;
-- on tampered records both sides fail, with the same check ids.
+- on tampered records both sides fail, with the same check ids;
+- the independent verifier passes the v1 conformance suite (tests/vectors/anonballot-v1/): it
+  accepts its record, opens every ballot of it to the suite's outcome, and agrees on the JCS
+  and checkpoint vectors.
 """
 
 from __future__ import annotations
@@ -18,14 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import x25519
 from independent.producer import Produced, checkpoint, produce, produce_record, signed
 from independent.verifier import (
     CHECKS,
+    Invalid,
     b64u,
     b64u_decode,
     failed_checks,
     jcs,
     note_key_id,
+    open_leaf,
+    parse_checkpoint,
+    parse_json,
+    parse_leaf,
+    parse_manifest,
     verify_record,
 )
 
@@ -309,3 +319,61 @@ def test_tampered_simulation_fails_alike(tmp_path: Path, tamper: Tamper) -> None
     theirs = {check for check, result in report.checks.items() if not result.passed}
     assert theirs, render_report(report)
     assert failed_checks(mine) == theirs, f"{_describe(mine)}\n---\n{render_report(report)}"
+
+
+# --------------------------------------------------------------------------- conformance suite
+
+CONFORMANCE = Path(__file__).parent / "vectors" / "anonballot-v1"
+
+
+def _suite(name: str) -> Any:
+    return json.loads((CONFORMANCE / name).read_text(encoding="utf-8"))
+
+
+def test_independent_verifier_accepts_the_conformance_record() -> None:
+    report = verify_record(CONFORMANCE / "record")
+    assert all(v is True for v in report.values()), _describe(report)
+    expected = _suite("record.audit.json")
+    assert [c["id"] for c in expected["checks"] if c["passed"]] == list(CHECKS)
+
+
+def test_independent_opening_of_every_conformance_ballot() -> None:
+    m = parse_manifest(json.loads((CONFORMANCE / "record" / "manifest.json").read_bytes()))
+    openings = _suite("openings.json")
+    assert openings["round"] == m.mid
+    board = (CONFORMANCE / "record" / "board.jsonl").read_bytes().split(b"\n")[:-1]
+    seen = set()
+    for case in openings["cases"]:
+        leaf = parse_leaf(case["leaf_index"], case["leaf"].encode("utf-8"), m)
+        released = {
+            r["id"]: x25519.X25519PrivateKey.from_private_bytes(b64u_decode(r["private_key"]))
+            for r in case["released"]
+        }
+        outcome = open_leaf(leaf, m, released)
+        expected = case["ballot"] if case["outcome"] == "valid" else case["outcome"]
+        assert outcome == expected, case["name"]
+        seen.add(case["leaf_index"])
+    assert seen == set(range(len(board)))
+
+
+def test_independent_jcs_agrees_with_the_suite() -> None:
+    for case in _suite("jcs.json")["cases"]:
+        data = bytes.fromhex(case["input_hex"])
+        try:
+            out: str | None = jcs(parse_json(data)).decode("utf-8")
+        except Invalid:
+            out = None
+        assert out == case["jcs"], case["note"]
+
+
+def test_independent_checkpoints_agree_with_the_suite() -> None:
+    v = _suite("checkpoint.json")
+    log_key = b64u_decode(v["log_key"])
+    for case in v["cases"]:
+        try:
+            size, root = parse_checkpoint(case["note"].encode("utf-8"), v["origin"], log_key)
+        except Invalid:
+            assert not case["valid"], case["why"]
+            continue
+        assert case["valid"], case["why"]
+        assert (size, root.hex()) == (case["size"], case["root_hex"])

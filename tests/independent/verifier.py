@@ -39,6 +39,7 @@ P = 2**521 - 1  # Shamir field (brief section 6)
 HPKE_SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_128_GCM)
 PSS_48 = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 SAFE_INT = 2**53 - 1
+MAX_DEPTH = 32  # arrays and objects nest at most 32 levels (protocol section 2.1)
 # Characters with the Unicode White_Space property (R11), not Python's str.isspace().
 WHITE_SPACE = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680"
@@ -165,9 +166,27 @@ def _check_strings(value: object) -> None:
             _check_strings(item)
 
 
+def _nesting(value: object) -> int:
+    """How deeply arrays and objects nest in ``value`` (a scalar is 0, ``[]`` is 1)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def parse_json(data: bytes) -> Any:
-    """Strict parse (R2): UTF-8, RFC 8259, integers in the safe range, no duplicate names,
-    NFC strings without lone surrogates. Does not require canonical bytes."""
+    """Strict parse (protocol section 2.1): UTF-8, RFC 8259, integers in the safe range, no
+    duplicate names, NFC strings without lone surrogates, nested at most 32 levels. Does not
+    require canonical bytes."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -182,6 +201,10 @@ def parse_json(data: bytes) -> Any:
         )
     except json.JSONDecodeError as exc:
         raise Invalid(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise Invalid(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _nesting(value) > MAX_DEPTH:
+        raise Invalid(f"nested deeper than {MAX_DEPTH} levels")
     _check_strings(value)
     return value
 

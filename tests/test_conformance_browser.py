@@ -1,0 +1,373 @@
+"""The browser's ES modules (``server/static/js/``) against the v1 conformance suite.
+
+The same files as ``tests/test_conformance.py`` (tests/vectors/anonballot-v1/), run in
+Debian's Chromium through Playwright: JCS, code normalisation, ``mid``, the token (blinding
+with the fixed inputs, unblinding, verification), sealing from the vector's random stream and
+HPKE with the vector's ephemeral keys, the leaf hash and receipt code, receipts, checkpoints,
+and the opening of every outcome leaf (protocol 7.3). The page is tests/browser/index.html on a
+local static server, as in tests/test_browser_crypto.py; each check is one ``page.evaluate``
+with JSON in and out, compared here with the vector.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from functools import cache
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _browser import launch_chromium
+
+try:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import Page, sync_playwright
+
+    HAVE_PLAYWRIGHT = True
+except ImportError:  # pragma: no cover - playwright is in the test extra
+    HAVE_PLAYWRIGHT = False
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = Path(__file__).parent / "vectors" / "anonballot-v1"
+MOUNTS = {
+    "/static/js/": ROOT / "server" / "static" / "js",
+    "/browser/": Path(__file__).parent / "browser",
+}
+# Where each protocol function lives in the browser today: the one place to change when a
+# module moves (window.conf.<name> in the page).
+MODULES = {
+    "b64u": "/static/js/b64u.js",
+    "bytes": "/static/js/bytes.js",
+    "checkpoint": "/static/js/checkpoint.js",
+    "hpke": "/static/js/hpke.js",
+    "jcs": "/static/js/jcs.js",
+    "leaf": "/static/js/leaf.js",
+    "manifest": "/static/js/manifest.js",
+    "merkle": "/static/js/merkle.js",
+    "receipt": "/static/js/receipt.js",
+    "rsa": "/static/js/rsa-blind.js",
+    "sealing": "/static/js/sealing.js",
+    "token": "/static/js/token.js",
+}
+FUNCTIONS = {
+    "normalizeCode": ("/static/js/booth.js", "normalizeCode"),
+    "openLeaf": ("/static/js/verify-page.js", "openLeaf"),
+}
+
+
+@cache
+def vector(name: str) -> Any:
+    return json.loads((SUITE / name).read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+class _StaticHandler(SimpleHTTPRequestHandler):
+    """Serves MOUNTS only, with JavaScript modules as text/javascript."""
+
+    extensions_map = {  # noqa: RUF012 - the base class declares it as a plain dict
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".html": "text/html",
+    }
+
+    def translate_path(self, path: str) -> str:
+        path = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
+        for prefix, folder in MOUNTS.items():
+            if path.startswith(prefix):
+                relative = posixpath.normpath(path[len(prefix) :])
+                if relative.startswith(("..", "/")):
+                    break
+                return str(folder / relative)
+        return str(ROOT / "tests" / "browser" / "__not_found__")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test output is pytest's."""
+
+
+@pytest.fixture(scope="module")
+def static_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StaticHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+_LOAD = """async ([modules, functions]) => {
+  const conf = {};
+  for (const [name, path] of Object.entries(modules)) conf[name] = await import(path);
+  for (const [name, [path, fn]] of Object.entries(functions)) conf[name] = (await import(path))[fn];
+  const { fromHex, toHex } = conf.bytes;
+  conf.fromHex = fromHex;
+  conf.toHex = toHex;
+  conf.attempt = async (fn) => {
+    try {
+      return { ok: true, value: await fn() };
+    } catch (e) {
+      return { ok: false, error: String(e?.message ?? e) };
+    }
+  };
+  window.conf = conf;
+  return Object.keys(conf).length;
+}"""
+
+
+@pytest.fixture(scope="module")
+def page(static_url: str) -> Iterator[Page]:
+    if not HAVE_PLAYWRIGHT:
+        pytest.fail("playwright is not installed; the browser tests need it")
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            pg = browser.new_page()
+            # 127.0.0.1 is a secure context, so crypto.subtle is available.
+            pg.goto(f"{static_url}/browser/index.html")
+            try:
+                pg.wait_for_function("window.harnessReady === true", timeout=15_000)
+            except PlaywrightError as exc:
+                pytest.fail(f"the browser harness did not load: {exc}")
+            # The page scripts that hold normalizeCode and openLeaf start their page when
+            # imported; without their page's elements that start fails, which is harmless
+            # here: only the exported functions are used.
+            pg.evaluate(_LOAD, [MODULES, {k: list(v) for k, v in FUNCTIONS.items()}])
+            yield pg
+        finally:
+            browser.close()
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def test_jcs(page: Page) -> None:
+    cases = vector("jcs.json")["cases"]
+    got = page.evaluate(
+        """async (cases) => {
+          const { jcs, fromHex, attempt, bytes } = window.conf;
+          return Promise.all(cases.map(async (c) => {
+            const data = fromHex(c.input_hex);
+            const out = await attempt(() => bytes.fromUtf8(jcs.jcs(jcs.parse(data))));
+            const canonical = await attempt(() => jcs.parseCanonical(data));
+            return { jcs: out.ok ? out.value : null, canonical: canonical.ok };
+          }));
+        }""",
+        cases,
+    )
+    expected = [{"jcs": c["jcs"], "canonical": c["canonical"]} for c in cases]
+    wrong = [(c["note"], g, e) for c, g, e in zip(cases, got, expected, strict=True) if g != e]
+    assert wrong == []
+
+
+def test_invitation_codes(page: Page) -> None:
+    cases = vector("codes.json")["cases"]
+    got = page.evaluate(
+        "(inputs) => inputs.map((text) => window.conf.normalizeCode(text))",
+        [c["input"] for c in cases],
+    )
+    assert got == [c["normalized"] for c in cases]
+
+
+def test_mid(page: Page) -> None:
+    v = vector("mid.json")
+    got = page.evaluate(
+        """async (signed) => {
+          const { manifest, bytes, jcs } = window.conf;
+          const opened = await manifest.openSignedManifest(signed);
+          return { mid: opened.mid, jcs: bytes.fromUtf8(jcs.jcs(signed.manifest)) };
+        }""",
+        v["signed_manifest"],
+    )
+    assert got == {"mid": v["mid"], "jcs": v["manifest_jcs"]}
+
+
+# --------------------------------------------------------------------------- token
+
+
+def test_token(page: Page) -> None:
+    v = vector("token.json")
+    got = page.evaluate(
+        """async (v) => {
+          const { rsa, token, leaf, b64u, fromHex, toHex, attempt } = window.conf;
+          const pk = rsa.parseIssuerKey(b64u.b64uDecode(v.issuer_key));
+          const voter = await leaf.importVoterSeed(fromHex(v.voter_seed_hex));
+          const prepared = rsa.prepareRandomize(voter.publicKey, fromHex(v.prefix_hex));
+          const salt = fromHex(v.salt_hex);
+          const encoded = await rsa.emsaPssEncode(prepared, pk.modBits - 1, salt);
+          const r = BigInt("0x" + v.r_hex);
+          const { blinded, inv } = await rsa.blind(pk, prepared, { salt, r });
+          const sig = await rsa.finalize(pk, prepared, fromHex(v.blind_sig_hex), inv);
+          const verified = await attempt(() => token.verifyToken(pk, token.tokenFromJson(v.token)));
+          const invalid = [];
+          for (const c of v.invalid_tokens) {
+            const r = await attempt(() => token.verifyToken(pk, token.tokenFromJson(c.token)));
+            invalid.push(r.ok);
+          }
+          return {
+            modulus_bits: pk.modBits,
+            voter_public_key_hex: toHex(voter.publicKey),
+            prepared_hex: toHex(prepared),
+            encoded_message_hex: toHex(encoded),
+            blinded_hex: toHex(blinded),
+            inv_hex: toHex(inv),
+            sig_hex: toHex(sig),
+            token: token.tokenToJson({ msg: prepared, sig }),
+            verified: verified.ok,
+            invalid_accepted: invalid,
+          };
+        }""",
+        v,
+    )
+    keys = [
+        "modulus_bits",
+        "voter_public_key_hex",
+        "prepared_hex",
+        "encoded_message_hex",
+        "blinded_hex",
+        "inv_hex",
+        "sig_hex",
+        "token",
+    ]
+    assert {k: got[k] for k in keys} == {k: v[k] for k in keys}
+    assert got["verified"] is True
+    assert got["invalid_accepted"] == [False] * len(v["invalid_tokens"])
+
+
+# --------------------------------------------------------------------------- sealing, leaf
+
+
+def test_sealed_ballot(page: Page) -> None:
+    v = vector("sealed.json")
+    got = page.evaluate(
+        """async (v) => {
+          const { sealing, hpke, b64u, bytes, fromHex, toHex } = window.conf;
+          const buffer = fromHex(v.rng_hex);
+          let pos = 0;
+          const rng = (n) => {
+            if (pos + n > buffer.length) throw new Error("the vector's rng stream is exhausted");
+            pos += n;
+            return buffer.slice(pos - n, pos);
+          };
+          const trustees = v.trustees.map(
+            (t) => ({ id: t.id, hpkeKey: b64u.b64uDecode(t.hpke_key, 32) }),
+          );
+          const sealed = await sealing.seal(
+            bytes.utf8(v.plaintext),
+            { mid: v.round, ward: v.ward, trustees, threshold: v.threshold, rng },
+          );
+          const none = new Uint8Array(0);
+          const shares = [];
+          const opened = [];
+          for (const [i, s] of v.shares.entries()) {
+            const info = bytes.utf8(s.info);
+            const skE = fromHex(s.ephemeral_private_key_hex);
+            const value = fromHex(s.value_hex);
+            const { enc, ct } = await hpke.sealBase(
+              trustees[i].hpkeKey, info, none, value, { testOnlySkE: skE },
+            );
+            shares.push(b64u.b64uEncode(bytes.concat(enc, ct)));
+            const share = b64u.b64uDecode(s.share, 114);
+            const sk = b64u.b64uDecode(v.trustees[i].private_key, 32);
+            const plain = await hpke.openBase(share.slice(0, 32), sk, info, none, share.slice(32));
+            opened.push(toHex(plain));
+          }
+          return {
+            nonce_hex: toHex(sealed.nonce), ct_hex: toHex(sealed.ct), rng_left: buffer.length - pos,
+            aad: bytes.fromUtf8(sealing.ballotAad(v.round, v.ward)), shares, opened,
+          };
+        }""",
+        v,
+    )
+    assert (got["nonce_hex"], got["ct_hex"], got["aad"]) == (v["nonce_hex"], v["ct_hex"], v["aad"])
+    assert got["rng_left"] == 0
+    assert got["shares"] == [s["share"] for s in v["shares"]] == v["ballot"]["shares"]
+    assert got["opened"] == [s["value_hex"] for s in v["shares"]]
+
+
+def test_leaf_hash(page: Page) -> None:
+    v = vector("leaf.json")
+    got = page.evaluate(
+        """async (text) => {
+          const { merkle, receipt, bytes, toHex } = window.conf;
+          const h = await merkle.leafHash(bytes.utf8(text));
+          return [toHex(h), receipt.receiptCode(h)];
+        }""",
+        v["leaf"],
+    )
+    assert got == [v["leaf_hash_hex"], v["receipt_code"]]
+
+
+def test_receipts(page: Page) -> None:
+    v = vector("receipt.json")
+    got = page.evaluate(
+        """async (v) => {
+          const { receipt, b64u, bytes, attempt } = window.conf;
+          const round = { mid: v.round, origin: v.origin, logKey: b64u.b64uDecode(v.log_key, 32) };
+          return Promise.all(v.cases.map(async (c) => {
+            const leaf = c.leaf === null ? undefined : bytes.utf8(c.leaf);
+            const verify = () => receipt.verifyReceipt(c.receipt, round, leaf);
+            const r = await attempt(async () => (await verify()).code);
+            return r.ok ? r.value : null;
+          }));
+        }""",
+        v,
+    )
+    assert got == [c["code"] for c in v["cases"]]
+
+
+def test_checkpoints(page: Page) -> None:
+    v = vector("checkpoint.json")
+    got = page.evaluate(
+        """async (v) => {
+          const { checkpoint, b64u, toHex, attempt } = window.conf;
+          const logKey = b64u.b64uDecode(v.log_key, 32);
+          return Promise.all(v.cases.map(async (c) => {
+            const r = await attempt(() => checkpoint.parseCheckpoint(c.note, v.origin, logKey));
+            return r.ok ? [Number(r.value.size), toHex(r.value.root)] : null;
+          }));
+        }""",
+        v,
+    )
+    assert got == [[c["size"], c["root_hex"]] if c["valid"] else None for c in v["cases"]]
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def test_openings(page: Page) -> None:
+    v = vector("openings.json")
+    signed = vector("mid.json")["signed_manifest"]
+    got = page.evaluate(
+        """async ([v, signed]) => {
+          const { jcs, b64u, attempt } = window.conf;
+          const out = [];
+          for (const c of v.cases) {
+            const released = c.released.map(
+              (r) => ({ index: r.index, id: r.id, sk: b64u.b64uDecode(r.private_key, 32) }),
+            );
+            const leaf = jcs.parse(c.leaf);
+            const r = await attempt(
+              () => window.conf.openLeaf(leaf, signed.manifest, v.round, released),
+            );
+            out.push(r.ok ? (r.value.reason ?? { ballot: r.value.ballot }) : `error: ${r.error}`);
+          }
+          return out;
+        }""",
+        [v, signed],
+    )
+    expected = [
+        {"ballot": c["ballot"]} if c["outcome"] == "valid" else c["outcome"] for c in v["cases"]
+    ]
+    wrong = [(c["name"], g, e) for c, g, e in zip(v["cases"], got, expected, strict=True) if g != e]
+    assert wrong == []
