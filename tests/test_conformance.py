@@ -331,6 +331,19 @@ def test_record_audit() -> None:
     assert got == vector("record.audit.json")
 
 
+def test_the_command_prints_the_same_report() -> None:
+    """``anonballot audit record --json``, as an auditor runs it, prints the expected report."""
+    from click.testing import CliRunner
+
+    from anonballot.cli.main import main
+
+    result = CliRunner().invoke(main, ["audit", str(RECORD), "--json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    del got["record"]
+    assert got == vector("record.audit.json")
+
+
 @pytest.mark.slow
 def test_generator_reproduces_the_suite(tmp_path: Path) -> None:
     subprocess.run(  # noqa: S603 (our own script, with the test's interpreter)
