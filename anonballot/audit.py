@@ -27,11 +27,11 @@ from .errors import AnonBallotError, EncodingError, OpenError, RecordError, Veri
 from .hazmat.merkle import CompactRange, leaf_hash
 from .leaf import Leaf, parse_leaf
 from .manifest import Manifest
+from .opening import LeafOpener
 from .record import Record
-from .sealing import TrusteeSecret
 from .signing import verify_ed25519, verify_object
-from .tally import LeafOpener, TallyBuilder
-from .trustee import verify_release
+from .tally import TallyBuilder
+from .trustee import TrusteeSecret, verify_release
 
 __all__ = ["CHECKS", "AuditReport", "CheckResult", "audit_record", "render_report"]
 

@@ -23,16 +23,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .board import Board, Receipt
+from .board import Board
 from .checkpoint import Checkpoint
 from .codes import code_hash, normalize_code, pseudonym
 from .encoding import JSONValue, b64u_encode, jcs, parse_json, sha256
 from .errors import AnonBallotError, Conflict, InputError, NotFound, StateError
 from .leaf import Leaf, parse_leaf
 from .manifest import Manifest, RoundConfig
+from .opening import LeafOpener
+from .receipt import Receipt
 from .signing import SigningKey, sign_object, verify_object
 from .storage import Issuance, RoundStore
-from .tally import LeafOpener, TallyBuilder
+from .tally import TallyBuilder
 from .tokens import IssuerKey
 from .trustee import verify_release
 

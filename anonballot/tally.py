@@ -1,8 +1,9 @@
-"""Decryption and the tally (protocol section 7.3 and 7.4).
+"""The tally (protocol sections 7.4 and 7.5): counting opened ballots into the results.
 
-:class:`TallyBuilder` counts ballots; partial builders from several workers :meth:`merge`
-into one, so the audit can spread the work over processes. The result does not depend on
-board order: counts are sums and comments are sorted by code point.
+:class:`TallyBuilder` counts the ballots that :class:`~anonballot.opening.LeafOpener` opens;
+partial builders from several workers :meth:`merge` into one, so the audit can spread the
+work over processes. The result does not depend on board order: counts are sums and
+comments are sorted by code point.
 """
 
 from __future__ import annotations
@@ -10,36 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .ballot import WHITE_SPACE, BallotRules, classify_plaintext, strip_comment
+from .ballot import WHITE_SPACE, strip_comment
 from .encoding import JSONValue, b64u_encode
 from .errors import OpenError
 from .leaf import Leaf
 from .manifest import Manifest
-from .sealing import Opener, TrusteeSecret
+from .opening import LeafOpener
 
-__all__ = ["WHITE_SPACE", "LeafOpener", "TallyBuilder", "strip_comment"]
-
-
-class LeafOpener:
-    """Opens leaves of one round with the valid releases, by the rules of section 7.3."""
-
-    def __init__(self, manifest: Manifest, released: Sequence[TrusteeSecret], mid: str) -> None:
-        self.manifest = manifest
-        self.mid = mid
-        self._opener = Opener(round_id=mid, released=released, threshold=manifest.threshold)
-        self._rules = {w.id: BallotRules(manifest, w.id) for w in manifest.wards}
-
-    def open(self, leaf: Leaf) -> dict[str, Any]:
-        """The valid ballot of ``leaf``, or :class:`OpenError` carrying the reason code."""
-        return self.classify(self.decrypt(leaf), leaf)
-
-    def decrypt(self, leaf: Leaf) -> bytes:
-        """The plaintext of ``leaf``, or :class:`OpenError` when it does not open."""
-        return self._opener.open(leaf.ballot, ward=leaf.ward)
-
-    def classify(self, plaintext: bytes, leaf: Leaf) -> dict[str, Any]:
-        """The valid ballot in the ``plaintext`` of ``leaf``, or :class:`OpenError`."""
-        return classify_plaintext(plaintext, self.manifest, leaf.ward, self._rules.get(leaf.ward))
+__all__ = ["WHITE_SPACE", "TallyBuilder", "strip_comment"]
 
 
 class TallyBuilder:

@@ -109,7 +109,7 @@ def setup_office(data: Path, *, wards: int, codes: int, key_bits: int) -> list[t
     """A data directory with an open round and ``codes`` invitation codes; (code, ward)."""
     from anonballot.server.roster import RosterEntry
     from anonballot.server.service import Service
-    from anonballot.simulate import demo_config
+    from anonballot.testing import demo_config
 
     if data.exists():
         shutil.rmtree(data)
@@ -180,10 +180,10 @@ def _blinded_requests(items: list[tuple[str, str]]) -> list[bytes]:
 
 def _leaves(task: tuple[list[str], int]) -> list[bytes]:
     """One leaf per ward in ``wards``, tokens signed directly with the issuer key."""
-    from anonballot.client import Participant
     from anonballot.hazmat.blind_rsa import prepare_randomize
+    from anonballot.participant import Participant
     from anonballot.signing import SigningKey
-    from anonballot.simulate import random_answers
+    from anonballot.testing import random_answers
 
     wards, seed = task
     rng = random.Random(seed)

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from anonballot.audit import audit_record, render_report
 from anonballot.encoding import check_id
 from anonballot.errors import InputError
-from anonballot.simulate import simulate as run_simulation
+from anonballot.testing import simulate as run_simulation
 
 from .common import api_error, clean_errors
 

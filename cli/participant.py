@@ -27,9 +27,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from anonballot.board import Receipt, check_consistent
 from anonballot.checkpoint import Checkpoint
-from anonballot.client import Participant
 from anonballot.codes import code_hash, normalize_code
 from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
 from anonballot.errors import (
@@ -44,11 +42,12 @@ from anonballot.hazmat.merkle import CompactRange, leaf_hash
 from anonballot.keyfile import read_json_file, write_private
 from anonballot.leaf import parse_leaf
 from anonballot.manifest import Manifest
+from anonballot.opening import LeafOpener
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt, check_consistent
 from anonballot.record import Record
-from anonballot.sealing import TrusteeSecret
 from anonballot.signing import verify_object
-from anonballot.tally import LeafOpener
-from anonballot.trustee import verify_release
+from anonballot.trustee import TrusteeSecret, verify_release
 
 from .common import ApiClient, ApiError, clean_errors
 from .main import main

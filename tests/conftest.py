@@ -17,14 +17,14 @@ from typing import Any, Protocol
 
 import pytest
 
-from anonballot.board import Receipt
-from anonballot.client import Participant
 from anonballot.codes import generate_code
 from anonballot.engine import Round
 from anonballot.manifest import Manifest, RoundConfig, Window
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt
 from anonballot.signing import SigningKey
-from anonballot.simulate import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.storage import MemoryStore
+from anonballot.testing import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.tokens import IssuerKey
 from anonballot.trustee import TrusteeKey
 

@@ -11,13 +11,14 @@ from conftest import DemoRound, RoundFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anonballot.board import Receipt
-from anonballot.client import Participant
 from anonballot.encoding import jcs, parse_json
 from anonballot.errors import AnonBallotError, Conflict, InvalidToken
 from anonballot.leaf import build_leaf, parse_leaf
 from anonballot.manifest import Manifest
-from anonballot.tally import LeafOpener, TallyBuilder
+from anonballot.opening import LeafOpener
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt
+from anonballot.tally import TallyBuilder
 from anonballot.tokens import IssuerKey
 from anonballot.trustee import verify_release
 

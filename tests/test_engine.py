@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from conftest import NOW, Clock, DemoRound, RoundFactory, all_answers, seeded_codes
 
-from anonballot.board import Receipt, check_consistent
 from anonballot.checkpoint import Checkpoint
-from anonballot.client import Participant
 from anonballot.codes import format_code, pseudonym
 from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json, sha256
 from anonballot.engine import Round
@@ -31,9 +29,11 @@ from anonballot.errors import (
 from anonballot.hazmat.merkle import leaf_hash, verify_inclusion
 from anonballot.leaf import build_leaf
 from anonballot.manifest import Window
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt, check_consistent
 from anonballot.signing import SigningKey, verify_object
-from anonballot.simulate import demo_config
 from anonballot.storage import MemoryStore
+from anonballot.testing import demo_config
 from anonballot.tokens import IssuerKey, TokenRequest
 from anonballot.trustee import TrusteeKey
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 from _live import demo_office, server_thread
 
-from anonballot.client import Participant
 from anonballot.encoding import b64u_decode, b64u_encode
-from anonballot.simulate import random_answers
+from anonballot.participant import Participant
+from anonballot.testing import random_answers
 
 
 def test_a_participant_votes_over_a_real_socket(tmp_path: Path) -> None:
