@@ -113,7 +113,7 @@ class DemoRound:
         """Close, release and tally; return the results value."""
         self.engine.close()
         self.release(releases)
-        results: dict[str, Any] = self.engine.tally()["results"]
+        results: dict[str, Any] = self.engine.tally().to_json()
         return results
 
 

@@ -116,7 +116,7 @@ def simulate(
     releasing = trustee_keys[: max(threshold, min(2, trustees))]
     for key in releasing:
         engine.add_release(key.release(engine.mid))
-    results = engine.tally()["results"]
+    results = engine.tally()
     path = write_record(out, config.round_id, engine.record_files(), engine.board_leaves())
     return SimulationSummary(
         record=path,
@@ -126,6 +126,6 @@ def simulate(
         eligible=len(roster),
         issued=issued,
         cast=cast,
-        invalid=len(results["invalid"]),
+        invalid=len(results.invalid),
         trustees_released=[k.id for k in releasing],
     )
