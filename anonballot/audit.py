@@ -273,7 +273,7 @@ class _Audit:
         a6 = self.c("A6")
         a6.counts["leaves"] = size
         if final is not None:
-            # every failure names the file it is about (the brief: leaf_index or file)
+            # every failure names the file it is about (protocol section 9.2: leaf index or file)
             if final.size != size:
                 a6.fail(
                     f"the final checkpoint has size {final.size}, the board {size} leaves",
@@ -348,7 +348,7 @@ class _Audit:
         out = []
         for name in self.record.names("checkpoints"):
             if not name.endswith(".txt"):
-                continue  # only checkpoints/*.txt are checkpoints (R16)
+                continue  # only checkpoints/*.txt are checkpoints (protocol section 9.1)
             try:
                 cp = Checkpoint.parse(self.record.read(name), manifest.origin, manifest.log_key)
             except AnonBallotError as exc:
@@ -406,7 +406,7 @@ class _Audit:
         secrets: dict[int, TrusteeSecret] = {}
         for name in self.record.names("releases"):
             if not name.endswith(".json"):
-                continue  # only releases/*.json are releases (R16)
+                continue  # only releases/*.json are releases (protocol section 9.1)
             obj = self._json(name, "A10")
             if obj is None:
                 continue
@@ -518,9 +518,9 @@ class _Audit:
     def _board_lines(self) -> Iterator[bytes]:
         """The board's lines; a missing or damaged board.jsonl fails A2 instead of raising.
 
-        Fix: a record without board.jsonl (or with a damaged zip member) made the audit
-        raise RecordError (exit 2, "not a round record") or crash, where it is a round
-        record with a missing or broken file: exit 1, reported at A2 (and A6 by its size).
+        A record without board.jsonl (or with a damaged zip member) is still a round record
+        with a missing or broken file (protocol section 9.2): exit 1, reported at A2 (and
+        A6 by its size), not exit 2 as for something that is not a record at all.
         """
         if not self.record.exists("board.jsonl"):
             self.board_error = "the record has no board.jsonl"
@@ -571,7 +571,7 @@ class _Audit:
             lines = enumerate(self.record.board())
             for index, line in lines:
                 if not line.endswith(b"\n"):
-                    continue  # fix: A2 rejected such a line in the first pass; skip it here too
+                    continue  # A2 rejected such a line in the first pass; skip it here too
                 try:
                     leaf = parse_leaf(line[:-1], self.manifest, self.manifest.mid)
                 except AnonBallotError:
