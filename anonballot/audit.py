@@ -15,23 +15,23 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .checkpoint import Checkpoint
-from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json, sha256
+from .encoding import JSONValue, b64u_decode, jcs, parse_json
 from .errors import AnonBallotError, EncodingError, OpenError, RecordError, VerificationError
 from .hazmat.merkle import CompactRange, leaf_hash
 from .leaf import Leaf, parse_leaf
 from .manifest import Manifest
+from .opening import LeafOpener
 from .record import Record
-from .sealing import TrusteeSecret
-from .signing import verify_ed25519, verify_object
-from .tally import LeafOpener, TallyBuilder
-from .trustee import verify_release
+from .signing import verify_ed25519
+from .statements import CloseStatement, IssuanceLedger, Results
+from .tally import TallyBuilder
+from .trustee import TrusteeSecret, verify_release
 
 __all__ = ["CHECKS", "AuditReport", "CheckResult", "audit_record", "render_report"]
 
@@ -49,9 +49,6 @@ CHECKS: dict[str, str] = {
     "A11": "decryption and validation of every ballot",
     "A12": "the recomputed results equal results.json, whose signature verifies",
 }
-
-_PSEUDONYM = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
-"""The canonical base64url of 32 bytes (the last character carries 4 bits and 2 zero bits)."""
 
 MAX_LISTED = 50
 """Failures listed per check; the count covers all of them."""
@@ -276,7 +273,7 @@ class _Audit:
         a6 = self.c("A6")
         a6.counts["leaves"] = size
         if final is not None:
-            # every failure names the file it is about (the brief: leaf_index or file)
+            # every failure names the file it is about (protocol section 9.2: leaf index or file)
             if final.size != size:
                 a6.fail(
                     f"the final checkpoint has size {final.size}, the board {size} leaves",
@@ -290,12 +287,12 @@ class _Audit:
         # A8: the close statement against the board
         a8 = self.c("A8")
         if close is not None:
-            if close.get("tree_size") != size:
+            if close.tree_size != size:
                 a8.fail(
-                    f"close.tree_size is {close.get('tree_size')}, the board has {size}",
+                    f"close.tree_size is {close.tree_size}, the board has {size}",
                     file="close.json",
                 )
-            if close.get("root") != b64u_encode(root):
+            if close.root != root:
                 a8.fail("close.root differs from the board's root", file="close.json")
         self._a9(manifest, close, ledger, ward_ballots)
         results = None
@@ -310,14 +307,14 @@ class _Audit:
             a11.counts["invalid"] = len(tally.invalid)
             for index, reason in sorted(tally.invalid)[:MAX_LISTED]:
                 a11.failures.append({"leaf_index": index, "detail": reason})
-            issued = close.get("issued", {}) if close is not None else {}
-            results = tally.results(
+            recomputed = tally.results(
                 mid=mid,
                 tree_size=size,
                 root=root,
                 trustees=[s.id for s in secrets or []],
-                issued=issued if isinstance(issued, dict) else {},
+                issued=close.issued if close is not None else {},
             )
+            results = recomputed.to_json()
             self._a12(manifest, results)
         return AuditReport(str(self.record.source), manifest.round_id, mid, self.checks, results)
 
@@ -351,7 +348,7 @@ class _Audit:
         out = []
         for name in self.record.names("checkpoints"):
             if not name.endswith(".txt"):
-                continue  # only checkpoints/*.txt are checkpoints (R16)
+                continue  # only checkpoints/*.txt are checkpoints (protocol section 9.1)
             try:
                 cp = Checkpoint.parse(self.record.read(name), manifest.origin, manifest.log_key)
             except AnonBallotError as exc:
@@ -361,79 +358,55 @@ class _Audit:
         self.c("A7").counts["checkpoints"] = len(out)
         return out
 
-    def _close_statement(self, manifest: Manifest) -> dict[str, Any] | None:
+    def _close_statement(self, manifest: Manifest) -> CloseStatement | None:
         a8 = self.c("A8")
         signed = self._json("close.json", "A8")
         if signed is None:
             return None
+        problems: list[str] = []
         try:
-            close: dict[str, Any] = verify_object(signed, "close", manifest.organizer_key)
+            close = CloseStatement.from_signed(signed, manifest, problems=problems)
         except AnonBallotError as exc:
             a8.fail(exc.detail, file="close.json")
             return None
-        keys = {"round", "tree_size", "root", "issued", "issuance_ledger"}
-        if not isinstance(close, dict) or set(close) != keys:
-            a8.fail("the close statement does not have exactly its five keys", file="close.json")
-            return None
-        if close["round"] != manifest.mid:
-            a8.fail("the close statement is for another round", file="close.json")
-        issued = close["issued"]
-        if not isinstance(issued, dict) or set(issued) != {w.id for w in manifest.wards}:
-            a8.fail("close.issued does not list exactly the manifest's wards", file="close.json")
+        for detail in problems:
+            a8.fail(detail, file="close.json")
         return close
 
-    def _ledger(self, manifest: Manifest, close: dict[str, Any] | None) -> dict[str, int] | None:
+    def _ledger(self, manifest: Manifest, close: CloseStatement | None) -> dict[str, int] | None:
         """Check issuance.json (A8) and return its number of entries per ward (for A9)."""
         a8 = self.c("A8")
-        ledger = self._json("issuance.json", "A8")
-        if ledger is None:
+        value = self._json("issuance.json", "A8")
+        if value is None:
             return None
         try:
-            digest = b64u_encode(sha256(jcs(ledger)))
+            digest = IssuanceLedger.hash_of(value)
         except EncodingError as exc:
             a8.fail(exc.detail, file="issuance.json")
             return None
-        if close is not None and close.get("issuance_ledger") != digest:
+        if close is not None and close.issuance_ledger != digest:
             a8.fail("the ledger's hash differs from close.issuance_ledger", file="issuance.json")
-        if not isinstance(ledger, dict) or set(ledger) != {"round", "wards"}:
-            a8.fail("the ledger has exactly the keys round and wards", file="issuance.json")
+        problems: list[str] = []
+        try:
+            ledger: IssuanceLedger | None = IssuanceLedger.from_json(
+                value, manifest, problems=problems
+            )
+        except AnonBallotError as exc:
+            problems.append(exc.detail)
+            ledger = None
+        for detail in problems:
+            a8.fail(detail, file="issuance.json")
+        if ledger is None:
             return None
-        if ledger["round"] != manifest.mid:
-            a8.fail("the ledger is for another round", file="issuance.json")
-        wards = ledger["wards"]
-        if not isinstance(wards, dict) or set(wards) != {w.id for w in manifest.wards}:
-            a8.fail("the ledger does not list exactly the manifest's wards", file="issuance.json")
-            return None
-        out: dict[str, int] = {}
-        seen: set[str] = set()
-        for ward, entries in wards.items():
-            # fix: sorted() raised TypeError (and the audit crashed) on a list mixing
-            # strings with other values, and `in seen` on unhashable entries
-            if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
-                a8.fail(f"ledger entries of {ward} are not a list of text", file="issuance.json")
-                continue
-            if entries != sorted(entries):
-                # still counted for A9, so that its message shows the real number
-                a8.fail(f"ledger entries of {ward} are not sorted", file="issuance.json")
-            for entry in entries:
-                if not _PSEUDONYM.fullmatch(entry):  # b64u_decode says what is wrong
-                    try:
-                        b64u_decode(entry, length=32, what="pseudonym")
-                    except EncodingError as exc:
-                        a8.fail(f"{ward}: {exc.detail}", file="issuance.json")
-                if entry in seen:
-                    a8.fail(f"{ward}: pseudonym {entry} appears twice", file="issuance.json")
-                seen.add(entry)
-            out[ward] = len(entries)
-        a8.counts["ledger_entries"] = len(seen)
-        return out
+        a8.counts["ledger_entries"] = len({e for es in ledger.wards.values() for e in es})
+        return ledger.counts
 
     def _a10(self, manifest: Manifest) -> list[TrusteeSecret] | None:
         a10 = self.c("A10")
         secrets: dict[int, TrusteeSecret] = {}
         for name in self.record.names("releases"):
             if not name.endswith(".json"):
-                continue  # only releases/*.json are releases (R16)
+                continue  # only releases/*.json are releases (protocol section 9.1)
             obj = self._json(name, "A10")
             if obj is None:
                 continue
@@ -545,9 +518,9 @@ class _Audit:
     def _board_lines(self) -> Iterator[bytes]:
         """The board's lines; a missing or damaged board.jsonl fails A2 instead of raising.
 
-        Fix: a record without board.jsonl (or with a damaged zip member) made the audit
-        raise RecordError (exit 2, "not a round record") or crash, where it is a round
-        record with a missing or broken file: exit 1, reported at A2 (and A6 by its size).
+        A record without board.jsonl (or with a damaged zip member) is still a round record
+        with a missing or broken file (protocol section 9.2): exit 1, reported at A2 (and
+        A6 by its size), not exit 2 as for something that is not a record at all.
         """
         if not self.record.exists("board.jsonl"):
             self.board_error = "the record has no board.jsonl"
@@ -598,7 +571,7 @@ class _Audit:
             lines = enumerate(self.record.board())
             for index, line in lines:
                 if not line.endswith(b"\n"):
-                    continue  # fix: A2 rejected such a line in the first pass; skip it here too
+                    continue  # A2 rejected such a line in the first pass; skip it here too
                 try:
                     leaf = parse_leaf(line[:-1], self.manifest, self.manifest.mid)
                 except AnonBallotError:
@@ -620,7 +593,7 @@ class _Audit:
     def _a9(
         self,
         manifest: Manifest,
-        close: dict[str, Any] | None,
+        close: CloseStatement | None,
         ledger: dict[str, int] | None,
         ward_ballots: dict[str, int],
     ) -> None:
@@ -631,12 +604,11 @@ class _Audit:
                 file="close.json" if close is None else "issuance.json",
             )
             return
-        issued_all = close["issued"] if isinstance(close.get("issued"), dict) else {}
         for ward in manifest.wards:
             ballots = ward_ballots.get(ward.id, 0)
-            issued = issued_all.get(ward.id)
+            issued = close.issued.get(ward.id)
             entries = ledger.get(ward.id, 0)
-            if not isinstance(issued, int) or isinstance(issued, bool):
+            if issued is None:
                 a9.fail(f"{ward.id}: close.issued has no count", file="close.json")
                 continue
             if not ballots <= issued == entries <= ward.eligible:
@@ -647,7 +619,7 @@ class _Audit:
                 )
         a9.counts = {
             "ballots": sum(ward_ballots.values()),
-            "issued": sum(v for v in issued_all.values() if isinstance(v, int)),
+            "issued": sum(close.issued.values()),
             "eligible": sum(w.eligible for w in manifest.wards),
         }
 
@@ -659,7 +631,7 @@ class _Audit:
         if signed is None:
             return
         try:
-            published = verify_object(signed, "results", manifest.organizer_key)
+            published = Results.signed_value(signed, manifest)
             same = jcs(published) == jcs(recomputed)
         except (VerificationError, EncodingError, OpenError) as exc:
             a12.fail(exc.detail, file="results.json")

@@ -4,8 +4,7 @@ A ballot is valid for a ward iff it has exactly the keys ``v`` (= 1), ``ward`` a
 ``answers``; ``answers`` has exactly the ward's subjects; each answer has exactly ``ratings``
 and ``comments``; ``ratings`` has every criterion, each a scale id or the abstain id;
 ``comments`` keys are comment fields, each an NFC string of at most ``max_chars`` code
-points. :func:`classify_plaintext` applies the deterministic opening rules of section 7.3
-to decrypted bytes.
+points. Sorting decrypted bytes into valid and invalid ballots is :mod:`anonballot.opening`.
 """
 
 from __future__ import annotations
@@ -13,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .encoding import JSONValue, is_nfc, jcs, jcs_checked, parse_json
-from .errors import BallotContentError, EncodingError, OpenError
+from .encoding import JSONValue, is_nfc
+from .errors import BallotContentError
 from .manifest import Manifest
 
 __all__ = [
     "WHITE_SPACE",
     "BallotRules",
-    "classify_plaintext",
     "make_ballot",
     "strip_comment",
     "validate_ballot",
@@ -48,7 +46,7 @@ def make_ballot(ward: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str
     out: dict[str, JSONValue] = {}
     for subject, answer in answers.items():
         # Malformed parts are passed through unchanged so that validate_ballot rejects them
-        # with a BallotContentError (this used to raise KeyError or AttributeError).
+        # with a BallotContentError, the one error a caller handles for a bad ballot.
         if not isinstance(answer, Mapping):
             out[subject] = answer
             continue
@@ -128,44 +126,3 @@ def validate_ballot(
                     f"{subject}.{name}: {len(text)} characters, at most {fields[name]} allowed"
                 )
     return value
-
-
-def classify_plaintext(
-    plaintext: bytes, manifest: Manifest, ward: str, rules: BallotRules | None = None
-) -> dict[str, Any]:
-    """The valid ballot in ``plaintext``, or :class:`OpenError` with the section 7.3 reason.
-
-    ``not_canonical``: not JSON, or not exactly its own JCS bytes. ``wrong_ward``: an object
-    whose ``ward`` is present and differs from the leaf's ward. ``invalid_content``: any other
-    rule of a valid ballot broken. ``rules`` (of ``manifest`` and ``ward``) saves working them
-    out for each ballot.
-    """
-    try:
-        value = parse_json(plaintext)
-    except EncodingError:
-        raise OpenError("the plaintext is not canonical JSON", code="not_canonical") from None
-    try:
-        ballot = validate_ballot(value, manifest, ward, rules)
-    except BallotContentError:
-        pass  # the reasons in their order, below
-    else:
-        # A valid ballot holds only ASCII identifiers as keys, NFC text and the integer 1:
-        # exactly what jcs() checks, so its JCS is the sorted compact JSON.
-        try:
-            if jcs_checked(value) == plaintext:
-                return ballot
-        except EncodingError:
-            pass
-        raise OpenError("the plaintext is not canonical JSON", code="not_canonical")
-    try:
-        canonical = jcs(value) == plaintext
-    except EncodingError:
-        canonical = False
-    if not canonical:
-        raise OpenError("the plaintext is not canonical JSON", code="not_canonical")
-    if isinstance(value, dict) and "ward" in value and value["ward"] != ward:
-        raise OpenError("the ballot names another ward", code="wrong_ward")
-    try:
-        return validate_ballot(value, manifest, ward)
-    except BallotContentError as exc:
-        raise OpenError(exc.detail, code="invalid_content") from exc

@@ -31,8 +31,8 @@ def normalize_code(text: object) -> str:
         raise InputError("an invitation code is text", code="bad_code")
     if not text.isascii():
         # Checked before upper(): Unicode case mapping turns "ß" into "SS", "ı" into "I" and
-        # "ſ" into "S", which used to let non-ASCII text pass as a code. R7 allows only the
-        # ASCII alphabet (with O, I, L, "-", spaces and tabs).
+        # "ſ" into "S", so non-ASCII text could otherwise pass as a code. Protocol section
+        # 5.1 allows only the ASCII alphabet (with O, I, L, "-", spaces and tabs).
         raise InputError("an invitation code has only letters and digits", code="bad_code")
     out = []
     for ch in text.upper():

@@ -192,10 +192,10 @@ def _reject_float(text: str) -> None:
 
 
 def _parse_int(text: str) -> int:
-    # R2: integers in the I-JSON safe range only. Checking the digit count first also keeps
-    # int() from raising a bare ValueError on a huge literal (Python's 4300-digit limit),
-    # which used to escape as a non-EncodingError, e.g. out of the tally's
-    # classify_plaintext on a ballot holding a 5000-digit number.
+    # Integers in the I-JSON safe range only (protocol section 2.1). Checking the digit count
+    # first also keeps int() from raising a bare ValueError on a huge literal (Python's
+    # 4300-digit limit): a ballot holding a 5000-digit number must open as not_canonical
+    # (section 7.3), not escape as another error.
     if len(text.lstrip("-")) > 16 or not -_MAX_SAFE <= (value := int(text)) <= _MAX_SAFE:
         raise EncodingError(f"integer {text[:20]} is outside the I-JSON range")
     return value

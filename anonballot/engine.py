@@ -21,18 +21,20 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from .board import Board, Receipt
+from .board import Board
 from .checkpoint import Checkpoint
 from .codes import code_hash, normalize_code, pseudonym
-from .encoding import JSONValue, b64u_encode, jcs, parse_json, sha256
+from .encoding import JSONValue, jcs, parse_json
 from .errors import AnonBallotError, Conflict, InputError, NotFound, StateError
 from .leaf import Leaf, parse_leaf
 from .manifest import Manifest, RoundConfig
-from .signing import SigningKey, sign_object, verify_object
+from .opening import LeafOpener
+from .receipt import Receipt
+from .signing import SigningKey
+from .statements import CloseStatement, IssuanceLedger, Results
 from .storage import Issuance, RoundStore
-from .tally import LeafOpener, TallyBuilder
+from .tally import TallyBuilder
 from .tokens import IssuerKey
 from .trustee import verify_release
 
@@ -159,10 +161,10 @@ class Round:
                 log_key=log.public_key,
             )
             signed = manifest.sign(organizer)
-            # Check the manifest by the rules every reader applies before storing anything.
+            # Check the manifest by the rules every reader applies before storing anything:
             # Manifest.build does not check them all (e.g. two wards given the same issuer
-            # key): such a manifest used to be stored and the state set to "open", after
-            # which every load of the round failed.
+            # key), and a stored manifest that no reader accepts would make every later load
+            # of the round fail.
             Manifest.from_signed(signed)
             empty = Checkpoint(manifest.origin, 0, Board(manifest).tree.root(0))
             with self.store.atomic():  # the manifest is published with the open state
@@ -423,9 +425,10 @@ class Round:
         """The board, rebuilt first if the store holds leaves this engine did not append.
 
         Call with the lock held. Another engine on the same store (a second worker, or an
-        instance made before a restart) may have appended: without this, a stale tree made
-        receipts fail (an out-of-range index on a resubmission) and, worse, got a checkpoint signed
-        over a tree that is not the store's, inconsistent with the other engine's. Writers
+        instance made before a restart) may have appended: a stale tree would give receipts
+        with out-of-range indices on a resubmission and, worse, sign a checkpoint over a tree
+        that is not the store's, inconsistent with the other engine's (protocol section
+        6.6). Writers
         in several processes still need the store itself to serialize appends.
         """
         board = self.board
@@ -497,43 +500,49 @@ class Round:
 
     # -- close, releases, tally -------------------------------------------------------------------
 
-    def close(self) -> dict[str, JSONValue]:
+    def close(self) -> CloseStatement:
         """Sign the final checkpoint, the close statement and the issuance ledger."""
         with self._lock:
             self._require("open")
             manifest = self.manifest
-            wards: dict[str, list[str]] = {w.id: [] for w in manifest.wards}
-            for issuance in self.store.issuances():
-                wards[issuance.ward].append(issuance.pseudonym)
-            ledger = {"round": self.mid, "wards": {w: sorted(p) for w, p in wards.items()}}
+            ledger = IssuanceLedger.build(
+                manifest, ((i.ward, i.pseudonym) for i in self.store.issuances())
+            )
             board = self._sync_board()
             final = board.checkpoint()
             final_note = (
                 None if self.store.checkpoint_at(final.size) else final.sign(self._log_key())
             )
-            statement = {
-                "round": self.mid,
-                "tree_size": final.size,
-                "root": b64u_encode(final.root),
-                "issued": {w: len(p) for w, p in wards.items()},
-                "issuance_ledger": b64u_encode(sha256(jcs(ledger))),
-            }
-            signed = sign_object("close", statement, self._secret_key("organizer"))
+            statement = CloseStatement.build(final, ledger)
+            signed = statement.sign(self._secret_key("organizer"))
             with self.store.atomic():  # no close statement without the closed state
                 if final_note is not None:
                     self.store.put_checkpoint(final.size, final_note)
-                self.store.put_document("issuance", jcs(ledger))
+                self.store.put_document("issuance", jcs(ledger.to_json()))
                 self.store.put_document("close", jcs(signed))
                 self.store.set_state("closed")
-            return signed
+            return statement
 
-    def close_statement(self) -> dict[str, Any]:
+    def close_statement(self) -> CloseStatement:
+        """The signed close statement of the closed round (protocol section 7.1), verified."""
         data = self.store.get_document("close")
         if data is None:
             raise StateError("the round is not closed yet", code="round_not_closed")
-        signed: dict[str, Any] = parse_json(data)
-        value: dict[str, Any] = verify_object(signed, "close", self.manifest.organizer_key)
-        return value
+        return CloseStatement.from_signed(parse_json(data), self.manifest)
+
+    def issuance_ledger(self) -> IssuanceLedger:
+        """The issuance ledger of the closed round (protocol section 8)."""
+        data = self.store.get_document("issuance")
+        if data is None:
+            raise StateError("the round is not closed yet", code="round_not_closed")
+        return IssuanceLedger.from_json(parse_json(data), self.manifest)
+
+    def results(self) -> Results:
+        """The signed results of the tallied round (protocol section 7.5), verified."""
+        data = self.store.get_document("results")
+        if data is None:
+            raise StateError("the round is not tallied yet", code="round_not_tallied")
+        return Results.from_signed(parse_json(data), self.manifest)
 
     def add_release(self, release: object) -> str:
         """Accept a trustee's release if it verifies; return the trustee id."""
@@ -550,7 +559,7 @@ class Round:
                 out[name.removeprefix("release/")] = parse_json(data)
         return out
 
-    def tally(self) -> dict[str, JSONValue]:
+    def tally(self) -> Results:
         """Decrypt every leaf with the valid releases, count, and sign the results."""
         with self._lock:
             self._require("closed")
@@ -568,7 +577,7 @@ class Round:
             close = self.close_statement()
             opener = LeafOpener(manifest, secrets, self.mid)
             builder = TallyBuilder(manifest)
-            size = close["tree_size"]
+            size = close.tree_size
             for index, data in enumerate(self.store.leaves(0, size)):
                 builder.add(index, parse_leaf(data, manifest, self.mid), opener)
             results = builder.results(
@@ -576,13 +585,13 @@ class Round:
                 tree_size=size,
                 root=self.board.tree.root(size),
                 trustees=[s.id for s in secrets],
-                issued=close["issued"],
+                issued=close.issued,
             )
-            signed = sign_object("results", results, self._secret_key("organizer"))
+            signed = results.sign(self._secret_key("organizer"))
             with self.store.atomic():
                 self.store.put_document("results", jcs(signed))
                 self.store.set_state("tallied")
-            return signed
+            return results
 
     def record_files(self) -> dict[str, bytes]:
         """The round record's files but the board (protocol section 9), under ``<round_id>/``."""
@@ -598,7 +607,7 @@ class Round:
             if data is None:
                 raise StateError(f"the round has no {name} yet", code="wrong_state")
             files[path] = data
-        final = self.store.checkpoint_at(self.close_statement()["tree_size"])
+        final = self.store.checkpoint_at(self.close_statement().tree_size)
         if final is None:
             raise StateError("the final checkpoint is missing", code="wrong_state")
         files["checkpoint.txt"] = final.encode("utf-8")
@@ -608,5 +617,4 @@ class Round:
 
     def board_leaves(self) -> Iterator[bytes]:
         """The leaves of the closed board, in order (streamed from the store)."""
-        size = self.close_statement()["tree_size"]
-        return self.store.leaves(0, size)
+        return self.store.leaves(0, self.close_statement().tree_size)

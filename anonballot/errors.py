@@ -42,6 +42,7 @@ __all__ = [
     "OpenError",
     "RecordError",
     "StateError",
+    "StatementError",
     "VerificationError",
 ]
 
@@ -80,6 +81,13 @@ class BallotContentError(InputError):
     """A plaintext ballot is not a valid ballot for its ward."""
 
     code = "invalid_content"
+
+
+class StatementError(InputError):
+    """A close statement, issuance ledger or results value without the protocol's shape,
+    or not for the round (protocol sections 7.1, 7.5 and 8)."""
+
+    code = "bad_statement"
 
 
 class RecordError(InputError):

@@ -1,8 +1,9 @@
-"""Decryption and the tally (protocol section 7.3 and 7.4).
+"""The tally (protocol sections 7.4 and 7.5): counting opened ballots into the results.
 
-:class:`TallyBuilder` counts ballots; partial builders from several workers :meth:`merge`
-into one, so the audit can spread the work over processes. The result does not depend on
-board order: counts are sums and comments are sorted by code point.
+:class:`TallyBuilder` counts the ballots that :class:`~anonballot.opening.LeafOpener` opens;
+partial builders from several workers :meth:`merge` into one, so the audit can spread the
+work over processes. The result does not depend on board order: counts are sums and
+comments are sorted by code point.
 """
 
 from __future__ import annotations
@@ -10,36 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .ballot import WHITE_SPACE, BallotRules, classify_plaintext, strip_comment
-from .encoding import JSONValue, b64u_encode
+from .ballot import WHITE_SPACE, strip_comment
 from .errors import OpenError
 from .leaf import Leaf
 from .manifest import Manifest
-from .sealing import Opener, TrusteeSecret
+from .opening import LeafOpener
+from .statements import (
+    CriteriaCounts,
+    DistrictResult,
+    InvalidBallot,
+    Results,
+    RoleResult,
+    SubjectResult,
+    WardCounts,
+)
 
-__all__ = ["WHITE_SPACE", "LeafOpener", "TallyBuilder", "strip_comment"]
-
-
-class LeafOpener:
-    """Opens leaves of one round with the valid releases, by the rules of section 7.3."""
-
-    def __init__(self, manifest: Manifest, released: Sequence[TrusteeSecret], mid: str) -> None:
-        self.manifest = manifest
-        self.mid = mid
-        self._opener = Opener(round_id=mid, released=released, threshold=manifest.threshold)
-        self._rules = {w.id: BallotRules(manifest, w.id) for w in manifest.wards}
-
-    def open(self, leaf: Leaf) -> dict[str, Any]:
-        """The valid ballot of ``leaf``, or :class:`OpenError` carrying the reason code."""
-        return self.classify(self.decrypt(leaf), leaf)
-
-    def decrypt(self, leaf: Leaf) -> bytes:
-        """The plaintext of ``leaf``, or :class:`OpenError` when it does not open."""
-        return self._opener.open(leaf.ballot, ward=leaf.ward)
-
-    def classify(self, plaintext: bytes, leaf: Leaf) -> dict[str, Any]:
-        """The valid ballot in the ``plaintext`` of ``leaf``, or :class:`OpenError`."""
-        return classify_plaintext(plaintext, self.manifest, leaf.ward, self._rules.get(leaf.ward))
+__all__ = ["WHITE_SPACE", "TallyBuilder", "strip_comment"]
 
 
 class TallyBuilder:
@@ -127,8 +114,8 @@ class TallyBuilder:
         root: bytes,
         trustees: Iterable[str],
         issued: Mapping[str, int],
-    ) -> dict[str, JSONValue]:
-        """The results object of section 7.4 (unsigned)."""
+    ) -> Results:
+        """The results of section 7.5 (unsigned)."""
         m = self.manifest
         q = m.questionnaire
         levels = q.answer_ids
@@ -136,50 +123,50 @@ class TallyBuilder:
         def zero() -> dict[str, dict[str, int]]:
             return {c.id: dict.fromkeys(levels, 0) for c in q.criteria}
 
-        def add_into(target: dict[str, dict[str, int]], source: dict[str, dict[str, int]]) -> None:
+        def add_into(target: dict[str, dict[str, int]], source: CriteriaCounts) -> None:
             for criterion, per_level in source.items():
                 for level, n in per_level.items():
                     target[criterion][level] += n
 
-        wards: dict[str, JSONValue] = {}
+        wards: dict[str, WardCounts] = {}
         for w in m.wards:
             ballots = self.cast.get(w.id, 0)
             valid = self.valid.get(w.id, 0)
-            wards[w.id] = {
-                "eligible": w.eligible,
-                "issued": issued.get(w.id, 0),
-                "ballots": ballots,
-                "valid": valid,
-                "invalid": ballots - valid,
-            }
-        subjects: dict[str, JSONValue] = {}
-        roles = {r.id: {"subjects": 0, "ballots": 0, "criteria": zero()} for r in m.roles}
-        district = {"ballots": sum(self.valid.values()), "criteria": zero()}
+            wards[w.id] = WardCounts(
+                w.eligible, issued.get(w.id, 0), ballots, valid, ballots - valid
+            )
+        subjects: dict[str, SubjectResult] = {}
+        role_subjects = dict.fromkeys((r.id for r in m.roles), 0)
+        role_ballots = dict.fromkeys((r.id for r in m.roles), 0)
+        role_criteria = {r.id: zero() for r in m.roles}
+        district = zero()
         for s in m.subjects:
             criteria = zero()
             add_into(criteria, self.counts.get(s.id, {}))
             texts = self.comments.get(s.id, {})
             valid = self.valid.get(s.ward, 0)
-            subjects[s.id] = {
-                "ward": s.ward,
-                "role": s.role,
-                "ballots": valid,
-                "criteria": criteria,
-                "comments": {c.id: sorted(texts.get(c.id, [])) for c in q.comments},
-            }
-            role: dict[str, Any] = roles[s.role]
-            role["subjects"] += 1
-            role["ballots"] += valid
-            add_into(role["criteria"], criteria)
-            add_into(district["criteria"], criteria)  # type: ignore[arg-type]
-        return {
-            "round": mid,
-            "tree_size": tree_size,
-            "root": b64u_encode(root),
-            "trustees": list(trustees),
-            "wards": wards,
-            "subjects": subjects,
-            "roles": roles,
-            "district": district,
-            "invalid": [{"leaf_index": i, "reason": r} for i, r in sorted(self.invalid)],
-        }
+            subjects[s.id] = SubjectResult(
+                s.ward,
+                s.role,
+                valid,
+                criteria,
+                {c.id: tuple(sorted(texts.get(c.id, []))) for c in q.comments},
+            )
+            role_subjects[s.role] += 1
+            role_ballots[s.role] += valid
+            add_into(role_criteria[s.role], criteria)
+            add_into(district, criteria)
+        return Results(
+            round=mid,
+            tree_size=tree_size,
+            root=root,
+            trustees=tuple(trustees),
+            wards=wards,
+            subjects=subjects,
+            roles={
+                r: RoleResult(role_subjects[r], role_ballots[r], role_criteria[r])
+                for r in role_subjects
+            },
+            district=DistrictResult(sum(self.valid.values()), district),
+            invalid=tuple(InvalidBallot(i, r) for i, r in sorted(self.invalid)),
+        )

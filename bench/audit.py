@@ -97,7 +97,7 @@ class Pool:
         from anonballot.encoding import jcs
         from anonballot.manifest import Manifest
         from anonballot.signing import SigningKey
-        from anonballot.simulate import DEMO_TRUSTEES, demo_config
+        from anonballot.testing import DEMO_TRUSTEES, demo_config
         from anonballot.tokens import IssuerKey
         from anonballot.trustee import TrusteeKey
 
@@ -206,8 +206,8 @@ _BUILDER: dict[str, Any] = {}
 def _init_builder(pool_dir: str) -> None:
     from anonballot.encoding import parse_json
     from anonballot.manifest import Manifest
-    from anonballot.sealing import TrusteePublic
     from anonballot.tokens import IssuerKey
+    from anonballot.trustee import TrusteePublic
 
     path = Path(pool_dir)
     manifest = Manifest.from_signed(parse_json((path / "manifest.json").read_bytes()))
@@ -228,7 +228,7 @@ def _build_range(start: int, count: int) -> tuple[bytes, bytes]:
     from anonballot.leaf import build_leaf
     from anonballot.sealing import seal
     from anonballot.signing import SigningKey
-    from anonballot.simulate import random_answers
+    from anonballot.testing import random_answers
 
     b = _BUILDER
     manifest, mid, wards = b["manifest"], b["mid"], b["wards"]
@@ -483,9 +483,9 @@ def run_floor(record: str, seconds: float) -> None:
     from anonballot.leaf import parse_leaf
     from anonballot.manifest import Manifest
     from anonballot.record import Record
-    from anonballot.sealing import _SUITE, KEY_SIZE, _ballot_aad, _load_private, _share_info
+    from anonballot.sealing import HPKE_SUITE, KEY_SIZE, ballot_aad, share_info
     from anonballot.tokens import load_issuer_public_key
-    from anonballot.trustee import verify_release
+    from anonballot.trustee import verify_release, x25519_private_key
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -502,7 +502,7 @@ def run_floor(record: str, seconds: float) -> None:
     leaves = [parse_leaf(line, manifest, mid) for line in lines]
     keys = {w.id: load_issuer_public_key(w.issuer_key) for w in manifest.wards}
     hpke_keys = [
-        (s.index - 1, _load_private(s.private_key), _share_info(mid, s.id)) for s in secrets
+        (s.index - 1, x25519_private_key(s.private_key), share_info(mid, s.id)) for s in secrets
     ]
     weights = shamir.lagrange_weights([s.index for s in secrets], 0)
     # Precomputed inputs, so that each loop times only its primitive.
@@ -512,19 +512,19 @@ def run_floor(record: str, seconds: float) -> None:
     aes_in = []
     for x in leaves:
         ys = [
-            int.from_bytes(_SUITE.decrypt(x.ballot.shares[pos], key, info=info), "big")
+            int.from_bytes(HPKE_SUITE.decrypt(x.ballot.shares[pos], key, info=info), "big")
             for pos, key, info in hpke_keys
         ]
         k = sum(w * y for w, y in zip(weights, ys, strict=True)) % shamir.PRIME
         aes_in.append(
-            (k.to_bytes(KEY_SIZE, "big"), x.ballot.nonce, x.ballot.ct, _ballot_aad(mid, x.ward))
+            (k.to_bytes(KEY_SIZE, "big"), x.ballot.nonce, x.ballot.ct, ballot_aad(mid, x.ward))
         )
 
     import nacl.signing
 
     pss = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=blind_rsa.SALT_LENGTH)
     sha384 = hashes.SHA384()
-    decrypt = _SUITE.decrypt
+    decrypt = HPKE_SUITE.decrypt
 
     def rsa_loop() -> None:
         for key, sig, msg in rsa_in:

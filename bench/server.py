@@ -20,7 +20,7 @@ What it does:
    key** (:meth:`IssuerKey.sign_token_directly`, no blinding round trip): that only makes
    the preparation faster; such a token verifies exactly like a blind-issued one. Each leaf
    carries honest random answers, sealed for the round's trustees and signed by its voter
-   key, as :class:`anonballot.client.Participant` makes them.
+   key, as :class:`anonballot.participant.Participant` makes them.
 3. Starts ``anonballot serve`` on 127.0.0.1 (a separate process, the real CLI, SQLite with
    ``synchronous=FULL``: every answer is given only after its data is on disk).
 4. For each client count runs the load generator in another separate process: that many
@@ -109,7 +109,7 @@ def setup_office(data: Path, *, wards: int, codes: int, key_bits: int) -> list[t
     """A data directory with an open round and ``codes`` invitation codes; (code, ward)."""
     from anonballot.server.roster import RosterEntry
     from anonballot.server.service import Service
-    from anonballot.simulate import demo_config
+    from anonballot.testing import demo_config
 
     if data.exists():
         shutil.rmtree(data)
@@ -180,10 +180,10 @@ def _blinded_requests(items: list[tuple[str, str]]) -> list[bytes]:
 
 def _leaves(task: tuple[list[str], int]) -> list[bytes]:
     """One leaf per ward in ``wards``, tokens signed directly with the issuer key."""
-    from anonballot.client import Participant
     from anonballot.hazmat.blind_rsa import prepare_randomize
+    from anonballot.participant import Participant
     from anonballot.signing import SigningKey
-    from anonballot.simulate import random_answers
+    from anonballot.testing import random_answers
 
     wards, seed = task
     rng = random.Random(seed)

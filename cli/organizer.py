@@ -22,9 +22,11 @@ from urllib.parse import urlsplit
 import click
 import yaml
 
+from anonballot.district import District
 from anonballot.encoding import parse_json
 from anonballot.errors import AnonBallotError, InputError
-from anonballot.manifest import District, RoundConfig, Trustee, Window
+from anonballot.manifest import RoundConfig, Window
+from anonballot.trustee import Trustee
 
 from .common import ApiClient, clean_errors, read_token, server_option, token_options
 
@@ -197,7 +199,7 @@ def district_show(as_json: bool, server: str, token_file: Path | None) -> None:
 @clean_errors
 def district_example() -> None:
     """Print the Long Biên demo district as YAML: a starting point to edit."""
-    from anonballot.demo import long_bien_district
+    from anonballot.testing import long_bien_district
 
     header = (
         "anonballot district: edit, then `anonballot district set district.yaml`.\n"
@@ -396,8 +398,8 @@ def round_example_config(
     threshold: int | None, start: str | None, days: int, issuance_days: int | None,
 ) -> None:  # fmt: skip
     """Print a commented YAML round configuration to edit, for `round create --config`."""
-    from anonballot.demo import default_questionnaire, long_bien_district
-    from anonballot.simulate import DEMO_TRUSTEES
+    from anonballot.questionnaire import default_questionnaire
+    from anonballot.testing import DEMO_TRUSTEES, long_bien_district
 
     the_district = (
         _parsed(district_file, District.from_json) if district_file else long_bien_district()

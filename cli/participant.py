@@ -6,16 +6,16 @@ that running the same command again after a lost answer resumes with the same re
 same sealed ballot, and never casts twice. At the end the token secrets are removed from the
 state file; it keeps only the receipt.
 
-``receipt verify`` checks a saved receipt against the server or a round record: the
-checkpoint's signature and the inclusion proof, the consistency of the receipt's checkpoint
-with the latest (or final) one, and after the tally how the ballot was counted.
+``receipt verify`` checks a saved receipt against the server or a round record with
+:func:`anonballot.receipt.verify_receipt` (the checkpoint's signature and the inclusion
+proof, the consistency of the receipt's checkpoint with the latest or final one, the close
+statement, and after the tally how the ballot was counted) and prints its report.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,27 +27,19 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from anonballot.board import Receipt, check_consistent
-from anonballot.checkpoint import Checkpoint
-from anonballot.client import Participant
 from anonballot.codes import code_hash, normalize_code
-from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
+from anonballot.encoding import b64u_decode, b64u_encode, jcs
 from anonballot.errors import (
     AnonBallotError,
     InputError,
     NotFound,
-    OpenError,
     StateError,
 )
-from anonballot.hazmat.merkle import CompactRange, leaf_hash
 from anonballot.keyfile import read_json_file, write_private
-from anonballot.leaf import parse_leaf
 from anonballot.manifest import Manifest
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt, ReceiptReport, RecordSource, verify_receipt
 from anonballot.record import Record
-from anonballot.sealing import TrusteeSecret
-from anonballot.signing import verify_object
-from anonballot.tally import LeafOpener
-from anonballot.trustee import verify_release
 
 from .common import ApiClient, ApiError, CheckFailed, TryAgain, clean_errors, message
 
@@ -474,17 +466,6 @@ def _finished_again(
 # -- receipt verify ------------------------------------------------------------------------------
 
 
-@contextmanager
-def checking(what: str) -> Iterator[None]:
-    """Any error inside (from the server's or the record's data) fails the check ``what``."""
-    try:
-        yield
-    except CheckFailed:
-        raise
-    except AnonBallotError as exc:
-        raise CheckFailed(f"{what}: {exc.detail}") from exc
-
-
 @click.group()
 def receipt() -> None:
     """Receipts of cast ballots."""
@@ -535,179 +516,100 @@ def _ok(t: Lang, text: str) -> None:
     click.echo(f"{t('ok')} {text}")
 
 
-def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
-    round_id, _ = resolve_round(api, rc.round)
-    base = f"/api/rounds/{round_id}"
-    with checking("manifest"):
-        manifest = Manifest.from_signed(api.get(f"{base}/manifest"))
-        if manifest.mid != rc.round:
-            raise CheckFailed("manifest: the server's manifest is not the receipt's round")
-    click.echo(t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=manifest.round_id))
-    with checking("inclusion"):
-        mine = rc.verify(manifest)
-    _ok(t, t("inclusion", size=mine.size))
+class ServerSource:
+    """The server's API as the source of :func:`~anonballot.receipt.verify_receipt`."""
 
-    close: dict[str, Any] | None = None
-    with checking("close statement"):
+    def __init__(self, api: ApiClient, round_id: str) -> None:
+        self.api = api
+        self.base = f"/api/rounds/{round_id}"
+
+    def _optional(self, path: str) -> object | None:
         try:
-            close = verify_object(api.get(f"{base}/close"), "close", manifest.organizer_key)
+            value: object = self.api.get(f"{self.base}/{path}")
         except ApiError as exc:
-            if exc.status != 404:
-                raise
-    with checking("consistency"):
-        note = api.get(f"{base}/checkpoint")
-        latest = Checkpoint.parse(note, manifest.origin, manifest.log_key)
-        if latest.size < mine.size:
-            raise CheckFailed(
-                f"consistency: the server's latest checkpoint has {latest.size} leaves, fewer "
-                f"than the receipt's {mine.size}: the board was cut"
-            )
-        answer = api.get(f"{base}/proof/consistency", params={"old": mine.size, "new": latest.size})
+            if exc.status == 404:
+                return None
+            raise
+        return value
+
+    def signed_manifest(self) -> object:
+        value: object = self.api.get(f"{self.base}/manifest")
+        return value
+
+    def checkpoint(self) -> str | bytes:
+        note = self.api.get(f"{self.base}/checkpoint")
+        if not isinstance(note, str | bytes):
+            raise StateError("the server's checkpoint is not text")
+        return note
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        answer = self.api.get(f"{self.base}/proof/consistency", params={"old": old, "new": new})
         hashes = answer.get("proof") if isinstance(answer, dict) else None
         if not isinstance(hashes, list):
-            raise CheckFailed("consistency: the server's answer has no proof")
-        proof = [b64u_decode(h, length=32, what="proof") for h in hashes]
-        check_consistent(mine, latest, proof)
-        if close is not None:
-            _check_close(close, manifest, latest)
-    _ok(t, t("final" if close is not None else "latest", size=latest.size))
+            raise StateError("the server's answer has no proof")
+        return [b64u_decode(h, length=32, what="proof") for h in hashes]
 
-    try:
-        results_obj = api.get(f"{base}/results")
-    except ApiError as exc:
-        if exc.status != 404:
-            raise CheckFailed(f"results: {exc.detail}") from exc
-        click.echo(t("not_tallied"))
-        return
-    with checking("counted"):
-        answer_leaf = api.http.get(
-            f"{base}/leaves", params={"start": rc.leaf_index, "end": rc.leaf_index + 1}
-        )
-        if answer_leaf.status_code != 200:
-            raise CheckFailed(f"counted: the server did not give leaf {rc.leaf_index}")
-        raw = answer_leaf.content.removesuffix(b"\n")
-        releases = api.get(f"{base}/releases")
+    def close_statement(self) -> object | None:
+        return self._optional("close")
+
+    def leaf(self, index: int) -> bytes:
+        answer = self.api.http.get(f"{self.base}/leaves", params={"start": index, "end": index + 1})
+        if answer.status_code != 200:
+            raise NotFound(f"the server did not give leaf {index}")
+        return answer.content.removesuffix(b"\n")
+
+    def releases(self) -> list[object]:
+        releases = self.api.get(f"{self.base}/releases")
         if not isinstance(releases, dict):
-            raise CheckFailed("counted: the server's releases are not an object")
-        if close is None:
-            raise CheckFailed("counted: results were published without a close statement")
-        _show_counted(manifest, rc, raw, list(releases.values()), results_obj, close, t)
+            raise StateError("the server's releases are not an object")
+        return list(releases.values())
+
+    def results(self) -> object | None:
+        return self._optional("results")
 
 
-def _check_close(close: object, manifest: Manifest, final: Checkpoint) -> None:
-    if not isinstance(close, dict) or close.get("round") != manifest.mid:
-        raise CheckFailed("close statement: it is for another round")
-    if close.get("tree_size") != final.size or close.get("root") != b64u_encode(final.root):
-        raise CheckFailed("close statement: its size and root are not the final checkpoint's")
+def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
+    round_id, _ = resolve_round(api, rc.round)
+    _render(verify_receipt(rc, ServerSource(api, round_id)), t)
 
 
 def _verify_with_record(record: Record, rc: Receipt, t: Lang) -> None:
-    with checking("manifest"):
-        manifest = Manifest.from_signed(parse_json(record.read("manifest.json")))
-    if manifest.mid != rc.round:
+    report = verify_receipt(rc, RecordSource(record))
+    failure, manifest = report.failure, report.manifest
+    if failure is not None and failure.code == "wrong_round" and manifest is not None:
         raise InputError(
             f"the record is of round {manifest.round_id} ({manifest.mid}), "
             f"the receipt of round {rc.round}",
             code="wrong_round",
         )
-    click.echo(t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=manifest.round_id))
-    with checking("inclusion"):
-        mine = rc.verify(manifest)
-    _ok(t, t("inclusion", size=mine.size))
+    _render(report, t)
 
-    with checking("consistency"):
-        final = Checkpoint.parse(record.read("checkpoint.txt"), manifest.origin, manifest.log_key)
-        tree = CompactRange()
-        raw: bytes | None = None
-        prefix_root = None
-        for line in record.board():
-            if not line.endswith(b"\n"):
-                raise CheckFailed(f"consistency: board line {tree.size} is cut short")
-            data = line[:-1]
-            if tree.size == rc.leaf_index:
-                raw = data
-            tree.append(leaf_hash(data))
-            if tree.size == mine.size:
-                prefix_root = tree.root()
-        if tree.size != final.size or tree.root() != final.root:
-            raise CheckFailed("consistency: the board does not match the final checkpoint")
-        if prefix_root != mine.root:
-            raise CheckFailed(
-                "consistency: the receipt's checkpoint is not a prefix of the final board"
-            )
-        if raw is None or leaf_hash(raw) != rc.leaf_hash:
-            raise CheckFailed(f"consistency: board line {rc.leaf_index} is not the receipt's leaf")
-        close: dict[str, Any] | None = None
-        if record.exists("close.json"):
-            signed_close = parse_json(record.read("close.json"))
-            close = verify_object(signed_close, "close", manifest.organizer_key)
-            _check_close(close, manifest, final)
-    _ok(t, t("final", size=final.size))
 
-    if not record.exists("results.json"):
+def _render(report: ReceiptReport, t: Lang) -> None:
+    """Print each check of ``report`` that passed; the first that failed is the error."""
+    rc = report.receipt
+    checks = {c.id: c for c in report.checks}
+    for check in report.checks:
+        if not check.passed:
+            raise CheckFailed(f"{check.id}: {check.detail}")
+        if check.id == "manifest" and report.manifest is not None:
+            head = t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=check.detail)
+            click.echo(head)
+        elif check.id == "inclusion":
+            _ok(t, t("inclusion", size=report.receipt_size))
+        elif check.id == "consistency" and "close" not in checks:
+            _ok(t, t("latest", size=report.board_size))
+        elif check.id == "close":
+            _ok(t, t("final", size=report.board_size))
+    counted = report.counted
+    if counted is None:
         click.echo(t("not_tallied"))
-        return
-    with checking("counted"):
-        if close is None:
-            raise CheckFailed("counted: the record has results but no close statement")
-        results_obj = parse_json(record.read("results.json"))
-        releases = [
-            parse_json(record.read(name))
-            for name in record.names("releases")
-            if name.endswith(".json")
-        ]
-        _show_counted(manifest, rc, raw, releases, results_obj, close, t)
-
-
-def _show_counted(
-    manifest: Manifest,
-    rc: Receipt,
-    raw: bytes,
-    releases: Sequence[object],
-    results_obj: object,
-    close: Mapping[str, Any],
-    t: Lang,
-) -> None:
-    """Open the receipt's leaf with the releases and check it against the signed results."""
-    results = verify_object(results_obj, "results", manifest.organizer_key)
-    if not isinstance(results, dict) or results.get("round") != manifest.mid:
-        raise CheckFailed("counted: the results are for another round")
-    if results.get("tree_size") != close["tree_size"] or results.get("root") != close["root"]:
-        raise CheckFailed("counted: the results are not for the closed board")
-    if leaf_hash(raw) != rc.leaf_hash:
-        raise CheckFailed(f"counted: leaf {rc.leaf_index} is not the receipt's leaf")
-    secrets: list[TrusteeSecret] = []
-    for obj in releases:
-        try:
-            secrets.append(verify_release(obj, manifest))
-        except AnonBallotError:
-            continue  # a release that does not count (the audit reports it, check A10)
-    secrets.sort(key=lambda s: s.index)
-    if [s.id for s in secrets] != results.get("trustees"):
-        raise CheckFailed("counted: the valid releases are not the trustees the results name")
-    if len(secrets) < manifest.threshold:
-        raise CheckFailed("counted: fewer valid releases than the threshold")
-    leaf = parse_leaf(raw, manifest)
-    published = [
-        entry.get("reason")
-        for entry in results.get("invalid", [])
-        if isinstance(entry, dict) and entry.get("leaf_index") == rc.leaf_index
-    ]
-    try:
-        ballot: dict[str, Any] | None = LeafOpener(manifest, secrets, manifest.mid).open(leaf)
-        reason = None
-    except OpenError as exc:
-        ballot, reason = None, exc.code
-    if published != ([reason] if reason else []):
-        raise CheckFailed(
-            "counted: the published results disagree with the opened ballot "
-            f"(opened: {reason or 'valid'}; results: {', '.join(map(str, published)) or 'valid'})"
-        )
-    if ballot is None:
-        _ok(t, t("counted_invalid", reason=reason))
-        return
-    _ok(t, t("counted_valid"))
-    show_review(manifest, leaf.ward, ballot["answers"], t, heading=None)
+    elif counted.answers is None:
+        _ok(t, t("counted_invalid", reason=counted.reason))
+    else:
+        _ok(t, t("counted_valid"))
+        if report.manifest is not None:
+            show_review(report.manifest, counted.ward, counted.answers, t, heading=None)
 
 
 COMMANDS: tuple[click.Command, ...] = (vote, receipt)

@@ -28,9 +28,9 @@ def _serve(data: Path, host: str, port: int, key_bits: int = 3072) -> None:
 @clean_errors
 def init(data: Path, demo: bool) -> None:
     """Create a data directory; print the admin token once (also in DIR/admin.token)."""
-    from anonballot.demo import long_bien_district
     from anonballot.server.demo import write_private
     from anonballot.server.service import DB_NAME, Service
+    from anonballot.testing import long_bien_district
 
     if (data / DB_NAME).exists():
         raise click.ClickException(f"{data} already holds an anonballot database")

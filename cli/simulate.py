@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from anonballot.errors import InputError
-from anonballot.simulate import simulate as run_simulation
+from anonballot.testing import simulate as run_simulation
 
 from .common import clean_errors
 

@@ -25,7 +25,7 @@ from anonballot.keyfile import (
     write_private,
 )
 from anonballot.manifest import Manifest
-from anonballot.signing import verify_object
+from anonballot.statements import CloseStatement
 from anonballot.trustee import TrusteeKey, verify_release
 
 from .common import ApiClient, ApiError, clean_errors
@@ -270,8 +270,8 @@ def _require_closed(api: ApiClient, round_id: str, manifest: Manifest) -> None:
                 code="round_not_closed",
             ) from exc
         raise
-    value = verify_object(close, "close", manifest.organizer_key)
-    if not isinstance(value, dict) or value.get("round") != manifest.mid:
+    statement = CloseStatement.from_signed(close, manifest, problems=[])
+    if statement.round != manifest.mid:
         raise StateError("the server's close statement is not for this round")
 
 

@@ -21,9 +21,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anonballot.codes import format_code
+from anonballot.district import District
 from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
 from anonballot.errors import AnonBallotError, InputError, NotFound, StateError
-from anonballot.manifest import District, RoundConfig, Window
+from anonballot.manifest import RoundConfig, Window
 from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown

@@ -27,11 +27,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Generic, TypeVar
 
-from anonballot.board import Receipt
 from anonballot.codes import code_hash
 from anonballot.engine import IssueRequest, Round
 from anonballot.errors import AnonBallotError
 from anonballot.leaf import Leaf
+from anonballot.receipt import Receipt
 from anonballot.tokens import IssuerKey
 
 __all__ = [

@@ -15,8 +15,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from anonballot.demo import demo_roster_sizes, long_bien_district
-from anonballot.simulate import DEMO_TRUSTEES, demo_config
+from anonballot.testing import DEMO_TRUSTEES, demo_config, demo_roster_sizes, long_bien_district
 from anonballot.trustee import TrusteeKey
 
 from .roster import RosterEntry

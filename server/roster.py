@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from anonballot.district import Ward
 from anonballot.errors import InputError
-from anonballot.manifest import Ward
 
 __all__ = ["RosterEntry", "RosterError", "parse_roster", "read_roster_file"]
 

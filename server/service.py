@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anonballot.codes import format_code, generate_code
+from anonballot.district import District
 from anonballot.encoding import jcs, parse_json
 from anonballot.engine import Round
 from anonballot.errors import Conflict, InputError, NotFound, StateError
-from anonballot.manifest import District, RoundConfig, Window
+from anonballot.manifest import RoundConfig, Window
 from anonballot.signing import SigningKey
 
 from .roster import RosterEntry

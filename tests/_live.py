@@ -23,13 +23,12 @@ from typing import Any
 import httpx
 import uvicorn
 
-from anonballot.demo import long_bien_district
-from anonballot.manifest import District
+from anonballot.district import District
 from anonballot.server.app import create_app
 from anonballot.server.demo import write_private
 from anonballot.server.roster import RosterEntry
 from anonballot.server.service import Service
-from anonballot.simulate import demo_config
+from anonballot.testing import demo_config, long_bien_district
 from anonballot.trustee import TrusteeKey
 
 ROUND = "test-round"

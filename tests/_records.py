@@ -1,6 +1,6 @@
 """Round records for the record, audit, tamper, CLI and end-to-end tests (a helper, not tests).
 
-:func:`run_round` runs a small round on the engine, like :func:`anonballot.simulate.simulate`,
+:func:`run_round` runs a small round on the engine, like :func:`anonballot.testing.simulate`,
 but keeps every private key (organizer, log, trustees) so that tests can re-sign a file and
 make exactly one check fail, and collects the checkpoints the engine signed on the way.
 """
@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from anonballot.audit import AuditReport, audit_record
-from anonballot.client import Participant
 from anonballot.codes import generate_code
 from anonballot.encoding import jcs, parse_json
 from anonballot.engine import Round
+from anonballot.participant import Participant
 from anonballot.record import write_record
 from anonballot.signing import SigningKey, sign_object
-from anonballot.simulate import demo_config, random_answers
 from anonballot.storage import MemoryStore
+from anonballot.testing import demo_config, random_answers
 from anonballot.trustee import TrusteeKey
 
 TRUSTEE_IDS = ("tuyen-giao", "to-chuc", "kiem-tra")

@@ -18,14 +18,14 @@ from typing import Any, Protocol
 import _hypothesis  # noqa: F401  (registers and loads the Hypothesis profiles)
 import pytest
 
-from anonballot.board import Receipt
-from anonballot.client import Participant
 from anonballot.codes import generate_code
 from anonballot.engine import Round
 from anonballot.manifest import Manifest, RoundConfig, Window
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt
 from anonballot.signing import SigningKey
-from anonballot.simulate import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.storage import MemoryStore
+from anonballot.testing import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.tokens import IssuerKey
 from anonballot.trustee import TrusteeKey
 
@@ -114,7 +114,7 @@ class DemoRound:
         """Close, release and tally; return the results value."""
         self.engine.close()
         self.release(releases)
-        results: dict[str, Any] = self.engine.tally()["results"]
+        results: dict[str, Any] = self.engine.tally().to_json()
         return results
 
 

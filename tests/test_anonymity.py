@@ -24,11 +24,11 @@ from conftest import NOW, Clock, DemoRound, RoundFactory, seeded_codes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anonballot.client import Participant
 from anonballot.codes import code_hash
 from anonballot.encoding import b64u_encode, jcs, parse_json
 from anonballot.engine import Round
 from anonballot.leaf import build_leaf, parse_leaf
+from anonballot.participant import Participant
 from anonballot.storage import Issuance, MemoryStore
 
 WARDS = 2

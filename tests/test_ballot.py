@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from conftest import RoundFactory, all_answers
 
-from anonballot.ballot import classify_plaintext, make_ballot, validate_ballot
+from anonballot.ballot import make_ballot, validate_ballot
 from anonballot.encoding import jcs
 from anonballot.errors import BallotContentError, OpenError
 from anonballot.manifest import Manifest
+from anonballot.opening import classify_plaintext
 
 WARD = "bo-de"
 OTHER = "cu-khoi"

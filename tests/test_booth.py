@@ -48,10 +48,10 @@ from _live import ROUND, Office, demo_office, server_thread
 from starlette.testclient import TestClient
 
 from anonballot.audit import audit_record, render_report
-from anonballot.board import Receipt
 from anonballot.codes import normalize_code
 from anonballot.encoding import b64u_encode, parse_json, sha256
 from anonballot.manifest import Manifest
+from anonballot.receipt import Receipt
 from anonballot.server.app import create_app
 from anonballot.server.booth import STATIC
 from anonballot.server.service import Service

@@ -40,7 +40,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from anonballot.ballot import make_ballot, validate_ballot
-from anonballot.board import Receipt
 from anonballot.checkpoint import Checkpoint
 from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
 from anonballot.errors import AnonBallotError, EncodingError
@@ -48,18 +47,13 @@ from anonballot.hazmat import shamir
 from anonballot.hazmat.blind_rsa import mgf1_sha384, verify
 from anonballot.hazmat.note import b64std_decode, sign_note
 from anonballot.manifest import Manifest
-from anonballot.sealing import (
-    SealedBallot,
-    TrusteePublic,
-    TrusteeSecret,
-    _randbelow_from,
-    open_sealed,
-    seal,
-)
+from anonballot.opening import open_sealed
+from anonballot.receipt import Receipt
+from anonballot.sealing import SealedBallot, _randbelow_from, seal
 from anonballot.signing import SigningKey, sign_object
 from anonballot.tally import strip_comment
 from anonballot.tokens import IssuerKey, load_issuer_public_key
-from anonballot.trustee import TrusteeKey
+from anonballot.trustee import TrusteeKey, TrusteePublic, TrusteeSecret
 
 pytestmark = pytest.mark.slow
 

@@ -21,11 +21,11 @@ from test_slips import decode, svg_image
 
 from anonballot.cli.main import main
 from anonballot.cli.organizer import load_config_file
-from anonballot.client import Participant
-from anonballot.demo import long_bien_district
+from anonballot.district import District
 from anonballot.encoding import b64u_decode, b64u_encode
-from anonballot.manifest import District, RoundConfig
-from anonballot.simulate import DEMO_TRUSTEES, random_answers
+from anonballot.manifest import RoundConfig
+from anonballot.participant import Participant
+from anonballot.testing import DEMO_TRUSTEES, long_bien_district, random_answers
 from anonballot.trustee import TrusteeKey
 
 BOOTH = "https://bau-cu.long-bien.example"

@@ -13,14 +13,14 @@ import pytest
 from _live import Office, demo_office, server_thread
 from click.testing import CliRunner, Result
 
-from anonballot.board import Receipt
 from anonballot.cli.main import main
 from anonballot.cli.participant import load_state, participant_state, save_state
-from anonballot.client import Participant
 from anonballot.codes import normalize_code
 from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.keyfile import encrypt_key_file, write_private
 from anonballot.manifest import Manifest
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt
 
 PASSPHRASE = "mật khẩu của người giữ khóa"  # noqa: S105 (a test passphrase)
 

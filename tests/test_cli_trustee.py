@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 from anonballot.cli.main import main
 from anonballot.encoding import b64u_encode
 from anonballot.keyfile import decrypt_key_file, encrypt_key_file, write_private
-from anonballot.manifest import Manifest, Trustee
-from anonballot.trustee import TrusteeKey, verify_release
+from anonballot.manifest import Manifest
+from anonballot.trustee import Trustee, TrusteeKey, verify_release
 
 PASSPHRASE = "một mật khẩu đủ dài"  # noqa: S105 (a test passphrase)
 

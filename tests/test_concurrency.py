@@ -18,13 +18,13 @@ import pytest
 from _live import Office, demo_office, server_thread
 from conftest import DemoRound, RoundFactory
 
-from anonballot.client import Participant
 from anonballot.codes import code_hash
 from anonballot.encoding import b64u_decode, b64u_encode, jcs
 from anonballot.errors import AnonBallotError
 from anonballot.hazmat.merkle import verify_consistency
 from anonballot.leaf import build_leaf
-from anonballot.simulate import random_answers
+from anonballot.participant import Participant
+from anonballot.testing import random_answers
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from anonballot.audit import audit_record
-from anonballot.board import Receipt, receipt_code
 from anonballot.checkpoint import Checkpoint
 from anonballot.codes import code_hash, normalize_code, pseudonym
 from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_canonical, parse_json
@@ -31,10 +30,12 @@ from anonballot.hazmat import blind_rsa, shamir
 from anonballot.hazmat.merkle import leaf_hash
 from anonballot.leaf import parse_leaf
 from anonballot.manifest import Manifest
-from anonballot.sealing import SealedBallot, TrusteePublic, TrusteeSecret, open_sealed, seal
+from anonballot.opening import LeafOpener, open_sealed
+from anonballot.receipt import Receipt, receipt_code
+from anonballot.sealing import SealedBallot, seal
 from anonballot.signing import SigningKey
-from anonballot.tally import LeafOpener
 from anonballot.tokens import IssuerKey, Token, TokenRequest, verify_token
+from anonballot.trustee import TrusteePublic, TrusteeSecret
 
 SUITE = Path(__file__).parent / "vectors" / "anonballot-v1"
 RECORD = SUITE / "record"

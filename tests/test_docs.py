@@ -62,11 +62,9 @@ import pytest
 from _live import server_thread
 
 from anonballot.audit import CHECKS
-from anonballot.board import receipt_code
 from anonballot.checkpoint import Checkpoint
 from anonballot.cli.main import main as cli_main
 from anonballot.cli.organizer import dump_yaml, load_config_file
-from anonballot.client import Participant
 from anonballot.codes import format_code, normalize_code, pseudonym
 from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_time
 from anonballot.engine import Round
@@ -74,12 +72,14 @@ from anonballot.hazmat.merkle import verify_inclusion
 from anonballot.hazmat.note import key_id, verifier_key
 from anonballot.keyfile import decrypt_key_file, encrypt_key_file, read_json_file, write_private
 from anonballot.manifest import Window
+from anonballot.participant import Participant
+from anonballot.receipt import receipt_code
 from anonballot.server.openapi import ERROR_CODES, openapi_document
 from anonballot.server.roster import RosterEntry
 from anonballot.server.service import Service
 from anonballot.signing import SigningKey
-from anonballot.simulate import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.tally import WHITE_SPACE
+from anonballot.testing import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.trustee import TrusteeKey
 
 pytestmark = pytest.mark.slow

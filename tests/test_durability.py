@@ -22,13 +22,13 @@ import pytest
 from _live import Office, demo_office, server_process
 
 from anonballot.audit import audit_record
-from anonballot.board import Receipt
 from anonballot.checkpoint import Checkpoint
-from anonballot.client import Participant
 from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.hazmat.merkle import MerkleTree, leaf_hash, verify_consistency
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt
 from anonballot.server.batcher import BlindSigners
-from anonballot.simulate import random_answers
+from anonballot.testing import random_answers
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from anonballot.encoding import b64u_decode, b64u_encode, jcs
 from anonballot.leaf import build_leaf, parse_leaf
 from anonballot.manifest import Manifest
 from anonballot.signing import SigningKey
-from anonballot.simulate import simulate
+from anonballot.testing import simulate
 from anonballot.tokens import IssuerKey
 
 pytestmark = pytest.mark.slow

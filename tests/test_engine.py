@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from conftest import NOW, Clock, DemoRound, RoundFactory, all_answers, seeded_codes
 
-from anonballot.board import Receipt, check_consistent
 from anonballot.checkpoint import Checkpoint
-from anonballot.client import Participant
 from anonballot.codes import format_code, pseudonym
 from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json, sha256
 from anonballot.engine import Round
@@ -31,9 +29,11 @@ from anonballot.errors import (
 from anonballot.hazmat.merkle import leaf_hash, verify_inclusion
 from anonballot.leaf import build_leaf
 from anonballot.manifest import Window
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt, check_consistent
 from anonballot.signing import SigningKey, verify_object
-from anonballot.simulate import demo_config
 from anonballot.storage import MemoryStore
+from anonballot.testing import demo_config
 from anonballot.tokens import IssuerKey, TokenRequest
 from anonballot.trustee import TrusteeKey
 
@@ -192,7 +192,7 @@ def test_round_reloads_from_its_store(demo: DemoRound) -> None:
     checkpoints = [r.verify(manifest) for r in receipts]
     for older, newer in itertools.pairwise(checkpoints):
         check_consistent(older, newer, again.consistency_proof(older.size, newer.size))
-    assert demo.engine.close()["close"]["tree_size"] == 7
+    assert demo.engine.close().tree_size == 7
 
 
 # --- issuance -----------------------------------------------------------------------------------
@@ -293,8 +293,8 @@ def test_windows_are_half_open(make_round: RoundFactory) -> None:
     assert closed.value.code == "outside_window"
     # The organizer closes after the window; nothing was stored by the refused requests.
     engine.close()
-    assert engine.close_statement()["issued"] == {"bo-de": 1, "cu-khoi": 0}
-    assert engine.close_statement()["tree_size"] == 1
+    assert engine.close_statement().issued == {"bo-de": 1, "cu-khoi": 0}
+    assert engine.close_statement().tree_size == 1
 
 
 # --- casting: every check, in order -----------------------------------------------------------
@@ -413,9 +413,10 @@ def test_close(demo: DemoRound, organizer: SigningKey) -> None:
     demo.cast(5)
     demo.participant(1)  # a token that is never used
     _, late_leaf = demo.voter(2)
-    signed = engine.close()
+    closed = engine.close()
+    signed = parse_json(engine.store.get_document("close") or b"")
     statement = verify_object(signed, "close", organizer.public_key)
-    assert statement == engine.close_statement()
+    assert statement == closed.to_json() == engine.close_statement().to_json()
     final = Checkpoint.parse(engine.checkpoint(), engine.manifest.origin, engine.manifest.log_key)
     assert statement["tree_size"] == final.size == 2
     assert b64u_decode(statement["root"]) == final.root
@@ -496,7 +497,7 @@ def test_tally_needs_the_threshold(make_round: RoundFactory) -> None:
         demo.engine.tally()
     assert info.value.code == "not_enough_releases"
     demo.engine.add_release(demo.trustees[2].release(demo.engine.mid))
-    results = demo.engine.tally()["results"]
+    results = demo.engine.tally().to_json()
     assert results["trustees"] == ["tuyen-giao", "kiem-tra"]
     assert results["district"]["ballots"] == 4
     assert results["invalid"] == []
@@ -521,7 +522,10 @@ def test_tally_is_a_plain_count(make_round: RoundFactory, organizer: SigningKey)
     assert signed
     demo.release(3)
     tallied = demo.engine.tally()
-    results = verify_object(tallied, "results", organizer.public_key)
+    results = verify_object(
+        parse_json(demo.store.get_document("results") or b""), "results", organizer.public_key
+    )
+    assert results == tallied.to_json() == demo.engine.results().to_json()
     assert results["district"]["criteria"] == expected
     assert results["trustees"] == ["tuyen-giao", "to-chuc", "kiem-tra"]
     assert results["wards"]["bo-de"] == {
@@ -708,7 +712,7 @@ def test_issuance_racing_close_is_refused(demo: DemoRound) -> None:
     # The token is not handed out, and the ledger signed at close stays complete.
     assert isinstance(outcome[0], StateError)
     assert list(demo.store.issuances()) == []
-    assert engine.close_statement()["issued"] == {"bo-de": 0, "cu-khoi": 0}
+    assert engine.close_statement().issued == {"bo-de": 0, "cu-khoi": 0}
 
 
 def test_all_answers_helper_is_valid(demo: DemoRound) -> None:

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 
 from anonballot.audit import audit_record
 from anonballot.cli.main import main
-from anonballot.client import Participant
 from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.keyfile import encrypt_key_file, write_private
-from anonballot.simulate import random_answers
+from anonballot.participant import Participant
+from anonballot.testing import random_answers
 
 pytestmark = pytest.mark.slow
 

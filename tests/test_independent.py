@@ -40,7 +40,7 @@ from independent.verifier import (
 )
 
 from anonballot.audit import audit_record, render_report
-from anonballot.simulate import simulate
+from anonballot.testing import simulate
 
 
 def _describe(report: dict[str, bool | str]) -> str:

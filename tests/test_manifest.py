@@ -15,7 +15,7 @@ from anonballot.encoding import b64u_encode, jcs, parse_json, sha256
 from anonballot.errors import EncodingError, InvalidSignature, ManifestError
 from anonballot.manifest import Manifest, RoundConfig
 from anonballot.signing import SigningKey, sign_object
-from anonballot.simulate import demo_config
+from anonballot.testing import demo_config
 
 Mutation = Callable[[dict[str, Any]], object]
 

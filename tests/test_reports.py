@@ -32,14 +32,14 @@ from _live import ROUND, demo_office, serve_app
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from anonballot.client import Participant
 from anonballot.engine import Round
 from anonballot.leaf import build_leaf
+from anonballot.participant import Participant
 from anonballot.server.app import create_app
 from anonballot.server.i18n import CATALOGS, COOKIE, Messages, choose_lang
 from anonballot.server.reports import render_results
 from anonballot.server.service import Service
-from anonballot.simulate import COMMENTS, demo_config, random_answers
+from anonballot.testing import COMMENTS, demo_config, random_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN, HIDDEN = "bo-de", "cu-khoi"

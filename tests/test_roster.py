@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from anonballot.demo import long_bien_district
-from anonballot.manifest import Ward
+from anonballot.district import Ward
 from anonballot.server.roster import RosterError, parse_roster
+from anonballot.testing import long_bien_district
 
 WARDS = long_bien_district().wards
 

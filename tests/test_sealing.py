@@ -18,17 +18,12 @@ from hypothesis import strategies as st
 from anonballot.encoding import b64u_encode, jcs, parse_canonical
 from anonballot.errors import EncodingError, InputError, OpenError, VerificationError
 from anonballot.hazmat import shamir
-from anonballot.sealing import (
-    MAX_CT,
-    NONCE_SIZE,
-    SHARE_SIZE,
-    Opener,
-    SealedBallot,
+from anonballot.opening import Opener, open_sealed
+from anonballot.sealing import MAX_CT, NONCE_SIZE, SHARE_SIZE, SealedBallot, seal
+from anonballot.trustee import (
     TrusteePublic,
     TrusteeSecret,
     generate_trustee_keypair,
-    open_sealed,
-    seal,
     x25519_public_from_private,
 )
 

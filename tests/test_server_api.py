@@ -11,13 +11,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from anonballot.audit import audit_record
-from anonballot.board import Receipt
-from anonballot.client import Participant
 from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.hazmat.merkle import verify_consistency
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt
 from anonballot.server.app import create_app
 from anonballot.server.service import Service
-from anonballot.simulate import demo_config, random_answers
+from anonballot.testing import demo_config, random_answers
 from anonballot.trustee import TrusteeKey
 
 

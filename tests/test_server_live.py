@@ -9,9 +9,9 @@ import httpx
 import pytest
 from _live import demo_office, server_thread
 
-from anonballot.client import Participant
 from anonballot.encoding import b64u_decode, b64u_encode
-from anonballot.simulate import random_answers
+from anonballot.participant import Participant
+from anonballot.testing import random_answers
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from anonballot.engine import Round
 from anonballot.server.store import Database, SqliteRoundStore
 from anonballot.signing import SigningKey
-from anonballot.simulate import demo_config
+from anonballot.testing import demo_config
 from anonballot.tokens import IssuerKey
 
 

@@ -24,7 +24,7 @@ from anonballot.server.slips import (
     render_slips,
     slips_csv,
 )
-from anonballot.simulate import demo_config
+from anonballot.testing import demo_config
 
 BOOTH = "https://bau-cu.long-bien.example"
 

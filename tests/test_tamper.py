@@ -16,7 +16,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from anonballot.audit import AuditReport, audit_record
-from anonballot.simulate import simulate
+from anonballot.testing import simulate
 
 SETTINGS = settings(max_examples=examples(30), deadline=None)
 new_byte = st.integers(1, 255)

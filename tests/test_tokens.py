@@ -123,9 +123,15 @@ def test_finalize_rejects_bad_blind_signatures() -> None:
         request.finalize(blind_sig[:-1])
     with pytest.raises(InvalidToken):
         request.finalize(b"\xff" * key.modulus_bytes)
-    # Another key's answer to the same blinded message does not finalize.
+    # Another key's answer to the same blinded message does not finalize. (That key signs
+    # only a blinded value below its own modulus: use a request for which it is.)
+    other = other_issuer()
+    other_n = other.public_key.public_numbers().n
+    same_key_request = request
+    while int.from_bytes(same_key_request.blinded, "big") >= other_n:
+        same_key_request = TokenRequest.create(key.public_der, os.urandom(32))
     with pytest.raises(InvalidToken):
-        request.finalize(other_issuer().sign_blinded(request.blinded))
+        same_key_request.finalize(other.sign_blinded(same_key_request.blinded))
     # The answer to another request does not finalize either.
     other_request = TokenRequest.create(key.public_der, os.urandom(32))
     with pytest.raises(InvalidToken):

@@ -17,9 +17,8 @@ from anonballot.errors import (
     NotFound,
 )
 from anonballot.manifest import Manifest
-from anonballot.sealing import x25519_public_from_private
 from anonballot.signing import SigningKey, verify_object
-from anonballot.trustee import TrusteeKey, verify_release
+from anonballot.trustee import TrusteeKey, verify_release, x25519_public_from_private
 
 
 @pytest.fixture(scope="module")

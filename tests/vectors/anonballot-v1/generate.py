@@ -38,9 +38,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 # --------------------------------------------------------------------------- the library
 from anonballot.audit import audit_record
-from anonballot.board import Receipt, receipt_code
 from anonballot.checkpoint import Checkpoint
 from anonballot.codes import code_hash, generate_code, normalize_code, pseudonym
+from anonballot.district import District, Role, Subject, Ward
 from anonballot.encoding import b64u_encode, jcs, parse_json
 from anonballot.engine import Round
 from anonballot.errors import AnonBallotError
@@ -48,25 +48,15 @@ from anonballot.hazmat import blind_rsa, shamir
 from anonballot.hazmat.merkle import leaf_hash
 from anonballot.hazmat.note import key_id, sign_note
 from anonballot.leaf import build_leaf
-from anonballot.manifest import (
-    CommentField,
-    Criterion,
-    District,
-    Manifest,
-    Questionnaire,
-    Role,
-    RoundConfig,
-    ScaleLevel,
-    Subject,
-    Ward,
-    Window,
-)
+from anonballot.manifest import Manifest, RoundConfig, Window
+from anonballot.questionnaire import CommentField, Criterion, Questionnaire, ScaleLevel
+from anonballot.receipt import Receipt, receipt_code
 from anonballot.record import write_record
-from anonballot.sealing import SealedBallot, TrusteePublic, seal
+from anonballot.sealing import SealedBallot, seal
 from anonballot.signing import SigningKey
 from anonballot.storage import MemoryStore
 from anonballot.tokens import IssuerKey, Token, TokenRequest
-from anonballot.trustee import TrusteeKey
+from anonballot.trustee import TrusteeKey, TrusteePublic
 
 # ---------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The participant's side (anonballot.client): token, leaf, receipt, saved state."""
+"""The participant's side (anonballot.participant): token, leaf, receipt, saved state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from conftest import DemoRound, RoundFactory
 
-from anonballot.client import Participant
 from anonballot.encoding import jcs, parse_json
 from anonballot.errors import (
     AnonBallotError,
@@ -21,6 +20,7 @@ from anonballot.errors import (
     StateError,
 )
 from anonballot.leaf import parse_leaf
+from anonballot.participant import Participant
 
 
 @pytest.fixture

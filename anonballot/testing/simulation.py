@@ -1,4 +1,5 @@
-"""A whole round of the Long Biên demo district, in-process, written as a round record.
+"""Random honest answers, and a whole round of the Long Biên demo district, in-process,
+written as a round record (``anonballot simulate``).
 
 Honest participants with random ratings and some Vietnamese comments; a few issue a token
 and never cast; two of the three trustees release. The answers are reproducible from
@@ -7,7 +8,6 @@ and never cast; two of the three trustees release. The answers are reproducible 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 from collections.abc import Callable
@@ -15,24 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .client import Participant
-from .codes import generate_code
-from .demo import default_questionnaire, long_bien_district
-from .engine import Round
-from .errors import InputError
-from .manifest import District, Manifest, RoundConfig, Window
-from .record import write_record
-from .signing import SigningKey
-from .storage import MemoryStore
-from .trustee import TrusteeKey
+from ..codes import generate_code
+from ..engine import Round
+from ..errors import InputError
+from ..manifest import Manifest
+from ..participant import Participant
+from ..record import write_record
+from ..signing import SigningKey
+from ..storage import MemoryStore
+from ..trustee import TrusteeKey
+from .district import DEMO_TRUSTEES, demo_config
 
-__all__ = ["DEMO_TRUSTEES", "SimulationSummary", "demo_config", "random_answers", "simulate"]
-
-DEMO_TRUSTEES: tuple[tuple[str, dict[str, str]], ...] = (
-    ("tuyen-giao", {"vi": "Ban Tuyên giáo Quận ủy", "en": "District Propaganda board"}),
-    ("to-chuc", {"vi": "Ban Tổ chức Quận ủy", "en": "District Organization board"}),
-    ("kiem-tra", {"vi": "Ủy ban Kiểm tra Quận ủy", "en": "District Inspection committee"}),
-)
+__all__ = ["COMMENTS", "SimulationSummary", "random_answers", "simulate"]
 
 COMMENTS = (
     "Gương mẫu, gần dân, giải quyết công việc kịp thời.",
@@ -44,52 +38,6 @@ COMMENTS = (
     "Nên công khai hơn các khoản thu chi của phường.",
     "  Cần lắng nghe ý kiến của tổ trưởng tổ dân phố nhiều hơn.  ",
 )
-
-
-def demo_config(
-    *,
-    wards: int = 14,
-    trustees: list[TrusteeKey] | None = None,
-    threshold: int = 2,
-    round_id: str = "long-bien-demo",
-    now: dt.datetime | None = None,
-    days: int = 7,
-) -> tuple[RoundConfig, list[TrusteeKey]]:
-    """A round of the first ``wards`` demo wards, open from ``now`` for ``days`` days."""
-    full = long_bien_district()
-    if not 1 <= wards <= len(full.wards):
-        raise InputError(f"--wards: expected 1..{len(full.wards)}, found {wards}")
-    keep = {w.id for w in full.wards[:wards]}
-    district = District(
-        full.name,
-        full.wards[:wards],
-        full.roles,
-        tuple(s for s in full.subjects if s.ward in keep),
-    )
-    if trustees is None:
-        trustees = [TrusteeKey.generate(tid) for tid, _ in DEMO_TRUSTEES]
-    names = dict(DEMO_TRUSTEES)
-    now = now or dt.datetime.now(dt.UTC)
-    start = (now - dt.timedelta(minutes=5)).replace(microsecond=0)
-    window = Window(
-        start.isoformat().replace("+00:00", "Z"),
-        (start + dt.timedelta(days=days)).isoformat().replace("+00:00", "Z"),
-    )
-    config = RoundConfig(
-        round_id=round_id,
-        title={
-            "vi": "Lấy ý kiến góp ý người đứng đầu các phường (mô phỏng)",
-            "en": "Rating the heads of the wards (simulation)",
-        },
-        origin=f"district.example/{round_id}",
-        issuance=window,
-        voting=window,
-        questionnaire=default_questionnaire(),
-        district=district,
-        trustees=tuple(t.public(names.get(t.id, {"vi": t.id})) for t in trustees),
-        threshold=threshold,
-    )
-    return config, trustees
 
 
 def random_answers(manifest: Manifest, ward: str, rng: random.Random) -> dict[str, Any]:
@@ -161,15 +109,14 @@ def simulate(
                 leaf = participant.make_leaf(random_answers(manifest, ward, rng))
                 participant.check_receipt(engine.cast(leaf).to_json())
                 cast += 1
-        # fix: progress was reported only after a cast, so it stopped short of the roster's
-        # end whenever the last participants did not cast
+        # after every roster entry, cast or not, so that progress reaches the roster's end
         if progress is not None:
             progress(n, len(roster))
     engine.close()
     releasing = trustee_keys[: max(threshold, min(2, trustees))]
     for key in releasing:
         engine.add_release(key.release(engine.mid))
-    results = engine.tally()["results"]
+    results = engine.tally()
     path = write_record(out, config.round_id, engine.record_files(), engine.board_leaves())
     return SimulationSummary(
         record=path,
@@ -179,6 +126,6 @@ def simulate(
         eligible=len(roster),
         issued=issued,
         cast=cast,
-        invalid=len(results["invalid"]),
+        invalid=len(results.invalid),
         trustees_released=[k.id for k in releasing],
     )

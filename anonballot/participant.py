@@ -19,14 +19,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .ballot import make_ballot, validate_ballot
-from .board import Receipt
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs
 from .errors import EncodingError, StateError
 from .leaf import build_leaf
 from .manifest import Manifest
-from .sealing import SealedBallot, TrusteePublic, seal
+from .receipt import Receipt
+from .sealing import SealedBallot, seal
 from .signing import SigningKey
 from .tokens import Token, TokenRequest
+from .trustee import TrusteePublic
 
 __all__ = ["Participant"]
 

@@ -1,0 +1,131 @@
+"""The district (protocol section 4.1): its wards, the roles and the people rated.
+
+The organizer sets a :class:`District` up once; a round's manifest copies it, adding each
+ward's roster count and issuer key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NewType
+
+from ._shape import Label, list_of, obj, unique, wrap
+from .encoding import JSONValue, b64u_encode, check_id, check_label
+from .errors import ManifestError
+
+__all__ = ["District", "Role", "Subject", "SubjectId", "Ward", "WardId"]
+
+WardId = NewType("WardId", str)
+SubjectId = NewType("SubjectId", str)
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    title: Label
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"id": self.id, "title": dict(self.title)}
+
+    @classmethod
+    def from_json(cls, value: object, what: str = "role") -> Role:
+        o = obj(value, {"id", "title"}, what)
+        return cls(
+            wrap(check_id, o["id"], f"{what}.id"), wrap(check_label, o["title"], f"{what}.title")
+        )
+
+
+@dataclass(frozen=True)
+class Ward:
+    id: str
+    name: Label
+    eligible: int = 0
+    """How many roster entries the ward has (fixed when the round opens)."""
+    issuer_key: bytes = b""
+    """DER SubjectPublicKeyInfo of the ward's RSA issuer key for this round."""
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "id": self.id,
+            "name": dict(self.name),
+            "eligible": self.eligible,
+            "issuer_key": b64u_encode(self.issuer_key),
+        }
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A person rated: one role in one ward."""
+
+    id: str
+    ward: str
+    role: str
+    name: Label
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"id": self.id, "ward": self.ward, "role": self.role, "name": dict(self.name)}
+
+    @classmethod
+    def from_json(cls, value: object, what: str = "subject") -> Subject:
+        o = obj(value, {"id", "ward", "role", "name"}, what)
+        return cls(
+            wrap(check_id, o["id"], f"{what}.id"),
+            wrap(check_id, o["ward"], f"{what}.ward"),
+            wrap(check_id, o["role"], f"{what}.role"),
+            wrap(check_label, o["name"], f"{what}.name"),
+        )
+
+
+@dataclass(frozen=True)
+class District:
+    """What the organizer sets up once: wards, roles and the people rated."""
+
+    name: Label
+    wards: tuple[Ward, ...]
+    roles: tuple[Role, ...]
+    subjects: tuple[Subject, ...]
+
+    def __post_init__(self) -> None:
+        unique([w.id for w in self.wards], "wards")
+        unique([r.id for r in self.roles], "roles")
+        unique([s.id for s in self.subjects], "subjects")
+        ward_ids = {w.id for w in self.wards}
+        role_ids = {r.id for r in self.roles}
+        for s in self.subjects:
+            if s.ward not in ward_ids:
+                raise ManifestError(f"subject {s.id}: ward {s.ward!r} is not in wards")
+            if s.role not in role_ids:
+                raise ManifestError(f"subject {s.id}: role {s.role!r} is not in roles")
+        for w in self.wards:
+            if not any(s.ward == w.id for s in self.subjects):
+                raise ManifestError(f"ward {w.id}: nobody to rate (no subject in this ward)")
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The district configuration file: name, wards, roles and the people rated."""
+        return {
+            "name": dict(self.name),
+            "wards": [{"id": w.id, "name": dict(w.name)} for w in self.wards],
+            "roles": [r.to_json() for r in self.roles],
+            "subjects": [s.to_json() for s in self.subjects],
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> District:
+        """Parse a district configuration file (the format of :meth:`to_json`)."""
+        d = obj(value, {"name", "wards", "roles", "subjects"}, "district")
+        wards = []
+        for i, v in enumerate(list_of(d["wards"], "wards", min_len=1)):
+            o = obj(v, {"id", "name"}, f"wards[{i}]")
+            wards.append(
+                Ward(wrap(check_id, o["id"], f"wards[{i}].id"),
+                     wrap(check_label, o["name"], f"wards[{i}].name"))
+            )  # fmt: skip
+        roles = tuple(
+            Role.from_json(v, f"roles[{i}]")
+            for i, v in enumerate(list_of(d["roles"], "roles", min_len=1))
+        )
+        subjects = tuple(
+            Subject.from_json(v, f"subjects[{i}]")
+            for i, v in enumerate(list_of(d["subjects"], "subjects", min_len=1))
+        )
+        return cls(wrap(check_label, d["name"], "district.name"), tuple(wards), roles, subjects)

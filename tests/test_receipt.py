@@ -1,0 +1,98 @@
+"""Receipts and every check a participant can make (anonballot.receipt; protocol 6.7, 7)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _records import RoundRun, copy_record, run_round
+
+from anonballot.encoding import jcs, parse_json
+from anonballot.receipt import CHECK_IDS, Receipt, RecordSource, verify_receipt
+from anonballot.record import Record
+from anonballot.signing import sign_object
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RoundRun:
+    return run_round(tmp_path_factory.mktemp("receipt") / "record", wards=2, voters=2)
+
+
+def receipt_of(run: RoundRun, index: int) -> Receipt:
+    return run.engine.board.receipt(index, run.checkpoints[index + 1], index + 1)
+
+
+def test_every_check_passes_and_the_ballot_is_counted_as_cast(run: RoundRun) -> None:
+    for index, participant in enumerate(run.participants):
+        rc = receipt_of(run, index)
+        with Record(run.path) as record:
+            report = verify_receipt(rc, RecordSource(record))
+        assert report.passed, report.failure
+        assert [c.id for c in report.checks] == list(CHECK_IDS)
+        assert report.receipt_size == index + 1
+        assert report.board_size == len(run.participants)
+        assert report.closed
+        counted = report.counted
+        assert counted is not None
+        assert counted.reason is None
+        assert counted.ward == participant.ward
+        assert counted.answers is not None
+        assert set(counted.answers) == {s.id for s in run.engine.manifest.subjects_of(counted.ward)}
+        assert json.loads(json.dumps(report.to_json()))["passed"] is True
+
+
+def test_a_forged_receipt_fails_inclusion(run: RoundRun) -> None:
+    forged = Receipt.from_json({**receipt_of(run, 0).to_json(), "leaf_index": 1})
+    with Record(run.path) as record:
+        report = verify_receipt(forged, RecordSource(record))
+    failure = report.failure
+    assert failure is not None
+    assert failure.id == "inclusion"
+    assert [c.id for c in report.checks] == ["manifest", "inclusion"]
+
+
+def test_another_rounds_receipt_fails_the_manifest_check(run: RoundRun) -> None:
+    other = Receipt.from_json({**receipt_of(run, 0).to_json(), "round": "A" * 43})
+    with Record(run.path) as record:
+        report = verify_receipt(other, RecordSource(record))
+    failure = report.failure
+    assert failure is not None
+    assert (failure.id, failure.code) == ("manifest", "wrong_round")
+
+
+def test_results_that_misreport_the_ballot_fail_counted(run: RoundRun, tmp_path: Path) -> None:
+    record = copy_record(run.path, tmp_path / "record")
+    signed = parse_json((record / "results.json").read_bytes())
+    results = signed["results"]
+    results["invalid"] = [{"leaf_index": 0, "reason": "invalid_content"}]
+    (record / "results.json").write_bytes(jcs(sign_object("results", results, run.organizer)))
+    with Record(record) as rec:
+        report = verify_receipt(receipt_of(run, 0), RecordSource(rec))
+    failure = report.failure
+    assert failure is not None
+    assert failure.id == "counted"
+    assert "disagree with the opened ballot" in failure.detail
+
+
+def test_a_rewritten_board_fails_consistency(run: RoundRun, tmp_path: Path) -> None:
+    record = copy_record(run.path, tmp_path / "record")
+    lines = (record / "board.jsonl").read_bytes().splitlines(keepends=True)
+    (record / "board.jsonl").write_bytes(b"".join(lines[:-1]))  # the last leaf dropped
+    with Record(record) as rec:
+        report = verify_receipt(receipt_of(run, 0), RecordSource(rec))
+    failure = report.failure
+    assert failure is not None
+    assert failure.id == "consistency"
+
+
+def test_before_close_only_inclusion_and_consistency_run(run: RoundRun, tmp_path: Path) -> None:
+    record = copy_record(run.path, tmp_path / "record")
+    (record / "close.json").unlink()
+    (record / "results.json").unlink()
+    with Record(record) as rec:
+        report = verify_receipt(receipt_of(run, 1), RecordSource(rec))
+    assert report.passed
+    assert [c.id for c in report.checks] == ["manifest", "inclusion", "consistency"]
+    assert not report.closed
+    assert report.counted is None
