@@ -1,4 +1,4 @@
-"""The report pages (``server/reports.py``): results, turnout, their languages and the XLSX.
+"""The report pages (``server/reports/``): results, turnout, their languages and the XLSX.
 
 A small round of two demo wards runs through the engine (tokens, ballots, one invalid
 ballot, close, two releases, tally): ``bo-de`` has 6 valid ballots, ``cu-khoi`` has 2 valid
@@ -236,7 +236,7 @@ def test_results_page_shows_the_counts_of_results_json(tallied: Tallied) -> None
 def test_comments_are_shown_escaped_and_in_results_order(tallied: Tallied) -> None:
     page = tallied.client.get(f"/results/{ROUND}").text
     assert TRICKY not in page
-    escaped = "&lt;b&gt;&quot;Tốt&quot; &amp; &#x27;ok&#x27;&lt;/b&gt;"
+    escaped = "&lt;b&gt;&#34;Tốt&#34; &amp; &#39;ok&#39;&lt;/b&gt;"  # markupsafe's escapes
     assert page.count(escaped) == 1
     assert tallied.results["subjects"][f"{SHOWN}-chairman"]["comments"]["uu-diem"] == [TRICKY]
     assert FORMULA in page
@@ -256,7 +256,9 @@ def test_a_ward_below_min_group_shows_counts_only(tallied: Tallied) -> None:
     page = tallied.client.get(f"/results/{ROUND}").text
     assert tallied.results["subjects"][f"{HIDDEN}-secretary"]["comments"]["ton-tai-han-che"]
     assert PRIVATE not in page
-    section = re.search(rf'<section class="ward" id="w-{HIDDEN}"[^>]*>(.*?)</section>', page)
+    section = re.search(
+        rf'<section class="ward" id="w-{HIDDEN}"[^>]*>(.*?)</section>', page, re.DOTALL
+    )
     assert section is not None
     assert 'data-shown="no"' in page
     assert "ít hơn ngưỡng 5 phiếu" in section.group(1)
