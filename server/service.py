@@ -113,19 +113,11 @@ class Service:
         unknown = sorted({e.ward for e in entries} - wards)
         if unknown:
             raise InputError(f"unknown ward(s): {', '.join(unknown)}", code="unknown_ward")
-        with self.db.transaction() as conn:
-            if replace:
-                conn.execute("DELETE FROM roster")
-            conn.executemany(
-                "INSERT INTO roster(ward, name, position) VALUES(?, ?, ?)",
-                [(e.ward, e.name, e.position) for e in entries],
-            )
+        self.db.add_roster([(e.ward, e.name, e.position) for e in entries], replace=replace)
         return len(entries)
 
     def roster(self) -> list[RosterEntry]:
-        with self.db.lock:
-            rows = self.db.conn.execute("SELECT ward, name, position FROM roster ORDER BY id")
-            return [RosterEntry(r[0], r[1], r[2]) for r in rows]
+        return [RosterEntry(ward, name, position) for ward, name, position in self.db.roster()]
 
     def roster_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
