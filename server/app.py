@@ -30,6 +30,7 @@ from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
 from .booth import booth_routes
+from .errors import AuthError, TooLarge, http_status
 from .openapi import openapi_document
 from .reports import report_routes
 from .roster import RosterEntry, parse_roster
@@ -94,7 +95,7 @@ def guarded(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except AnonBallotError as exc:
-            return error(exc.http_status, exc.code, exc.detail)
+            return error(http_status(exc), exc.code, exc.detail)
 
     wrapper.__name__ = handler.__name__
     wrapper.__doc__ = handler.__doc__
@@ -392,16 +393,6 @@ class Api:
         engine = self.engine(request)
         config = await run_in_threadpool(lambda: engine.config)
         return JSONResponse(config.to_json())
-
-
-class AuthError(AnonBallotError):
-    code = "unauthorized"
-    http_status = 401
-
-
-class TooLarge(InputError):
-    code = "too_large"
-    http_status = 413
 
 
 def _record_zip(engine: Round) -> bytes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import io
+import json
 import os
 import random
 import re
@@ -36,7 +37,16 @@ from anonballot.client import Participant
 from anonballot.engine import Round
 from anonballot.leaf import build_leaf
 from anonballot.server.app import create_app
-from anonballot.server.i18n import CATALOGS, COOKIE, Messages, choose_lang
+from anonballot.server.i18n import (
+    CATALOGS,
+    COOKIE,
+    LANGS,
+    MESSAGES_DIR,
+    Messages,
+    choose_lang,
+    fill,
+    load_catalog,
+)
 from anonballot.server.reports import render_results
 from anonballot.server.service import Service
 from anonballot.simulate import COMMENTS, demo_config, random_answers
@@ -371,6 +381,14 @@ def test_results_xlsx(tallied: Tallied) -> None:
 
 def test_catalogs_have_the_same_keys_and_fields() -> None:
     fields = re.compile(r"\{(\w+)\}")
+    # the catalogs are the JSON files, in the booth's format: one flat object of texts
+    for lang in LANGS:
+        path = MESSAGES_DIR / f"{lang}.json"
+        assert CATALOGS[lang] == load_catalog(path)
+        assert all(isinstance(v, str) for v in json.loads(path.read_text("utf-8")).values())
+    booth = json.loads((ROOT / "server" / "static" / "i18n" / "vi.json").read_text("utf-8"))
+    assert all(isinstance(v, str) for v in booth.values())  # the format both follow
+    assert fill("{a} and {b}", {"a": 1}) == "1 and {b}"  # as the booth's t() fills a text
     assert set(CATALOGS["vi"]) == set(CATALOGS["en"])
     for key, text in CATALOGS["vi"].items():
         assert set(fields.findall(text)) == set(fields.findall(CATALOGS["en"][key])), key

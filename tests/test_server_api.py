@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from anonballot import errors
 from anonballot.audit import audit_record
 from anonballot.board import Receipt
 from anonballot.client import Participant
 from anonballot.encoding import b64u_decode, b64u_encode, parse_time
 from anonballot.hazmat.merkle import verify_consistency
 from anonballot.server.app import create_app
+from anonballot.server.errors import AuthError, TooLarge, http_status
 from anonballot.server.service import Service
 from anonballot.simulate import demo_config, random_answers
 from anonballot.trustee import TrusteeKey
@@ -224,6 +226,23 @@ def test_the_service_clock_decides_the_windows(office: Office) -> None:
         assert office.client.post(office.url("tokens"), json=body).status_code == 200
     finally:
         later.close()
+
+
+def test_every_library_error_has_its_status_in_the_servers_table() -> None:
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert 400 <= http_status(cls("x")) < 500, name
+    expected = {
+        errors.EncodingError: 400,
+        errors.InvalidToken: 400,
+        errors.OpenError: 400,
+        AuthError: 401,
+        errors.NotFound: 404,
+        errors.Conflict: 409,
+        errors.StateError: 409,
+        TooLarge: 413,
+    }
+    assert {cls: http_status(cls("x")) for cls in expected} == expected
 
 
 def test_openapi_lists_every_route(office: Office) -> None:

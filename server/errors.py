@@ -1,0 +1,58 @@
+"""The HTTP status of every library error: one table, read along the exception's classes.
+
+The library's exceptions say what went wrong (``code``, ``detail``); which HTTP status that
+is, is the server's decision, made here and nowhere else. An error answers
+``{"error": code, "detail": detail}`` with the status of its nearest class in
+:data:`HTTP_STATUS` (``AnonBallotError`` itself: 400), so a new subclass in the library gets
+its parent's status without a change here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from anonballot.errors import (
+    AnonBallotError,
+    Conflict,
+    InputError,
+    NotFound,
+    StateError,
+    VerificationError,
+)
+
+__all__ = ["HTTP_STATUS", "AuthError", "TooLarge", "http_status"]
+
+
+class AuthError(AnonBallotError):
+    """The admin token is missing or wrong."""
+
+    code = "unauthorized"
+
+
+class TooLarge(InputError):
+    """A request body larger than the server takes."""
+
+    code = "too_large"
+
+
+HTTP_STATUS: Mapping[type[AnonBallotError], int] = MappingProxyType(
+    {
+        AnonBallotError: 400,
+        InputError: 400,  # bad or unusable input
+        VerificationError: 400,  # a signature, token or proof that does not verify
+        AuthError: 401,
+        NotFound: 404,  # unknown round, ward, invitation code
+        Conflict: 409,  # a spent token, a code already served
+        StateError: 409,  # the round is not in a state that allows this
+        TooLarge: 413,
+    }
+)
+
+
+def http_status(exc: AnonBallotError) -> int:
+    """The status of ``exc``'s nearest class in :data:`HTTP_STATUS`."""
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400  # unreachable: AnonBallotError is in the table
