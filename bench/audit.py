@@ -302,7 +302,8 @@ def record_files(pool: Pool, n: int) -> dict[str, bytes]:
     from anonballot.encoding import jcs, parse_json, sha256
     from anonballot.hazmat.merkle import CompactRange, leaf_hash
     from anonballot.manifest import Manifest
-    from anonballot.signing import SigningKey, sign_object
+    from anonballot.signing import SigningKey
+    from anonballot.statements import CloseStatement, IssuanceLedger
     from anonballot.tally import TallyBuilder
     from anonballot.trustee import TrusteeKey
 
@@ -331,32 +332,25 @@ def record_files(pool: Pool, n: int) -> dict[str, bytes]:
         tally.add_valid(w, parse_json(plaintext))
 
     # A few participants took a token and never cast: issued = ballots + 2%.
-    ledger_wards: dict[str, list[str]] = {}
-    issued: dict[str, int] = {}
+    served: list[tuple[str, str]] = []
     for ward in manifest.wards:
         k = tally.cast.get(ward.id, 0)
-        issued[ward.id] = k + k // 50
-        ledger_wards[ward.id] = sorted(
-            _b64u(sha256(f"{mid}/{ward.id}/{j}".encode())) for j in range(issued[ward.id])
+        served.extend(
+            (ward.id, _b64u(sha256(f"{mid}/{ward.id}/{j}".encode()))) for j in range(k + k // 50)
         )
-    ledger = {"round": mid, "wards": ledger_wards}
-    close = {
-        "round": mid,
-        "tree_size": n,
-        "root": _b64u(root),
-        "issued": issued,
-        "issuance_ledger": _b64u(sha256(jcs(ledger))),
-    }
+    ledger = IssuanceLedger.build(manifest, served)
+    final = Checkpoint(manifest.origin, n, root)
+    close = CloseStatement.build(final, ledger)
     releasing = trustees[:THRESHOLD]
     results = tally.results(
-        mid=mid, tree_size=n, root=root, trustees=[t.id for t in releasing], issued=issued
+        mid=mid, tree_size=n, root=root, trustees=[t.id for t in releasing], issued=close.issued
     )
     files = {
         "manifest.json": signed_manifest,
-        "checkpoint.txt": Checkpoint(manifest.origin, n, root).sign(log).encode("utf-8"),
-        "close.json": jcs(sign_object("close", close, organizer)),
-        "issuance.json": jcs(ledger),
-        "results.json": jcs(sign_object("results", results, organizer)),
+        "checkpoint.txt": final.sign(log).encode("utf-8"),
+        "close.json": jcs(close.sign(organizer)),
+        "issuance.json": jcs(ledger.to_json()),
+        "results.json": jcs(results.sign(organizer)),
     }
     for t in releasing:
         files[f"releases/{t.id}.json"] = jcs(t.release(mid))

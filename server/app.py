@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,13 +24,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from anonballot.codes import format_code
 from anonballot.district import District
 from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
+from anonballot.engine import Round
 from anonballot.errors import AnonBallotError, InputError, NotFound, StateError
 from anonballot.manifest import RoundConfig, Window
 from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
 from .booth import booth_routes
-from .errors import AuthError, MethodNotAllowed, TooLarge, http_status
+from .errors import AuthError, TooLarge, http_status
 from .openapi import openapi_document
 from .reports import report_routes
 from .roster import RosterEntry, parse_roster
@@ -41,6 +43,8 @@ MAX_BODY = 256 * 1024
 """Largest request body accepted (a leaf is at most about 90 KiB)."""
 MAX_ADMIN_BODY = 32 * 1024 * 1024
 """Admin uploads (a roster of a whole city) may be larger."""
+MAX_LEAVES = 10_000
+"""Most leaves one ``GET .../leaves`` answers with."""
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -137,13 +141,30 @@ def fields(value: Any, **types: type) -> dict[str, Any]:
     return value
 
 
-def int_param(request: Request, name: str) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or not raw.isdigit() or len(raw) > 18:
-        raise InputError(
-            f"query parameter {name}: expected a non-negative integer", code="bad_request"
-        )
-    return int(raw)
+_UINT = re.compile(r"[0-9]{1,18}")
+"""A non-negative integer in ASCII digits (``str.isdigit`` also takes other scripts' digits)."""
+
+
+def query_ints(
+    request: Request, names: Sequence[str], valid: Callable[..., bool], expected: str
+) -> tuple[int, ...]:
+    """The integer query parameters ``names``, in order, if ``valid(*values)``.
+
+    Every range a handler reads is checked here: a parameter that is missing or not a
+    non-negative integer is ``400 bad_request``; integers that ``valid`` refuses are
+    ``400 bad_range``, with ``expected`` as the detail.
+    """
+    values = []
+    for name in names:
+        raw = request.query_params.get(name)
+        if raw is None or not _UINT.fullmatch(raw):
+            raise InputError(
+                f"query parameter {name}: expected a non-negative integer", code="bad_request"
+            )
+        values.append(int(raw))
+    if not valid(*values):
+        raise InputError(f"expected {expected}", code="bad_range")
+    return tuple(values)
 
 
 def jcs_response(value: Any) -> Response:
@@ -161,7 +182,7 @@ class Api:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def engine(self, request: Request) -> Any:
+    def engine(self, request: Request) -> Round:
         return self.service.round(request.path_params["round_id"])
 
     def require_admin(self, request: Request) -> None:
@@ -172,7 +193,7 @@ class Api:
         if not self.service.check_admin(token.strip()):
             raise AuthError("the admin token is wrong")
 
-    def document(self, engine: Any, name: str) -> Response:
+    def document(self, engine: Round, name: str) -> Response:
         data = engine.store.get_document(name)
         if data is None:
             raise NotFound(f"the round has no {name} yet", code=f"no_{name}")
@@ -225,29 +246,37 @@ class Api:
 
     async def leaves(self, request: Request) -> Response:
         engine = self.engine(request)
-        start, end = int_param(request, "start"), int_param(request, "end")
-        if end - start > 10_000:
-            raise InputError("at most 10000 leaves per request", code="bad_range")
+        size = engine.board.size
+        start, end = query_ints(
+            request,
+            ("start", "end"),
+            lambda start, end: start <= end <= min(size, start + MAX_LEAVES),
+            f"start <= end <= {size} (the board's size), at most {MAX_LEAVES} leaves",
+        )
         lines = [leaf + b"\n" for leaf in engine.leaves(start, end)]
         return Response(b"".join(lines), media_type="application/jsonl")
 
     async def inclusion(self, request: Request) -> Response:
         engine = self.engine(request)
-        index, size = int_param(request, "index"), int_param(request, "size")
-        if not index < size <= engine.board.size:
-            raise InputError(
-                f"expected index < size <= {engine.board.size} (the board's size)", code="bad_range"
-            )
+        board = engine.board.size
+        index, size = query_ints(
+            request,
+            ("index", "size"),
+            lambda index, size: index < size <= board,
+            f"index < size <= {board} (the board's size)",
+        )
         proof = await run_in_threadpool(engine.inclusion_proof, index, size)
         return JSONResponse({"proof": [b64u_encode(p) for p in proof]})
 
     async def consistency(self, request: Request) -> Response:
         engine = self.engine(request)
-        old, new = int_param(request, "old"), int_param(request, "new")
-        if not old <= new <= engine.board.size:
-            raise InputError(
-                f"expected old <= new <= {engine.board.size} (the board's size)", code="bad_range"
-            )
+        board = engine.board.size
+        old, new = query_ints(
+            request,
+            ("old", "new"),
+            lambda old, new: old <= new <= board,
+            f"old <= new <= {board} (the board's size)",
+        )
         # every tree extends the empty one: the proof from size 0 is empty
         proof = [] if old == 0 else engine.consistency_proof(old, new)
         return JSONResponse({"proof": [b64u_encode(p) for p in proof]})
@@ -262,12 +291,13 @@ class Api:
         return self.document(self.engine(request), "results")
 
     async def releases(self, request: Request) -> Response:
+        return JSONResponse(self.engine(request).releases())
+
+    async def add_release(self, request: Request) -> Response:
         engine = self.engine(request)
-        if request.method == "POST":
-            release = await read_json(request)
-            trustee = await run_in_threadpool(engine.add_release, release)
-            return JSONResponse({"trustee": trustee, "accepted": True})
-        return JSONResponse(engine.releases())
+        release = await read_json(request)
+        trustee = await run_in_threadpool(engine.add_release, release)
+        return JSONResponse({"trustee": trustee, "accepted": True})
 
     async def record(self, request: Request) -> Response:
         engine = self.engine(request)
@@ -288,16 +318,20 @@ class Api:
 
     async def admin_district(self, request: Request) -> Response:
         self.require_admin(request)
-        if request.method == "GET":
-            return JSONResponse(self.service.district().to_json())
+        return JSONResponse(self.service.district().to_json())
+
+    async def admin_set_district(self, request: Request) -> Response:
+        self.require_admin(request)
         district = District.from_json(await read_json(request, MAX_ADMIN_BODY))
         self.service.set_district(district)
         return JSONResponse({"wards": len(district.wards), "subjects": len(district.subjects)})
 
     async def admin_roster(self, request: Request) -> Response:
         self.require_admin(request)
-        if request.method == "GET":
-            return JSONResponse(self.service.roster_counts())
+        return JSONResponse(self.service.roster_counts())
+
+    async def admin_import_roster(self, request: Request) -> Response:
+        self.require_admin(request)
         body = fields(await read_json(request, MAX_ADMIN_BODY), rows=list, replace=bool)
         table = [["ward", "name", "position"]] + [
             [r.get("ward"), r.get("name"), r.get("position", "")] if isinstance(r, dict) else [r]
@@ -333,21 +367,21 @@ class Api:
              for i in invitations]
         )  # fmt: skip
 
-    async def admin_action(self, request: Request) -> Response:
+    async def _step(self, request: Request, step: Callable[[Round], object]) -> Response:
+        """One step of the round's life (protocol section 7): admin only, state after it."""
         self.require_admin(request)
         engine = self.engine(request)
-        action = request.path_params["action"]
-        if action == "open":
-            await run_in_threadpool(engine.open)
-        elif action == "close":
-            await run_in_threadpool(engine.close)
-        elif action == "tally":
-            await run_in_threadpool(engine.tally)
-        elif action in ("turnout", "config"):
-            raise MethodNotAllowed(f"POST is not allowed here; use GET for {action}")
-        else:
-            raise NotFound(f"no admin action {action!r}", code="not_found")
+        await run_in_threadpool(step, engine)
         return JSONResponse({"round_id": request.path_params["round_id"], "state": engine.state})
+
+    async def admin_open(self, request: Request) -> Response:
+        return await self._step(request, Round.open)
+
+    async def admin_close(self, request: Request) -> Response:
+        return await self._step(request, Round.close)
+
+    async def admin_tally(self, request: Request) -> Response:
+        return await self._step(request, Round.tally)
 
     async def admin_turnout(self, request: Request) -> Response:
         self.require_admin(request)
@@ -362,7 +396,7 @@ class Api:
         return JSONResponse(config.to_json())
 
 
-def _record_zip(engine: Any) -> bytes:
+def _record_zip(engine: Round) -> bytes:
     import tempfile
     from pathlib import Path
 
@@ -400,18 +434,23 @@ def create_app(service: Service) -> Starlette:
         Route(f"{r}/proof/consistency", guarded(api.consistency)),
         Route(f"{r}/close", guarded(api.close)),
         Route(f"{r}/issuance", guarded(api.issuance)),
-        Route(f"{r}/releases", guarded(api.releases), methods=["GET", "POST"]),
+        Route(f"{r}/releases", guarded(api.releases), methods=["GET"]),
+        Route(f"{r}/releases", guarded(api.add_release), methods=["POST"]),
         Route(f"{r}/results", guarded(api.results)),
         Route(f"{r}/record", guarded(api.record)),
         Route("/api/openapi.json", guarded(api.openapi)),
-        Route("/api/admin/district", guarded(api.admin_district), methods=["GET", "PUT"]),
-        Route("/api/admin/roster", guarded(api.admin_roster), methods=["GET", "POST"]),
+        Route("/api/admin/district", guarded(api.admin_district), methods=["GET"]),
+        Route("/api/admin/district", guarded(api.admin_set_district), methods=["PUT"]),
+        Route("/api/admin/roster", guarded(api.admin_roster), methods=["GET"]),
+        Route("/api/admin/roster", guarded(api.admin_import_roster), methods=["POST"]),
         Route("/api/admin/rounds", guarded(api.admin_create_round), methods=["POST"]),
         Route(f"{a}/clone", guarded(api.admin_clone_round), methods=["POST"]),
         Route(f"{a}/invitations", guarded(api.admin_invitations), methods=["POST"]),
         Route(f"{a}/turnout", guarded(api.admin_turnout)),
-        Route(f"{a}/{{action}}", guarded(api.admin_action), methods=["POST"]),
         Route(f"{a}/config", guarded(api.admin_round_config)),
+        Route(f"{a}/open", guarded(api.admin_open), methods=["POST"]),
+        Route(f"{a}/close", guarded(api.admin_close), methods=["POST"]),
+        Route(f"{a}/tally", guarded(api.admin_tally), methods=["POST"]),
     ]  # fmt: skip
     routes += report_routes(service)  # /results/{round_id}, /turnout/{round_id}
     routes += booth_routes()  # /, /r/{round_id}, /verify and /static

@@ -1,11 +1,16 @@
-"""The server's errors and the one table that gives every error its HTTP status.
+"""The HTTP status of every library error: one table, read along the exception's classes.
 
-The library's exceptions carry meaning only (``code``, ``detail``); which status an answer
-has is decided here, by the most specific class of :data:`HTTP_STATUS` that the error is an
-instance of. Every error answer is ``{"error": code, "detail": sentence}`` (docs/server.md).
+The library's exceptions say what went wrong (``code``, ``detail``); which HTTP status that
+is, is the server's decision, made here and nowhere else. An error answers
+``{"error": code, "detail": detail}`` with the status of its nearest class in
+:data:`HTTP_STATUS` (``AnonBallotError`` itself: 400), so a new subclass in the library gets
+its parent's status without a change here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from anonballot.errors import (
     AnonBallotError,
@@ -16,44 +21,38 @@ from anonballot.errors import (
     VerificationError,
 )
 
-__all__ = ["HTTP_STATUS", "AuthError", "MethodNotAllowed", "TooLarge", "http_status"]
+__all__ = ["HTTP_STATUS", "AuthError", "TooLarge", "http_status"]
 
 
 class AuthError(AnonBallotError):
-    """The admin API was called without the right admin token."""
+    """The admin token is missing or wrong."""
 
     code = "unauthorized"
 
 
 class TooLarge(InputError):
-    """A request body is over the server's limit."""
+    """A request body larger than the server takes."""
 
     code = "too_large"
 
 
-class MethodNotAllowed(AnonBallotError):
-    """The path exists but not with this method."""
-
-    code = "method_not_allowed"
-
-
-HTTP_STATUS: dict[type[AnonBallotError], int] = {
-    AnonBallotError: 400,
-    InputError: 400,
-    VerificationError: 400,
-    NotFound: 404,
-    Conflict: 409,
-    StateError: 409,
-    AuthError: 401,
-    TooLarge: 413,
-    MethodNotAllowed: 405,
-}
-"""Status of an error by class; a subclass takes the status of its nearest listed base."""
+HTTP_STATUS: Mapping[type[AnonBallotError], int] = MappingProxyType(
+    {
+        AnonBallotError: 400,
+        InputError: 400,  # bad or unusable input
+        VerificationError: 400,  # a signature, token or proof that does not verify
+        AuthError: 401,
+        NotFound: 404,  # unknown round, ward, invitation code
+        Conflict: 409,  # a spent token, a code already served
+        StateError: 409,  # the round is not in a state that allows this
+        TooLarge: 413,
+    }
+)
 
 
 def http_status(exc: AnonBallotError) -> int:
-    """The HTTP status of an error answer for ``exc``."""
+    """The status of ``exc``'s nearest class in :data:`HTTP_STATUS`."""
     for cls in type(exc).__mro__:
         if cls in HTTP_STATUS:
             return HTTP_STATUS[cls]
-    return 400
+    return 400  # unreachable: AnonBallotError is in the table

@@ -133,7 +133,9 @@ def openapi_document() -> dict[str, Any]:
         "/api/admin/rounds/{round_id}/invitations": {"post": _op("Make the invitation codes (shown once)", _answer("invitations", {"type": "array"}), admin=True, errors=(404, 409))},
         "/api/admin/rounds/{round_id}/turnout": {"get": _op("Eligible, issued and cast per ward", _answer("turnout", ANY_OBJ), admin=True)},
         "/api/admin/rounds/{round_id}/config": {"get": _op("The round's configuration (the RoundConfig file), in any state", _answer("config", ANY_OBJ), admin=True)},
-        "/api/admin/rounds/{round_id}/{action}": {"post": _op("open, close or tally the round", _answer("state", ANY_OBJ), admin=True, errors=(400, 404, 409), params=[{"name": "action", "in": "path", "required": True, "schema": {"enum": ["open", "close", "tally"]}}])},
+        "/api/admin/rounds/{round_id}/open": {"post": _op("Open a draft round: sign the manifest and the empty board's checkpoint", _answer("state", ANY_OBJ), admin=True, errors=(404, 409))},
+        "/api/admin/rounds/{round_id}/close": {"post": _op("Close an open round: sign the final checkpoint, the close statement and the issuance ledger", _answer("state", ANY_OBJ), admin=True, errors=(404, 409))},
+        "/api/admin/rounds/{round_id}/tally": {"post": _op("Tally a closed round: open every leaf, count and sign the results", _answer("state", ANY_OBJ), admin=True, errors=(404, 409))},
     }  # fmt: skip
     for path, item in paths.items():
         if "{round_id}" in path:

@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from anonballot.codes import format_code, generate_code
@@ -27,9 +28,13 @@ from anonballot.signing import SigningKey
 from .roster import RosterEntry
 from .store import Database
 
-__all__ = ["DB_NAME", "Invitation", "Service"]
+__all__ = ["DB_NAME", "Invitation", "Service", "utc_now"]
 
 DB_NAME = "anonballot.db"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,17 @@ class Invitation:
 class Service:
     """Everything a data directory holds, behind one lock per operation kind."""
 
-    def __init__(self, data_dir: str | Path, *, key_bits: int = 3072) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        key_bits: int = 3072,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """``clock`` is the time every round of this service sees (its issuance and voting
+        windows, protocol sections 5.2 and 6.4) and the report pages print; tests move it."""
         self.data_dir = Path(data_dir)
+        self.clock = clock
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.data_dir / DB_NAME)
         self.key_bits = key_bits
@@ -100,19 +114,11 @@ class Service:
         unknown = sorted({e.ward for e in entries} - wards)
         if unknown:
             raise InputError(f"unknown ward(s): {', '.join(unknown)}", code="unknown_ward")
-        with self.db.transaction() as conn:
-            if replace:
-                conn.execute("DELETE FROM roster")
-            conn.executemany(
-                "INSERT INTO roster(ward, name, position) VALUES(?, ?, ?)",
-                [(e.ward, e.name, e.position) for e in entries],
-            )
+        self.db.add_roster([(e.ward, e.name, e.position) for e in entries], replace=replace)
         return len(entries)
 
     def roster(self) -> list[RosterEntry]:
-        with self.db.lock:
-            rows = self.db.conn.execute("SELECT ward, name, position FROM roster ORDER BY id")
-            return [RosterEntry(r[0], r[1], r[2]) for r in rows]
+        return [RosterEntry(ward, name, position) for ward, name, position in self.db.roster()]
 
     def roster_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -129,7 +135,7 @@ class Service:
         with self._lock:
             engine = self._rounds.get(round_id)
             if engine is None:
-                engine = Round(self.db.round_store(round_id))
+                engine = Round(self.db.round_store(round_id), clock=self.clock)
                 self._rounds[round_id] = engine
             return engine
 
@@ -137,7 +143,11 @@ class Service:
         with self._lock:
             store = self.db.add_round(config.round_id)
             engine = Round.create(
-                store, config, organizer=self.organizer_key(), key_bits=self.key_bits
+                store,
+                config,
+                organizer=self.organizer_key(),
+                key_bits=self.key_bits,
+                clock=self.clock,
             )
             self._rounds[config.round_id] = engine
             return engine

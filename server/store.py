@@ -8,6 +8,13 @@ admin token's hash). :class:`SqliteRoundStore` implements the engine's
 What is stored for a cast ballot is the leaf's bytes and its voter key, nothing else: no
 time, no address, no request data. Roster personal data lives in its own table and never
 goes into a round record.
+
+Every SQL statement of the server is in this module. It uses :mod:`sqlite3` itself, not
+sqlite-utils: the schema is the DDL of versioned migrations under ``PRAGMA user_version``,
+which every existing data directory already carries (sqlite-utils' own migrations would be a
+second bookkeeping next to it), and every write is a group commit (one ``BEGIN IMMEDIATE``
+for many requests, one fsync) whose ``IntegrityError`` becomes a 409 code, which one
+``executemany`` states more plainly than a row-by-row insert helper.
 """
 
 from __future__ import annotations
@@ -19,8 +26,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
-
-import sqlite_utils
 
 from anonballot.errors import Conflict, NotFound
 from anonballot.storage import Issuance
@@ -108,7 +113,6 @@ class Database:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self.lock = threading.RLock()
         conn.execute("PRAGMA journal_mode=WAL")
@@ -234,6 +238,21 @@ class Database:
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (key, value),
             )
+
+    # -- the roster (personal data: never in a round's record) --------------------------------
+
+    def add_roster(self, rows: Sequence[tuple[str, str, str]], *, replace: bool = False) -> None:
+        """Add ``(ward, name, position)`` rows in one transaction; ``replace``: drop the old
+        roster in the same transaction, so that a failed import leaves the old one whole."""
+        with self.transaction() as conn:
+            if replace:
+                conn.execute("DELETE FROM roster")
+            conn.executemany("INSERT INTO roster(ward, name, position) VALUES(?, ?, ?)", rows)
+
+    def roster(self) -> list[tuple[str, str, str]]:
+        """Every ``(ward, name, position)`` row, in the order they were added."""
+        rows = self.read("SELECT ward, name, position FROM roster ORDER BY id")
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     # -- rounds ------------------------------------------------------------------------------------
 

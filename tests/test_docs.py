@@ -481,7 +481,7 @@ def test_cli_and_server_are_symlinks_into_the_package() -> None:
         assert link.readlink() == Path("..") / name
 
 
-SERVER_EXTRA_MODULES = ("starlette", "uvicorn", "sqlite_utils", "segno", "openpyxl")
+SERVER_EXTRA_MODULES = ("starlette", "uvicorn", "segno", "openpyxl", "jinja2")
 """What the ``server`` extra installs, by import name."""
 
 

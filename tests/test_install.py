@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 CLI_EXTRA = ("click", "rich", "httpx", "yaml")
-SERVER_EXTRA = ("starlette", "uvicorn", "sqlite_utils", "segno", "openpyxl", "jinja2")
+SERVER_EXTRA = ("starlette", "uvicorn", "segno", "openpyxl", "jinja2")
 
 
 def _run(blocked: tuple[str, ...], code: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""The report pages (``server/reports.py``): results, turnout, their languages and the XLSX.
+"""The report pages (``server/reports/``): results, turnout, their languages and the XLSX.
 
 A small round of two demo wards runs through the engine (tokens, ballots, one invalid
 ballot, close, two releases, tally): ``bo-de`` has 6 valid ballots, ``cu-khoi`` has 2 valid
@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import io
+import json
 import os
 import random
 import re
@@ -36,7 +37,16 @@ from anonballot.engine import Round
 from anonballot.leaf import build_leaf
 from anonballot.participant import Participant
 from anonballot.server.app import create_app
-from anonballot.server.i18n import CATALOGS, COOKIE, Messages, choose_lang
+from anonballot.server.i18n import (
+    CATALOGS,
+    COOKIE,
+    LANGS,
+    MESSAGES_DIR,
+    Messages,
+    choose_lang,
+    fill,
+    load_catalog,
+)
 from anonballot.server.reports import render_results
 from anonballot.server.service import Service
 from anonballot.testing import COMMENTS, demo_config, random_answers
@@ -236,7 +246,7 @@ def test_results_page_shows_the_counts_of_results_json(tallied: Tallied) -> None
 def test_comments_are_shown_escaped_and_in_results_order(tallied: Tallied) -> None:
     page = tallied.client.get(f"/results/{ROUND}").text
     assert TRICKY not in page
-    escaped = "&lt;b&gt;&quot;Tốt&quot; &amp; &#x27;ok&#x27;&lt;/b&gt;"
+    escaped = "&lt;b&gt;&#34;Tốt&#34; &amp; &#39;ok&#39;&lt;/b&gt;"  # markupsafe's escapes
     assert page.count(escaped) == 1
     assert tallied.results["subjects"][f"{SHOWN}-chairman"]["comments"]["uu-diem"] == [TRICKY]
     assert FORMULA in page
@@ -256,7 +266,9 @@ def test_a_ward_below_min_group_shows_counts_only(tallied: Tallied) -> None:
     page = tallied.client.get(f"/results/{ROUND}").text
     assert tallied.results["subjects"][f"{HIDDEN}-secretary"]["comments"]["ton-tai-han-che"]
     assert PRIVATE not in page
-    section = re.search(rf'<section class="ward" id="w-{HIDDEN}"[^>]*>(.*?)</section>', page)
+    section = re.search(
+        rf'<section class="ward" id="w-{HIDDEN}"[^>]*>(.*?)</section>', page, re.DOTALL
+    )
     assert section is not None
     assert 'data-shown="no"' in page
     assert "ít hơn ngưỡng 5 phiếu" in section.group(1)
@@ -369,6 +381,14 @@ def test_results_xlsx(tallied: Tallied) -> None:
 
 def test_catalogs_have_the_same_keys_and_fields() -> None:
     fields = re.compile(r"\{(\w+)\}")
+    # the catalogs are the JSON files, in the booth's format: one flat object of texts
+    for lang in LANGS:
+        path = MESSAGES_DIR / f"{lang}.json"
+        assert CATALOGS[lang] == load_catalog(path)
+        assert all(isinstance(v, str) for v in json.loads(path.read_text("utf-8")).values())
+    booth = json.loads((ROOT / "server" / "static" / "i18n" / "vi.json").read_text("utf-8"))
+    assert all(isinstance(v, str) for v in booth.values())  # the format both follow
+    assert fill("{a} and {b}", {"a": 1}) == "1 and {b}"  # as the booth's t() fills a text
     assert set(CATALOGS["vi"]) == set(CATALOGS["en"])
     for key, text in CATALOGS["vi"].items():
         assert set(fields.findall(text)) == set(fields.findall(CATALOGS["en"][key])), key

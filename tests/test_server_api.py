@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,12 +11,14 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from anonballot import errors
 from anonballot.audit import audit_record
-from anonballot.encoding import b64u_decode, b64u_encode
+from anonballot.encoding import b64u_decode, b64u_encode, parse_time
 from anonballot.hazmat.merkle import verify_consistency
 from anonballot.participant import Participant
 from anonballot.receipt import Receipt
 from anonballot.server.app import create_app
+from anonballot.server.errors import AuthError, TooLarge, http_status
 from anonballot.server.service import Service
 from anonballot.testing import demo_config, random_answers
 from anonballot.trustee import TrusteeKey
@@ -151,8 +154,14 @@ ERROR_CASES = [
     ("post", "ballots", {"content": b"x" * 300_000}, 413, "too_large"),
     ("post", "ballots", {"content": b"{}"}, 400, "bad_leaf"),
     ("get", "leaves?start=a&end=1", {}, 400, "bad_request"),
+    ("get", "leaves?start=%C2%B2&end=1", {}, 400, "bad_request"),  # a digit, not ASCII
+    ("get", "leaves?start=%D9%A1&end=1", {}, 400, "bad_request"),
+    ("get", "leaves?start=0", {}, 400, "bad_request"),
+    ("get", "leaves?start=1&end=0", {}, 400, "bad_range"),
     ("get", "leaves?start=0&end=99", {}, 400, "bad_range"),
     ("get", "proof/inclusion?index=3&size=1", {}, 400, "bad_range"),
+    ("get", "proof/inclusion?index=0&size=1000000000000000000", {}, 400, "bad_request"),
+    ("get", "proof/consistency?old=1&new=0", {}, 400, "bad_range"),
     ("get", "results", {}, 404, "no_results"),
     ("get", "record", {}, 409, "not_tallied"),
     ("post", "releases", {"json": {"release": {}}}, 409, "wrong_state"),
@@ -183,6 +192,57 @@ def test_unknown_round_path_and_admin_token(office: Office) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["cache-control"] == "no-store"
+
+
+def test_each_admin_step_is_its_own_route(office: Office) -> None:
+    c = office.client
+    for path, status, code in (
+        ("/api/admin/rounds/test-round/reopen", 404, "not_found"),
+        ("/api/admin/rounds/test-round/turnout", 405, "method_not_allowed"),
+        ("/api/admin/rounds/test-round/open", 409, "wrong_state"),  # open already
+        ("/api/admin/rounds/test-round/tally", 409, "wrong_state"),  # not closed
+    ):
+        r = c.post(path, headers=office.admin)
+        assert (r.status_code, r.json()["error"]) == (status, code), path
+        assert set(r.json()) == {"error", "detail"}
+    assert c.delete("/api/admin/district", headers=office.admin).status_code == 405
+    r = c.post("/api/admin/rounds/test-round/close", headers=office.admin)
+    assert r.json() == {"round_id": "test-round", "state": "closed"}
+
+
+def test_the_service_clock_decides_the_windows(office: Office) -> None:
+    """A service whose clock is past the round's windows refuses tokens and ballots."""
+    config = office.service.round(office.round_id).config
+    late = parse_time(config.voting.closes) + dt.timedelta(days=1)
+    later = Service(office.service.data_dir, key_bits=2048, clock=lambda: late)
+    try:
+        with TestClient(create_app(later)) as c:
+            code, ward = office.codes[0]
+            p = Participant(c.get(office.url("manifest")).json(), ward)
+            body = {"code": code, "blinded": b64u_encode(p.request_token())}
+            r = c.post(office.url("tokens"), json=body)
+            assert (r.status_code, r.json()["error"]) == (409, "outside_window")
+        # the office's own service (the real time) still issues
+        assert office.client.post(office.url("tokens"), json=body).status_code == 200
+    finally:
+        later.close()
+
+
+def test_every_library_error_has_its_status_in_the_servers_table() -> None:
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert 400 <= http_status(cls("x")) < 500, name
+    expected = {
+        errors.EncodingError: 400,
+        errors.InvalidToken: 400,
+        errors.OpenError: 400,
+        AuthError: 401,
+        errors.NotFound: 404,
+        errors.Conflict: 409,
+        errors.StateError: 409,
+        TooLarge: 413,
+    }
+    assert {cls: http_status(cls("x")) for cls in expected} == expected
 
 
 def test_openapi_lists_every_route(office: Office) -> None:

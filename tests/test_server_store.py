@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,23 @@ def test_a_crash_inside_close_leaves_the_round_open_and_unpublished(
     Round(fresh).close()
     assert fresh.get_state() == "closed"
     database.close()
+
+
+def test_the_roster_keeps_its_order_and_a_replace_is_all_or_nothing(tmp_path: Path) -> None:
+    db = Database(tmp_path / "roster.db")
+    try:
+        db.add_roster([("a", "Nguyễn Văn A", "tổ 1"), ("b", "Trần Thị B", "")])
+        db.add_roster([("a", "Lê C", "")])
+        assert db.roster() == [
+            ("a", "Nguyễn Văn A", "tổ 1"),
+            ("b", "Trần Thị B", ""),
+            ("a", "Lê C", ""),
+        ]
+        # a row that breaks the schema (NULL name): the old roster stays whole
+        with pytest.raises(sqlite3.IntegrityError):
+            db.add_roster([("c", "D", ""), ("c", None, "")], replace=True)  # type: ignore[list-item]
+        assert len(db.roster()) == 3
+        db.add_roster([("c", "D", "")], replace=True)
+        assert db.roster() == [("c", "D", "")]
+    finally:
+        db.close()

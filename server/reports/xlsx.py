@@ -3,8 +3,8 @@
 One sheet "Overview" (the round, the wards' counts, the invalid ballots by reason), one sheet
 "Summary" (the whole district and each role), then one sheet per ward with, for each person
 rated, the counts and shares per criterion and level and the comments per field. The
-``min_group`` rule of the results page applies (``server/reports.py``): a ward with fewer
-valid ballots has its counts only, and the summaries add up the shown wards only.
+``min_group`` rule of the results page applies (``model.py``): a ward with fewer valid
+ballots has its counts only, and the summaries add up the shown wards only.
 
 Texts come from the catalogs of ``server/i18n.py`` and the manifest's labels. Cell values
 are always text or numbers, never formulas: a comment that starts with ``=`` stays text, and
@@ -13,6 +13,7 @@ characters a workbook cannot hold (C0 controls) are replaced.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,8 +22,8 @@ import openpyxl
 
 from anonballot.manifest import Manifest
 
-from .i18n import Messages
-from .reports import Aggregate, ResultsView
+from ..i18n import Messages
+from .model import COUNT_KEYS, Aggregate, ResultsView
 
 __all__ = ["results_workbook"]
 
@@ -115,7 +116,7 @@ def _aggregate(sheet: _Sheet, view: ResultsView, agg: Aggregate, counts: str) ->
     m = view.m
     sheet.put([agg.heading], font=_BOLD)
     sheet.put([counts])
-    if agg.people < view.min_group:
+    if view.hidden(agg):
         sheet.note(m.t("group_hidden", ballots=m.num(agg.people), min_group=m.num(view.min_group)))
     else:
         _distribution(sheet, view, agg.criteria)
@@ -139,43 +140,35 @@ def results_workbook(manifest: Manifest, results: Mapping[str, Any], m: Messages
     sheet.put([m.t("mid", mid=manifest.mid)])
     sheet.put([m.t("xlsx_min_group"), manifest.min_group])
     sheet.skip()
-    keys = ("eligible", "issued", "ballots", "valid", "invalid")
+    keys = COUNT_KEYS
     header = [m.t("ward"), *(m.t(k) for k in keys), m.t("xlsx_shown")]
     sheet.put(header, font=_BOLD, fill=_HEAD_FILL)
-    totals = dict.fromkeys(keys, 0)
     for w in manifest.wards:
         c = view.ward_counts(w.id)
-        for k in keys:
-            totals[k] += c[k]
         shown = m.t("yes") if view.shown(w.id) else m.t("no")
         sheet.put([view.ward_name(w.id), *(c[k] for k in keys), shown])
-    sheet.put([m.t("total"), *totals.values()], font=_BOLD)
+    sheet.put([m.t("total"), *view.totals().values()], font=_BOLD)
     sheet.skip()
     sheet.note(m.t("min_group_rule", min_group=m.num(view.min_group)))
-    invalid = results.get("invalid", [])
-    if invalid:
+    reasons = view.reasons()
+    if reasons:
         sheet.skip()
         sheet.put([m.t("invalid_reasons")], font=_BOLD)
-        by_reason: dict[str, int] = {}
-        for item in invalid:
-            by_reason[item["reason"]] = by_reason.get(item["reason"], 0) + 1
-        for code, n in sorted(by_reason.items()):
-            key = "reason_" + code
-            sheet.put([m.t(key) if m.has(key) else code, n])
+        for reason in reasons:
+            sheet.put([reason.label, reason.count])
     sheet.widths(34, 16, 6)
 
     # summary: the district, then each role
     sheet = _Sheet(wb.create_sheet(_sheet_title(m.t("xlsx_summary"), used)))
     roles, district = view.aggregates()
     if view.hidden_wards:
-        names = ", ".join(view.ward_name(w) for w in view.hidden_wards)
-        sheet.note(m.t("summary_excludes", wards=names))
+        sheet.note(m.t("summary_excludes", wards=", ".join(view.hidden_ward_names())))
         sheet.skip()
     heading = m.t("district_heading", district=district.heading)
     counts = m.t(
         "district_counts", ballots=m.num(district.ballots), subjects=m.num(district.subjects)
     )
-    _aggregate(sheet, view, _renamed(district, heading), counts)
+    _aggregate(sheet, view, dataclasses.replace(district, heading=heading), counts)
     for agg in roles:
         text = m.t("role_counts", subjects=m.num(agg.subjects), ballots=m.num(agg.ballots))
         _aggregate(sheet, view, agg, text)
@@ -214,7 +207,3 @@ def results_workbook(manifest: Manifest, results: Mapping[str, Any], m: Messages
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
-
-
-def _renamed(agg: Aggregate, heading: str) -> Aggregate:
-    return Aggregate(agg.key, heading, agg.subjects, agg.ballots, agg.criteria, agg.people)

@@ -1,0 +1,222 @@
+"""The report pages' routes: results (HTML and XLSX) and turnout.
+
+- ``GET /results/{round_id}``: the printable report of a tallied round, built from its signed
+  results (protocol section 7.5) and its manifest. Per ward and per person rated, the
+  distribution of ratings per criterion as stacked horizontal bars (inline SVG with
+  ``<title>``/``<desc>``, and a data table with every count and share), the comments per
+  field, then the summary by role and for the whole district. ``?ward=<id>`` keeps one ward
+  (the report handed to its leaders). Before the tally: a "not tallied yet" page (409); an
+  unknown round: a 404 page.
+- ``GET /results/{round_id}.xlsx``: the same report as a workbook (``xlsx.py``).
+- ``GET /turnout/{round_id}`` and ``POST`` with the admin token in a form field: eligible,
+  issued and cast per ward, with percentage bars (``turnout.py``).
+- ``GET /static/css/reports.css``: the pages' only stylesheet (also under the booth's
+  ``/static`` mount), so the pages work with or without the booth's routes.
+
+The page language is ``?lang=`` (then remembered in a cookie), else the cookie, else
+Vietnamese (``server/i18n.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from anonballot.encoding import parse_json
+from anonballot.engine import Round
+from anonballot.errors import NotFound
+from anonballot.manifest import Manifest
+
+from ..i18n import COOKIE, Messages, choose_lang
+from ..service import Service
+from .html import render_message, render_results, state_label
+from .turnout import render_token_wrong, render_turnout, render_turnout_form
+
+__all__ = ["CSS_PATH", "ReportPages", "report_routes"]
+
+CSS_PATH = Path(__file__).resolve().parent.parent / "static" / "css" / "reports.css"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+_ROUND_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_MAX_FORM = 8 * 1024
+
+
+def _messages(request: Request) -> tuple[Messages, str | None]:
+    """The page language, and the value to remember in the cookie (None: leave it)."""
+    lang, remember = choose_lang(request.query_params.get("lang"), request.cookies.get(COOKIE))
+    return Messages(lang), lang if remember else None
+
+
+def _html(text: str, status: int, remember: str | None, *, no_store: bool = False) -> Response:
+    response = HTMLResponse(
+        text,
+        status_code=status,
+        headers={"cache-control": "no-store" if no_store else "no-cache"},
+    )
+    if remember is not None:
+        response.set_cookie(COOKIE, remember, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+class _Answer(Exception):
+    """A page to answer instead of the one asked for (unknown round, not tallied yet)."""
+
+    def __init__(self, status: int, page: str) -> None:
+        super().__init__(status)
+        self.status = status
+        self.page = page
+
+
+def _shown_id(value: str) -> str:
+    """An id as a page may echo it: only when it is a round id, never arbitrary text."""
+    return value if _ROUND_ID.fullmatch(value) else "…"
+
+
+class ReportPages:
+    """The handlers of the report pages, bound to one service."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def _engine(self, round_id: str, m: Messages) -> Round:
+        """The round; :class:`_Answer` (404 page) when there is none."""
+        if _ROUND_ID.fullmatch(round_id):
+            try:
+                return self.service.round(round_id)
+            except NotFound:
+                pass
+        text = m.t("unknown_round_body", round=_shown_id(round_id))
+        raise _Answer(404, render_message(m, m.t("unknown_round_heading"), text, round_id=None))
+
+    def _tallied(self, round_id: str, m: Messages) -> tuple[Manifest, Mapping[str, Any]]:
+        """The round's manifest and results; :class:`_Answer` when there are none."""
+        engine = self._engine(round_id, m)
+        state = engine.state
+        data = engine.store.get_document("results") if state == "tallied" else None
+        if data is None:
+            text = m.t("not_tallied_body", round=round_id, state=state_label(m, state))
+            heading = m.t("not_tallied_heading")
+            raise _Answer(409, render_message(m, heading, text, round_id=round_id))
+        signed: dict[str, Any] = parse_json(data)
+        return engine.manifest, signed["results"]
+
+    @staticmethod
+    def _not_open(m: Messages, round_id: str, state: str) -> _Answer:
+        text = m.t("not_open_body", round=round_id, state=state_label(m, state))
+        return _Answer(409, render_message(m, m.t("not_open_heading"), text, round_id=round_id))
+
+    def results_page(self, round_id: str, m: Messages, ward: str | None) -> tuple[int, str]:
+        try:
+            manifest, results = self._tallied(round_id, m)
+        except _Answer as answer:
+            return answer.status, answer.page
+        if ward is not None and not manifest.has_ward(ward):
+            text = m.t("unknown_ward_body", round=round_id, ward=_shown_id(ward))
+            return 404, render_message(m, m.t("unknown_ward_heading"), text, round_id=round_id)
+        return 200, render_results(manifest, results, m, ward=ward)
+
+    def xlsx(self, round_id: str, m: Messages) -> tuple[int, str] | bytes:
+        try:
+            manifest, results = self._tallied(round_id, m)
+        except _Answer as answer:
+            return answer.status, answer.page
+        from .xlsx import results_workbook
+
+        return results_workbook(manifest, results, m)
+
+    def turnout_page(self, round_id: str, m: Messages, token: str | None) -> tuple[int, str]:
+        """``token`` None: the form (GET); else the numbers if it is the admin token."""
+        try:
+            engine = self._engine(round_id, m)
+            state = engine.state
+            if token is None:
+                if state == "draft":
+                    raise self._not_open(m, round_id, state)
+                return 200, render_turnout_form(m, round_id, m.label(engine.manifest.title))
+            if not self.service.check_admin(token):
+                return 401, render_token_wrong(m, round_id)
+            if state == "draft":
+                raise self._not_open(m, round_id, state)
+            turnout = engine.turnout()
+            return 200, render_turnout(engine.manifest, turnout, m, now=self.service.clock())
+        except _Answer as answer:
+            return answer.status, answer.page
+
+    # -- ASGI handlers ------------------------------------------------------------------------
+
+    async def results(self, request: Request) -> Response:
+        m, remember = _messages(request)
+        ward = request.query_params.get("ward")
+        status, text = await run_in_threadpool(
+            self.results_page, request.path_params["round_id"], m, ward
+        )
+        return _html(text, status, remember)
+
+    async def results_xlsx(self, request: Request) -> Response:
+        m, remember = _messages(request)
+        round_id = request.path_params["round_id"]
+        out = await run_in_threadpool(self.xlsx, round_id, m)
+        if isinstance(out, tuple):
+            return _html(out[1], out[0], remember)
+        return Response(
+            out,
+            media_type=XLSX_TYPE,
+            headers={
+                "content-disposition": f'attachment; filename="{round_id}-{m.lang}.xlsx"',
+                "cache-control": "no-cache",
+            },
+        )
+
+    async def turnout(self, request: Request) -> Response:
+        m, remember = _messages(request)
+        round_id = request.path_params["round_id"]
+        token: str | None = None
+        if request.method == "POST":
+            token = _form_field(await _read_form(request), "token") or ""
+        status, text = await run_in_threadpool(self.turnout_page, round_id, m, token)
+        return _html(text, status, remember, no_store=True)
+
+    async def css(self, request: Request) -> Response:
+        return FileResponse(CSS_PATH, media_type="text/css; charset=utf-8")
+
+
+async def _read_form(request: Request) -> bytes:
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _MAX_FORM:
+            return b""  # far more than a token: treated as no token
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form_field(body: bytes, name: str) -> str | None:
+    """One field of an ``application/x-www-form-urlencoded`` body (its first value)."""
+    try:
+        fields = urllib.parse.parse_qs(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=16
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+    values = fields.get(name)
+    return values[0].strip() if values else None
+
+
+def report_routes(service: Service) -> list[BaseRoute]:
+    """The report pages' routes, to add to the application's routes."""
+    pages = ReportPages(service)
+    return [
+        Route("/results/{round_id}.xlsx", pages.results_xlsx, methods=["GET"]),
+        Route("/results/{round_id}", pages.results, methods=["GET"]),
+        Route("/turnout/{round_id}", pages.turnout, methods=["GET", "POST"]),
+        Route("/static/css/reports.css", pages.css, methods=["GET"]),
+    ]
