@@ -6,16 +6,21 @@ import * as b64u from "/static/js/b64u.js";
 import * as ballot from "/static/js/ballot.js";
 import * as bytes from "/static/js/bytes.js";
 import * as checkpoint from "/static/js/checkpoint.js";
+import * as codes from "/static/js/codes.js";
+import * as errorCodes from "/static/js/error-codes.js";
 import * as hpke from "/static/js/hpke.js";
 import * as jcs from "/static/js/jcs.js";
 import * as leaf from "/static/js/leaf.js";
 import * as manifest from "/static/js/manifest.js";
 import * as merkle from "/static/js/merkle.js";
 import * as note from "/static/js/note.js";
+import * as opening from "/static/js/opening.js";
 import * as receipt from "/static/js/receipt.js";
+import * as releases from "/static/js/releases.js";
 import * as rsa from "/static/js/rsa-blind.js";
 import * as sealing from "/static/js/sealing.js";
 import * as shamir from "/static/js/shamir.js";
+import * as signing from "/static/js/signing.js";
 import * as token from "/static/js/token.js";
 
 const { fromHex, toHex } = bytes;
@@ -273,7 +278,7 @@ function jcsJsOnly() {
       jcs.canonicalize(value);
       wrong.push(`${name}: accepted`);
     } catch (e) {
-      if (!(e instanceof Error) || e.code !== "encoding") wrong.push(`${name}: ${e}`);
+      if (!(e instanceof Error) || e.code !== "bad_encoding") wrong.push(`${name}: ${e}`);
     }
   }
   for (const [name, [value, expected]] of Object.entries(accepts)) {
@@ -285,7 +290,7 @@ function jcsJsOnly() {
     jcs.parse("[".repeat(33) + "]".repeat(33));
     wrong.push("parse: 33 levels accepted");
   } catch (e) {
-    if (e.code !== "encoding") wrong.push(`parse depth: ${e}`);
+    if (e.code !== "bad_encoding") wrong.push(`parse depth: ${e}`);
   }
   if (jcs.parse("[".repeat(32) + "]".repeat(32)).length !== 1) wrong.push("parse: 32 levels");
   // "__proto__" stays a member through the parser.
@@ -374,7 +379,7 @@ function ballotCases(manifestText, ward, cases) {
   });
 }
 
-window.ab = { b64u, ballot, bytes, checkpoint, hpke, jcs, leaf, manifest, merkle, note, receipt, rsa, sealing, shamir, token };
+window.ab = { b64u, ballot, bytes, checkpoint, codes, errorCodes, hpke, jcs, leaf, manifest, merkle, note, opening, receipt, releases, rsa, sealing, shamir, signing, token };
 window.harness = {
   rfc9474, rsaVerify, checkpointCases, startRandomBlind, finishRandomBlind, parseIssuerKeys, rfc9180, hpkeSeal, hpkeOpen, shamirSplit,
   shamirInterpolate, sealDeterministic, merkleRoots, merkleInclusion, merkleConsistency, signedNote, jcsCases,

@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot: the receipt checker (GET /verify), every check in the browser.
 //
 // A receipt {round, leaf_index, leaf_hash, checkpoint, inclusion} (protocol 6.7) is checked
@@ -9,26 +10,27 @@
 //      the receipt's, by the server's consistency proof (merkle.js), and agrees with the
 //      signed close statement;
 //   4. after the tally, how the ballot was counted: the leaf from the board (its hash is the
-//      receipt's), the trustees' published releases (signatures and keys checked), the leaf
-//      opened here by protocol 7.3 (HPKE, Shamir, AES-GCM), and the signed results, whose
-//      list of invalid ballots must agree with what the opening found.
+//      receipt's), the trustees' published releases (releases.js, protocol 7.2), the leaf
+//      opened here (opening.js, protocol 7.3), and the signed results, whose list of invalid
+//      ballots must agree with what the opening found.
 
 import { apply, attr, initI18n, label, onLanguageChange, tr } from "./i18n.js";
-import { ApiError, apiUrl, explain, focusOn, h, ht, request } from "./page.js";
+import { ApiError, apiUrl, messageOf, request } from "./api.js";
+import { explain, focusOn, h, ht } from "./page.js";
 import { CryptoError } from "./errors.js";
 import { b64uDecode, b64uEncode } from "./b64u.js";
-import { equal, i2osp } from "./bytes.js";
+import { equal } from "./bytes.js";
 import { parse, parseCanonical } from "./jcs.js";
-import { openSignedManifest, verifySignedObject } from "./manifest.js";
+import { openSignedManifest } from "./manifest.js";
+import { verifySignedObject } from "./signing.js";
 import { parseCheckpoint } from "./checkpoint.js";
 import { leafHash, verifyConsistency } from "./merkle.js";
 import { parseReceipt, receiptCode, verifyReceipt } from "./receipt.js";
-import { openBase, publicKeyOf } from "./hpke.js";
-import { interpolateAt, shareFromBytes } from "./shamir.js";
-import { ballotAad, shareInfo, SHARE_SIZE } from "./sealing.js";
-import { stripWhiteSpace, validateBallot } from "./ballot.js";
+import { countedReleases } from "./releases.js";
+import { openLeaf } from "./opening.js";
+import { stripWhiteSpace } from "./ballot.js";
+import { PREFIX } from "./booth-state.js";
 
-const PREFIX = "anonballot:booth:";
 const root = new URL(".", new URL(location.pathname, location.origin));
 const $ = (id) => document.getElementById(id);
 
@@ -97,71 +99,6 @@ async function optional(url, as = "json") {
   }
 }
 
-/** The releases that count (protocol 7.2), in trustee order: [{index, id, sk}]. */
-async function countedReleases(releases, manifest, mid) {
-  const out = [];
-  for (const obj of Object.values(isObject(releases) ? releases : {})) {
-    try {
-      const id = obj?.release?.trustee;
-      const index = manifest.trustees.findIndex((tr) => tr.id === id);
-      if (index < 0) continue;
-      const trustee = manifest.trustees[index];
-      const value = await verifySignedObject(obj, "release", b64uDecode(trustee.signing_key, 32));
-      const keys = Object.keys(value).sort().join(",");
-      if (keys !== "private_key,round,trustee" || value.round !== mid) continue;
-      const sk = b64uDecode(value.private_key, 32);
-      if (!equal(await publicKeyOf(sk), b64uDecode(trustee.hpke_key, 32))) continue;
-      out.push({ index: index + 1, id, sk });
-    } catch {
-      // a release that does not count (the audit reports it, check A10)
-    }
-  }
-  return out.sort((a, b) => a.index - b.index);
-}
-
-/** Open one leaf by protocol 7.3: {ballot} or {reason}. */
-export async function openLeaf(leaf, manifest, mid, released) {
-  const shares = leaf.ballot.shares.map((s) => b64uDecode(s, SHARE_SIZE, "share"));
-  const nonce = b64uDecode(leaf.ballot.nonce, 12, "nonce");
-  const ct = b64uDecode(leaf.ballot.ct, undefined, "ct");
-  const points = [];
-  for (const r of released) {
-    const share = shares[r.index - 1];
-    try {
-      const opened = await openBase(share.slice(0, 32), r.sk, shareInfo(mid, r.id), new Uint8Array(0), share.slice(32));
-      points.push([r.index, shareFromBytes(opened)]);
-    } catch {
-      return { reason: "share_undecryptable" };
-    }
-  }
-  const base = points.slice(0, manifest.threshold);
-  for (const [x, y] of points.slice(manifest.threshold)) {
-    if (interpolateAt(base, x) !== y) return { reason: "shares_inconsistent" };
-  }
-  const k = interpolateAt(base, 0);
-  if (k >= 1n << 256n) return { reason: "bad_key" };
-  let plaintext;
-  try {
-    const key = await crypto.subtle.importKey("raw", i2osp(k, 32), { name: "AES-GCM" }, false, ["decrypt"]);
-    const aad = ballotAad(mid, leaf.ward);
-    plaintext = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: nonce, additionalData: aad, tagLength: 128 }, key, ct));
-  } catch {
-    return { reason: "undecryptable" };
-  }
-  let value;
-  try {
-    value = parseCanonical(plaintext);
-  } catch {
-    return { reason: "not_canonical" };
-  }
-  if (isObject(value) && Object.prototype.hasOwnProperty.call(value, "ward") && value.ward !== leaf.ward) return { reason: "wrong_ward" };
-  try {
-    return { ballot: validateBallot(value, manifest, leaf.ward) };
-  } catch {
-    return { reason: "invalid_content" };
-  }
-}
-
 function countedView(manifest, ward, ballot) {
   const q = manifest.questionnaire;
   const levels = new Map([...q.scale, ...(q.abstain ? [q.abstain] : [])].map((l) => [l.id, l]));
@@ -217,7 +154,7 @@ async function check(value) {
       try {
         return { value: parseReceipt(value), key: "verify.ok.format" };
       } catch (error) {
-        throw new CheckFailed("verify.fail.format", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.format", messageOf(error));
       }
     });
     codeLine.textContent = receiptCode(receipt.leafHash);
@@ -229,7 +166,7 @@ async function check(value) {
       try {
         round = await openSignedManifest(signed);
       } catch (error) {
-        throw new CheckFailed("verify.fail.manifest", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.manifest", messageOf(error));
       }
       if (round.mid !== receipt.round) throw new CheckFailed("verify.fail.manifest", "the server's manifest is not the receipt's round");
       return { key: "verify.ok.round", params: { title: round.manifest.title } };
@@ -240,7 +177,7 @@ async function check(value) {
         const { checkpoint } = await verifyReceipt(value, round);
         return { value: checkpoint, key: "verify.ok.inclusion", params: { n: receipt.leafIndex + 1, size: Number(checkpoint.size) } };
       } catch (error) {
-        throw new CheckFailed("verify.fail.inclusion", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.inclusion", messageOf(error));
       }
     });
     const organizerKey = b64uDecode(round.manifest.organizer_key, 32);
@@ -251,7 +188,7 @@ async function check(value) {
         try {
           close = await verifySignedObject(signedClose, "close", organizerKey);
         } catch (error) {
-          throw new CheckFailed("verify.fail.close", String(error?.message ?? error));
+          throw new CheckFailed("verify.fail.close", messageOf(error));
         }
       }
       const note = await request(api("checkpoint"), { as: "text" });
@@ -259,7 +196,7 @@ async function check(value) {
       try {
         cp = await parseCheckpoint(note, round.origin, round.logKey);
       } catch (error) {
-        throw new CheckFailed("verify.fail.consistency", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.consistency", messageOf(error));
       }
       if (cp.size < mine.size) throw new CheckFailed("verify.fail.cut", `${cp.size} < ${mine.size}`);
       const answer = await request(api(`proof/consistency?old=${mine.size}&new=${cp.size}`));
@@ -267,7 +204,7 @@ async function check(value) {
         const proof = (answer?.proof ?? null).map((p) => b64uDecode(p, 32, "proof"));
         await verifyConsistency(mine.size, cp.size, proof, mine.root, cp.root);
       } catch (error) {
-        throw new CheckFailed("verify.fail.consistency", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.consistency", messageOf(error));
       }
       if (close !== null && (close.round !== round.mid || BigInt(close.tree_size) !== cp.size || close.root !== b64uEncode(cp.root))) {
         throw new CheckFailed("verify.fail.close", "the close statement is not the final checkpoint's");
@@ -287,7 +224,7 @@ async function check(value) {
       try {
         results = await verifySignedObject(signedResults, "results", organizerKey);
       } catch (error) {
-        throw new CheckFailed("verify.fail.counted", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.counted", messageOf(error));
       }
       if (results.round !== round.mid || results.tree_size !== close.tree_size || results.root !== close.root) {
         throw new CheckFailed("verify.fail.counted", "the results are not for the closed board");
@@ -300,7 +237,7 @@ async function check(value) {
         leaf = parseCanonical(bytes);
         if (leaf.round !== round.mid || leaf.ballot.shares.length !== round.manifest.trustees.length) throw new Error("malformed leaf");
       } catch (error) {
-        throw new CheckFailed("verify.fail.leaf", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.leaf", messageOf(error));
       }
       const released = await countedReleases(await request(api("releases")), round.manifest, round.mid);
       if (released.map((r) => r.id).join(",") !== (results.trustees ?? []).join(",")) {
