@@ -66,9 +66,8 @@ def test_vi_and_en_agree(folder: Path) -> None:
     for lang, all_forms in (("vi", vi), ("en", en)):
         for key, texts in all_forms.items():
             if set(texts) != {""}:
-                assert "other" in texts and "" not in texts, (
-                    f"{lang} {key}: plural forms need .other"
-                )
+                assert "other" in texts, f"{lang} {key}: plural forms need .other"
+                assert "" not in texts, f"{lang} {key}: both plain and plural forms"
     for key in vi:
         placeholders = {
             f"{lang}{'.' + form if form else ''}": set(PLACEHOLDER.findall(text))
