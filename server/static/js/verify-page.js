@@ -32,9 +32,36 @@ import { stripWhiteSpace } from "./ballot.js";
 import { PREFIX } from "./booth-state.js";
 
 const root = new URL(".", new URL(location.pathname, location.origin));
-const $ = (id) => document.getElementById(id);
+/**
+ * @typedef {import("./manifest.js").Manifest} Manifest
+ * @typedef {import("./manifest.js").Round} Round
+ * @typedef {Record<string, unknown>} Params
+ * @typedef {{ok: (key?: string, params?: Params) => void, info: (key: string, params?: Params) => void, fail: (error: unknown) => void}} CheckItem
+ */
 
+/**
+ * @template T
+ * @typedef {{value: T, key?: string, params?: Params, skipOk?: boolean}} StepResult
+ */
+
+/**
+ * The element of the page with this id.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+function $(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element;
+}
+
+/** A check that failed: the catalog's key for it, and the technical detail. */
 class CheckFailed extends Error {
+  /**
+   * @param {string} key
+   * @param {string} [detail]
+   * @param {Params} [params]
+   */
   constructor(key, detail = "", params = {}) {
     super(detail || key);
     this.key = key;
@@ -43,22 +70,33 @@ class CheckFailed extends Error {
   }
 }
 
+/**
+ * @param {unknown} v
+ * @returns {v is Record<string, any>}
+ */
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 // ------------------------------------------------------------------ the checks, one by one
 
-/** A list item that shows a check while it runs, then passed / failed / for information. */
+/**
+ * A list item that shows a check while it runs, then passed / failed / for information.
+ * @param {HTMLElement} list
+ * @param {string} key
+ * @param {Params} [params]
+ * @returns {CheckItem}
+ */
 function checkItem(list, key, params) {
   const item = h("li", { class: "pending" }, ht("span", key, params, { class: "check-text" }));
   list.append(item);
+  const text = /** @type {HTMLElement} */ (item.querySelector(".check-text"));
   return {
     ok(newKey = key, newParams = params) {
       item.className = "ok";
-      tr(item.querySelector(".check-text"), newKey, newParams);
+      tr(text, newKey, newParams);
     },
     info(newKey, newParams) {
       item.className = "info";
-      tr(item.querySelector(".check-text"), newKey, newParams);
+      tr(text, newKey, newParams);
     },
     fail(error) {
       item.className = "fail";
@@ -71,25 +109,44 @@ function checkItem(list, key, params) {
   };
 }
 
+/**
+ * Run one check shown as `key`; its value, or the error it failed with (shown, and thrown).
+ * @param {HTMLElement} list
+ * @param {string} key
+ * @param {Params | undefined} params
+ * @template T
+ * @param {(item: CheckItem) => Promise<StepResult<T>>} fn
+ * @returns {Promise<T>}
+ */
 async function step(list, key, params, fn) {
   const item = checkItem(list, key, params);
   try {
     const out = await fn(item);
-    if (item && !out?.skipOk) item.ok(out?.key ?? key, out?.params ?? params);
-    return out?.value;
+    if (!out.skipOk) item.ok(out.key ?? key, out.params ?? params);
+    return out.value;
   } catch (error) {
     item.fail(error);
     throw error;
   }
 }
 
+/**
+ * @param {string} mid
+ * @returns {Promise<string>} the id of the server's round with this mid
+ */
 async function findRound(mid) {
   const rounds = await request(apiUrl(root, "rounds"));
-  const entry = Array.isArray(rounds) ? rounds.find((r) => r?.mid === mid) : undefined;
+  const entry = Array.isArray(rounds) ? rounds.find((/** @type {any} */ r) => r?.mid === mid) : undefined;
   if (!entry) throw new CheckFailed("verify.fail.no_round", mid);
   return entry.round_id;
 }
 
+/**
+ * A document of the server that may not exist yet (null then).
+ * @param {URL} url
+ * @param {"json" | "text"} [as]
+ * @returns {Promise<any>}
+ */
 async function optional(url, as = "json") {
   try {
     return await request(url, { as });
@@ -99,6 +156,13 @@ async function optional(url, as = "json") {
   }
 }
 
+/**
+ * The opened ballot as the review step showed it: every rating and comment given.
+ * @param {Manifest} manifest
+ * @param {string} ward
+ * @param {import("./ballot.js").Ballot} ballot
+ * @returns {HTMLElement}
+ */
 function countedView(manifest, ward, ballot) {
   const q = manifest.questionnaire;
   const levels = new Map([...q.scale, ...(q.abstain ? [q.abstain] : [])].map((l) => [l.id, l]));
@@ -108,7 +172,9 @@ function countedView(manifest, ward, ballot) {
     .map((subject) => {
       const answer = ballot.answers[subject.id];
       const role = manifest.roles.find((r) => r.id === subject.role);
-      const comments = q.comments.map((f) => [f, stripWhiteSpace(answer.comments[f.id] ?? "")]).filter(([, text]) => text !== "");
+      const comments = q.comments
+        .map((f) => /** @type {[import("./manifest.js").CommentField, string]} */ ([f, stripWhiteSpace(answer.comments[f.id] ?? "")]))
+        .filter(([, text]) => text !== "");
       return h(
         "section",
         { class: "review-subject counted-subject", "data-subject": subject.id },
@@ -122,6 +188,7 @@ function countedView(manifest, ward, ballot) {
             {},
             q.criteria.map((c) => {
               const level = levels.get(answer.ratings[c.id]);
+              if (!level) throw new Error(`${subject.id}.${c.id}: not a level of the scale`); // validateBallot checked it
               return h(
                 "tr",
                 { "data-criterion": c.id, "data-level": level.id },
@@ -139,6 +206,10 @@ function countedView(manifest, ward, ballot) {
   return h("div", { class: "counted" }, wardInfo ? ht("p", "verify.counted_ward", { ward: wardInfo.name }) : null, ...parts);
 }
 
+/**
+ * Check a receipt (parsed JSON) step by step, each shown as it runs.
+ * @param {unknown} value
+ */
 async function check(value) {
   const section = $("result");
   section.hidden = false;
@@ -158,20 +229,19 @@ async function check(value) {
       }
     });
     codeLine.textContent = receiptCode(receipt.leafHash);
-    let roundId;
-    let round;
-    await step(list, "verify.check.round", undefined, async () => {
-      roundId = await findRound(receipt.round);
+    const { roundId, round } = await step(list, "verify.check.round", undefined, async () => {
+      const roundId = await findRound(receipt.round);
       const signed = await request(apiUrl(root, `rounds/${roundId}/manifest`));
+      let round;
       try {
         round = await openSignedManifest(signed);
       } catch (error) {
         throw new CheckFailed("verify.fail.manifest", messageOf(error));
       }
       if (round.mid !== receipt.round) throw new CheckFailed("verify.fail.manifest", "the server's manifest is not the receipt's round");
-      return { key: "verify.ok.round", params: { title: round.manifest.title } };
+      return { value: { roundId, round }, key: "verify.ok.round", params: { title: round.manifest.title } };
     });
-    const api = (path) => apiUrl(root, `rounds/${roundId}/${path}`);
+    const api = (/** @type {string} */ path) => apiUrl(root, `rounds/${roundId}/${path}`);
     const mine = await step(list, "verify.check.inclusion", undefined, async () => {
       try {
         const { checkpoint } = await verifyReceipt(value, round);
@@ -181,6 +251,7 @@ async function check(value) {
       }
     });
     const organizerKey = b64uDecode(round.manifest.organizer_key, 32);
+    /** @type {any} the signed close statement's value, once the round is closed */
     let close = null;
     const latest = await step(list, "verify.check.consistency", undefined, async () => {
       const signedClose = await optional(api("close"));
@@ -201,7 +272,7 @@ async function check(value) {
       if (cp.size < mine.size) throw new CheckFailed("verify.fail.cut", `${cp.size} < ${mine.size}`);
       const answer = await request(api(`proof/consistency?old=${mine.size}&new=${cp.size}`));
       try {
-        const proof = (answer?.proof ?? null).map((p) => b64uDecode(p, 32, "proof"));
+        const proof = (answer?.proof ?? null).map((/** @type {unknown} */ p) => b64uDecode(p, 32, "proof"));
         await verifyConsistency(mine.size, cp.size, proof, mine.root, cp.root);
       } catch (error) {
         throw new CheckFailed("verify.fail.consistency", messageOf(error));
@@ -217,6 +288,7 @@ async function check(value) {
       tr(summary, "verify.summary_ok");
       return;
     }
+    /** @type {(import("./opening.js").Opened & {ward: string}) | undefined} */
     let outcome;
     await step(list, "verify.check.counted", undefined, async () => {
       if (close === null) throw new CheckFailed("verify.fail.counted", "results without a close statement");
@@ -244,20 +316,22 @@ async function check(value) {
         throw new CheckFailed("verify.fail.releases", "the valid releases are not the trustees the results name");
       }
       if (released.length < round.manifest.threshold) throw new CheckFailed("verify.fail.releases", "fewer valid releases than the threshold");
-      outcome = await openLeaf(leaf, round.manifest, round.mid, released);
-      outcome.ward = leaf.ward;
-      const published = (results.invalid ?? []).filter((e) => e?.leaf_index === receipt.leafIndex).map((e) => e.reason);
-      const expected = outcome.reason ? [outcome.reason] : [];
+      const opened = { ...(await openLeaf(leaf, round.manifest, round.mid, released)), ward: String(leaf.ward) };
+      outcome = opened;
+      /** @type {unknown[]} */
+      const invalid = results.invalid ?? [];
+      const published = invalid.filter((e) => isObject(e) && e.leaf_index === receipt.leafIndex).map((e) => String(isObject(e) && e.reason));
+      const expected = opened.reason ? [opened.reason] : [];
       if (published.join(",") !== expected.join(",")) {
-        throw new CheckFailed("verify.fail.disagree", `opened: ${outcome.reason ?? "valid"}; results: ${published.join(", ") || "valid"}`);
+        throw new CheckFailed("verify.fail.disagree", `opened: ${opened.reason ?? "valid"}; results: ${published.join(", ") || "valid"}`);
       }
-      return outcome.reason
-        ? { key: "verify.ok.counted_invalid", params: { reason: { $key: `reason.${outcome.reason}.short` } } }
-        : { key: "verify.ok.counted_valid" };
+      return opened.reason
+        ? { value: undefined, key: "verify.ok.counted_invalid", params: { reason: { $key: `reason.${opened.reason}.short` } } }
+        : { value: undefined, key: "verify.ok.counted_valid" };
     });
-    if (outcome.reason) {
+    if (outcome?.reason) {
       section.append(h("div", { class: "notice" }, ht("p", `reason.${outcome.reason}`)));
-    } else {
+    } else if (outcome?.ballot) {
       section.append(countedView(round.manifest, outcome.ward, outcome.ballot));
     }
     tr(summary, "verify.summary_ok");
@@ -272,19 +346,21 @@ async function check(value) {
 
 // ------------------------------------------------------------------ input
 
+/** @returns {import("./booth-state.js").State[]} the receipts kept by the booth on this device */
 function deviceReceipts() {
+  /** @type {import("./booth-state.js").State[]} */
   const out = [];
   try {
     for (let i = 0; i < localStorage.length; i++) {
       const key = localStorage.key(i);
       if (!key?.startsWith(PREFIX) || key.endsWith(":current")) continue;
-      const state = JSON.parse(localStorage.getItem(key));
+      const state = JSON.parse(localStorage.getItem(key) ?? "null");
       if (state?.phase === "done" && isObject(state.receipt)) out.push(state);
     }
   } catch {
     // no storage: nothing to list
   }
-  return out.sort((a, b) => a.round_id.localeCompare(b.round_id) || a.receipt_code.localeCompare(b.receipt_code));
+  return out.sort((a, b) => a.round_id.localeCompare(b.round_id) || (a.receipt_code ?? "").localeCompare(b.receipt_code ?? ""));
 }
 
 function showDeviceReceipts() {
@@ -310,11 +386,17 @@ function showDeviceReceipts() {
   );
 }
 
+/** @param {string | null} key the catalog text of what is wrong with the input, or none */
 function inputError(key) {
   const error = $("input-error");
   if (key) tr(error, key);
   error.hidden = !key;
   $("receipt-text").toggleAttribute("aria-invalid", Boolean(key));
+}
+
+/** @returns {HTMLTextAreaElement} */
+function receiptText() {
+  return /** @type {HTMLTextAreaElement} */ ($("receipt-text"));
 }
 
 async function main() {
@@ -323,13 +405,14 @@ async function main() {
   // Labels used in the results: reason codes are shown by their catalog entries.
   showDeviceReceipts();
   $("receipt-file").addEventListener("change", async (event) => {
-    const file = event.target.files?.[0];
+    const input = event.target;
+    const file = input instanceof HTMLInputElement ? input.files?.[0] : undefined;
     if (!file) return;
     if (file.size > 1 << 20) {
       inputError("verify.fail.too_big");
       return;
     }
-    $("receipt-text").value = await file.text();
+    receiptText().value = await file.text();
     $("file-name").textContent = file.name;
     inputError(null);
   });
@@ -337,7 +420,7 @@ async function main() {
     event.preventDefault();
     let value;
     try {
-      value = parse($("receipt-text").value.trim());
+      value = parse(receiptText().value.trim());
     } catch {
       inputError("verify.fail.not_json");
       $("receipt-text").focus();
