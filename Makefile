@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench clean system-packages
+.PHONY: test demo lint typecheck typecheck-js pytest bench clean system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The browser's ES modules (server/static/js/, // @ts-check with JSDoc types) checked by tsc;
+# nothing is built: the pages serve the same files. TypeScript is pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm)
+	npm ci --no-audit --no-fund
+	touch $@
+
+typecheck-js: node_modules/.installed
+	node_modules/.bin/tsc --noEmit -p tsconfig.json
+
 # Debian packages the tests use: chromium for the browser tests (Playwright's own download is
 # not used) and the sqlite3 program for the backup commands that docs/operations.md shows
 system-packages:
@@ -29,7 +40,7 @@ system-packages:
 pytest: $(STAMP) system-packages
 	$(BIN)/pytest -n auto --hypothesis-profile=thorough
 
-test: lint typecheck pytest
+test: lint typecheck typecheck-js pytest
 
 demo: $(STAMP)
 	$(BIN)/anonballot demo --data var
@@ -38,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis node_modules

@@ -376,6 +376,7 @@ def check_counted(page: Page, live: Live, answers: Answers, comment: str | None 
 # --------------------------------------------------------------------------- the story
 
 
+@pytest.mark.slow
 def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) -> None:
     codes = live.office.codes
     p1_code, p1_ward = codes[0]

@@ -6,9 +6,10 @@ against the Python library itself: JCS on tricky values, HPKE both ways, Shamir 
 from the same random stream, a leaf made in the browser that the Python engine accepts and
 the tally counts, and engine receipts verified (and tampered ones rejected) in the browser.
 
-The page is ``tests/browser/index.html``, served from a local static server that maps
-``/static/js/`` to ``server/static/js/``; ``tests/browser/harness.js`` turns each check into
-one call with plain JSON in and out. One browser per module (and per xdist worker).
+The page is ``tests/browser/index.html``, served from a local static server
+(``tests/_static.py``) that maps ``/static/js/`` to ``server/static/js/``;
+``tests/browser/harness.js`` turns each check into one call with plain JSON in and out.
+One browser per module (and per xdist worker).
 
 Chromium comes from Debian (``apt-get install chromium``; ``make pytest`` installs it);
 Playwright's own browser download is not used. Without Chromium or Playwright the tests are
@@ -23,17 +24,13 @@ import hashlib
 import json
 import math
 import os
-import posixpath
-import threading
-import urllib.parse
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NoReturn
 
 import gmpy2
 import pytest
-from _browser import launch_chromium
+from _static import harness_page, static_server
 from conftest import RoundFactory
 from cryptography.hazmat.primitives import hashes, hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -58,19 +55,16 @@ from anonballot.trustee import TrusteeKey, TrusteePublic, TrusteeSecret
 pytestmark = pytest.mark.slow
 
 try:
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import Page, sync_playwright
+    from playwright.sync_api import Page
 
     HAVE_PLAYWRIGHT = True
 except ImportError:  # pragma: no cover - playwright is in the test extra
     HAVE_PLAYWRIGHT = False
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = Path(__file__).parent / "vectors"
-MOUNTS = {
-    "/static/js/": ROOT / "server" / "static" / "js",
-    "/browser/": Path(__file__).parent / "browser",
-}
 HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
 
 
@@ -82,62 +76,19 @@ def _unavailable(reason: str) -> NoReturn:
 # --------------------------------------------------------------------------- the browser
 
 
-class _StaticHandler(SimpleHTTPRequestHandler):
-    """Serves MOUNTS only, with JavaScript modules as text/javascript."""
-
-    extensions_map = {  # noqa: RUF012 - the base class declares it as a plain dict
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".html": "text/html",
-    }
-
-    def translate_path(self, path: str) -> str:
-        path = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
-        for prefix, folder in MOUNTS.items():
-            if path.startswith(prefix):
-                relative = posixpath.normpath(path[len(prefix) :])
-                if relative.startswith(("..", "/")):
-                    break
-                return str(folder / relative)
-        return str(ROOT / "tests" / "browser" / "__not_found__")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test output is pytest's."""
-
-
 @pytest.fixture(scope="module")
 def static_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StaticHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with static_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(static_url: str) -> Iterator[Page]:
     if not HAVE_PLAYWRIGHT:
         _unavailable("playwright is not installed (pip install playwright)")
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            pg = browser.new_page()
-            errors: list[str] = []
-            pg.on("pageerror", lambda exc: errors.append(str(exc)))
-            pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            # 127.0.0.1 is a secure context, so crypto.subtle is available.
-            pg.goto(f"{static_url}/browser/index.html")
-            try:
-                pg.wait_for_function("window.harnessReady === true", timeout=15_000)
-            except PlaywrightError:
-                pytest.fail(f"the browser harness did not load: {errors}")
-            yield pg
-        finally:
-            browser.close()
+    with harness_page(static_url) as pg:
+        # 127.0.0.1 is a secure context, so crypto.subtle is available.
+        yield pg
 
 
 def call(page: Page, name: str, *args: Any) -> Any:
@@ -153,16 +104,21 @@ def test_harness_exposes_every_module(page: Page) -> None:
             "ballot",
             "bytes",
             "checkpoint",
+            "codes",
+            "errorCodes",
             "hpke",
             "jcs",
             "leaf",
             "manifest",
             "merkle",
             "note",
+            "opening",
             "receipt",
+            "releases",
             "rsa",
             "sealing",
             "shamir",
+            "signing",
             "token",
         ]
     )
@@ -207,7 +163,7 @@ def test_rfc9474_step_by_step(page: Page, name: str) -> None:
     assert out["tamperedSigVerifies"] is False
     assert out["otherMessageVerifies"] is False
     assert out["tamperedFinalize"]["ok"] is False
-    assert out["tamperedFinalize"]["code"] == "invalid_token"
+    assert out["tamperedFinalize"]["code"] == "bad_token"
 
 
 def test_pss_salt_length_is_exactly_48(page: Page) -> None:
@@ -546,7 +502,7 @@ def test_merkle_proof_vectors(page: Page, kind: str) -> None:
     assert wrong == []
     assert sum(not c["wantErr"] for c in cases) >= 6
     rejected = [results[c["name"]] for c in cases if c["wantErr"]]
-    assert all(r["code"] == "invalid_proof" for r in rejected)
+    assert all(r["code"] == "bad_proof" for r in rejected)
 
 
 # --------------------------------------------------------------------------- signed notes
@@ -566,7 +522,7 @@ def test_checkpoint_vector(page: Page) -> None:
         assert result["ok"] is False, name
     assert out["rejects"]["badSignature"]["code"] == "bad_signature"
     assert out["rejects"]["otherKey"]["code"] == "bad_signature"
-    assert out["rejects"]["controlChar"]["code"] == "encoding"
+    assert out["rejects"]["controlChar"]["code"] == "bad_encoding"
     assert out["witnessIgnored"] == {"ok": True, "value": v["note_text"]}
 
 

@@ -5,43 +5,26 @@ Debian's Chromium through Playwright: JCS, code normalisation, ``mid``, the toke
 with the fixed inputs, unblinding, verification), sealing from the vector's random stream and
 HPKE with the vector's ephemeral keys, the leaf hash and receipt code, receipts, checkpoints,
 and the opening of every outcome leaf (protocol 7.3). The page is tests/browser/index.html on a
-local static server, as in tests/test_browser_crypto.py; each check is one ``page.evaluate``
+local static server (tests/_static.py); each check is one ``page.evaluate``
 with JSON in and out, compared here with the vector.
 """
 
 from __future__ import annotations
 
 import json
-import posixpath
-import threading
-import urllib.parse
 from collections.abc import Iterator
 from functools import cache
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _browser import launch_chromium
-
-try:
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import Page, sync_playwright
-
-    HAVE_PLAYWRIGHT = True
-except ImportError:  # pragma: no cover - playwright is in the test extra
-    HAVE_PLAYWRIGHT = False
+from _static import harness_page, static_server
+from playwright.sync_api import Page
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 SUITE = Path(__file__).parent / "vectors" / "anonballot-v1"
-MOUNTS = {
-    "/static/js/": ROOT / "server" / "static" / "js",
-    "/browser/": Path(__file__).parent / "browser",
-}
-# Where each protocol function lives in the browser today: the one place to change when a
-# module moves (window.conf.<name> in the page).
+# Where each protocol function lives in the browser (window.conf.<name> in the page).
 MODULES = {
     "b64u": "/static/js/b64u.js",
     "bytes": "/static/js/bytes.js",
@@ -57,8 +40,8 @@ MODULES = {
     "token": "/static/js/token.js",
 }
 FUNCTIONS = {
-    "normalizeCode": ("/static/js/booth.js", "normalizeCode"),
-    "openLeaf": ("/static/js/verify-page.js", "openLeaf"),
+    "normalizeCode": ("/static/js/codes.js", "normalizeCode"),
+    "openLeaf": ("/static/js/opening.js", "openLeaf"),
 }
 
 
@@ -68,42 +51,6 @@ def vector(name: str) -> Any:
 
 
 # --------------------------------------------------------------------------- the browser
-
-
-class _StaticHandler(SimpleHTTPRequestHandler):
-    """Serves MOUNTS only, with JavaScript modules as text/javascript."""
-
-    extensions_map = {  # noqa: RUF012 - the base class declares it as a plain dict
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".html": "text/html",
-    }
-
-    def translate_path(self, path: str) -> str:
-        path = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
-        for prefix, folder in MOUNTS.items():
-            if path.startswith(prefix):
-                relative = posixpath.normpath(path[len(prefix) :])
-                if relative.startswith(("..", "/")):
-                    break
-                return str(folder / relative)
-        return str(ROOT / "tests" / "browser" / "__not_found__")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test output is pytest's."""
-
-
-@pytest.fixture(scope="module")
-def static_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StaticHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 _LOAD = """async ([modules, functions]) => {
@@ -126,26 +73,10 @@ _LOAD = """async ([modules, functions]) => {
 
 
 @pytest.fixture(scope="module")
-def page(static_url: str) -> Iterator[Page]:
-    if not HAVE_PLAYWRIGHT:
-        pytest.fail("playwright is not installed; the browser tests need it")
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            pg = browser.new_page()
-            # 127.0.0.1 is a secure context, so crypto.subtle is available.
-            pg.goto(f"{static_url}/browser/index.html")
-            try:
-                pg.wait_for_function("window.harnessReady === true", timeout=15_000)
-            except PlaywrightError as exc:
-                pytest.fail(f"the browser harness did not load: {exc}")
-            # The page scripts that hold normalizeCode and openLeaf start their page when
-            # imported; without their page's elements that start fails, which is harmless
-            # here: only the exported functions are used.
-            pg.evaluate(_LOAD, [MODULES, {k: list(v) for k, v in FUNCTIONS.items()}])
-            yield pg
-        finally:
-            browser.close()
+def page() -> Iterator[Page]:
+    with static_server() as url, harness_page(url) as pg:
+        pg.evaluate(_LOAD, [MODULES, {k: list(v) for k, v in FUNCTIONS.items()}])
+        yield pg
 
 
 # --------------------------------------------------------------------------- encodings

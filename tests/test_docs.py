@@ -636,9 +636,11 @@ DOC_SETUPS = {
 
 @pytest.fixture
 def doc_clock(monkeypatch: pytest.MonkeyPatch) -> DocClock:
-    """The clock of every round the server of this test loads or creates."""
+    """The clock of every service and round the server of this test loads or creates."""
     clock = DocClock()
-    for function in (vars(Round)["__init__"], vars(Round)["create"].__func__):
+    for function in (
+        vars(Round)["__init__"], vars(Round)["create"].__func__, vars(Service)["__init__"],
+    ):  # fmt: skip
         monkeypatch.setitem(function.__kwdefaults__, "clock", clock)
     return clock
 

@@ -2,20 +2,27 @@
 // (bytes as hex or b64u) so that tests/test_browser_crypto.py can drive it through Playwright
 // and compare with the Python library. Nothing here is used by the voting booth itself.
 
+import * as api from "/static/js/api.js";
 import * as b64u from "/static/js/b64u.js";
 import * as ballot from "/static/js/ballot.js";
+import * as boothState from "/static/js/booth-state.js";
 import * as bytes from "/static/js/bytes.js";
 import * as checkpoint from "/static/js/checkpoint.js";
+import * as codes from "/static/js/codes.js";
+import * as errorCodes from "/static/js/error-codes.js";
 import * as hpke from "/static/js/hpke.js";
 import * as jcs from "/static/js/jcs.js";
 import * as leaf from "/static/js/leaf.js";
 import * as manifest from "/static/js/manifest.js";
 import * as merkle from "/static/js/merkle.js";
 import * as note from "/static/js/note.js";
+import * as opening from "/static/js/opening.js";
 import * as receipt from "/static/js/receipt.js";
+import * as releases from "/static/js/releases.js";
 import * as rsa from "/static/js/rsa-blind.js";
 import * as sealing from "/static/js/sealing.js";
 import * as shamir from "/static/js/shamir.js";
+import * as signing from "/static/js/signing.js";
 import * as token from "/static/js/token.js";
 
 const { fromHex, toHex } = bytes;
@@ -273,7 +280,7 @@ function jcsJsOnly() {
       jcs.canonicalize(value);
       wrong.push(`${name}: accepted`);
     } catch (e) {
-      if (!(e instanceof Error) || e.code !== "encoding") wrong.push(`${name}: ${e}`);
+      if (!(e instanceof Error) || e.code !== "bad_encoding") wrong.push(`${name}: ${e}`);
     }
   }
   for (const [name, [value, expected]] of Object.entries(accepts)) {
@@ -285,7 +292,7 @@ function jcsJsOnly() {
     jcs.parse("[".repeat(33) + "]".repeat(33));
     wrong.push("parse: 33 levels accepted");
   } catch (e) {
-    if (e.code !== "encoding") wrong.push(`parse depth: ${e}`);
+    if (e.code !== "bad_encoding") wrong.push(`parse depth: ${e}`);
   }
   if (jcs.parse("[".repeat(32) + "]".repeat(32)).length !== 1) wrong.push("parse: 32 levels");
   // "__proto__" stays a member through the parser.
@@ -374,10 +381,121 @@ function ballotCases(manifestText, ward, cases) {
   });
 }
 
-window.ab = { b64u, ballot, bytes, checkpoint, hpke, jcs, leaf, manifest, merkle, note, receipt, rsa, sealing, shamir, token };
+window.ab = { b64u, ballot, bytes, checkpoint, codes, errorCodes, hpke, jcs, leaf, manifest, merkle, note, opening, receipt, releases, rsa, sealing, shamir, signing, token };
 window.harness = {
   rfc9474, rsaVerify, checkpointCases, startRandomBlind, finishRandomBlind, parseIssuerKeys, rfc9180, hpkeSeal, hpkeOpen, shamirSplit,
   shamirInterpolate, sealDeterministic, merkleRoots, merkleInclusion, merkleConsistency, signedNote, jcsCases,
   jcsJsOnly, b64Cases, boothStart, boothFinish, boothReceipt, receipts, receiptWithKey, manifestCases, ballotCases,
 };
+
+// ----------------------------------------------------------------- the booth's state machine
+
+/** A Storage in memory, one per simulated device; `broken` refuses every write. */
+class MemoryStorage {
+  constructor() {
+    this.items = new Map();
+    this.broken = false;
+  }
+  getItem(key) {
+    return this.items.has(key) ? this.items.get(key) : null;
+  }
+  setItem(key, value) {
+    if (this.broken) throw new DOMException("the quota is exceeded", "QuotaExceededError");
+    this.items.set(key, String(value));
+  }
+  removeItem(key) {
+    this.items.delete(key);
+  }
+}
+
+const devices = {};
+const machines = {};
+
+/**
+ * The round's API through the test's server (window.boothServer, a Python function): the
+ * answer, a refusal as an ApiError, or a lost answer (the server carried the request out).
+ */
+async function serverRequest(path, options = {}) {
+  const body = options.json !== undefined ? JSON.stringify(options.json) : options.body !== undefined ? bytes.fromUtf8(options.body) : null;
+  const answer = await window.boothServer(path, options.method ?? "GET", body);
+  if (answer.lost) throw new api.ApiError(0, "network", "the answer was lost");
+  if (answer.status >= 400) {
+    const value = JSON.parse(answer.text);
+    throw new api.ApiError(answer.status, value.error, value.detail);
+  }
+  if (options.as === "text") return answer.text;
+  if (options.as === "bytes") return bytes.utf8(answer.text);
+  return jcs.parse(answer.text);
+}
+
+/** An outcome as plain JSON: its kind and what the page would show. */
+function describe(outcome) {
+  const out = { kind: outcome.kind };
+  if (outcome.kind === "code") Object.assign(out, { errorKey: outcome.errorKey, value: outcome.value });
+  if (outcome.kind === "receipt") out.again = outcome.again;
+  if (outcome.kind === "error") {
+    Object.assign(out, {
+      error: outcome.error?.name ?? String(outcome.error),
+      code: outcome.error?.code ?? null,
+      stage: outcome.stage,
+      actions: outcome.actions.map((a) => a.key),
+      notes: outcome.notes.map((n) => n.key),
+    });
+  }
+  return out;
+}
+
+window.boothHarness = {
+  /** A booth (a page load) named `machine` on the device `device`. */
+  open(device, machine, roundId) {
+    devices[device] ??= new MemoryStorage();
+    machines[machine] = { booth: new boothState.Booth({ roundId, storage: devices[device], request: serverRequest }), last: null };
+  },
+  /** Call a step of the machine ("begin", "enterCode", "goTo", "castBallot", ...). */
+  async step(machine, method, ...args) {
+    const m = machines[machine];
+    m.last = await m.booth[method](...args);
+    return describe(m.last);
+  },
+  /** Press one of the last error's buttons, by its catalog key. */
+  async act(machine, key) {
+    const m = machines[machine];
+    const action = m.last.actions.find((a) => a.key === key);
+    if (!action) throw new Error(`no action ${key}`);
+    m.last = await action.run();
+    return describe(m.last);
+  },
+  /** Rate every question of the ward (level (si + ci) mod the scale) and comment once. */
+  answerAll(machine) {
+    const booth = machines[machine].booth;
+    const levels = booth.levels();
+    const criteria = booth.requireRound().manifest.questionnaire.criteria;
+    booth.wardSubjects().forEach((s, si) => {
+      criteria.forEach((c, ci) => booth.setRating(s.id, c.id, levels[(si + ci) % levels.length].id));
+    });
+    const field = booth.requireRound().manifest.questionnaire.comments[0];
+    const first = booth.wardSubjects()[0];
+    if (field) booth.setComment(first.id, field.id, "Gần dân.");
+    booth.saveAnswers();
+    return booth.unanswered().length;
+  },
+  /** The device's saved states by key (the pointer to the current code apart). */
+  storage(device) {
+    const entries = [...devices[device].items].filter(([k]) => !k.endsWith(":current"));
+    return Object.fromEntries(entries.map(([k, v]) => [k, JSON.parse(v)]));
+  },
+  current(device, roundId) {
+    return devices[device].getItem(`${boothState.PREFIX}${roundId}:current`);
+  },
+  /** Change a saved state on the device (what another version of the page might have left). */
+  patch(device, key, changes) {
+    const state = JSON.parse(devices[device].getItem(key));
+    devices[device].setItem(key, JSON.stringify({ ...state, ...changes }));
+  },
+  breakStorage(device, broken) {
+    devices[device] ??= new MemoryStorage();
+    devices[device].broken = broken;
+  },
+};
+
 window.harnessReady = true;

@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot browser cryptography: checkpoints, C2SP tlog-checkpoint signed notes
 // (https://c2sp.org/tlog-checkpoint; protocol section 6.6).
 //
@@ -12,16 +13,22 @@ import { openNote } from "./note.js";
 
 export const MAX_TREE_SIZE = (1n << 64n) - 1n;
 
-/** Verify a signed checkpoint of the log (origin, logKey); returns {origin, size, root}. */
+/**
+ * Verify a signed checkpoint of the log (origin, logKey); returns {origin, size, root}.
+ * @param {unknown} note
+ * @param {string} origin
+ * @param {Uint8Array<ArrayBuffer>} logKey
+ * @returns {Promise<{origin: string, size: bigint, root: Uint8Array<ArrayBuffer>}>}
+ */
 export async function parseCheckpoint(note, origin, logKey) {
   const text = await openNote(note, origin, logKey);
   const lines = text.split("\n");
-  if (lines.length !== 4 || lines[3] !== "") throw new CryptoError("a checkpoint is exactly three lines: origin, size, root", "encoding");
+  if (lines.length !== 4 || lines[3] !== "") throw new CryptoError("a checkpoint is exactly three lines: origin, size, root", "bad_encoding");
   const [originLine, sizeLine, rootLine] = lines;
-  if (originLine !== origin) throw new CryptoError(`checkpoint origin ${JSON.stringify(originLine)} is not the expected one`, "encoding");
-  if (!/^(?:0|[1-9][0-9]{0,19})$/.test(sizeLine)) throw new CryptoError("checkpoint size is not a canonical decimal", "encoding");
+  if (originLine !== origin) throw new CryptoError(`checkpoint origin ${JSON.stringify(originLine)} is not the expected one`, "bad_encoding");
+  if (!/^(?:0|[1-9][0-9]{0,19})$/.test(sizeLine)) throw new CryptoError("checkpoint size is not a canonical decimal", "bad_encoding");
   const size = BigInt(sizeLine);
-  if (size > MAX_TREE_SIZE) throw new CryptoError("checkpoint size is larger than a uint64", "encoding");
+  if (size > MAX_TREE_SIZE) throw new CryptoError("checkpoint size is larger than a uint64", "bad_encoding");
   const root = b64stdDecode(rootLine, 32, "checkpoint root");
   return { origin: originLine, size, root };
 }

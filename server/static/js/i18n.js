@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot pages: the message catalogs (static/i18n/vi.json, static/i18n/en.json).
 //
 // Every text of the pages comes from a catalog or from a label of the signed manifest
@@ -16,19 +17,30 @@
 
 export const LANGUAGES = ["vi", "en"];
 const STORAGE_KEY = "anonballot:lang";
+/** @typedef {Record<string, string>} Catalog flat: "area.key" -> text with {name} placeholders */
+/** @typedef {Record<string, unknown>} Params */
+/** @type {Record<string, Catalog>} */
 const catalogs = {};
 let current = "vi";
+/** @type {((lang: string) => void)[]} */
 const listeners = [];
 
+/**
+ * @returns {string | null}
+ */
 function stored() {
   try {
     const value = localStorage.getItem(STORAGE_KEY);
-    return LANGUAGES.includes(value) ? value : null;
+    return value !== null && LANGUAGES.includes(value) ? value : null;
   } catch {
     return null;
   }
 }
 
+/**
+ * @param {string} lang
+ * @returns {Promise<Catalog>}
+ */
 async function load(lang) {
   if (!catalogs[lang]) {
     const response = await fetch(new URL(`../i18n/${lang}.json`, import.meta.url), { cache: "no-cache" });
@@ -38,17 +50,30 @@ async function load(lang) {
   return catalogs[lang];
 }
 
-/** The current language: "vi" or "en". */
+/**
+ * The current language: "vi" or "en".
+ * @returns {string}
+ */
 export function lang() {
   return current;
 }
 
-/** A manifest label ({"vi": ..., "en": ...}) in the current language (Vietnamese if missing). */
+/**
+ * A manifest label ({"vi": ..., "en": ...}) in the current language (Vietnamese if missing).
+ * @param {unknown} value
+ * @returns {string}
+ */
 export function label(value) {
   if (value === null || typeof value !== "object") return String(value ?? "");
-  return value[current] ?? value.vi ?? Object.values(value)[0] ?? "";
+  const texts = /** @type {Record<string, unknown>} */ (value);
+  return String(texts[current] ?? texts.vi ?? Object.values(texts)[0] ?? "");
 }
 
+/**
+ * @param {string} key
+ * @param {Params} params
+ * @returns {string | undefined}
+ */
 function lookup(key, params) {
   const catalog = catalogs[current] ?? {};
   const fallback = catalogs.vi ?? {};
@@ -60,25 +85,41 @@ function lookup(key, params) {
   return catalog[key] ?? fallback[key] ?? fallback[`${key}.other`];
 }
 
-/** Whether the catalog has `key`. */
+/**
+ * Whether the catalog has `key`.
+ * @param {string} key
+ * @returns {boolean}
+ */
 export function has(key) {
   return lookup(key, {}) !== undefined;
 }
 
-/** The catalog text of `key` with its {parameters} filled in. */
+/**
+ * The catalog text of `key` with its {parameters} filled in.
+ * @param {string} key
+ * @param {Params} [params]
+ * @returns {string}
+ */
 export function t(key, params = {}) {
   const text = lookup(key, params) ?? key;
   return text.replace(/\{(\w+)\}/g, (whole, name) => {
     if (!(name in params)) return whole;
     const value = params[name];
     if (typeof value === "number") return value.toLocaleString(current === "vi" ? "vi-VN" : "en-GB");
-    if (value !== null && typeof value === "object" && "$time" in value) return formatTime(value.$time);
-    if (value !== null && typeof value === "object" && "$key" in value) return t(value.$key);
+    if (value !== null && typeof value === "object" && "$time" in value) return formatTime(String(value.$time));
+    if (value !== null && typeof value === "object" && "$key" in value) return t(String(value.$key));
     return label(value);
   });
 }
 
-/** Show the catalog text of `key` in `element` (and keep showing it in the current language). */
+/**
+ * Show the catalog text of `key` in `element` (and keep showing it in the current language).
+ * @template {HTMLElement} E
+ * @param {E} element
+ * @param {string} key
+ * @param {Params} [params]
+ * @returns {E}
+ */
 export function tr(element, key, params = undefined) {
   element.dataset.i18n = key;
   if (params) element.dataset.i18nArgs = JSON.stringify(params);
@@ -88,7 +129,13 @@ export function tr(element, key, params = undefined) {
   return element;
 }
 
-/** Show a manifest label in `element`. */
+/**
+ * Show a manifest label in `element`.
+ * @template {HTMLElement} E
+ * @param {E} element
+ * @param {unknown} value
+ * @returns {E}
+ */
 export function lbl(element, value) {
   element.dataset.label = JSON.stringify(value);
   delete element.dataset.i18n;
@@ -97,7 +144,15 @@ export function lbl(element, value) {
   return element;
 }
 
-/** Set an attribute (aria-label, title, placeholder ...) from the catalog. */
+/**
+ * Set an attribute (aria-label, title, placeholder ...) from the catalog.
+ * @template {HTMLElement} E
+ * @param {E} element
+ * @param {string} name
+ * @param {string} key
+ * @param {Params} [params]
+ * @returns {E}
+ */
 export function attr(element, name, key, params = undefined) {
   const all = JSON.parse(element.dataset.i18nAttrs ?? "{}");
   all[name] = [key, params ?? {}];
@@ -106,27 +161,38 @@ export function attr(element, name, key, params = undefined) {
   return element;
 }
 
-/** Re-translate everything under `root` that tr, lbl and attr marked. */
+/**
+ * Re-translate everything under `root` that tr, lbl and attr marked.
+ * @param {ParentNode} [root]
+ */
 export function apply(root = document) {
   for (const element of root.querySelectorAll("[data-i18n]")) {
-    element.textContent = t(element.dataset.i18n, element.dataset.i18nArgs ? JSON.parse(element.dataset.i18nArgs) : {});
+    if (!(element instanceof HTMLElement)) continue;
+    element.textContent = t(element.dataset.i18n ?? "", element.dataset.i18nArgs ? JSON.parse(element.dataset.i18nArgs) : {});
   }
-  for (const element of root.querySelectorAll("[data-label]")) element.textContent = label(JSON.parse(element.dataset.label));
+  for (const element of root.querySelectorAll("[data-label]")) {
+    if (element instanceof HTMLElement) element.textContent = label(JSON.parse(element.dataset.label ?? "null"));
+  }
   for (const element of root.querySelectorAll("[data-i18n-attrs]")) {
-    for (const [name, [key, params]] of Object.entries(JSON.parse(element.dataset.i18nAttrs))) element.setAttribute(name, t(key, params));
+    if (!(element instanceof HTMLElement)) continue;
+    for (const [name, [key, params]] of Object.entries(JSON.parse(element.dataset.i18nAttrs ?? "{}"))) element.setAttribute(name, t(key, params));
   }
 }
 
 function updateSwitches() {
   const other = current === "vi" ? "en" : "vi";
   for (const button of document.querySelectorAll("[data-lang-switch]")) {
+    if (!(button instanceof HTMLElement)) continue;
     button.lang = other; // the button's text is in the other language
     button.textContent = t("lang.switch");
     button.setAttribute("aria-label", t("lang.switch_label"));
   }
 }
 
-/** Switch the language of the page (and remember it). */
+/**
+ * Switch the language of the page (and remember it).
+ * @param {string} value
+ */
 export async function setLanguage(value) {
   if (!LANGUAGES.includes(value)) return;
   await load(value);
@@ -142,7 +208,10 @@ export async function setLanguage(value) {
   for (const fn of listeners) fn(value);
 }
 
-/** Call `fn(lang)` after every language switch. */
+/**
+ * Call `fn(lang)` after every language switch.
+ * @param {(lang: string) => void} fn
+ */
 export function onLanguageChange(fn) {
   listeners.push(fn);
 }
@@ -161,7 +230,11 @@ export async function initI18n() {
   }
 }
 
-/** A date-time of the manifest (RFC 3339) for people, in the current language. */
+/**
+ * A date-time of the manifest (RFC 3339) for people, in the current language.
+ * @param {string} text
+ * @returns {string}
+ */
 export function formatTime(text) {
   const date = new Date(text);
   if (Number.isNaN(date.getTime())) return text;

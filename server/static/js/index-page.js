@@ -1,15 +1,30 @@
+// @ts-check
 // anonballot: the front page (GET /), the rounds of this server with a link to each booth.
 //
 // GET api/rounds gives the round ids and states; each open round's signed manifest gives
 // its title and windows (verified here, like the booth does, before it is shown).
 
 import { apply, initI18n, onLanguageChange } from "./i18n.js";
-import { apiUrl, explain, h, ht, request } from "./page.js";
+import { apiUrl, request } from "./api.js";
+import { explain, h, ht } from "./page.js";
 import { openSignedManifest } from "./manifest.js";
 
 const root = new URL(".", new URL(location.pathname, location.origin));
-const $ = (id) => document.getElementById(id);
+/**
+ * The element of the page with this id.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+function $(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element;
+}
 
+/**
+ * @param {{round_id: string, state: string}} entry a round of GET api/rounds
+ * @returns {Promise<HTMLElement>}
+ */
 async function roundItem(entry) {
   const booth = new URL(`r/${encodeURIComponent(entry.round_id)}`, root).href;
   let round = null;

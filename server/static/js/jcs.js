@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot browser cryptography: canonical JSON (protocol section 2.1).
 //
 // JCS is RFC 8785 (JSON Canonicalization Scheme) with the protocol's extra rules:
@@ -21,15 +22,29 @@ import { fromUtf8, isWellFormed, utf8 } from "./bytes.js";
 export const MAX_DEPTH = 32;
 export const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
-  throw new CryptoError(message, "encoding");
+  throw new CryptoError(message, "bad_encoding");
 }
 
+/**
+ * @param {string} s
+ * @param {string} path
+ */
 function checkString(s, path) {
   if (!isWellFormed(s)) fail(`${path}: string is not valid Unicode (lone surrogate)`);
   if (s.normalize("NFC") !== s) fail(`${path}: string is not Unicode NFC`);
 }
 
+/**
+ * @param {unknown} value
+ * @param {number} depth
+ * @param {string} path
+ * @returns {string}
+ */
 function serialize(value, depth, path) {
   if (value === null) return "null";
   switch (typeof value) {
@@ -53,7 +68,7 @@ function serialize(value, depth, path) {
       const keys = Object.keys(value).sort(); // UTF-16 code unit order
       const members = keys.map((k) => {
         checkString(k, path);
-        return JSON.stringify(k) + ":" + serialize(value[k], depth + 1, `${path}.${k}`);
+        return JSON.stringify(k) + ":" + serialize(/** @type {Record<string, unknown>} */ (value)[k], depth + 1, `${path}.${k}`);
       });
       return "{" + members.join(",") + "}";
     }
@@ -62,12 +77,20 @@ function serialize(value, depth, path) {
   }
 }
 
-/** The canonical JSON text of `value` (a string). */
+/**
+ * The canonical JSON text of `value` (a string).
+ * @param {unknown} value
+ * @returns {string}
+ */
 export function canonicalize(value) {
   return serialize(value, 0, "$");
 }
 
-/** The canonical JSON bytes of `value` (UTF-8): JCS(value). */
+/**
+ * The canonical JSON bytes of `value` (UTF-8): JCS(value).
+ * @param {unknown} value
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
 export function jcs(value) {
   return utf8(canonicalize(value));
 }
@@ -75,14 +98,22 @@ export function jcs(value) {
 // ---------------------------------------------------------------- strict parser (RFC 8259)
 
 const WS = new Set([" ", "\t", "\n", "\r"]);
+/** @type {Record<string, string>} */
 const ESCAPES = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
 
 class Parser {
+  /**
+   * @param {string} text
+   */
   constructor(text) {
     this.text = text;
     this.pos = 0;
   }
 
+  /**
+   * @param {string} message
+   * @returns {never}
+   */
   error(message) {
     fail(`not JSON: ${message} at offset ${this.pos}`);
   }
@@ -91,6 +122,10 @@ class Parser {
     while (this.pos < this.text.length && WS.has(this.text[this.pos])) this.pos++;
   }
 
+  /**
+   * @param {number} depth
+   * @returns {any} a JSON value
+   */
   value(depth) {
     this.skipWs();
     const c = this.text[this.pos];
@@ -100,7 +135,7 @@ class Parser {
     }
     if (c === '"') return this.string();
     if (c === "-" || (c >= "0" && c <= "9")) return this.number();
-    for (const [word, result] of [["true", true], ["false", false], ["null", null]]) {
+    for (const [word, result] of /** @type {[string, boolean | null][]} */ ([["true", true], ["false", false], ["null", null]])) {
       if (this.text.startsWith(word, this.pos)) {
         this.pos += word.length;
         return result;
@@ -109,6 +144,10 @@ class Parser {
     return this.error(c === undefined ? "unexpected end" : `unexpected ${JSON.stringify(c)}`);
   }
 
+  /**
+   * @param {number} depth
+   * @returns {Record<string, any>}
+   */
   object(depth) {
     const out = {};
     this.pos++; // {
@@ -134,7 +173,12 @@ class Parser {
     }
   }
 
+  /**
+   * @param {number} depth
+   * @returns {any[]}
+   */
   array(depth) {
+    /** @type {any[]} */
     const out = [];
     this.pos++; // [
     this.skipWs();
@@ -151,6 +195,9 @@ class Parser {
     }
   }
 
+  /**
+   * @returns {string}
+   */
   string() {
     this.pos++; // opening quote
     let out = "";
@@ -184,6 +231,9 @@ class Parser {
     return out;
   }
 
+  /**
+   * @returns {number}
+   */
   number() {
     const match = /-?(?:0|[1-9][0-9]*)/y;
     match.lastIndex = this.pos;
@@ -201,7 +251,11 @@ class Parser {
   }
 }
 
-/** Parse strict JSON text (a string, or UTF-8 bytes) under the protocol's rules. */
+/**
+ * Parse strict JSON text (a string, or UTF-8 bytes) under the protocol's rules.
+ * @param {unknown} input
+ * @returns {any} the JSON value (its shape is the caller's to check)
+ */
 export function parse(input) {
   const text = input instanceof Uint8Array ? fromUtf8(input) : input;
   if (typeof text !== "string") fail("JSON input must be text or bytes");
@@ -213,7 +267,11 @@ export function parse(input) {
   return value;
 }
 
-/** Parse `bytes` and require that they are exactly their own JCS ("canonical"). */
+/**
+ * Parse `bytes` and require that they are exactly their own JCS ("canonical").
+ * @param {Uint8Array<ArrayBuffer>} bytes
+ * @returns {any} the JSON value (its shape is the caller's to check)
+ */
 export function parseCanonical(bytes) {
   const value = parse(bytes);
   const again = jcs(value);

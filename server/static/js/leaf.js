@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot browser cryptography: the voter key and the leaf (protocol sections 5.2, 6.3).
 //
 // The voter key is a one-time Ed25519 key pair (RFC 8032) made with WebCrypto on the
@@ -24,38 +25,59 @@ import { jcs } from "./jcs.js";
 import { sealedToJson } from "./sealing.js";
 import { tokenToJson, voterKeyOf } from "./token.js";
 
+/** @typedef {{privateKey: CryptoKey, publicKey: Uint8Array<ArrayBuffer>}} VoterKey a one-time Ed25519 voter key */
+
 const ED25519_PKCS8_PREFIX = new Uint8Array([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ]);
 
+/**
+ * @param {CryptoKey} privateKey
+ * @returns {Promise<VoterKey>}
+ */
 async function withPublicKey(privateKey) {
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
   return { privateKey, publicKey: b64uDecode(jwk.x, 32, "Ed25519 public key") };
 }
 
-/** A fresh one-time voter key: {privateKey: CryptoKey, publicKey: 32 raw bytes}. */
+/**
+ * A fresh one-time voter key: {privateKey: CryptoKey, publicKey: 32 raw bytes}.
+ * @returns {Promise<VoterKey>}
+ */
 export async function generateVoterKey() {
   // Extractable, because the device must persist the key before asking for a token.
-  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  const pair = /** @type {CryptoKeyPair} */ (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]));
   return withPublicKey(pair.privateKey);
 }
 
-/** The 32-byte Ed25519 seed of a voter key, for the device's own storage only. */
+/**
+ * The 32-byte Ed25519 seed of a voter key, for the device's own storage only.
+ * @param {VoterKey} voter
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
 export async function exportVoterSeed(voter) {
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", voter.privateKey));
   return pkcs8.slice(ED25519_PKCS8_PREFIX.length);
 }
 
-/** A voter key from its 32-byte seed. */
+/**
+ * A voter key from its 32-byte seed.
+ * @param {Uint8Array<ArrayBuffer>} seed
+ * @returns {Promise<VoterKey>}
+ */
 export async function importVoterSeed(seed) {
   checkBytes(seed, "Ed25519 seed", 32);
   const privateKey = await crypto.subtle.importKey("pkcs8", concat(ED25519_PKCS8_PREFIX, seed), { name: "Ed25519" }, true, ["sign"]);
   return withPublicKey(privateKey);
 }
 
-/** The JCS bytes of the leaf, signed with the voter key bound into `token`. */
+/**
+ * The JCS bytes of the leaf, signed with the voter key bound into `token`.
+ * @param {{mid: string, ward: string, token: import("./token.js").Token, sealed: import("./sealing.js").Sealed, voter: VoterKey}} parts
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
 export async function buildLeaf({ mid, ward, token, sealed, voter }) {
-  if (!equal(voterKeyOf(token), voter.publicKey)) throw new CryptoError("the voter key is not the one bound into the token", "input");
+  if (!equal(voterKeyOf(token), voter.publicKey)) throw new CryptoError("the voter key is not the one bound into the token", "invalid_input");
   const unsigned = { v: 1, round: mid, ward, token: tokenToJson(token), ballot: sealedToJson(sealed) };
   const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, voter.privateKey, jcs(unsigned)));
   return jcs({ ...unsigned, voter_sig: b64uEncode(signature) });

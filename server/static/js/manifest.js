@@ -1,49 +1,67 @@
+// @ts-check
 // anonballot browser cryptography: the signed round manifest as a participant's device needs
 // it (protocol sections 2.4, 3 and 4).
 //
-// A signed object is {"<kind>": VALUE, "signature": b64u(Ed25519(key, JCS(VALUE)))}. The
-// manifest is signed by the organizer key it names itself, and the round id used everywhere
-// is mid = b64u(SHA-256(JCS(M))). This module checks the signature and extracts what the
-// booth needs (the ward's issuer key, the trustees, the log key); it does NOT re-check every
-// rule of section 4.2, which the auditor does. Participants SHOULD compare `mid` or the
-// organizer key with the one the district publishes through its own channels.
+// The manifest is a signed object (signing.js) signed by the organizer key it names itself,
+// and the round id used everywhere is mid = b64u(SHA-256(JCS(M))). This module checks the
+// signature and extracts what the booth needs (the ward's issuer key, the trustees, the log
+// key); it does NOT re-check every rule of section 4.2, which the auditor does. Participants
+// SHOULD compare `mid` or the organizer key with the one the district publishes through its
+// own channels.
 
 import { CryptoError } from "./errors.js";
 import { b64uDecode, b64uEncode } from "./b64u.js";
 import { sha256 } from "./bytes.js";
 import { jcs } from "./jcs.js";
-import { verifyEd25519 } from "./note.js";
 import { parseIssuerKey } from "./rsa-blind.js";
+import { verifySignedObject } from "./signing.js";
 
-/** Check a signed object's shape and signature under `publicKey`; return its value. */
-export async function verifySignedObject(obj, kind, publicKey) {
-  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) throw new CryptoError(`expected a signed ${kind}`, "encoding");
-  const has = (k) => Object.prototype.hasOwnProperty.call(obj, k);
-  if (Object.keys(obj).length !== 2 || !has(kind) || !has("signature")) {
-    throw new CryptoError(`expected a signed object {"${kind}": ..., "signature": ...}`, "encoding");
-  }
-  const signature = b64uDecode(obj.signature, 64, "signature");
-  if (!(await verifyEd25519(publicKey, jcs(obj[kind]), signature))) {
-    throw new CryptoError(`the ${kind} signature does not verify`, "bad_signature");
-  }
-  return obj[kind];
-}
+/**
+ * The shapes of the manifest M (protocol section 4.1), as far as the pages read them.
+ * @typedef {Record<string, string>} Label a text in each language: {"vi": ..., "en": ...}
+ * @typedef {{id: string, label: Label}} Level
+ * @typedef {{id: string, label: Label, max_chars: number}} CommentField
+ * @typedef {{scale: Level[], abstain: Level | null, criteria: {id: string, label: Label}[], comments: CommentField[]}} Questionnaire
+ * @typedef {{id: string, name: Label, eligible: number, issuer_key: string}} Ward
+ * @typedef {{id: string, ward: string, role: string, name: Label}} Subject
+ * @typedef {{id: string, title: Label}} Role
+ * @typedef {{id: string, name: Label, hpke_key: string, signing_key: string}} Trustee
+ * @typedef {{opens: string, closes: string}} Window
+ * @typedef {{
+ *   v: 1, round_id: string, title: Label, origin: string, organizer_key: string, log_key: string,
+ *   threshold: number, trustees: Trustee[], wards: Ward[], roles: Role[], subjects: Subject[],
+ *   questionnaire: Questionnaire, issuance: Window, voting: Window,
+ * }} Manifest
+ * @typedef {import("./rsa-blind.js").IssuerKey} IssuerKey
+ * @typedef {{
+ *   manifest: Manifest, mid: string, origin: string, logKey: Uint8Array<ArrayBuffer>, threshold: number,
+ *   trustees: {id: string, hpkeKey: Uint8Array<ArrayBuffer>}[], issuerKey: (wardId: string) => IssuerKey,
+ * }} Round what the booth needs of a verified manifest
+ */
 
-/** mid = b64u(SHA-256(JCS(M))). */
+export { verifySignedObject };
+
+/**
+ * mid = b64u(SHA-256(JCS(M))).
+ * @param {unknown} manifest
+ * @returns {Promise<string>}
+ */
 export async function manifestId(manifest) {
   return b64uEncode(await sha256(jcs(manifest)));
 }
 
 /**
- * Verify a signed manifest (parsed JSON) and return what the booth needs:
- * {manifest, mid, origin, logKey, threshold, trustees: [{id, hpkeKey}], issuerKey(ward)}.
+ * Verify a signed manifest (parsed JSON) and return what the booth needs.
+ * @param {unknown} signed
+ * @returns {Promise<Round>}
  */
 export async function openSignedManifest(signed) {
-  const m = signed?.manifest;
-  if (m === null || typeof m !== "object" || m.v !== 1) throw new CryptoError("not a version 1 manifest", "encoding");
+  const m = /** @type {{manifest?: {v?: unknown, organizer_key?: unknown}} | null} */ (signed)?.manifest;
+  if (m === null || typeof m !== "object" || m.v !== 1) throw new CryptoError("not a version 1 manifest", "bad_encoding");
   const organizerKey = b64uDecode(m.organizer_key, 32, "organizer_key");
+  /** @type {Manifest} */
   const manifest = await verifySignedObject(signed, "manifest", organizerKey);
-  if (!Array.isArray(manifest.trustees) || !Array.isArray(manifest.wards)) throw new CryptoError("manifest: trustees and wards are lists", "encoding");
+  if (!Array.isArray(manifest.trustees) || !Array.isArray(manifest.wards)) throw new CryptoError("manifest: trustees and wards are lists", "bad_encoding");
   return {
     manifest,
     mid: await manifestId(manifest),

@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot browser cryptography: the board's Merkle tree, RFC 9162 (protocol section 6.5).
 //
 //   leaf hash  = SHA-256(0x00 || leaf bytes)                  RFC 9162 section 2.1.1
@@ -15,19 +16,36 @@ import { concat, equal, sha256 } from "./bytes.js";
 
 export const HASH_SIZE = 32;
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function invalid(message) {
-  throw new CryptoError(message, "invalid_proof");
+  throw new CryptoError(message, "bad_proof");
 }
 
+/**
+ * @param {Uint8Array<ArrayBuffer>} data
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
 export function leafHash(data) {
   return sha256(concat(new Uint8Array([0]), data));
 }
 
+/**
+ * @param {Uint8Array<ArrayBuffer>} left
+ * @param {Uint8Array<ArrayBuffer>} right
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
 export function nodeHash(left, right) {
   return sha256(concat(new Uint8Array([1]), left, right));
 }
 
-/** MTH over leaf hashes, straight from the recursive definition. */
+/**
+ * MTH over leaf hashes, straight from the recursive definition.
+ * @param {Uint8Array<ArrayBuffer>[]} leafHashes
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
 export async function rootOf(leafHashes) {
   const n = leafHashes.length;
   if (n === 0) return sha256(new Uint8Array(0));
@@ -37,23 +55,44 @@ export async function rootOf(leafHashes) {
   return nodeHash(await rootOf(leafHashes.slice(0, k)), await rootOf(leafHashes.slice(k)));
 }
 
+/**
+ * @param {unknown} value
+ * @param {string} what
+ * @returns {bigint}
+ */
 function count(value, what) {
   if (typeof value === "bigint" && value >= 0n) return value;
-  if (Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
   return invalid(`${what} must be a non-negative integer`);
 }
 
+/**
+ * @param {unknown} value
+ * @returns {value is Uint8Array<ArrayBuffer>}
+ */
 function isHash(value) {
   return value instanceof Uint8Array && value.length === HASH_SIZE;
 }
 
+/**
+ * @param {unknown} proof
+ * @returns {Uint8Array<ArrayBuffer>[]}
+ */
 function checkProof(proof) {
   if (!Array.isArray(proof)) invalid("a proof is a list of hashes");
   proof.forEach((p, i) => isHash(p) || invalid(`proof element ${i} is not a ${HASH_SIZE}-byte hash`));
   return [...proof];
 }
 
-/** Check that `leaf` (a leaf hash) is leaf `index` of the `size`-leaf tree with `root`. */
+/**
+ * Check that `leaf` (a leaf hash) is leaf `index` of the `size`-leaf tree with `root`.
+ * @param {Uint8Array<ArrayBuffer>} leaf
+ * @param {number | bigint} index
+ * @param {number | bigint} size
+ * @param {unknown} proof
+ * @param {Uint8Array<ArrayBuffer>} root
+ * @returns {Promise<void>}
+ */
 export async function verifyInclusion(leaf, index, size, proof, root) {
   const idx = count(index, "leaf index");
   const sz = count(size, "tree size");
@@ -87,6 +126,12 @@ export async function verifyInclusion(leaf, index, size, proof, root) {
  * `newRoot`. `oldSize` must be at least 1. For equal sizes the proof must be empty and the
  * roots equal byte for byte, without a length check (as the transparency-dev vectors expect,
  * see protocol section 10 item 21).
+ * @param {number | bigint} oldSize
+ * @param {number | bigint} newSize
+ * @param {unknown} proof
+ * @param {Uint8Array<ArrayBuffer>} oldRoot
+ * @param {Uint8Array<ArrayBuffer>} newRoot
+ * @returns {Promise<void>}
  */
 export async function verifyConsistency(oldSize, newSize, proof, oldRoot, newRoot) {
   const m = count(oldSize, "old tree size");

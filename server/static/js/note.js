@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot browser cryptography: C2SP signed notes with Ed25519
 // (https://c2sp.org/signed-note; protocol section 6.6).
 //
@@ -25,11 +26,19 @@ const CONTROL = /[\x00-\x09\x0b-\x1f]/;
 // U+001C..U+001F: together exactly what Python's str.isspace() matches.
 const SPACE = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function malformed(message) {
-  throw new CryptoError(message, "encoding");
+  throw new CryptoError(message, "bad_encoding");
 }
 
-/** Require a signed-note key name: non-empty, no white space, no "+", no control characters. */
+/**
+ * Require a signed-note key name: non-empty, no white space, no "+", no control characters.
+ * @param {unknown} name
+ * @returns {string}
+ */
 export function checkKeyName(name) {
   if (typeof name !== "string" || !name || name.includes("+") || SPACE.test(name) || CONTROL.test(name)) {
     malformed(`${JSON.stringify(name)} is not a signed-note key name`);
@@ -38,36 +47,57 @@ export function checkKeyName(name) {
   return name;
 }
 
-/** The 4-byte key ID of an Ed25519 key: SHA-256(name || "\n" || 0x01 || public key)[:4]. */
+/**
+ * The 4-byte key ID of an Ed25519 key: SHA-256(name || "\n" || 0x01 || public key)[:4].
+ * @param {string} name
+ * @param {Uint8Array<ArrayBuffer>} publicKey
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
 export async function keyId(name, publicKey) {
   checkKeyName(name);
   checkBytes(publicKey, "Ed25519 public key", 32);
   return (await sha256(concat(utf8(name), new Uint8Array([0x0a, ED25519_TYPE]), publicKey))).slice(0, 4);
 }
 
-/** The verifier key string "<name>+<hex key ID>+<base64(0x01 || public key)>". */
+/**
+ * The verifier key string "<name>+<hex key ID>+<base64(0x01 || public key)>".
+ * @param {string} name
+ * @param {Uint8Array<ArrayBuffer>} publicKey
+ * @returns {Promise<string>}
+ */
 export async function verifierKey(name, publicKey) {
   const kid = await keyId(name, publicKey);
   return `${name}+${toHex(kid)}+${b64stdEncode(concat(new Uint8Array([ED25519_TYPE]), publicKey))}`;
 }
 
-/** Ed25519 verification with WebCrypto: true or false. */
+/**
+ * Ed25519 verification with WebCrypto: true or false.
+ * @param {unknown} publicKey
+ * @param {Uint8Array<ArrayBuffer>} message
+ * @param {unknown} signature
+ * @returns {Promise<boolean>}
+ */
 export async function verifyEd25519(publicKey, message, signature) {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
   if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
+  const raw = /** @type {Uint8Array<ArrayBuffer>} */ (publicKey); // the pages never share memory
   let key;
   try {
-    key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+    key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
   } catch {
     return false; // not a point on the curve
   }
-  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, /** @type {Uint8Array<ArrayBuffer>} */ (signature), message);
 }
 
 /**
  * Verify a signed note against the Ed25519 key (name, publicKey) and return its text.
- * Throws a CryptoError: code "encoding" for a malformed note, "bad_signature" when no
+ * Throws a CryptoError: code "bad_encoding" for a malformed note, "bad_signature" when no
  * signature by the key verifies or one by the key does not.
+ * @param {unknown} note
+ * @param {string} name
+ * @param {Uint8Array<ArrayBuffer>} publicKey
+ * @returns {Promise<string>}
  */
 export async function openNote(note, name, publicKey) {
   checkKeyName(name);

@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot browser cryptography: checking a cast's receipt (protocol section 6.7).
 //
 // A receipt is {"round": mid, "leaf_index": i, "leaf_hash": b64u, "checkpoint": note,
@@ -16,16 +17,28 @@ import { leafHash, verifyInclusion } from "./merkle.js";
 
 const RECEIPT_KEYS = ["checkpoint", "inclusion", "leaf_hash", "leaf_index", "round"];
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function bad(message) {
   throw new CryptoError(message, "bad_receipt");
 }
 
-/** The receipt code shown to people: 20 lowercase hex digits of the leaf hash, in groups of four. */
+/**
+ * The receipt code shown to people: 20 lowercase hex digits of the leaf hash, in groups of four.
+ * @param {Uint8Array} hash
+ * @returns {string}
+ */
 export function receiptCode(hash) {
-  return toHex(hash).slice(0, 20).match(/.{4}/g).join("-");
+  return (toHex(hash).slice(0, 20).match(/.{4}/g) ?? []).join("-");
 }
 
-/** Parse a receipt object strictly: {round, leafIndex, leafHash, checkpoint, inclusion}. */
+/**
+ * Parse a receipt object strictly: {round, leafIndex, leafHash, checkpoint, inclusion}.
+ * @param {any} value the parsed JSON
+ * @returns {{round: string, leafIndex: number, leafHash: Uint8Array<ArrayBuffer>, checkpoint: string, inclusion: Uint8Array<ArrayBuffer>[]}}
+ */
 export function parseReceipt(value) {
   if (value === null || typeof value !== "object" || Array.isArray(value)) bad("a receipt is a JSON object");
   const keys = Object.keys(value).sort();
@@ -41,7 +54,7 @@ export function parseReceipt(value) {
     leafIndex: index,
     leafHash: b64uDecode(value.leaf_hash, 32, "leaf_hash"),
     checkpoint: value.checkpoint,
-    inclusion: value.inclusion.map((p) => b64uDecode(p, 32, "inclusion proof")),
+    inclusion: value.inclusion.map((/** @type {unknown} */ p) => b64uDecode(p, 32, "inclusion proof")),
   };
 }
 
@@ -49,12 +62,16 @@ export function parseReceipt(value) {
  * Verify a receipt for the round {mid, origin, logKey (32 raw bytes)}; with `leaf` (the
  * leaf's bytes), also check that it is the receipt of exactly that leaf.
  * Returns {checkpoint: {origin, size, root}, code}; throws a CryptoError otherwise.
+ * @param {unknown} value the parsed JSON of the receipt
+ * @param {{mid: string, origin: string, logKey: Uint8Array<ArrayBuffer>}} round
+ * @param {Uint8Array<ArrayBuffer>} [leaf]
+ * @returns {Promise<{checkpoint: {origin: string, size: bigint, root: Uint8Array<ArrayBuffer>}, code: string}>}
  */
 export async function verifyReceipt(value, { mid, origin, logKey }, leaf = undefined) {
   const receipt = parseReceipt(value);
   if (receipt.round !== mid) throw new CryptoError("the receipt is for another round", "wrong_round");
   if (leaf !== undefined && !equal(await leafHash(leaf), receipt.leafHash)) {
-    throw new CryptoError("the receipt is for another leaf", "invalid_proof");
+    throw new CryptoError("the receipt is for another leaf", "bad_proof");
   }
   const checkpoint = await parseCheckpoint(receipt.checkpoint, origin, logKey);
   await verifyInclusion(receipt.leafHash, receipt.leafIndex, checkpoint.size, receipt.inclusion, checkpoint.root);

@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot browser cryptography: sealing a ballot for the trustees (protocol section 6.2),
 // byte-compatible with anonballot.sealing.seal.
 //
@@ -22,20 +23,39 @@ import { jcs } from "./jcs.js";
 import { sealBase } from "./hpke.js";
 import { randbelowFrom, shareToBytes, split } from "./shamir.js";
 
+/** @typedef {{shares: Uint8Array<ArrayBuffer>[], nonce: Uint8Array<ArrayBuffer>, ct: Uint8Array<ArrayBuffer>}} Sealed a sealed ballot, raw bytes */
+
 export const KEY_SIZE = 32;
 export const NONCE_SIZE = 12;
 export const SHARE_SIZE = 114;
 export const MAX_CT = 65536;
 export const MAX_PLAINTEXT = MAX_CT - 16;
 
+/**
+ * The AES-GCM associated data of a ballot: JCS({round, ward}).
+ * @param {string} mid
+ * @param {string} ward
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
 export function ballotAad(mid, ward) {
   return jcs({ round: mid, ward });
 }
 
+/**
+ * The HPKE info of a trustee's share: JCS({round, trustee}).
+ * @param {string} mid
+ * @param {string} trusteeId
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
 export function shareInfo(mid, trusteeId) {
   return jcs({ round: mid, trustee: trusteeId });
 }
 
+/**
+ * @param {(n: number) => Uint8Array<ArrayBuffer>} rng
+ * @param {number} n
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
 function exact(rng, n) {
   return checkBytes(rng(n), `rng(${n})`, n);
 }
@@ -44,15 +64,18 @@ function exact(rng, n) {
  * Seal `plaintext` (bytes, normally JCS(B)) for `ward` of the round `mid`.
  * `trustees` is [{id, hpkeKey: 32 raw bytes}, ...] in manifest order.
  * Returns {shares: [Uint8Array(114), ...], nonce: Uint8Array(12), ct: Uint8Array}.
+ * @param {Uint8Array<ArrayBuffer>} plaintext
+ * @param {{mid: string, ward: string, trustees: {id: string, hpkeKey: Uint8Array<ArrayBuffer>}[], threshold: number, rng?: (n: number) => Uint8Array<ArrayBuffer>}} options
+ * @returns {Promise<Sealed>}
  */
 export async function seal(plaintext, { mid, ward, trustees, threshold, rng = randomBytes }) {
   checkBytes(plaintext, "plaintext");
-  if (plaintext.length > MAX_PLAINTEXT) throw new CryptoError(`plaintext is ${plaintext.length} bytes, at most ${MAX_PLAINTEXT} fit`, "input");
-  if (!Array.isArray(trustees) || trustees.length === 0) throw new CryptoError("a ballot is sealed to at least one trustee", "input");
+  if (plaintext.length > MAX_PLAINTEXT) throw new CryptoError(`plaintext is ${plaintext.length} bytes, at most ${MAX_PLAINTEXT} fit`, "invalid_input");
+  if (!Array.isArray(trustees) || trustees.length === 0) throw new CryptoError("a ballot is sealed to at least one trustee", "invalid_input");
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > trustees.length) {
-    throw new CryptoError(`threshold must be in 1..${trustees.length}, got ${threshold}`, "input");
+    throw new CryptoError(`threshold must be in 1..${trustees.length}, got ${threshold}`, "invalid_input");
   }
-  if (new Set(trustees.map((t) => t.id)).size !== trustees.length) throw new CryptoError("trustee ids must be distinct", "input");
+  if (new Set(trustees.map((t) => t.id)).size !== trustees.length) throw new CryptoError("trustee ids must be distinct", "invalid_input");
   const aad = ballotAad(mid, ward);
   const infos = trustees.map((t) => shareInfo(mid, t.id));
   trustees.forEach((t) => checkBytes(t.hpkeKey, `trustee ${t.id}: hpke key`, 32));
@@ -71,7 +94,11 @@ export async function seal(plaintext, { mid, ward, trustees, threshold, rng = ra
   return { shares, nonce, ct };
 }
 
-/** The leaf's `ballot` object: {"shares": [b64u, ...], "nonce": b64u, "ct": b64u}. */
+/**
+ * The leaf's `ballot` object: {"shares": [b64u, ...], "nonce": b64u, "ct": b64u}.
+ * @param {Sealed} sealed
+ * @returns {{shares: string[], nonce: string, ct: string}}
+ */
 export function sealedToJson(sealed) {
   return { shares: sealed.shares.map(b64uEncode), nonce: b64uEncode(sealed.nonce), ct: b64uEncode(sealed.ct) };
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot booth: the code points assigned in Unicode 14.0 (every general category but Cn).
 //
 // Protocol section 10, item 27: NFC depends on the Unicode version, and the reference
@@ -86,7 +87,9 @@ const RANGES = [
   "100000-10fffd",
 ].join(",");
 
+/** @type {number[]} */
 const starts = [];
+/** @type {number[]} */
 const ends = [];
 for (const item of RANGES.split(",")) {
   const [a, b = a] = item.split("-");
@@ -94,7 +97,11 @@ for (const item of RANGES.split(",")) {
   ends.push(parseInt(b, 16));
 }
 
-/** Whether the code point `cp` is assigned in Unicode 14.0. */
+/**
+ * Whether the code point `cp` is assigned in Unicode 14.0.
+ * @param {number} cp
+ * @returns {boolean}
+ */
 export function assignedIn14(cp) {
   let lo = 0;
   let hi = starts.length - 1;
@@ -107,8 +114,12 @@ export function assignedIn14(cp) {
   return false;
 }
 
-/** The first character of `text` that Unicode 14.0 does not know, or null. */
+/**
+ * The first character of `text` that Unicode 14.0 does not know, or null.
+ * @param {string} text
+ * @returns {string | null}
+ */
 export function firstNewCharacter(text) {
-  for (const ch of text) if (!assignedIn14(ch.codePointAt(0))) return ch;
+  for (const ch of text) if (!assignedIn14(ch.codePointAt(0) ?? 0)) return ch;
   return null;
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // anonballot: the receipt checker (GET /verify), every check in the browser.
 //
 // A receipt {round, leaf_index, leaf_hash, checkpoint, inclusion} (protocol 6.7) is checked
@@ -9,30 +10,58 @@
 //      the receipt's, by the server's consistency proof (merkle.js), and agrees with the
 //      signed close statement;
 //   4. after the tally, how the ballot was counted: the leaf from the board (its hash is the
-//      receipt's), the trustees' published releases (signatures and keys checked), the leaf
-//      opened here by protocol 7.3 (HPKE, Shamir, AES-GCM), and the signed results, whose
-//      list of invalid ballots must agree with what the opening found.
+//      receipt's), the trustees' published releases (releases.js, protocol 7.2), the leaf
+//      opened here (opening.js, protocol 7.3), and the signed results, whose list of invalid
+//      ballots must agree with what the opening found.
 
 import { apply, attr, initI18n, label, onLanguageChange, tr } from "./i18n.js";
-import { ApiError, apiUrl, explain, focusOn, h, ht, request } from "./page.js";
+import { ApiError, apiUrl, messageOf, request } from "./api.js";
+import { explain, focusOn, h, ht } from "./page.js";
 import { CryptoError } from "./errors.js";
 import { b64uDecode, b64uEncode } from "./b64u.js";
-import { equal, i2osp } from "./bytes.js";
+import { equal } from "./bytes.js";
 import { parse, parseCanonical } from "./jcs.js";
-import { openSignedManifest, verifySignedObject } from "./manifest.js";
+import { openSignedManifest } from "./manifest.js";
+import { verifySignedObject } from "./signing.js";
 import { parseCheckpoint } from "./checkpoint.js";
 import { leafHash, verifyConsistency } from "./merkle.js";
 import { parseReceipt, receiptCode, verifyReceipt } from "./receipt.js";
-import { openBase, publicKeyOf } from "./hpke.js";
-import { interpolateAt, shareFromBytes } from "./shamir.js";
-import { ballotAad, shareInfo, SHARE_SIZE } from "./sealing.js";
-import { stripWhiteSpace, validateBallot } from "./ballot.js";
+import { countedReleases } from "./releases.js";
+import { openLeaf } from "./opening.js";
+import { stripWhiteSpace } from "./ballot.js";
+import { PREFIX } from "./booth-state.js";
 
-const PREFIX = "anonballot:booth:";
 const root = new URL(".", new URL(location.pathname, location.origin));
-const $ = (id) => document.getElementById(id);
+/**
+ * @typedef {import("./manifest.js").Manifest} Manifest
+ * @typedef {import("./manifest.js").Round} Round
+ * @typedef {Record<string, unknown>} Params
+ * @typedef {{ok: (key?: string, params?: Params) => void, info: (key: string, params?: Params) => void, fail: (error: unknown) => void}} CheckItem
+ */
 
+/**
+ * @template T
+ * @typedef {{value: T, key?: string, params?: Params, skipOk?: boolean}} StepResult
+ */
+
+/**
+ * The element of the page with this id.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+function $(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element;
+}
+
+/** A check that failed: the catalog's key for it, and the technical detail. */
 class CheckFailed extends Error {
+  /**
+   * @param {string} key
+   * @param {string} [detail]
+   * @param {Params} [params]
+   */
   constructor(key, detail = "", params = {}) {
     super(detail || key);
     this.key = key;
@@ -41,22 +70,33 @@ class CheckFailed extends Error {
   }
 }
 
+/**
+ * @param {unknown} v
+ * @returns {v is Record<string, any>}
+ */
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 // ------------------------------------------------------------------ the checks, one by one
 
-/** A list item that shows a check while it runs, then passed / failed / for information. */
+/**
+ * A list item that shows a check while it runs, then passed / failed / for information.
+ * @param {HTMLElement} list
+ * @param {string} key
+ * @param {Params} [params]
+ * @returns {CheckItem}
+ */
 function checkItem(list, key, params) {
   const item = h("li", { class: "pending" }, ht("span", key, params, { class: "check-text" }));
   list.append(item);
+  const text = /** @type {HTMLElement} */ (item.querySelector(".check-text"));
   return {
     ok(newKey = key, newParams = params) {
       item.className = "ok";
-      tr(item.querySelector(".check-text"), newKey, newParams);
+      tr(text, newKey, newParams);
     },
     info(newKey, newParams) {
       item.className = "info";
-      tr(item.querySelector(".check-text"), newKey, newParams);
+      tr(text, newKey, newParams);
     },
     fail(error) {
       item.className = "fail";
@@ -69,25 +109,44 @@ function checkItem(list, key, params) {
   };
 }
 
+/**
+ * Run one check shown as `key`; its value, or the error it failed with (shown, and thrown).
+ * @param {HTMLElement} list
+ * @param {string} key
+ * @param {Params | undefined} params
+ * @template T
+ * @param {(item: CheckItem) => Promise<StepResult<T>>} fn
+ * @returns {Promise<T>}
+ */
 async function step(list, key, params, fn) {
   const item = checkItem(list, key, params);
   try {
     const out = await fn(item);
-    if (item && !out?.skipOk) item.ok(out?.key ?? key, out?.params ?? params);
-    return out?.value;
+    if (!out.skipOk) item.ok(out.key ?? key, out.params ?? params);
+    return out.value;
   } catch (error) {
     item.fail(error);
     throw error;
   }
 }
 
+/**
+ * @param {string} mid
+ * @returns {Promise<string>} the id of the server's round with this mid
+ */
 async function findRound(mid) {
   const rounds = await request(apiUrl(root, "rounds"));
-  const entry = Array.isArray(rounds) ? rounds.find((r) => r?.mid === mid) : undefined;
+  const entry = Array.isArray(rounds) ? rounds.find((/** @type {any} */ r) => r?.mid === mid) : undefined;
   if (!entry) throw new CheckFailed("verify.fail.no_round", mid);
   return entry.round_id;
 }
 
+/**
+ * A document of the server that may not exist yet (null then).
+ * @param {URL} url
+ * @param {"json" | "text"} [as]
+ * @returns {Promise<any>}
+ */
 async function optional(url, as = "json") {
   try {
     return await request(url, { as });
@@ -97,71 +156,13 @@ async function optional(url, as = "json") {
   }
 }
 
-/** The releases that count (protocol 7.2), in trustee order: [{index, id, sk}]. */
-async function countedReleases(releases, manifest, mid) {
-  const out = [];
-  for (const obj of Object.values(isObject(releases) ? releases : {})) {
-    try {
-      const id = obj?.release?.trustee;
-      const index = manifest.trustees.findIndex((tr) => tr.id === id);
-      if (index < 0) continue;
-      const trustee = manifest.trustees[index];
-      const value = await verifySignedObject(obj, "release", b64uDecode(trustee.signing_key, 32));
-      const keys = Object.keys(value).sort().join(",");
-      if (keys !== "private_key,round,trustee" || value.round !== mid) continue;
-      const sk = b64uDecode(value.private_key, 32);
-      if (!equal(await publicKeyOf(sk), b64uDecode(trustee.hpke_key, 32))) continue;
-      out.push({ index: index + 1, id, sk });
-    } catch {
-      // a release that does not count (the audit reports it, check A10)
-    }
-  }
-  return out.sort((a, b) => a.index - b.index);
-}
-
-/** Open one leaf by protocol 7.3: {ballot} or {reason}. */
-export async function openLeaf(leaf, manifest, mid, released) {
-  const shares = leaf.ballot.shares.map((s) => b64uDecode(s, SHARE_SIZE, "share"));
-  const nonce = b64uDecode(leaf.ballot.nonce, 12, "nonce");
-  const ct = b64uDecode(leaf.ballot.ct, undefined, "ct");
-  const points = [];
-  for (const r of released) {
-    const share = shares[r.index - 1];
-    try {
-      const opened = await openBase(share.slice(0, 32), r.sk, shareInfo(mid, r.id), new Uint8Array(0), share.slice(32));
-      points.push([r.index, shareFromBytes(opened)]);
-    } catch {
-      return { reason: "share_undecryptable" };
-    }
-  }
-  const base = points.slice(0, manifest.threshold);
-  for (const [x, y] of points.slice(manifest.threshold)) {
-    if (interpolateAt(base, x) !== y) return { reason: "shares_inconsistent" };
-  }
-  const k = interpolateAt(base, 0);
-  if (k >= 1n << 256n) return { reason: "bad_key" };
-  let plaintext;
-  try {
-    const key = await crypto.subtle.importKey("raw", i2osp(k, 32), { name: "AES-GCM" }, false, ["decrypt"]);
-    const aad = ballotAad(mid, leaf.ward);
-    plaintext = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: nonce, additionalData: aad, tagLength: 128 }, key, ct));
-  } catch {
-    return { reason: "undecryptable" };
-  }
-  let value;
-  try {
-    value = parseCanonical(plaintext);
-  } catch {
-    return { reason: "not_canonical" };
-  }
-  if (isObject(value) && Object.prototype.hasOwnProperty.call(value, "ward") && value.ward !== leaf.ward) return { reason: "wrong_ward" };
-  try {
-    return { ballot: validateBallot(value, manifest, leaf.ward) };
-  } catch {
-    return { reason: "invalid_content" };
-  }
-}
-
+/**
+ * The opened ballot as the review step showed it: every rating and comment given.
+ * @param {Manifest} manifest
+ * @param {string} ward
+ * @param {import("./ballot.js").Ballot} ballot
+ * @returns {HTMLElement}
+ */
 function countedView(manifest, ward, ballot) {
   const q = manifest.questionnaire;
   const levels = new Map([...q.scale, ...(q.abstain ? [q.abstain] : [])].map((l) => [l.id, l]));
@@ -171,7 +172,9 @@ function countedView(manifest, ward, ballot) {
     .map((subject) => {
       const answer = ballot.answers[subject.id];
       const role = manifest.roles.find((r) => r.id === subject.role);
-      const comments = q.comments.map((f) => [f, stripWhiteSpace(answer.comments[f.id] ?? "")]).filter(([, text]) => text !== "");
+      const comments = q.comments
+        .map((f) => /** @type {[import("./manifest.js").CommentField, string]} */ ([f, stripWhiteSpace(answer.comments[f.id] ?? "")]))
+        .filter(([, text]) => text !== "");
       return h(
         "section",
         { class: "review-subject counted-subject", "data-subject": subject.id },
@@ -185,6 +188,7 @@ function countedView(manifest, ward, ballot) {
             {},
             q.criteria.map((c) => {
               const level = levels.get(answer.ratings[c.id]);
+              if (!level) throw new Error(`${subject.id}.${c.id}: not a level of the scale`); // validateBallot checked it
               return h(
                 "tr",
                 { "data-criterion": c.id, "data-level": level.id },
@@ -202,6 +206,10 @@ function countedView(manifest, ward, ballot) {
   return h("div", { class: "counted" }, wardInfo ? ht("p", "verify.counted_ward", { ward: wardInfo.name }) : null, ...parts);
 }
 
+/**
+ * Check a receipt (parsed JSON) step by step, each shown as it runs.
+ * @param {unknown} value
+ */
 async function check(value) {
   const section = $("result");
   section.hidden = false;
@@ -217,33 +225,33 @@ async function check(value) {
       try {
         return { value: parseReceipt(value), key: "verify.ok.format" };
       } catch (error) {
-        throw new CheckFailed("verify.fail.format", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.format", messageOf(error));
       }
     });
     codeLine.textContent = receiptCode(receipt.leafHash);
-    let roundId;
-    let round;
-    await step(list, "verify.check.round", undefined, async () => {
-      roundId = await findRound(receipt.round);
+    const { roundId, round } = await step(list, "verify.check.round", undefined, async () => {
+      const roundId = await findRound(receipt.round);
       const signed = await request(apiUrl(root, `rounds/${roundId}/manifest`));
+      let round;
       try {
         round = await openSignedManifest(signed);
       } catch (error) {
-        throw new CheckFailed("verify.fail.manifest", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.manifest", messageOf(error));
       }
       if (round.mid !== receipt.round) throw new CheckFailed("verify.fail.manifest", "the server's manifest is not the receipt's round");
-      return { key: "verify.ok.round", params: { title: round.manifest.title } };
+      return { value: { roundId, round }, key: "verify.ok.round", params: { title: round.manifest.title } };
     });
-    const api = (path) => apiUrl(root, `rounds/${roundId}/${path}`);
+    const api = (/** @type {string} */ path) => apiUrl(root, `rounds/${roundId}/${path}`);
     const mine = await step(list, "verify.check.inclusion", undefined, async () => {
       try {
         const { checkpoint } = await verifyReceipt(value, round);
         return { value: checkpoint, key: "verify.ok.inclusion", params: { n: receipt.leafIndex + 1, size: Number(checkpoint.size) } };
       } catch (error) {
-        throw new CheckFailed("verify.fail.inclusion", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.inclusion", messageOf(error));
       }
     });
     const organizerKey = b64uDecode(round.manifest.organizer_key, 32);
+    /** @type {any} the signed close statement's value, once the round is closed */
     let close = null;
     const latest = await step(list, "verify.check.consistency", undefined, async () => {
       const signedClose = await optional(api("close"));
@@ -251,7 +259,7 @@ async function check(value) {
         try {
           close = await verifySignedObject(signedClose, "close", organizerKey);
         } catch (error) {
-          throw new CheckFailed("verify.fail.close", String(error?.message ?? error));
+          throw new CheckFailed("verify.fail.close", messageOf(error));
         }
       }
       const note = await request(api("checkpoint"), { as: "text" });
@@ -259,15 +267,15 @@ async function check(value) {
       try {
         cp = await parseCheckpoint(note, round.origin, round.logKey);
       } catch (error) {
-        throw new CheckFailed("verify.fail.consistency", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.consistency", messageOf(error));
       }
       if (cp.size < mine.size) throw new CheckFailed("verify.fail.cut", `${cp.size} < ${mine.size}`);
       const answer = await request(api(`proof/consistency?old=${mine.size}&new=${cp.size}`));
       try {
-        const proof = (answer?.proof ?? null).map((p) => b64uDecode(p, 32, "proof"));
+        const proof = (answer?.proof ?? null).map((/** @type {unknown} */ p) => b64uDecode(p, 32, "proof"));
         await verifyConsistency(mine.size, cp.size, proof, mine.root, cp.root);
       } catch (error) {
-        throw new CheckFailed("verify.fail.consistency", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.consistency", messageOf(error));
       }
       if (close !== null && (close.round !== round.mid || BigInt(close.tree_size) !== cp.size || close.root !== b64uEncode(cp.root))) {
         throw new CheckFailed("verify.fail.close", "the close statement is not the final checkpoint's");
@@ -280,6 +288,7 @@ async function check(value) {
       tr(summary, "verify.summary_ok");
       return;
     }
+    /** @type {(import("./opening.js").Opened & {ward: string}) | undefined} */
     let outcome;
     await step(list, "verify.check.counted", undefined, async () => {
       if (close === null) throw new CheckFailed("verify.fail.counted", "results without a close statement");
@@ -287,7 +296,7 @@ async function check(value) {
       try {
         results = await verifySignedObject(signedResults, "results", organizerKey);
       } catch (error) {
-        throw new CheckFailed("verify.fail.counted", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.counted", messageOf(error));
       }
       if (results.round !== round.mid || results.tree_size !== close.tree_size || results.root !== close.root) {
         throw new CheckFailed("verify.fail.counted", "the results are not for the closed board");
@@ -300,27 +309,29 @@ async function check(value) {
         leaf = parseCanonical(bytes);
         if (leaf.round !== round.mid || leaf.ballot.shares.length !== round.manifest.trustees.length) throw new Error("malformed leaf");
       } catch (error) {
-        throw new CheckFailed("verify.fail.leaf", String(error?.message ?? error));
+        throw new CheckFailed("verify.fail.leaf", messageOf(error));
       }
       const released = await countedReleases(await request(api("releases")), round.manifest, round.mid);
       if (released.map((r) => r.id).join(",") !== (results.trustees ?? []).join(",")) {
         throw new CheckFailed("verify.fail.releases", "the valid releases are not the trustees the results name");
       }
       if (released.length < round.manifest.threshold) throw new CheckFailed("verify.fail.releases", "fewer valid releases than the threshold");
-      outcome = await openLeaf(leaf, round.manifest, round.mid, released);
-      outcome.ward = leaf.ward;
-      const published = (results.invalid ?? []).filter((e) => e?.leaf_index === receipt.leafIndex).map((e) => e.reason);
-      const expected = outcome.reason ? [outcome.reason] : [];
+      const opened = { ...(await openLeaf(leaf, round.manifest, round.mid, released)), ward: String(leaf.ward) };
+      outcome = opened;
+      /** @type {unknown[]} */
+      const invalid = results.invalid ?? [];
+      const published = invalid.filter((e) => isObject(e) && e.leaf_index === receipt.leafIndex).map((e) => String(isObject(e) && e.reason));
+      const expected = opened.reason ? [opened.reason] : [];
       if (published.join(",") !== expected.join(",")) {
-        throw new CheckFailed("verify.fail.disagree", `opened: ${outcome.reason ?? "valid"}; results: ${published.join(", ") || "valid"}`);
+        throw new CheckFailed("verify.fail.disagree", `opened: ${opened.reason ?? "valid"}; results: ${published.join(", ") || "valid"}`);
       }
-      return outcome.reason
-        ? { key: "verify.ok.counted_invalid", params: { reason: { $key: `reason.${outcome.reason}.short` } } }
-        : { key: "verify.ok.counted_valid" };
+      return opened.reason
+        ? { value: undefined, key: "verify.ok.counted_invalid", params: { reason: { $key: `reason.${opened.reason}.short` } } }
+        : { value: undefined, key: "verify.ok.counted_valid" };
     });
-    if (outcome.reason) {
+    if (outcome?.reason) {
       section.append(h("div", { class: "notice" }, ht("p", `reason.${outcome.reason}`)));
-    } else {
+    } else if (outcome?.ballot) {
       section.append(countedView(round.manifest, outcome.ward, outcome.ballot));
     }
     tr(summary, "verify.summary_ok");
@@ -335,19 +346,21 @@ async function check(value) {
 
 // ------------------------------------------------------------------ input
 
+/** @returns {import("./booth-state.js").State[]} the receipts kept by the booth on this device */
 function deviceReceipts() {
+  /** @type {import("./booth-state.js").State[]} */
   const out = [];
   try {
     for (let i = 0; i < localStorage.length; i++) {
       const key = localStorage.key(i);
       if (!key?.startsWith(PREFIX) || key.endsWith(":current")) continue;
-      const state = JSON.parse(localStorage.getItem(key));
+      const state = JSON.parse(localStorage.getItem(key) ?? "null");
       if (state?.phase === "done" && isObject(state.receipt)) out.push(state);
     }
   } catch {
     // no storage: nothing to list
   }
-  return out.sort((a, b) => a.round_id.localeCompare(b.round_id) || a.receipt_code.localeCompare(b.receipt_code));
+  return out.sort((a, b) => a.round_id.localeCompare(b.round_id) || (a.receipt_code ?? "").localeCompare(b.receipt_code ?? ""));
 }
 
 function showDeviceReceipts() {
@@ -373,11 +386,17 @@ function showDeviceReceipts() {
   );
 }
 
+/** @param {string | null} key the catalog text of what is wrong with the input, or none */
 function inputError(key) {
   const error = $("input-error");
   if (key) tr(error, key);
   error.hidden = !key;
   $("receipt-text").toggleAttribute("aria-invalid", Boolean(key));
+}
+
+/** @returns {HTMLTextAreaElement} */
+function receiptText() {
+  return /** @type {HTMLTextAreaElement} */ ($("receipt-text"));
 }
 
 async function main() {
@@ -386,13 +405,14 @@ async function main() {
   // Labels used in the results: reason codes are shown by their catalog entries.
   showDeviceReceipts();
   $("receipt-file").addEventListener("change", async (event) => {
-    const file = event.target.files?.[0];
+    const input = event.target;
+    const file = input instanceof HTMLInputElement ? input.files?.[0] : undefined;
     if (!file) return;
     if (file.size > 1 << 20) {
       inputError("verify.fail.too_big");
       return;
     }
-    $("receipt-text").value = await file.text();
+    receiptText().value = await file.text();
     $("file-name").textContent = file.name;
     inputError(null);
   });
@@ -400,7 +420,7 @@ async function main() {
     event.preventDefault();
     let value;
     try {
-      value = parse($("receipt-text").value.trim());
+      value = parse(receiptText().value.trim());
     } catch {
       inputError("verify.fail.not_json");
       $("receipt-text").focus();
