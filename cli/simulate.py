@@ -34,7 +34,7 @@ def simulate(
 ) -> None:  # fmt: skip
     """Run a whole simulated round of the Long Biên demo district and write its record."""
     if out.exists() and not force:
-        # fix: click.UsageError printed a usage block of four lines; errors are one line
+        # an InputError, not click.UsageError: errors are one line, never a usage block
         raise InputError(f"{out} exists; use --force to replace it", code="exists")
     summary = run_simulation(
         out, wards=wards, voters=voters, trustees=trustees, threshold=threshold,

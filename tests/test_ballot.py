@@ -1,4 +1,4 @@
-"""Plaintext ballots (anonballot.ballot; protocol section 6, refinement R10 steps 5 to 7)."""
+"""Plaintext ballots (anonballot.ballot; protocol sections 6.1 and 7.3, steps 5 to 7)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def test_make_ballot_passes_malformed_answers_to_validation(manifest: Manifest) 
             validate_ballot(make_ballot(WARD, answers), manifest, WARD)
 
 
-# --- classify_plaintext: R10 steps 5, 6, 7 ---------------------------------------------------
+# --- classify_plaintext: protocol 7.3 steps 5, 6, 7 ---------------------------------------------------
 
 
 def test_classify_valid(manifest: Manifest, ballot: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Invitation codes and ledger pseudonyms (anonballot.codes; refinement R7)."""
+"""Invitation codes and ledger pseudonyms (anonballot.codes; protocol sections 5.1 and 8)."""
 
 from __future__ import annotations
 

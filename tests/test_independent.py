@@ -3,7 +3,7 @@
 
 - the independent verifier accepts the project's simulated records (folder and .zip);
 - the project's auditor accepts records made by the independent producer, including every
-  R10 reason code and the R11 comment edge cases;
+  reason code of protocol 7.3 and the comment edge cases of 7.4;
 - on tampered records both sides fail, with the same check ids;
 - the independent verifier passes the v1 conformance suite (tests/vectors/anonballot-v1/): it
   accepts its record, opens every ballot of it to the suite's outcome, and agrees on the JCS
@@ -80,7 +80,7 @@ class Config:
 CONFIGS = [
     # 2 of 3 trustees; invalid ballots: wrong_ward, not_canonical, invalid_content
     Config("basic", wards=3, voters=8),
-    # every R10 reason, R2 plaintext corner cases, White_Space and code-point comment rules
+    # every reason of protocol 7.3, plaintext corner cases of 2.1, White_Space and code-point comment rules
     Config("edge", wards=2, voters=16, edge_cases=True),
     # all three trustees released, so shares_inconsistent is reachable
     Config("edge-all-trustees", wards=2, voters=16, released=(0, 1, 2), edge_cases=True),
@@ -205,7 +205,7 @@ def results_unsigned_edit(path: Path, info: Produced | None) -> None:
 def results_resigned_order(path: Path, info: Produced | None) -> None:
     assert info is not None
     value = _load(path, "results.json")["results"]
-    value["invalid"].reverse()  # R11: sorted by leaf_index
+    value["invalid"].reverse()  # protocol 7.5: sorted by leaf_index
     _dump(path, "results.json", signed("results", value, info.organizer))
 
 

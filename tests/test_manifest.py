@@ -1,4 +1,4 @@
-"""The round manifest (anonballot.manifest; protocol section 4, refinement R5)."""
+"""The round manifest (anonballot.manifest; protocol section 4)."""
 
 from __future__ import annotations
 

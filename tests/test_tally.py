@@ -3,8 +3,8 @@
 Ballots are sealed here by an independent re-implementation of protocol section 6 (own
 Shamir polynomial over GF(2^521 - 1), HPKE from ``cryptography``, AES-256-GCM), so that share
 faults can be placed exactly. The oracle classifies each plaintext by the rules of section
-7.3 / refinement R10 in plain Python (``rfc8785`` for canonical form), and counts the valid
-ones per ward, subject, role and the district (R11).
+7.3 in plain Python (``rfc8785`` for canonical form), and counts the valid
+ones per ward, subject, role and the district (7.5).
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def _depth(value: Any) -> int:
 
 
 def oracle_canonical(data: bytes) -> Any:
-    """The value of ``data`` if it is canonical (R2), else raise _NotCanonical."""
+    """The value of ``data`` if it is canonical (protocol 2.1), else raise _NotCanonical."""
     try:
         value = json.loads(
             data.decode("utf-8"),
@@ -321,7 +321,7 @@ def oracle_results(
     issued: dict[str, int],
     mid: str,
 ) -> dict[str, Any]:
-    """The results object of R11, counted in plain Python over the plaintexts."""
+    """The results object of protocol 7.5, counted in plain Python over the plaintexts."""
     q = manifest.questionnaire
     levels = [s.id for s in q.scale] + ([q.abstain.id] if q.abstain else [])
     fields = [c.id for c in q.comments]

@@ -1,4 +1,4 @@
-"""Trustee keys and releases (anonballot.trustee; protocol section 7.2, refinement R13)."""
+"""Trustee keys and releases (anonballot.trustee; protocol section 7.2)."""
 
 from __future__ import annotations
 
