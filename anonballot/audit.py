@@ -28,7 +28,6 @@ from .leaf import Leaf, parse_leaf
 from .manifest import Manifest
 from .opening import LeafOpener
 from .record import Record
-from .signing import verify_ed25519
 from .statements import CloseStatement, IssuanceLedger, Results
 from .tally import TallyBuilder
 from .trustee import TrusteeSecret, verify_release
@@ -168,7 +167,7 @@ class _LeafChecker:
                 fail("A2", index, exc.detail)
                 keys.append(None)
                 continue
-            keys.append(leaf.voter_key)
+            keys.append(leaf.voter_key.to_bytes())
             wards[leaf.ward] = wards.get(leaf.ward, 0) + 1
             parsed.append((index, leaf))
         for index, leaf in parsed:
@@ -551,7 +550,7 @@ class _Audit:
             return False
         try:
             signature = b64u_decode(raw[end + 14 : -2].decode("ascii"), length=64)
-            verify_ed25519(manifest.organizer_key, body, signature)
+            manifest.organizer_key.verify(body, signature)
         except (AnonBallotError, UnicodeDecodeError):
             return False
         return True
@@ -576,7 +575,7 @@ class _Audit:
                     leaf = parse_leaf(line[:-1], self.manifest, self.manifest.mid)
                 except AnonBallotError:
                     continue
-                key = leaf.voter_key
+                key = leaf.voter_key.to_bytes()
                 if int.from_bytes(key[:8], "big") not in suspects:
                     continue
                 if key in first:

@@ -31,7 +31,7 @@ from .hazmat import shamir
 from .leaf import Leaf
 from .manifest import Manifest
 from .sealing import HPKE_SUITE, KEY_SIZE, SealedBallot, ballot_aad, share_info
-from .trustee import TrusteeSecret, x25519_private_key
+from .trustee import TrusteeSecret
 
 __all__ = ["OPEN_REASONS", "LeafOpener", "Opener", "classify_plaintext", "open_sealed"]
 
@@ -80,7 +80,7 @@ class Opener:
         self.threshold = threshold
         self.indices: tuple[int, ...] = tuple(indices)
         self._trustees: list[tuple[int, str, X25519PrivateKey, bytes]] = [
-            (t.index - 1, t.id, x25519_private_key(t.private_key), share_info(round_id, t.id))
+            (t.index - 1, t.id, t.private_key.to_cryptography(), share_info(round_id, t.id))
             for t in ordered
         ]
         base = indices[:threshold]

@@ -53,7 +53,7 @@ class Participant:
         if self.request is None:
             self.voter_key = SigningKey.generate()
             self.request = TokenRequest.create(
-                self.manifest.ward(self.ward).issuer_key, self.voter_key.public_key
+                self.manifest.issuer_key(self.ward), self.voter_key.public_key
             )
         return self.request.blinded
 
