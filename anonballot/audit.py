@@ -18,7 +18,6 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from .checkpoint import Checkpoint
 from .encoding import JSONValue, b64u_decode, jcs, parse_json
@@ -241,7 +240,7 @@ class _Audit:
     def c(self, cid: str) -> CheckResult:
         return self.checks[cid]
 
-    def _json(self, name: str, check: str) -> Any:
+    def _json(self, name: str, check: str) -> JSONValue:
         try:
             return parse_json(self.record.read(name))
         except AnonBallotError as exc:
@@ -643,7 +642,7 @@ class _Audit:
             )
 
 
-def _first_difference(published: Any, recomputed: Any, path: str = "") -> str:
+def _first_difference(published: object, recomputed: object, path: str = "") -> str:
     """A short pointer to where two JSON values first differ."""
     if isinstance(published, dict) and isinstance(recomputed, dict):
         for key in sorted(set(published) | set(recomputed)):

@@ -11,7 +11,6 @@ import binascii
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json
 from .errors import EncodingError, InvalidSignature
@@ -37,9 +36,9 @@ class Leaf:
     voter_sig: bytes
 
     @functools.cached_property
-    def value(self) -> dict[str, Any]:
+    def value(self) -> dict[str, JSONValue]:
         """The leaf as a JSON object (parsed from ``raw`` when first asked for)."""
-        value: dict[str, Any] = parse_json(self.raw)
+        value: dict[str, JSONValue] = parse_json(self.raw)
         return value
 
     @property
@@ -48,7 +47,7 @@ class Leaf:
         return self.token.voter_public_key
 
     @classmethod
-    def _unchecked(cls, **fields: Any) -> Leaf:
+    def _unchecked(cls, **fields: object) -> Leaf:
         """A leaf from fields that :func:`parse_leaf` has already checked."""
         leaf = object.__new__(cls)
         leaf.__dict__.update(fields)  # what the frozen __init__ would set
