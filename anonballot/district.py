@@ -7,17 +7,13 @@ ward's roster count and issuer key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NewType
 
 from ._shape import Label, list_of, obj, unique, wrap
 from .encoding import JSONValue, check_id, check_label
 from .errors import ManifestError
 from .tokens import IssuerPublicKey
 
-__all__ = ["District", "Role", "Subject", "SubjectId", "Ward", "WardId"]
-
-WardId = NewType("WardId", str)
-SubjectId = NewType("SubjectId", str)
+__all__ = ["District", "Role", "Subject", "Ward"]
 
 
 @dataclass(frozen=True)

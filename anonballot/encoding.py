@@ -15,7 +15,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Mapping
-from typing import Any, NewType
+from typing import Any
 
 import rfc8785
 
@@ -43,8 +43,6 @@ __all__ = [
 # a parsed or built document narrow each member again, as json.loads's own Any does not.
 JSONValue = Any  # type: ignore[explicit-any]
 """A value made of dict (str keys), list, str, int, bool and None."""
-
-Identifier = NewType("Identifier", str)
 
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _B64U_RE = re.compile(r"[A-Za-z0-9_-]*")
