@@ -8,20 +8,21 @@ wrong.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
-from .encoding import b64u_decode
+from .encoding import JSONValue, b64u_decode
 from .errors import EncodingError, ManifestError
 
 Label = dict[str, str]
 """A label (protocol section 2.3): language tag to text, ``vi`` required."""
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def obj(
     value: object, keys: set[str], what: str, optional: set[str] | None = None
-) -> dict[str, Any]:
+) -> dict[str, JSONValue]:
     if not isinstance(value, dict):
         raise ManifestError(f"{what}: expected an object")
     have = set(value)
@@ -34,7 +35,7 @@ def obj(
     return value
 
 
-def list_of(value: object, what: str, *, min_len: int = 0) -> list[Any]:
+def list_of(value: object, what: str, *, min_len: int = 0) -> list[JSONValue]:
     if not isinstance(value, list):
         raise ManifestError(f"{what}: expected a list")
     if len(value) < min_len:
@@ -66,8 +67,8 @@ def b64(value: object, what: str, length: int | None = None) -> bytes:
         raise ManifestError(exc.detail) from exc
 
 
-def wrap(fn: Callable[..., T], *args: Any) -> T:
+def wrap(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except EncodingError as exc:
         raise ManifestError(exc.detail) from exc

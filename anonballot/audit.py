@@ -18,7 +18,6 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from .checkpoint import Checkpoint
 from .encoding import JSONValue, b64u_decode, jcs, parse_json
@@ -28,7 +27,6 @@ from .leaf import Leaf, parse_leaf
 from .manifest import Manifest
 from .opening import LeafOpener
 from .record import Record
-from .signing import verify_ed25519
 from .statements import CloseStatement, IssuanceLedger, Results
 from .tally import TallyBuilder
 from .trustee import TrusteeSecret, verify_release
@@ -168,7 +166,7 @@ class _LeafChecker:
                 fail("A2", index, exc.detail)
                 keys.append(None)
                 continue
-            keys.append(leaf.voter_key)
+            keys.append(leaf.voter_key.to_bytes())
             wards[leaf.ward] = wards.get(leaf.ward, 0) + 1
             parsed.append((index, leaf))
         for index, leaf in parsed:
@@ -242,7 +240,7 @@ class _Audit:
     def c(self, cid: str) -> CheckResult:
         return self.checks[cid]
 
-    def _json(self, name: str, check: str) -> Any:
+    def _json(self, name: str, check: str) -> JSONValue:
         try:
             return parse_json(self.record.read(name))
         except AnonBallotError as exc:
@@ -551,7 +549,7 @@ class _Audit:
             return False
         try:
             signature = b64u_decode(raw[end + 14 : -2].decode("ascii"), length=64)
-            verify_ed25519(manifest.organizer_key, body, signature)
+            manifest.organizer_key.verify(body, signature)
         except (AnonBallotError, UnicodeDecodeError):
             return False
         return True
@@ -576,7 +574,7 @@ class _Audit:
                     leaf = parse_leaf(line[:-1], self.manifest, self.manifest.mid)
                 except AnonBallotError:
                     continue
-                key = leaf.voter_key
+                key = leaf.voter_key.to_bytes()
                 if int.from_bytes(key[:8], "big") not in suspects:
                     continue
                 if key in first:
@@ -644,7 +642,7 @@ class _Audit:
             )
 
 
-def _first_difference(published: Any, recomputed: Any, path: str = "") -> str:
+def _first_difference(published: object, recomputed: object, path: str = "") -> str:
     """A short pointer to where two JSON values first differ."""
     if isinstance(published, dict) and isinstance(recomputed, dict):
         for key in sorted(set(published) | set(recomputed)):

@@ -10,7 +10,6 @@ points. Sorting decrypted bytes into valid and invalid ballots is :mod:`anonball
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from .encoding import JSONValue, is_nfc
 from .errors import BallotContentError
@@ -18,11 +17,17 @@ from .manifest import Manifest
 
 __all__ = [
     "WHITE_SPACE",
+    "Answers",
     "BallotRules",
     "make_ballot",
     "strip_comment",
     "validate_ballot",
 ]
+
+Answers = Mapping[str, Mapping[str, JSONValue]]
+"""A participant's answers (protocol section 6.1): subject id to
+``{"ratings": {criterion id: answer id}, "comments": {field id: text}}``; checked by
+:func:`validate_ballot`, so it may come straight from untrusted JSON."""
 
 # The Unicode White_Space property: what "surrounding white space" means for comments
 # (protocol section 7.4). Not str.strip(), whose idea of white space differs (U+001C..1F).
@@ -38,7 +43,7 @@ def strip_comment(text: str) -> str:
     return text.strip(WHITE_SPACE)
 
 
-def make_ballot(ward: str, answers: Mapping[str, Mapping[str, Any]]) -> dict[str, JSONValue]:
+def make_ballot(ward: str, answers: Answers) -> dict[str, JSONValue]:
     """``B`` for ``ward``; ``answers`` maps subject id to ``{"ratings": .., "comments": ..}``.
 
     Empty comments are dropped, so leaving a field blank and leaving it out are the same.
@@ -83,7 +88,7 @@ class BallotRules:
 
 def validate_ballot(
     value: object, manifest: Manifest, ward: str, rules: BallotRules | None = None
-) -> dict[str, Any]:
+) -> dict[str, JSONValue]:
     """Raise :class:`BallotContentError` unless ``value`` is a valid ``B`` for ``ward``.
 
     ``rules`` (of ``manifest`` and ``ward``) saves working them out again for each ballot.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .errors import EncodingError
 from .hazmat.merkle import HASH_SIZE
 from .hazmat.note import b64std_decode, b64std_encode, check_key_name, open_note, sign_note
-from .signing import SigningKey
+from .signing import SigningKey, VerifyKey
 
 __all__ = ["MAX_TREE_SIZE", "Checkpoint"]
 
@@ -65,7 +65,7 @@ class Checkpoint:
         return sign_note(self.text(), self.origin, key)
 
     @classmethod
-    def parse(cls, note: str | bytes, origin: str, log_key: bytes) -> Checkpoint:
+    def parse(cls, note: str | bytes, origin: str, log_key: VerifyKey) -> Checkpoint:
         """Verify a signed checkpoint from the log ``origin`` with public key ``log_key``.
 
         Raises :class:`~anonballot.errors.InvalidSignature` when the log's signature is

@@ -7,16 +7,13 @@ ward's roster count and issuer key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NewType
 
 from ._shape import Label, list_of, obj, unique, wrap
-from .encoding import JSONValue, b64u_encode, check_id, check_label
+from .encoding import JSONValue, check_id, check_label
 from .errors import ManifestError
+from .tokens import IssuerPublicKey
 
-__all__ = ["District", "Role", "Subject", "SubjectId", "Ward", "WardId"]
-
-WardId = NewType("WardId", str)
-SubjectId = NewType("SubjectId", str)
+__all__ = ["District", "Role", "Subject", "Ward"]
 
 
 @dataclass(frozen=True)
@@ -37,19 +34,28 @@ class Role:
 
 @dataclass(frozen=True)
 class Ward:
+    """A ward; in a round's manifest it also has its roster count and issuer key."""
+
     id: str
     name: Label
     eligible: int = 0
     """How many roster entries the ward has (fixed when the round opens)."""
-    issuer_key: bytes = b""
-    """DER SubjectPublicKeyInfo of the ward's RSA issuer key for this round."""
+    issuer_key: IssuerPublicKey | None = None
+    """The ward's RSA issuer key for the round; None in a district, which is in no round."""
+
+    def __post_init__(self) -> None:
+        if self.issuer_key is not None and not isinstance(self.issuer_key, IssuerPublicKey):
+            raise ManifestError(f"ward {self.id}: issuer_key is an IssuerPublicKey")
 
     def to_json(self) -> dict[str, JSONValue]:
+        """The ward as a manifest lists it (protocol section 4.1)."""
+        if self.issuer_key is None:
+            raise ManifestError(f"ward {self.id}: no issuer key (the ward is in no round)")
         return {
             "id": self.id,
             "name": dict(self.name),
             "eligible": self.eligible,
-            "issuer_key": b64u_encode(self.issuer_key),
+            "issuer_key": self.issuer_key.to_b64u(),
         }
 
 

@@ -156,7 +156,7 @@ class Round:
             manifest = Manifest.build(
                 config,
                 eligible=self.store.invitation_counts(),
-                issuer_keys={w: k.public_der for w, k in issuers.items()},
+                issuer_keys={w: k.public_key for w, k in issuers.items()},
                 organizer_key=organizer.public_key,
                 log_key=log.public_key,
             )
@@ -387,7 +387,7 @@ class Round:
                 if isinstance(item, AnonBallotError):
                     out.append(item)
                     continue
-                key = item.voter_key
+                key = item.voter_key.to_bytes()
                 earlier = in_batch.get(key)
                 if earlier is not None:
                     same = fresh[earlier][0] == item.raw

@@ -25,7 +25,6 @@ import os
 import tempfile
 import unicodedata
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -115,7 +114,7 @@ def is_key_file(obj: object) -> bool:
     return isinstance(obj, dict) and "anonballot_key_file" in obj
 
 
-def decrypt_key_file(obj: object, passphrase: str | None) -> dict[str, Any]:
+def decrypt_key_file(obj: object, passphrase: str | None) -> dict[str, JSONValue]:
     """The payload of a key file; :class:`WrongPassphrase` if the passphrase does not open it.
 
     A demo key file (:func:`is_demo_key_file`) is returned without a passphrase.
@@ -125,7 +124,7 @@ def decrypt_key_file(obj: object, passphrase: str | None) -> dict[str, Any]:
     if is_demo_key_file(obj):
         if set(obj) != {"demo_key_no_passphrase", "key"} or not isinstance(obj["key"], dict):
             raise KeyFileError('a demo key file has exactly "demo_key_no_passphrase" and "key"')
-        demo: dict[str, Any] = obj["key"]
+        demo: dict[str, JSONValue] = obj["key"]
         return demo
     if not is_key_file(obj):
         raise KeyFileError("this is not an anonballot key file")
@@ -180,7 +179,7 @@ def _check_kdf_numbers(n: object, r: object, p: object) -> tuple[int, int, int]:
     return n_, r_, p_
 
 
-def read_json_file(path: str | os.PathLike[str], *, limit: int = MAX_PAYLOAD) -> Any:
+def read_json_file(path: str | os.PathLike[str], *, limit: int = MAX_PAYLOAD) -> JSONValue:
     """Parse a small JSON file strictly; :class:`InputError` naming the file if it is not JSON."""
     path = Path(path)
     if path.stat().st_size > limit:

@@ -11,14 +11,13 @@ import binascii
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json
 from .errors import EncodingError, InvalidSignature
 from .manifest import Manifest
 from .sealing import MAX_CT, MIN_CT, SHARE_SIZE, SealedBallot
-from .signing import SigningKey, verify_ed25519
-from .tokens import MAX_SIG_BYTES, MIN_SIG_BYTES, Token, verify_token
+from .signing import SigningKey, VerifyKey
+from .tokens import MAX_SIG_BYTES, MIN_SIG_BYTES, Token
 
 __all__ = ["LEAF_KEYS", "Leaf", "build_leaf", "parse_leaf"]
 
@@ -37,18 +36,18 @@ class Leaf:
     voter_sig: bytes
 
     @functools.cached_property
-    def value(self) -> dict[str, Any]:
+    def value(self) -> dict[str, JSONValue]:
         """The leaf as a JSON object (parsed from ``raw`` when first asked for)."""
-        value: dict[str, Any] = parse_json(self.raw)
+        value: dict[str, JSONValue] = parse_json(self.raw)
         return value
 
     @property
-    def voter_key(self) -> bytes:
+    def voter_key(self) -> VerifyKey:
         """The one-time Ed25519 voter key, the spent-token key."""
         return self.token.voter_public_key
 
     @classmethod
-    def _unchecked(cls, **fields: Any) -> Leaf:
+    def _unchecked(cls, **fields: object) -> Leaf:
         """A leaf from fields that :func:`parse_leaf` has already checked."""
         leaf = object.__new__(cls)
         leaf.__dict__.update(fields)  # what the frozen __init__ would set
@@ -70,11 +69,11 @@ class Leaf:
         return self.raw.replace(member, b"", 1)
 
     def verify_token(self, manifest: Manifest) -> None:
-        verify_token(manifest.ward(self.ward).issuer_key, self.token)
+        manifest.issuer_key(self.ward).verify(self.token)
 
     def verify_voter_sig(self) -> None:
         try:
-            verify_ed25519(self.voter_key, self.signed_bytes(), self.voter_sig)
+            self.voter_key.verify(self.signed_bytes(), self.voter_sig)
         except InvalidSignature as exc:
             raise InvalidSignature("voter_sig does not verify", code="bad_voter_signature") from exc
 

@@ -30,8 +30,8 @@ from .encoding import (
 from .errors import EncodingError, ManifestError, NotFound
 from .hazmat.note import check_key_name
 from .questionnaire import Questionnaire
-from .signing import SigningKey, sign_object, verify_object
-from .tokens import load_issuer_public_key
+from .signing import SigningKey, VerifyKey, sign_object, verify_object
+from .tokens import IssuerPublicKey
 from .trustee import Trustee
 
 __all__ = ["Manifest", "RoundConfig", "Window"]
@@ -160,8 +160,8 @@ class Manifest:
     trustees: tuple[Trustee, ...]
     threshold: int
     min_group: int
-    organizer_key: bytes
-    log_key: bytes
+    organizer_key: VerifyKey
+    log_key: VerifyKey
     _ward_index: dict[str, Ward] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -173,8 +173,11 @@ class Manifest:
             raise ManifestError("threshold: expected 1 <= threshold <= len(trustees)")
         if self.min_group < 1:
             raise ManifestError("min_group: expected at least 1")
-        if len(self.organizer_key) != 32 or len(self.log_key) != 32:
-            raise ManifestError("organizer_key and log_key are 32-byte Ed25519 keys")
+        if not isinstance(self.organizer_key, VerifyKey) or not isinstance(self.log_key, VerifyKey):
+            raise ManifestError("organizer_key and log_key are Ed25519 VerifyKeys")
+        for w in self.wards:
+            if w.issuer_key is None:
+                raise ManifestError(f"ward {w.id}: no issuer key")
         object.__setattr__(self, "_ward_index", {w.id: w for w in self.wards})
 
     # -- derived values -------------------------------------------------------------------
@@ -195,8 +198,8 @@ class Manifest:
             "trustees": [t.to_json() for t in self.trustees],
             "threshold": self.threshold,
             "min_group": self.min_group,
-            "organizer_key": b64u_encode(self.organizer_key),
-            "log_key": b64u_encode(self.log_key),
+            "organizer_key": self.organizer_key.to_b64u(),
+            "log_key": self.log_key.to_b64u(),
         }
 
     @cached_property
@@ -209,6 +212,13 @@ class Manifest:
             return self._ward_index[ward_id]
         except KeyError:
             raise NotFound(f"ward {ward_id!r} is not in this round", code="unknown_ward") from None
+
+    def issuer_key(self, ward_id: str) -> IssuerPublicKey:
+        """The issuer key of a ward of this round (:class:`NotFound` for another ward)."""
+        key = self.ward(ward_id).issuer_key
+        if key is None:  # pragma: no cover - __post_init__ refuses a ward without a key
+            raise ManifestError(f"ward {ward_id}: no issuer key")
+        return key
 
     def has_ward(self, ward_id: object) -> bool:
         return isinstance(ward_id, str) and ward_id in self._ward_index
@@ -247,9 +257,9 @@ class Manifest:
         config: RoundConfig,
         *,
         eligible: Mapping[str, int],
-        issuer_keys: Mapping[str, bytes],
-        organizer_key: bytes,
-        log_key: bytes,
+        issuer_keys: Mapping[str, IssuerPublicKey],
+        organizer_key: VerifyKey,
+        log_key: VerifyKey,
     ) -> Manifest:
         """The manifest of ``config`` with the roster counts and public keys filled in."""
         wards = []
@@ -300,12 +310,13 @@ class Manifest:
         for i, v in enumerate(list_of(m["wards"], "wards", min_len=1)):
             what = f"wards[{i}]"
             o = obj(v, {"id", "name", "eligible", "issuer_key"}, what)
+            ward_id = wrap(check_id, o["id"], f"{what}.id")
             wards.append(
                 Ward(
-                    wrap(check_id, o["id"], f"{what}.id"),
+                    ward_id,
                     wrap(check_label, o["name"], f"{what}.name"),
                     integer(o["eligible"], f"{what}.eligible", low=0),
-                    b64(o["issuer_key"], f"{what}.issuer_key"),
+                    _issuer_key(o["issuer_key"], what, ward_id),
                 )
             )
         subjects = [
@@ -330,21 +341,24 @@ class Manifest:
             trustees=trustees,
             threshold=integer(m["threshold"], "threshold", low=1, high=len(trustees)),
             min_group=integer(m["min_group"], "min_group", low=1),
-            organizer_key=b64(m["organizer_key"], "organizer_key", 32),
-            log_key=b64(m["log_key"], "log_key", 32),
+            organizer_key=wrap(VerifyKey.from_b64u, m["organizer_key"], "organizer_key"),
+            log_key=wrap(VerifyKey.from_b64u, m["log_key"], "log_key"),
         )  # fmt: skip
         _check_origin(manifest.origin)
-        for w in manifest.wards:
-            try:
-                load_issuer_public_key(w.issuer_key)
-            except EncodingError as exc:
-                raise ManifestError(f"ward {w.id}: issuer_key: {exc.detail}") from exc
         keys_seen = [w.issuer_key for w in manifest.wards]
         if len(set(keys_seen)) != len(keys_seen):
             raise ManifestError("wards: an issuer key is used by two wards")
         if manifest.to_json() != m:
             raise ManifestError("manifest: does not round-trip (unexpected value types)")
         return manifest
+
+
+def _issuer_key(value: object, what: str, ward_id: str) -> IssuerPublicKey:
+    der = b64(value, f"{what}.issuer_key")
+    try:
+        return IssuerPublicKey(der)
+    except EncodingError as exc:
+        raise ManifestError(f"ward {ward_id}: issuer_key: {exc.detail}") from exc
 
 
 def _check_origin(origin: object) -> None:

@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .ballot import BallotRules, validate_ballot
-from .encoding import jcs, jcs_checked, parse_json
+from .encoding import JSONValue, jcs, jcs_checked, parse_json
 from .errors import BallotContentError, EncodingError, InputError, OpenError
 from .hazmat import shamir
 from .leaf import Leaf
 from .manifest import Manifest
 from .sealing import HPKE_SUITE, KEY_SIZE, SealedBallot, ballot_aad, share_info
-from .trustee import TrusteeSecret, x25519_private_key
+from .trustee import TrusteeSecret
 
 __all__ = ["OPEN_REASONS", "LeafOpener", "Opener", "classify_plaintext", "open_sealed"]
 
@@ -80,7 +79,7 @@ class Opener:
         self.threshold = threshold
         self.indices: tuple[int, ...] = tuple(indices)
         self._trustees: list[tuple[int, str, X25519PrivateKey, bytes]] = [
-            (t.index - 1, t.id, x25519_private_key(t.private_key), share_info(round_id, t.id))
+            (t.index - 1, t.id, t.private_key.to_cryptography(), share_info(round_id, t.id))
             for t in ordered
         ]
         base = indices[:threshold]
@@ -163,7 +162,7 @@ def open_sealed(
 
 def classify_plaintext(
     plaintext: bytes, manifest: Manifest, ward: str, rules: BallotRules | None = None
-) -> dict[str, Any]:
+) -> dict[str, JSONValue]:
     """The valid ballot in ``plaintext``, or :class:`OpenError` with the section 7.3 reason.
 
     ``not_canonical``: not JSON, or not exactly its own JCS bytes. ``wrong_ward``: an object
@@ -211,7 +210,7 @@ class LeafOpener:
         self._opener = Opener(round_id=mid, released=released, threshold=manifest.threshold)
         self._rules = {w.id: BallotRules(manifest, w.id) for w in manifest.wards}
 
-    def open(self, leaf: Leaf) -> dict[str, Any]:
+    def open(self, leaf: Leaf) -> dict[str, JSONValue]:
         """The valid ballot of ``leaf``, or :class:`OpenError` carrying the reason code."""
         return self.classify(self.decrypt(leaf), leaf)
 
@@ -219,6 +218,6 @@ class LeafOpener:
         """The plaintext of ``leaf``, or :class:`OpenError` when it does not open."""
         return self._opener.open(leaf.ballot, ward=leaf.ward)
 
-    def classify(self, plaintext: bytes, leaf: Leaf) -> dict[str, Any]:
+    def classify(self, plaintext: bytes, leaf: Leaf) -> dict[str, JSONValue]:
         """The valid ballot in the ``plaintext`` of ``leaf``, or :class:`OpenError`."""
         return classify_plaintext(plaintext, self.manifest, leaf.ward, self._rules.get(leaf.ward))

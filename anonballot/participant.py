@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from .ballot import make_ballot, validate_ballot
+from .ballot import Answers, make_ballot, validate_ballot
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs
 from .errors import EncodingError, StateError
 from .leaf import build_leaf
@@ -35,7 +34,7 @@ __all__ = ["Participant"]
 class Participant:
     """One participant's token, ballot and receipt for one round."""
 
-    def __init__(self, signed_manifest: Mapping[str, Any], ward: str) -> None:
+    def __init__(self, signed_manifest: Mapping[str, JSONValue], ward: str) -> None:
         self.signed_manifest = dict(signed_manifest)
         self.manifest = Manifest.from_signed(self.signed_manifest)
         self.ward = self.manifest.ward(ward).id
@@ -53,7 +52,7 @@ class Participant:
         if self.request is None:
             self.voter_key = SigningKey.generate()
             self.request = TokenRequest.create(
-                self.manifest.ward(self.ward).issuer_key, self.voter_key.public_key
+                self.manifest.issuer_key(self.ward), self.voter_key.public_key
             )
         return self.request.blinded
 
@@ -65,7 +64,7 @@ class Participant:
             self.token = self.request.finalize(blind_sig)
         return self.token
 
-    def ballot(self, answers: Mapping[str, Mapping[str, Any]]) -> dict[str, JSONValue]:
+    def ballot(self, answers: Answers) -> dict[str, JSONValue]:
         """The plaintext ballot for ``answers``, validated for this ward."""
         ballot = make_ballot(self.ward, answers)
         validate_ballot(ballot, self.manifest, self.ward)
@@ -73,7 +72,7 @@ class Participant:
 
     def make_leaf(
         self,
-        answers: Mapping[str, Mapping[str, Any]],
+        answers: Answers,
         *,
         rng: Callable[[int], bytes] = os.urandom,
     ) -> bytes:
@@ -119,7 +118,11 @@ class Participant:
         }
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> Participant:
+    def from_json(cls, value: object) -> Participant:
+        """Parse :meth:`to_json`'s form; raises :class:`EncodingError` (or the manifest's
+        errors)."""
+        if not isinstance(value, dict):
+            raise EncodingError("participant state: expected an object")
         try:
             p = cls(value["manifest"], value["ward"])
             if value.get("voter_seed"):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs
 from .errors import EncodingError, InputError
 from .hazmat import shamir
-from .trustee import TrusteePublic, x25519_public_key
+from .trustee import TrusteePublic
 
 __all__ = [
     "HPKE_SUITE",
@@ -194,7 +194,7 @@ def seal(
         raise InputError("trustee ids must be distinct")
     aad = ballot_aad(round_id, ward)
     infos = [share_info(round_id, t.id) for t in trustees]
-    keys = [x25519_public_key(t.hpke_key) for t in trustees]
+    keys = [t.hpke_key.to_cryptography() for t in trustees]
 
     key = _exact(rng, KEY_SIZE)
     nonce = _exact(rng, NONCE_SIZE)

@@ -1,14 +1,15 @@
 """Ed25519 keys (through PyNaCl) and the protocol's signed objects.
 
 A signed object is ``{"<kind>": VALUE, "signature": b64u(Ed25519(key, JCS(VALUE)))}``
-(protocol section 2). The manifest, the close statement, releases and results are signed
-objects.
+(protocol section 2.4). The manifest, the close statement, releases and results are signed
+objects. A public key is a :class:`VerifyKey`: the organizer's and the log's keys, a
+trustee's signing key and a voter's one-time key (protocol sections 4.1 and 5.2).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NoReturn
 
 import nacl.exceptions
 import nacl.signing
@@ -16,7 +17,76 @@ import nacl.signing
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs
 from .errors import EncodingError, InvalidSignature
 
-__all__ = ["SigningKey", "sign_object", "verify_ed25519", "verify_object"]
+__all__ = ["SigningKey", "VerifyKey", "sign_object", "verify_object"]
+
+KEY_LENGTH = 32
+SIGNATURE_LENGTH = 64
+
+
+class VerifyKey:
+    """An Ed25519 public key: 32 bytes, compared and hashed by value, immutable.
+
+    Construction checks only the length (as PyNaCl's ``VerifyKey`` does): a point that is
+    not on the curve makes every signature fail, which is how the protocol treats it.
+    """
+
+    __slots__ = ("_key",)
+    _key: bytes
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) != KEY_LENGTH:
+            raise EncodingError(f"an Ed25519 public key is exactly {KEY_LENGTH} bytes")
+        object.__setattr__(self, "_key", key)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> VerifyKey:
+        """The key of its 32 raw bytes; raises :class:`EncodingError`."""
+        return cls(data)
+
+    @classmethod
+    def from_b64u(cls, text: object, what: str = "Ed25519 public key") -> VerifyKey:
+        """The key of its base64url text (the manifest's form); raises :class:`EncodingError`."""
+        return cls(b64u_decode(text, length=KEY_LENGTH, what=what))
+
+    def to_bytes(self) -> bytes:
+        """The 32 raw bytes."""
+        return self._key
+
+    def to_b64u(self) -> str:
+        """The base64url text, as manifests and releases carry it."""
+        return b64u_encode(self._key)
+
+    def __bytes__(self) -> bytes:
+        return self._key
+
+    def verify(self, message: bytes, signature: bytes) -> None:
+        """Raise :class:`InvalidSignature` unless ``signature`` is valid for ``message``."""
+        if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LENGTH:
+            raise InvalidSignature(f"an Ed25519 signature is {SIGNATURE_LENGTH} bytes")
+        try:
+            nacl.signing.VerifyKey(self._key).verify(message, signature)
+        except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as exc:
+            raise InvalidSignature("Ed25519 signature does not verify") from exc
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VerifyKey):
+            return NotImplemented
+        return self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash((VerifyKey, self._key))
+
+    def __repr__(self) -> str:
+        return f"VerifyKey({self.to_b64u()!r})"
+
+    def __reduce__(self) -> tuple[type[VerifyKey], tuple[bytes]]:
+        return VerifyKey, (self._key,)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("a VerifyKey is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("a VerifyKey is immutable")
 
 
 @dataclass(frozen=True)
@@ -24,10 +94,11 @@ class SigningKey:
     """An Ed25519 signing key, held as its 32-byte seed."""
 
     seed: bytes = field(repr=False)
+    _key: nacl.signing.SigningKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seed, bytes) or len(self.seed) != 32:
-            raise EncodingError("an Ed25519 seed is exactly 32 bytes")
+        if not isinstance(self.seed, bytes) or len(self.seed) != KEY_LENGTH:
+            raise EncodingError(f"an Ed25519 seed is exactly {KEY_LENGTH} bytes")
         object.__setattr__(self, "_key", nacl.signing.SigningKey(self.seed))
 
     @classmethod
@@ -35,25 +106,13 @@ class SigningKey:
         return cls(bytes(nacl.signing.SigningKey.generate()))
 
     @property
-    def public_key(self) -> bytes:
-        """The 32-byte Ed25519 public key."""
-        key: Any = object.__getattribute__(self, "_key")
-        return bytes(key.verify_key)
+    def public_key(self) -> VerifyKey:
+        """The Ed25519 public key."""
+        return VerifyKey(bytes(self._key.verify_key))
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message``."""
-        key: Any = object.__getattribute__(self, "_key")
-        return bytes(key.sign(message).signature)
-
-
-def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> None:
-    """Raise :class:`InvalidSignature` unless ``signature`` is valid for ``message``."""
-    if len(public_key) != 32 or len(signature) != 64:
-        raise InvalidSignature("Ed25519 keys are 32 bytes and signatures 64 bytes")
-    try:
-        nacl.signing.VerifyKey(public_key).verify(message, signature)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as exc:
-        raise InvalidSignature("Ed25519 signature does not verify") from exc
+        return bytes(self._key.sign(message).signature)
 
 
 def sign_object(kind: str, value: JSONValue, key: SigningKey) -> dict[str, JSONValue]:
@@ -61,13 +120,14 @@ def sign_object(kind: str, value: JSONValue, key: SigningKey) -> dict[str, JSONV
     return {kind: value, "signature": b64u_encode(key.sign(jcs(value)))}
 
 
-def verify_object(obj: object, kind: str, public_key: bytes) -> Any:
-    """Check a signed object's shape and signature and return its value."""
+def verify_object(obj: object, kind: str, key: VerifyKey) -> JSONValue:
+    """Check a signed object's shape and signature under ``key`` and return its value."""
     if not isinstance(obj, dict) or set(obj) != {kind, "signature"}:
         raise EncodingError(f'expected a signed object {{"{kind}": ..., "signature": ...}}')
-    signature = b64u_decode(obj["signature"], length=64, what="signature")
+    signature = b64u_decode(obj["signature"], length=SIGNATURE_LENGTH, what="signature")
     try:
-        verify_ed25519(public_key, jcs(obj[kind]), signature)
+        key.verify(jcs(obj[kind]), signature)
     except InvalidSignature as exc:
         raise InvalidSignature(f"the {kind} signature does not verify") from exc
-    return obj[kind]
+    value: JSONValue = obj[kind]
+    return value

@@ -9,9 +9,9 @@ comments are sorted by code point.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from .ballot import WHITE_SPACE, strip_comment
+from .encoding import JSONValue
 from .errors import OpenError
 from .leaf import Leaf
 from .manifest import Manifest
@@ -71,7 +71,7 @@ class TallyBuilder:
                 continue
             self.add_valid(leaf.ward, ballot)
 
-    def add_valid(self, ward: str, ballot: Mapping[str, Any]) -> None:
+    def add_valid(self, ward: str, ballot: Mapping[str, JSONValue]) -> None:
         self.valid[ward] = self.valid.get(ward, 0) + 1
         for subject, answer in ballot["answers"].items():
             per_criterion = self.counts.setdefault(subject, {})
@@ -101,7 +101,7 @@ class TallyBuilder:
                 mine_c.setdefault(name, []).extend(texts)
         self.invalid.extend(other.invalid)
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["manifest"] = None  # the receiver has its own; keeps pickles small
         return state

@@ -7,11 +7,11 @@ RSABSSA-SHA384-PSS-Randomized signature of ``msg`` under the issuer key of one
 
 The flow::
 
-    request = TokenRequest.create(issuer_public_der, voter_public_key)   # voter
-    store(request.to_json())                                             # voter, secret
-    blind_sig = issuer.sign_blinded(request.blinded)                     # issuer
-    token = request.finalize(blind_sig)                                  # voter
-    verify_token(issuer_public_der, token)                               # anyone
+    request = TokenRequest.create(manifest.ward(w).issuer_key, voter_key)   # voter
+    store(request.to_json())                                                # voter, secret
+    blind_sig = issuer.sign_blinded(request.blinded)                        # issuer
+    token = request.finalize(blind_sig)                                     # voter
+    manifest.ward(w).issuer_key.verify(token)                               # anyone
 
 The issuer sees only ``request.blinded``, which is uniformly random and independent of
 ``msg``; only the holder of ``request.inv`` can link the two.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from .encoding import JSONValue, b64u_decode, b64u_encode, sha256
 from .errors import EncodingError, InputError
 from .hazmat import blind_rsa
+from .signing import VerifyKey
 
 __all__ = [
     "MAX_MODULUS_BITS",
@@ -39,10 +41,9 @@ __all__ = [
     "PUBLIC_EXPONENT",
     "TOKEN_MSG_LENGTH",
     "IssuerKey",
+    "IssuerPublicKey",
     "Token",
     "TokenRequest",
-    "load_issuer_public_key",
-    "verify_token",
 ]
 
 MIN_MODULUS_BITS = 2048
@@ -67,18 +68,12 @@ def _check_json_object(obj: object, keys: set[str], what: str) -> dict[str, JSON
     return obj
 
 
-def _check_voter_key(voter_public_key: object) -> bytes:
-    if not isinstance(voter_public_key, bytes) or len(voter_public_key) != VOTER_KEY_LENGTH:
-        raise EncodingError(f"a voter public key is exactly {VOTER_KEY_LENGTH} bytes")
-    return voter_public_key
-
-
 @dataclass(frozen=True)
 class Token:
     """A voting token: ``msg`` (64 bytes) and its RSA blind signature ``sig``.
 
     Construction checks only the shape (``msg`` is 64 bytes, ``sig`` is 256 to 512 bytes);
-    :func:`verify_token` checks the signature. Raises :class:`EncodingError`.
+    :meth:`IssuerPublicKey.verify` checks the signature. Raises :class:`EncodingError`.
     """
 
     msg: bytes
@@ -105,9 +100,9 @@ class Token:
         return token
 
     @property
-    def voter_public_key(self) -> bytes:
-        """The voter's 32-byte Ed25519 public key (``msg[32:64]``)."""
-        return self.msg[blind_rsa.PREFIX_LENGTH :]
+    def voter_public_key(self) -> VerifyKey:
+        """The voter's one-time Ed25519 public key (``msg[32:64]``)."""
+        return VerifyKey(self.msg[blind_rsa.PREFIX_LENGTH :])
 
     def to_json(self) -> dict[str, JSONValue]:
         """``{"msg": b64u(msg), "sig": b64u(sig)}``."""
@@ -123,42 +118,26 @@ class Token:
 
 
 @functools.lru_cache(maxsize=256)
-def _load_issuer_public_key(der: bytes) -> RSAPublicKey:
+def _parse_issuer_der(der: bytes) -> tuple[RSAPublicKey, int, int]:
+    """The parsed key, its modulus and its length in bytes. Cached: a manifest is parsed
+    once per request or per audit worker, and reading the modulus out of a key is not free."""
     try:
         key = serialization.load_der_public_key(der)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise EncodingError("issuer key: not a DER SubjectPublicKeyInfo") from exc
     if not isinstance(key, RSAPublicKey):
         raise EncodingError("issuer key: not an RSA public key")
-    canonical = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    if canonical != der:
+    if _public_der(key) != der:
         raise EncodingError("issuer key: not in canonical DER SubjectPublicKeyInfo form")
     if not MIN_MODULUS_BITS <= key.key_size <= MAX_MODULUS_BITS:
         raise EncodingError(
             f"issuer key: the modulus is {key.key_size} bits, "
             f"expected {MIN_MODULUS_BITS} to {MAX_MODULUS_BITS}"
         )
-    if key.public_numbers().e != PUBLIC_EXPONENT:
+    numbers = key.public_numbers()
+    if numbers.e != PUBLIC_EXPONENT:
         raise EncodingError(f"issuer key: the public exponent must be {PUBLIC_EXPONENT}")
-    return key
-
-
-@functools.lru_cache(maxsize=256)
-def _issuer_verifier(der: bytes) -> tuple[RSAPublicKey, int, int]:
-    """The parsed key, its modulus and its length in bytes (cached: :func:`verify_token`
-    runs once per ballot, and reading the modulus out of the key is not free)."""
-    key = _load_issuer_public_key(der)
-    return key, key.public_numbers().n, blind_rsa.modulus_bytes(key)
-
-
-def load_issuer_public_key(der: bytes) -> RSAPublicKey:
-    """Parse an issuer public key: canonical DER SubjectPublicKeyInfo, RSA, 2048 to 4096
-    bits, ``e = 65537``. Raises :class:`EncodingError`. Parsed keys are cached."""
-    if not isinstance(der, bytes):
-        raise EncodingError("issuer key: expected DER bytes")
-    return _load_issuer_public_key(der)
+    return key, numbers.n, blind_rsa.modulus_bytes(key)
 
 
 def _public_der(key: RSAPublicKey) -> bytes:
@@ -167,15 +146,96 @@ def _public_der(key: RSAPublicKey) -> bytes:
     )
 
 
-def verify_token(issuer_public_der: bytes, token: Token) -> None:
-    """Raise :class:`~anonballot.errors.InvalidToken` unless ``token`` is signed by the
-    issuer key ``issuer_public_der``; raise :class:`EncodingError` if that key is unusable."""
-    if not isinstance(token, Token):
-        raise InputError("verify_token needs a Token")
-    if not isinstance(issuer_public_der, bytes):
-        raise EncodingError("issuer key: expected DER bytes")
-    public_key, n, k = _issuer_verifier(issuer_public_der)
-    blind_rsa.verify_with_modulus(public_key, n, k, token.msg, token.sig)
+class IssuerPublicKey:
+    """The RSA public key that issues the tokens of one ward in one round (protocol sections
+    4.1 and 5.2): the manifest's ``issuer_key``, compared and hashed by value, immutable.
+
+    Its bytes are the canonical DER SubjectPublicKeyInfo of an RSA key of 2048 to 4096 bits
+    with ``e = 65537``; anything else raises :class:`EncodingError`.
+    """
+
+    __slots__ = ("_der", "_k", "_key", "_n")
+    _der: bytes
+    _key: RSAPublicKey
+    _n: int
+    _k: int
+
+    def __init__(self, der: bytes) -> None:
+        if not isinstance(der, bytes):
+            raise EncodingError("issuer key: expected DER bytes")
+        key, n, k = _parse_issuer_der(der)
+        for name, value in (("_der", der), ("_key", key), ("_n", n), ("_k", k)):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_bytes(cls, der: bytes) -> IssuerPublicKey:
+        """The key of its DER SubjectPublicKeyInfo; raises :class:`EncodingError`."""
+        return cls(der)
+
+    @classmethod
+    def from_b64u(cls, text: object, what: str = "issuer key") -> IssuerPublicKey:
+        """The key of its base64url DER (the manifest's form); raises :class:`EncodingError`."""
+        return cls(b64u_decode(text, what=what))
+
+    @classmethod
+    def from_cryptography(cls, key: RSAPublicKey) -> IssuerPublicKey:
+        """The key of a pyca/cryptography RSA public key; raises :class:`EncodingError`."""
+        if not isinstance(key, RSAPublicKey):
+            raise EncodingError("issuer key: not an RSA public key")
+        return cls(_public_der(key))
+
+    def to_bytes(self) -> bytes:
+        """The DER SubjectPublicKeyInfo, as the manifest publishes it."""
+        return self._der
+
+    def to_b64u(self) -> str:
+        return b64u_encode(self._der)
+
+    def to_cryptography(self) -> RSAPublicKey:
+        """The key as a pyca/cryptography object (for the raw RFC 9474 functions)."""
+        return self._key
+
+    @property
+    def key_id(self) -> str:
+        """``b64u(SHA-256(DER))``."""
+        return b64u_encode(sha256(self._der))
+
+    @property
+    def bits(self) -> int:
+        """The modulus length in bits."""
+        return self._key.key_size
+
+    @property
+    def modulus_bytes(self) -> int:
+        """The length of blinded messages, blind signatures and token signatures."""
+        return self._k
+
+    def verify(self, token: Token) -> None:
+        """Raise :class:`~anonballot.errors.InvalidToken` unless ``token`` is signed by this
+        key (protocol section 5.3)."""
+        if not isinstance(token, Token):
+            raise InputError("IssuerPublicKey.verify needs a Token")
+        blind_rsa.verify_with_modulus(self._key, self._n, self._k, token.msg, token.sig)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IssuerPublicKey):
+            return NotImplemented
+        return self._der == other._der
+
+    def __hash__(self) -> int:
+        return hash((IssuerPublicKey, self._der))
+
+    def __repr__(self) -> str:
+        return f"IssuerPublicKey(key_id={self.key_id!r}, bits={self.bits})"
+
+    def __reduce__(self) -> tuple[type[IssuerPublicKey], tuple[bytes]]:
+        return IssuerPublicKey, (self._der,)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("an IssuerPublicKey is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("an IssuerPublicKey is immutable")
 
 
 class IssuerKey:
@@ -185,7 +245,7 @@ class IssuerKey:
     (:class:`InputError` otherwise).
     """
 
-    __slots__ = ("_private_key", "_public_der", "_signer")
+    __slots__ = ("_private_key", "_public", "_signer")
 
     def __init__(self, private_key: RSAPrivateKey) -> None:
         if not isinstance(private_key, RSAPrivateKey):
@@ -198,7 +258,7 @@ class IssuerKey:
         if private_key.public_key().public_numbers().e != PUBLIC_EXPONENT:
             raise InputError(f"issuer key: the public exponent must be {PUBLIC_EXPONENT}")
         self._private_key = private_key
-        self._public_der = _public_der(private_key.public_key())
+        self._public = IssuerPublicKey.from_cryptography(private_key.public_key())
         self._signer: blind_rsa.BlindSigner | None = None
 
     def __repr__(self) -> str:
@@ -236,23 +296,19 @@ class IssuerKey:
         )
 
     @property
-    def public_key(self) -> RSAPublicKey:
-        return self._private_key.public_key()
-
-    @property
-    def public_der(self) -> bytes:
-        """The public key as DER SubjectPublicKeyInfo (what manifests publish)."""
-        return self._public_der
+    def public_key(self) -> IssuerPublicKey:
+        """The public key, as the manifest publishes it."""
+        return self._public
 
     @property
     def key_id(self) -> str:
-        """``b64u(SHA-256(public_der))``."""
-        return b64u_encode(sha256(self._public_der))
+        """``b64u(SHA-256(DER of the public key))``."""
+        return self._public.key_id
 
     @property
     def modulus_bytes(self) -> int:
         """The length of blinded messages, blind signatures and token signatures."""
-        return blind_rsa.modulus_bytes(self._private_key.public_key())
+        return self._public.modulus_bytes
 
     def sign_blinded(self, blinded: bytes) -> bytes:
         """RFC 9474 ``BlindSign`` of a client's blinded message.
@@ -291,14 +347,15 @@ class TokenRequest:
     request to the token, so persist :meth:`to_json` only where the voter's secrets go.
     """
 
-    issuer_public_der: bytes
+    issuer: IssuerPublicKey
     prepared: bytes
     inv: bytes = field(repr=False)
     blinded: bytes
 
     def __post_init__(self) -> None:
-        public_key = load_issuer_public_key(self.issuer_public_der)
-        k = blind_rsa.modulus_bytes(public_key)
+        if not isinstance(self.issuer, IssuerPublicKey):
+            raise EncodingError("token request issuer: expected an IssuerPublicKey")
+        k = self.issuer.modulus_bytes
         if not isinstance(self.prepared, bytes) or len(self.prepared) != TOKEN_MSG_LENGTH:
             raise EncodingError(f"token request prepared: expected {TOKEN_MSG_LENGTH} bytes")
         for name in ("inv", "blinded"):
@@ -307,21 +364,24 @@ class TokenRequest:
                 raise EncodingError(f"token request {name}: expected {k} bytes")
 
     @classmethod
-    def create(cls, issuer_public_der: bytes, voter_public_key: bytes) -> TokenRequest:
-        """Prepare ``random prefix || voter_public_key`` and blind it for the issuer key."""
-        public_key = load_issuer_public_key(issuer_public_der)
-        prepared = blind_rsa.prepare_randomize(_check_voter_key(voter_public_key))
-        blinded, inv = blind_rsa.blind(public_key, prepared)
-        return cls(issuer_public_der=issuer_public_der, prepared=prepared, inv=inv, blinded=blinded)
+    def create(cls, issuer: IssuerPublicKey, voter_key: VerifyKey) -> TokenRequest:
+        """Prepare ``random prefix || voter_key`` and blind it for the issuer key."""
+        if not isinstance(issuer, IssuerPublicKey):
+            raise EncodingError("token request issuer: expected an IssuerPublicKey")
+        if not isinstance(voter_key, VerifyKey):
+            raise EncodingError("a voter key is an Ed25519 VerifyKey")
+        prepared = blind_rsa.prepare_randomize(voter_key.to_bytes())
+        blinded, inv = blind_rsa.blind(issuer.to_cryptography(), prepared)
+        return cls(issuer=issuer, prepared=prepared, inv=inv, blinded=blinded)
 
     @property
-    def voter_public_key(self) -> bytes:
-        return self.prepared[blind_rsa.PREFIX_LENGTH :]
+    def voter_public_key(self) -> VerifyKey:
+        return VerifyKey(self.prepared[blind_rsa.PREFIX_LENGTH :])
 
     def to_json(self) -> dict[str, JSONValue]:
         """All four fields, base64url. Contains the secret ``inv``."""
         return {
-            "issuer_public_der": b64u_encode(self.issuer_public_der),
+            "issuer_public_der": self.issuer.to_b64u(),
             "prepared": b64u_encode(self.prepared),
             "inv": b64u_encode(self.inv),
             "blinded": b64u_encode(self.blinded),
@@ -334,7 +394,7 @@ class TokenRequest:
             obj, {"issuer_public_der", "prepared", "inv", "blinded"}, "token request"
         )
         return cls(
-            issuer_public_der=b64u_decode(data["issuer_public_der"], what="issuer_public_der"),
+            issuer=IssuerPublicKey.from_b64u(data["issuer_public_der"], what="issuer_public_der"),
             prepared=b64u_decode(data["prepared"], length=TOKEN_MSG_LENGTH, what="prepared"),
             inv=b64u_decode(data["inv"], what="inv"),
             blinded=b64u_decode(data["blinded"], what="blinded"),
@@ -343,6 +403,5 @@ class TokenRequest:
     def finalize(self, blind_sig: bytes) -> Token:
         """Unblind the issuer's answer and verify it; raises
         :class:`~anonballot.errors.InvalidToken` when it is not a valid signature."""
-        public_key = load_issuer_public_key(self.issuer_public_der)
-        sig = blind_rsa.finalize(public_key, self.prepared, blind_sig, self.inv)
+        sig = blind_rsa.finalize(self.issuer.to_cryptography(), self.prepared, blind_sig, self.inv)
         return Token(msg=self.prepared, sig=sig)

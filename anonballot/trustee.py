@@ -13,52 +13,140 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from ._shape import Label, b64, obj, wrap
+from ._shape import Label, obj, wrap
 from .encoding import JSONValue, b64u_decode, b64u_encode, check_id, check_label
 from .errors import EncodingError, InputError, InvalidSignature, ManifestError
-from .signing import SigningKey, sign_object, verify_object
+from .signing import SigningKey, VerifyKey, sign_object, verify_object
 
 __all__ = [
+    "HpkePrivateKey",
+    "HpkePublicKey",
     "RoundTrustees",
     "Trustee",
     "TrusteeKey",
     "TrusteePublic",
     "TrusteeSecret",
-    "generate_trustee_keypair",
     "verify_release",
-    "x25519_private_key",
-    "x25519_public_from_private",
-    "x25519_public_key",
 ]
 
-
-def generate_trustee_keypair() -> tuple[bytes, bytes]:
-    """A fresh X25519 key pair for a trustee: ``(private, public)``, 32 raw bytes each."""
-    key = X25519PrivateKey.generate()
-    return key.private_bytes_raw(), key.public_key().public_bytes_raw()
+KEY_LENGTH = 32
 
 
-def x25519_public_from_private(private: bytes) -> bytes:
-    """The raw 32-byte X25519 public key of a raw 32-byte private key."""
-    return x25519_private_key(private).public_key().public_bytes_raw()
+class HpkePublicKey:
+    """A trustee's X25519 public key (protocol sections 4.1 and 6.2), the manifest's
+    ``hpke_key`` that ballot shares are sealed to: 32 bytes, compared and hashed by value,
+    immutable. Any 32 bytes are accepted, as RFC 7748 decodes them; a low-order point makes
+    sealing fail (``DeriveKeyPairError``), which is how the protocol treats it."""
+
+    __slots__ = ("_key",)
+    _key: bytes
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) != KEY_LENGTH:
+            raise EncodingError(f"an X25519 public key is exactly {KEY_LENGTH} bytes")
+        object.__setattr__(self, "_key", key)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> HpkePublicKey:
+        """The key of its 32 raw bytes; raises :class:`EncodingError`."""
+        return cls(data)
+
+    @classmethod
+    def from_b64u(cls, text: object, what: str = "hpke_key") -> HpkePublicKey:
+        """The key of its base64url text (the manifest's form); raises :class:`EncodingError`."""
+        return cls(b64u_decode(text, length=KEY_LENGTH, what=what))
+
+    def to_bytes(self) -> bytes:
+        return self._key
+
+    def to_b64u(self) -> str:
+        return b64u_encode(self._key)
+
+    def to_cryptography(self) -> X25519PublicKey:
+        """The key as a pyca/cryptography object (what the HPKE suite seals to)."""
+        return X25519PublicKey.from_public_bytes(self._key)
+
+    def __bytes__(self) -> bytes:
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HpkePublicKey):
+            return NotImplemented
+        return self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash((HpkePublicKey, self._key))
+
+    def __repr__(self) -> str:
+        return f"HpkePublicKey({self.to_b64u()!r})"
+
+    def __reduce__(self) -> tuple[type[HpkePublicKey], tuple[bytes]]:
+        return HpkePublicKey, (self._key,)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("an HpkePublicKey is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("an HpkePublicKey is immutable")
 
 
-def x25519_private_key(private: bytes) -> X25519PrivateKey:
-    """A raw 32-byte X25519 private key as a key object (:class:`InputError` otherwise)."""
-    if not isinstance(private, bytes) or len(private) != 32:
-        raise InputError("an X25519 private key is exactly 32 bytes")
-    return X25519PrivateKey.from_private_bytes(private)
+class HpkePrivateKey:
+    """A trustee's X25519 private key (protocol sections 6.2 and 7.2): what a release
+    publishes after close. Immutable; its repr shows only the public key."""
 
+    __slots__ = ("_key",)
+    _key: bytes
 
-def x25519_public_key(public: bytes) -> X25519PublicKey:
-    """A raw 32-byte X25519 public key as a key object (:class:`InputError` otherwise)."""
-    if not isinstance(public, bytes) or len(public) != 32:
-        raise InputError("an X25519 public key is exactly 32 bytes")
-    return X25519PublicKey.from_public_bytes(public)
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) != KEY_LENGTH:
+            raise EncodingError(f"an X25519 private key is exactly {KEY_LENGTH} bytes")
+        object.__setattr__(self, "_key", key)
+
+    @classmethod
+    def generate(cls) -> HpkePrivateKey:
+        return cls(X25519PrivateKey.generate().private_bytes_raw())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> HpkePrivateKey:
+        """The key of its 32 raw bytes; raises :class:`EncodingError`."""
+        return cls(data)
+
+    def to_bytes(self) -> bytes:
+        """The 32 raw bytes. Secret until the trustee releases them."""
+        return self._key
+
+    def to_cryptography(self) -> X25519PrivateKey:
+        """The key as a pyca/cryptography object (what the HPKE suite opens with)."""
+        return X25519PrivateKey.from_private_bytes(self._key)
+
+    @property
+    def public_key(self) -> HpkePublicKey:
+        """The X25519 public key this key derives (RFC 7748)."""
+        return HpkePublicKey(self.to_cryptography().public_key().public_bytes_raw())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HpkePrivateKey):
+            return NotImplemented
+        return hmac.compare_digest(self._key, other._key)
+
+    def __hash__(self) -> int:
+        return hash((HpkePrivateKey, self.public_key.to_bytes()))
+
+    def __repr__(self) -> str:
+        return f"HpkePrivateKey(public_key={self.public_key!r})"
+
+    def __reduce__(self) -> tuple[type[HpkePrivateKey], tuple[bytes]]:
+        return HpkePrivateKey, (self._key,)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("an HpkePrivateKey is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("an HpkePrivateKey is immutable")
 
 
 @dataclass(frozen=True)
@@ -66,13 +154,13 @@ class TrusteePublic:
     """A trustee as the manifest lists it: identifier and X25519 HPKE public key."""
 
     id: str
-    hpke_key: bytes
+    hpke_key: HpkePublicKey
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
             raise InputError("a trustee id is a non-empty string")
-        if not isinstance(self.hpke_key, bytes) or len(self.hpke_key) != 32:
-            raise InputError(f"trustee {self.id}: an X25519 public key is exactly 32 bytes")
+        if not isinstance(self.hpke_key, HpkePublicKey):
+            raise InputError(f"trustee {self.id}: hpke_key is an HpkePublicKey")
 
 
 @dataclass(frozen=True)
@@ -81,15 +169,15 @@ class TrusteeSecret:
 
     index: int
     id: str
-    private_key: bytes = field(repr=False)
+    private_key: HpkePrivateKey = field(repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.index, bool) or not isinstance(self.index, int) or self.index < 1:
             raise InputError("a trustee index is an integer >= 1 (manifest position)")
         if not isinstance(self.id, str) or not self.id:
             raise InputError("a trustee id is a non-empty string")
-        if not isinstance(self.private_key, bytes) or len(self.private_key) != 32:
-            raise InputError(f"trustee {self.id}: an X25519 private key is exactly 32 bytes")
+        if not isinstance(self.private_key, HpkePrivateKey):
+            raise InputError(f"trustee {self.id}: private_key is an HpkePrivateKey")
 
 
 @dataclass(frozen=True)
@@ -98,21 +186,23 @@ class Trustee:
 
     id: str
     name: Label
-    hpke_key: bytes
-    """X25519 public key (32 bytes) that shares are sealed to."""
-    signing_key: bytes
-    """Ed25519 public key (32 bytes) that signs the trustee's release."""
+    hpke_key: HpkePublicKey
+    """The X25519 key that shares are sealed to."""
+    signing_key: VerifyKey
+    """The Ed25519 key that signs the trustee's release."""
 
     def __post_init__(self) -> None:
-        if len(self.hpke_key) != 32 or len(self.signing_key) != 32:
-            raise ManifestError(f"trustee {self.id}: keys are 32 bytes each")
+        if not isinstance(self.hpke_key, HpkePublicKey):
+            raise ManifestError(f"trustee {self.id}: hpke_key is an HpkePublicKey")
+        if not isinstance(self.signing_key, VerifyKey):
+            raise ManifestError(f"trustee {self.id}: signing_key is a VerifyKey")
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
             "id": self.id,
             "name": dict(self.name),
-            "hpke_key": b64u_encode(self.hpke_key),
-            "signing_key": b64u_encode(self.signing_key),
+            "hpke_key": self.hpke_key.to_b64u(),
+            "signing_key": self.signing_key.to_b64u(),
         }
 
     @property
@@ -126,8 +216,8 @@ class Trustee:
         return cls(
             wrap(check_id, o["id"], f"{what}.id"),
             wrap(check_label, o["name"], f"{what}.name"),
-            b64(o["hpke_key"], f"{what}.hpke_key", 32),
-            b64(o["signing_key"], f"{what}.signing_key", 32),
+            wrap(HpkePublicKey.from_b64u, o["hpke_key"], f"{what}.hpke_key"),
+            wrap(VerifyKey.from_b64u, o["signing_key"], f"{what}.signing_key"),
         )
 
 
@@ -136,22 +226,23 @@ class TrusteeKey:
     """A trustee's private keys for one round."""
 
     id: str
-    hpke_private: bytes = field(repr=False)
+    hpke_private: HpkePrivateKey = field(repr=False)
     signing: SigningKey = field(repr=False)
 
     def __post_init__(self) -> None:
         check_id(self.id, "trustee id")
-        if len(self.hpke_private) != 32:
-            raise EncodingError("an X25519 private key is 32 bytes")
+        if not isinstance(self.hpke_private, HpkePrivateKey):
+            raise EncodingError("hpke_private is an HpkePrivateKey")
+        if not isinstance(self.signing, SigningKey):
+            raise EncodingError("signing is a SigningKey")
 
     @classmethod
     def generate(cls, trustee_id: str) -> TrusteeKey:
-        private, _ = generate_trustee_keypair()
-        return cls(trustee_id, private, SigningKey.generate())
+        return cls(trustee_id, HpkePrivateKey.generate(), SigningKey.generate())
 
     @property
-    def hpke_public(self) -> bytes:
-        return x25519_public_from_private(self.hpke_private)
+    def hpke_public(self) -> HpkePublicKey:
+        return self.hpke_private.public_key
 
     def public(self, name: dict[str, str]) -> Trustee:
         """The manifest entry for this trustee."""
@@ -159,14 +250,15 @@ class TrusteeKey:
 
     def release(self, mid: str) -> dict[str, JSONValue]:
         """The signed release of this trustee's key for round ``mid``."""
-        value = {"round": mid, "trustee": self.id, "private_key": b64u_encode(self.hpke_private)}
+        private = b64u_encode(self.hpke_private.to_bytes())
+        value = {"round": mid, "trustee": self.id, "private_key": private}
         return sign_object("release", value, self.signing)
 
     def to_json(self) -> dict[str, JSONValue]:
         """The private key file's content (unencrypted; the CLI encrypts it)."""
         return {
             "id": self.id,
-            "hpke_private": b64u_encode(self.hpke_private),
+            "hpke_private": b64u_encode(self.hpke_private.to_bytes()),
             "signing_seed": b64u_encode(self.signing.seed),
         }
 
@@ -176,7 +268,7 @@ class TrusteeKey:
             raise EncodingError("a trustee key has exactly id, hpke_private and signing_seed")
         return cls(
             check_id(value["id"], "trustee id"),
-            b64u_decode(value["hpke_private"], length=32, what="hpke_private"),
+            HpkePrivateKey(b64u_decode(value["hpke_private"], length=32, what="hpke_private")),
             SigningKey(b64u_decode(value["signing_seed"], length=32, what="signing_seed")),
         )
 
@@ -212,8 +304,8 @@ def verify_release(obj: object, manifest: RoundTrustees, mid: str | None = None)
     index = manifest.trustee_index(value["trustee"])
     trustee = manifest.trustees[index - 1]
     verify_object(obj, "release", trustee.signing_key)
-    private = b64u_decode(value["private_key"], length=32, what="private_key")
-    if not hmac.compare_digest(x25519_public_from_private(private), trustee.hpke_key):
+    private = HpkePrivateKey(b64u_decode(value["private_key"], length=32, what="private_key"))
+    if not hmac.compare_digest(private.public_key.to_bytes(), trustee.hpke_key.to_bytes()):
         raise InvalidSignature(
             f"trustee {trustee.id}: the released key does not derive the manifest's hpke_key",
             code="bad_release_key",

@@ -116,7 +116,7 @@ class Pool:
         manifest = Manifest.build(
             config,
             eligible=dict.fromkeys(ward_ids, per_ward),
-            issuer_keys={w: k.public_der for w, k in issuers.items()},
+            issuer_keys={w: k.public_key for w, k in issuers.items()},
             organizer_key=organizer.public_key,
             log_key=log.public_key,
         )
@@ -239,7 +239,7 @@ def _build_range(start: int, count: int) -> tuple[bytes, bytes]:
         answers = random_answers(manifest, ward, random.Random(i))
         plaintext = jcs(make_ballot(ward, answers))
         voter = SigningKey.generate()
-        token = b["issuers"][ward].sign_token_directly(os.urandom(32) + voter.public_key)
+        token = b["issuers"][ward].sign_token_directly(os.urandom(32) + voter.public_key.to_bytes())
         sealed = seal(
             plaintext, round_id=mid, ward=ward, trustees=b["trustees"], threshold=THRESHOLD
         )
@@ -478,8 +478,7 @@ def run_floor(record: str, seconds: float) -> None:
     from anonballot.manifest import Manifest
     from anonballot.record import Record
     from anonballot.sealing import HPKE_SUITE, KEY_SIZE, ballot_aad, share_info
-    from anonballot.tokens import load_issuer_public_key
-    from anonballot.trustee import verify_release, x25519_private_key
+    from anonballot.trustee import verify_release
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -494,14 +493,14 @@ def run_floor(record: str, seconds: float) -> None:
         board = zip(range(sample_size), rec.board(), strict=False)
         lines = [line.rstrip(b"\n") for _, line in board]
     leaves = [parse_leaf(line, manifest, mid) for line in lines]
-    keys = {w.id: load_issuer_public_key(w.issuer_key) for w in manifest.wards}
+    keys = {w.id: manifest.issuer_key(w.id).to_cryptography() for w in manifest.wards}
     hpke_keys = [
-        (s.index - 1, x25519_private_key(s.private_key), share_info(mid, s.id)) for s in secrets
+        (s.index - 1, s.private_key.to_cryptography(), share_info(mid, s.id)) for s in secrets
     ]
     weights = shamir.lagrange_weights([s.index for s in secrets], 0)
     # Precomputed inputs, so that each loop times only its primitive.
     rsa_in = [(keys[x.ward], x.token.sig, x.token.msg) for x in leaves]
-    ed_in = [(x.voter_key, x.signed_bytes(), x.voter_sig) for x in leaves]
+    ed_in = [(x.voter_key.to_bytes(), x.signed_bytes(), x.voter_sig) for x in leaves]
     hpke_in = [(x.ballot.shares[pos], key, info) for x in leaves for pos, key, info in hpke_keys]
     aes_in = []
     for x in leaves:

@@ -170,9 +170,7 @@ def _blinded_requests(items: list[tuple[str, str]]) -> list[bytes]:
     manifest = _WORKER["manifest"]
     out = []
     for code, ward in items:
-        request = TokenRequest.create(
-            manifest.ward(ward).issuer_key, SigningKey.generate().public_key
-        )
+        request = TokenRequest.create(manifest.issuer_key(ward), SigningKey.generate().public_key)
         body = {"code": code, "blinded": b64u_encode(request.blinded)}
         out.append(json.dumps(body, separators=(",", ":")).encode())
     return out
@@ -191,7 +189,7 @@ def _leaves(task: tuple[list[str], int]) -> list[bytes]:
     for ward in wards:
         p = Participant(_WORKER["signed"], ward)
         p.voter_key = SigningKey.generate()
-        msg = prepare_randomize(p.voter_key.public_key)
+        msg = prepare_randomize(p.voter_key.public_key.to_bytes())
         p.token = _WORKER["issuers"][ward].sign_token_directly(msg)
         out.append(p.make_leaf(random_answers(p.manifest, ward, rng)))
     return out

@@ -77,7 +77,7 @@ def _explaining_factor(board: Board, ward: str, issuance: Issuance, sig: bytes) 
     r* = inv*^-1 satisfies blinded = m_token * r*^e (mod n), where m_token = sig^e mod n is
     the token's EMSA-PSS encoded message. Check it, and return r*.
     """
-    numbers = board.demo.issuer_keys[ward].public_key.public_numbers()
+    numbers = board.demo.issuer_keys[ward].public_key.to_cryptography().public_numbers()
     n, e = numbers.n, numbers.e
     blinded, blind_sig, s = _int(issuance.blinded), _int(issuance.blind_sig), _int(sig)
     assert pow(blind_sig, e, n) == blinded  # the issuer answered honestly
@@ -117,7 +117,7 @@ def test_all_pairs_are_explained_equally(board: Board) -> None:
 
 
 def _n(board: Board, ward: str) -> int:
-    n: int = board.demo.issuer_keys[ward].public_key.public_numbers().n
+    n: int = board.demo.issuer_keys[ward].public_key.to_cryptography().public_numbers().n
     return n
 
 
@@ -178,7 +178,7 @@ def test_stored_casts_do_not_depend_on_time(make_round: RoundFactory) -> None:
     assert changed == {"_leaves", "_spent", "_checkpoints"}
     assert after["_leaves"] == leaves
     assert after["_spent"] == {
-        parse_leaf(leaf, early.manifest).voter_key: i for i, leaf in enumerate(leaves)
+        parse_leaf(leaf, early.manifest).voter_key.to_bytes(): i for i, leaf in enumerate(leaves)
     }
     assert set(after["_checkpoints"]) == set(range(len(leaves) + 1))
 

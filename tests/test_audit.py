@@ -105,7 +105,7 @@ def _forged_leaf(run: RoundRun, line: bytes, sig: bytes) -> bytes:
     """The leaf with a new voter key and token ``sig`` (not from the issuer), re-signed."""
     leaf = _leaf(run, line)
     voter = SigningKey.generate()
-    token = Token(msg=os.urandom(32) + voter.public_key, sig=sig)
+    token = Token(msg=os.urandom(32) + voter.public_key.to_bytes(), sig=sig)
     return build_leaf(run.mid, leaf.ward, token, leaf.ballot, voter) + b"\n"
 
 

@@ -49,8 +49,8 @@ from anonballot.receipt import Receipt
 from anonballot.sealing import SealedBallot, _randbelow_from, seal
 from anonballot.signing import SigningKey, sign_object
 from anonballot.tally import strip_comment
-from anonballot.tokens import IssuerKey, load_issuer_public_key
-from anonballot.trustee import TrusteeKey, TrusteePublic, TrusteeSecret
+from anonballot.tokens import IssuerKey, IssuerPublicKey
+from anonballot.trustee import HpkePublicKey, TrusteeKey, TrusteePublic, TrusteeSecret
 
 pytestmark = pytest.mark.slow
 
@@ -223,7 +223,7 @@ def test_pss_structure_is_checked(page: Page) -> None:
     v = _rfc9474("RSABSSA-SHA384-PSS-Randomized")
     n, d = int(v["n"], 16), int(v["d"], 16)
     der = _spki(n, 65537)
-    public = load_issuer_public_key(der)
+    public = IssuerPublicKey(der).to_cryptography()
     msg = bytes.fromhex(v["prepared_msg"])
     variants = {
         "good": _raw_pss(msg, 512),
@@ -279,18 +279,21 @@ def test_modulus_of_2049_bits(page: Page) -> None:
     private = _rsa_key_of_2049_bits()
     issuer = IssuerKey(private)
     assert issuer.modulus_bytes == 257
-    start = call(page, "startRandomBlind", issuer.public_der.hex(), os.urandom(32).hex())
+    start = call(page, "startRandomBlind", issuer.public_key.to_bytes().hex(), os.urandom(32).hex())
     sig = bytes.fromhex(
         call(page, "finishRandomBlind", issuer.sign_blinded(bytes.fromhex(start["blinded"])).hex())
     )
     assert len(sig) == 257
-    verify(issuer.public_key, bytes.fromhex(start["prepared"]), sig)
+    verify(issuer.public_key.to_cryptography(), bytes.fromhex(start["prepared"]), sig)
     # a signature whose value s^e mod n does not fit in emLen = 256 bytes
     n = private.public_key().public_numbers().n
     d = private.private_numbers().d
     too_big = pow((1 << 2048) + 12345, d, n).to_bytes(257, "big")
     assert (
-        call(page, "rsaVerify", issuer.public_der.hex(), start["prepared"], too_big.hex()) is False
+        call(
+            page, "rsaVerify", issuer.public_key.to_bytes().hex(), start["prepared"], too_big.hex()
+        )
+        is False
     )
 
 
@@ -298,19 +301,19 @@ def test_blind_in_browser_sign_in_python(page: Page, issuer_pool: tuple[IssuerKe
     """Fresh random blinding in the browser, BlindSign in Python, Finalize in the browser."""
     issuer = issuer_pool[0]
     msg = os.urandom(32)
-    start = call(page, "startRandomBlind", issuer.public_der.hex(), msg.hex())
+    start = call(page, "startRandomBlind", issuer.public_key.to_bytes().hex(), msg.hex())
     prepared = bytes.fromhex(start["prepared"])
     assert prepared[32:] == msg
     blind_sig = issuer.sign_blinded(bytes.fromhex(start["blinded"]))
     sig = bytes.fromhex(call(page, "finishRandomBlind", blind_sig.hex()))
-    verify(issuer.public_key, prepared, sig)
+    verify(issuer.public_key.to_cryptography(), prepared, sig)
 
 
 def test_issuer_key_parsing_agrees_with_python(
     page: Page, issuer_pool: tuple[IssuerKey, ...]
 ) -> None:
-    good = issuer_pool[0].public_der
-    n = issuer_pool[0].public_key.public_numbers().n
+    good = issuer_pool[0].public_key.to_bytes()
+    n = issuer_pool[0].public_key.to_cryptography().public_numbers().n
     small = rsa.generate_private_key(65537, 1024).public_key()  # noqa: S505 - must be refused
     p256 = ec.generate_private_key(ec.SECP256R1()).public_key()
     candidates = [
@@ -332,7 +335,7 @@ def test_issuer_key_parsing_agrees_with_python(
     python: list[int | None] = []
     for der in candidates:
         try:
-            python.append(load_issuer_public_key(der).key_size)
+            python.append(IssuerPublicKey(der).bits)
         except EncodingError:
             python.append(None)
     assert [r["value"] if r["ok"] else None for r in js] == python
@@ -403,7 +406,7 @@ def test_hpke_refuses_low_order_keys(page: Page, public_key: str) -> None:
             b"{}",
             round_id="r",
             ward="w",
-            trustees=[TrusteePublic("t", bytes.fromhex(public_key))],
+            trustees=[TrusteePublic("t", HpkePublicKey(bytes.fromhex(public_key)))],
             threshold=1,
         )
 
@@ -452,7 +455,7 @@ def test_sealing_matches_python(page: Page, trustee_keys: list[TrusteeKey]) -> N
         plaintext.hex(),
         mid,
         ward,
-        [{"id": t.id, "hpke_key": b64u_encode(t.hpke_key)} for t in trustees],
+        [{"id": t.id, "hpke_key": t.hpke_key.to_b64u()} for t in trustees],
         2,
         stream.hex(),
     )
@@ -461,7 +464,7 @@ def test_sealing_matches_python(page: Page, trustee_keys: list[TrusteeKey]) -> N
     assert js.ct == python.ct
     for i, key in enumerate(trustee_keys):
         info = jcs({"round": mid, "trustee": key.id})
-        private = X25519PrivateKey.from_private_bytes(key.hpke_private)
+        private = key.hpke_private.to_cryptography()
         assert HPKE_SUITE.decrypt(js.shares[i], private, info=info) == HPKE_SUITE.decrypt(
             python.shares[i], private, info=info
         )
@@ -549,7 +552,7 @@ def test_checkpoint_bodies_agree_with_python(page: Page) -> None:
         f"{origin}\n3\n",
     ]
     notes = [sign_note(t, origin, key) for t in texts]
-    js = call(page, "checkpointCases", notes, origin, b64u_encode(key.public_key))
+    js = call(page, "checkpointCases", notes, origin, key.public_key.to_b64u())
     python: list[dict[str, str] | None] = []
     for note in notes:
         try:
@@ -904,7 +907,7 @@ def test_engine_receipts_verify_in_the_browser(page: Page, make_round: RoundFact
 def test_protocol_worked_example_receipt(page: Page) -> None:
     """The receipt of protocol section 6.7 with the log key of section 6.6 (seed 00..1f)."""
     log_key = SigningKey(bytes(range(32)))
-    assert b64u_encode(log_key.public_key) == "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"
+    assert log_key.public_key.to_b64u() == "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"
     receipt = {
         "round": "mghM1qf_AVN0uP4hFDsBE2CM84lH6QfEOdGF5-VcIWg",
         "leaf_index": 2,
@@ -917,7 +920,7 @@ def test_protocol_worked_example_receipt(page: Page) -> None:
         ),
         "inclusion": ["DuKH_SuRRBUwoMoolFFzXNal_pw_SKPri2OvdFGWpCU"],
     }
-    args = (receipt["round"], "district.example/long-bien-2026-11", b64u_encode(log_key.public_key))
+    args = (receipt["round"], "district.example/long-bien-2026-11", log_key.public_key.to_b64u())
     assert call(page, "receiptWithKey", receipt, *args) == {
         "ok": True,
         "value": "5325-b155-d3ed-52f1-fe53",

@@ -33,9 +33,9 @@ from anonballot.manifest import Manifest
 from anonballot.opening import LeafOpener, open_sealed
 from anonballot.receipt import Receipt, receipt_code
 from anonballot.sealing import SealedBallot, seal
-from anonballot.signing import SigningKey
-from anonballot.tokens import IssuerKey, Token, TokenRequest, verify_token
-from anonballot.trustee import TrusteePublic, TrusteeSecret
+from anonballot.signing import SigningKey, VerifyKey
+from anonballot.tokens import IssuerKey, IssuerPublicKey, Token, TokenRequest
+from anonballot.trustee import HpkePrivateKey, HpkePublicKey, TrusteePublic, TrusteeSecret
 
 SUITE = Path(__file__).parent / "vectors" / "anonballot-v1"
 RECORD = SUITE / "record"
@@ -136,14 +136,14 @@ def test_mid() -> None:
 def test_token_issuance() -> None:
     v = vector("token.json")
     issuer = IssuerKey.from_pem((SUITE / "keys" / f"issuer-{v['ward']}.pem").read_bytes())
-    der = b64u_decode(v["issuer_key"])
-    assert issuer.public_der == der == manifest().ward(v["ward"]).issuer_key
-    assert issuer.key_id == v["issuer_key_id"]
-    public = issuer.public_key
-    assert public.key_size == v["modulus_bits"]
-    voter = SigningKey(bytes.fromhex(v["voter_seed_hex"]))
-    assert voter.public_key.hex() == v["voter_public_key_hex"]
-    prepared = blind_rsa.prepare_randomize(voter.public_key, prefix=bytes.fromhex(v["prefix_hex"]))
+    issuer_key = IssuerPublicKey.from_b64u(v["issuer_key"])
+    assert issuer.public_key == issuer_key == manifest().issuer_key(v["ward"])
+    assert issuer.key_id == issuer_key.key_id == v["issuer_key_id"]
+    assert issuer_key.bits == v["modulus_bits"]
+    public = issuer_key.to_cryptography()
+    voter = SigningKey(bytes.fromhex(v["voter_seed_hex"])).public_key
+    assert voter.to_bytes().hex() == v["voter_public_key_hex"]
+    prepared = blind_rsa.prepare_randomize(voter.to_bytes(), prefix=bytes.fromhex(v["prefix_hex"]))
     assert prepared.hex() == v["prepared_hex"]
     salt = bytes.fromhex(v["salt_hex"])
     encoded = blind_rsa.emsa_pss_encode(prepared, v["modulus_bits"] - 1, salt)
@@ -152,10 +152,11 @@ def test_token_issuance() -> None:
     assert (blinded.hex(), inv.hex()) == (v["blinded_hex"], v["inv_hex"])
     blind_sig = issuer.sign_blinded(blinded)
     assert blind_sig.hex() == v["blind_sig_hex"]
-    token = TokenRequest(der, prepared, inv, blinded).finalize(blind_sig)
+    token = TokenRequest(issuer_key, prepared, inv, blinded).finalize(blind_sig)
     assert token.sig.hex() == v["sig_hex"]
     assert token.to_json() == v["token"]
-    verify_token(der, Token.from_json(v["token"]))
+    assert token.voter_public_key == voter
+    issuer_key.verify(Token.from_json(v["token"]))
 
 
 @pytest.mark.parametrize(
@@ -164,9 +165,9 @@ def test_token_issuance() -> None:
     ids=[c["why"] for c in vector("token.json")["invalid_tokens"]],
 )
 def test_invalid_tokens(case: dict[str, Any]) -> None:
-    der = b64u_decode(vector("token.json")["issuer_key"])
+    issuer_key = IssuerPublicKey.from_b64u(vector("token.json")["issuer_key"])
     with pytest.raises(AnonBallotError):
-        verify_token(der, Token.from_json(case["token"]))
+        issuer_key.verify(Token.from_json(case["token"]))
 
 
 # --------------------------------------------------------------------------- sealing, leaf
@@ -180,7 +181,7 @@ def test_sealed_ballot() -> None:
         plaintext,
         round_id=v["round"],
         ward=v["ward"],
-        trustees=[TrusteePublic(t["id"], b64u_decode(t["hpke_key"])) for t in trustees],
+        trustees=[TrusteePublic(t["id"], HpkePublicKey.from_b64u(t["hpke_key"])) for t in trustees],
         threshold=v["threshold"],
         rng=Stream(bytes.fromhex(v["rng_hex"])),
     )
@@ -207,7 +208,10 @@ def test_sealed_ballot() -> None:
             bytes.fromhex(share["ephemeral_private_key_hex"])
         )
         assert theirs[:32] == ephemeral.public_key().public_bytes_raw()
-    released = [TrusteeSecret(t["index"], t["id"], b64u_decode(t["private_key"])) for t in trustees]
+    released = [
+        TrusteeSecret(t["index"], t["id"], HpkePrivateKey(b64u_decode(t["private_key"])))
+        for t in trustees
+    ]
     opened = open_sealed(
         committed, round_id=v["round"], ward=v["ward"], released=released, threshold=2
     )
@@ -220,7 +224,7 @@ def test_leaf() -> None:
     leaf = parse_leaf(data, manifest())
     assert leaf.round == v["round"]
     assert leaf.signed_bytes().decode("utf-8") == v["signed_bytes"]
-    assert leaf.voter_key.hex() == v["voter_public_key_hex"]
+    assert leaf.voter_key.to_bytes().hex() == v["voter_public_key_hex"]
     leaf.verify_token(manifest())
     leaf.verify_voter_sig()
     h = leaf_hash(data)
@@ -250,7 +254,7 @@ def test_invalid_leaves(case: dict[str, Any]) -> None:
 def test_receipts(case: dict[str, Any]) -> None:
     v = vector("receipt.json")
     m = manifest()
-    assert (v["round"], v["origin"], v["log_key"]) == (m.mid, m.origin, b64u_encode(m.log_key))
+    assert (v["round"], v["origin"], v["log_key"]) == (m.mid, m.origin, m.log_key.to_b64u())
     leaf = None if case["leaf"] is None else case["leaf"].encode("utf-8")
     if not case["valid"]:
         with pytest.raises(AnonBallotError):
@@ -266,7 +270,7 @@ def test_receipts(case: dict[str, Any]) -> None:
 )
 def test_checkpoints(case: dict[str, Any]) -> None:
     v = vector("checkpoint.json")
-    log_key = b64u_decode(v["log_key"])
+    log_key = VerifyKey.from_b64u(v["log_key"])
     if not case["valid"]:
         with pytest.raises(AnonBallotError):
             Checkpoint.parse(case["note"], v["origin"], log_key)
@@ -297,7 +301,8 @@ def test_opening(case: dict[str, Any]) -> None:
     board = (RECORD / "board.jsonl").read_bytes().split(b"\n")
     assert board[case["leaf_index"]] == data
     released = [
-        TrusteeSecret(r["index"], r["id"], b64u_decode(r["private_key"])) for r in case["released"]
+        TrusteeSecret(r["index"], r["id"], HpkePrivateKey(b64u_decode(r["private_key"])))
+        for r in case["released"]
     ]
     opener = LeafOpener(m, released, m.mid)
     leaf = parse_leaf(data, m)

@@ -66,7 +66,7 @@ from anonballot.checkpoint import Checkpoint
 from anonballot.cli.main import main as cli_main
 from anonballot.cli.organizer import dump_yaml, load_config_file
 from anonballot.codes import format_code, normalize_code, pseudonym
-from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_time
+from anonballot.encoding import b64u_decode, jcs, parse_time
 from anonballot.engine import Round
 from anonballot.hazmat.merkle import verify_inclusion
 from anonballot.hazmat.note import key_id, verifier_key
@@ -848,7 +848,7 @@ def _receipt_example() -> dict[str, Any]:
 
 
 def test_protocol_key_example() -> None:
-    assert f"`{b64u_encode(LOG_KEY)}`" in PROTOCOL
+    assert f"`{LOG_KEY.to_b64u()}`" in PROTOCOL
     assert f"key id `{key_id(ORIGIN, LOG_KEY).hex()}`" in PROTOCOL
     assert f"`{verifier_key(ORIGIN, LOG_KEY)}`" in PROTOCOL
 

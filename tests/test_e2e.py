@@ -117,7 +117,9 @@ def test_forged_token(record: Path) -> None:
     leaf = parse_leaf(lines[index][:-1], manifest, manifest.mid)
     voter = SigningKey.generate()
     # a token signed with another RSA key, for a fresh voter key that signs the leaf
-    token = IssuerKey.generate(2048).sign_token_directly(os.urandom(32) + voter.public_key)
+    token = IssuerKey.generate(2048).sign_token_directly(
+        os.urandom(32) + voter.public_key.to_bytes()
+    )
     lines[index] = build_leaf(manifest.mid, leaf.ward, token, leaf.ballot, voter) + b"\n"
     write_board(record, lines)  # the board and checkpoint are left as they were
     report = audit(record)

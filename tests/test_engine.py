@@ -150,7 +150,7 @@ def test_open_signs_manifest_and_empty_checkpoint(demo: DemoRound, organizer: Si
     manifest = demo.engine.manifest
     assert verify_object(demo.signed, "manifest", organizer.public_key) == manifest.to_json()
     assert demo.engine.signed_manifest() == demo.signed
-    assert manifest.wards[0].issuer_key == demo.issuer_keys["bo-de"].public_der
+    assert manifest.wards[0].issuer_key == demo.issuer_keys["bo-de"].public_key
     empty = Checkpoint.parse(demo.engine.checkpoint(), manifest.origin, manifest.log_key)
     assert (empty.size, empty.root) == (0, sha256(b""))
 
@@ -236,7 +236,7 @@ def test_issuance_unknown_and_bad_codes(demo: DemoRound) -> None:
 
 def test_issuance_rejects_bad_blinded(demo: DemoRound) -> None:
     code = demo.roster[0][0]
-    n = demo.issuer_keys["bo-de"].public_key.public_numbers().n
+    n = demo.issuer_keys["bo-de"].public_key.to_cryptography().public_numbers().n
     for blinded in (b"", b"\x01" * 255, n.to_bytes(256, "big"), b"\x00" * 256):
         with pytest.raises(InputError):
             demo.engine.issue(code, blinded)
@@ -359,7 +359,8 @@ def test_cast_stores_exactly_the_leaf(demo: DemoRound) -> None:
     p, receipt = demo.cast(0)
     assert list(demo.store.leaves(0, 1)) == [p.leaf]
     assert receipt.leaf_hash == leaf_hash(p.leaf or b"")
-    assert demo.store.spent_index(p.token.voter_public_key if p.token else b"") == 0
+    assert p.token is not None
+    assert demo.store.spent_index(p.token.voter_public_key.to_bytes()) == 0
 
 
 # --- receipts and checkpoints -------------------------------------------------------------------
@@ -575,7 +576,8 @@ def test_failed_append_leaves_the_engine_consistent(make_round: RoundFactory) ->
     # The tree was rebuilt from the store: same size and root as before the failed cast.
     assert engine.board.size == store.leaf_count() == 1
     assert engine.board.tree.root() == Round(store).board.tree.root()
-    assert store.spent_index(p.token.voter_public_key if p.token else b"") is None
+    assert p.token is not None
+    assert store.spent_index(p.token.voter_public_key.to_bytes()) is None
     # The same leaf can be cast again, and the next casts are fine.
     receipt = engine.cast(leaf)
     assert receipt.leaf_index == 1
@@ -659,7 +661,7 @@ def test_issuance_concurrently_same_blinded(demo: DemoRound) -> None:
 
 def test_issuance_concurrently_different_blinded(demo: DemoRound) -> None:
     code, ward = demo.roster[0]
-    key = demo.manifest.ward(ward).issuer_key
+    key = demo.manifest.issuer_key(ward)
     requests = [TokenRequest.create(key, SigningKey.generate().public_key) for _ in range(20)]
     results = _race(20, lambda i: demo.engine.issue(code, requests[i].blinded))
     winners = [i for i, r in enumerate(results) if isinstance(r, bytes)]

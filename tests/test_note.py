@@ -23,7 +23,7 @@ from anonballot.hazmat.note import (
     sign_note,
     verifier_key,
 )
-from anonballot.signing import SigningKey
+from anonballot.signing import SigningKey, VerifyKey
 
 VECTOR: dict[str, Any] = json.loads(
     (Path(__file__).parent / "vectors" / "signed-note" / "checkpoint_example.json").read_text()
@@ -40,7 +40,7 @@ OTHER = SigningKey(bytes(range(100, 132)))
 
 
 def test_vector_key() -> None:
-    assert PUB.hex() == VECTOR["ed25519_public_key_hex"]
+    assert PUB.to_bytes().hex() == VECTOR["ed25519_public_key_hex"]
     assert key_id(NAME, PUB).hex() == VECTOR["key_id_hex"]
     assert verifier_key(NAME, PUB) == VECTOR["verifier_key"]
     assert parse_verifier_key(VECTOR["verifier_key"]) == (NAME, PUB)
@@ -235,10 +235,14 @@ def test_bad_key_names(name: str) -> None:
 
 
 def test_bad_public_key() -> None:
+    raw = PUB.to_bytes()
     with pytest.raises(EncodingError):
-        key_id(NAME, PUB[:31])
+        key_id(NAME, raw)  # type: ignore[arg-type]
     with pytest.raises(EncodingError):
-        open_note(SIGNED, NAME, PUB + b"\x00")
+        open_note(SIGNED, NAME, raw)  # type: ignore[arg-type]
+    for bad in (raw[:31], raw + b"\x00"):
+        with pytest.raises(EncodingError):
+            VerifyKey(bad)
 
 
 def test_verification_errors_are_verification_errors() -> None:

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from anonballot.manifest import Manifest
 from anonballot.server.i18n import Messages
@@ -21,10 +22,15 @@ from anonballot.server.reports.model import (
     bar,
 )
 from anonballot.server.reports.turnout import turnout_rows
+from anonballot.signing import VerifyKey
 from anonballot.testing import demo_config
+from anonballot.tokens import IssuerPublicKey
 
 LEVELS = ("tot", "kha", "trung-binh", "kem", "khong-danh-gia")
 VALID = {"bo-de": 6, "cu-khoi": 2, "duc-giang": 9}
+
+
+UNUSED_RSA = rsa.RSAPublicNumbers(65537, (1 << 2047) | 1).public_key()
 
 
 def make_manifest(min_group: int = 5) -> Manifest:
@@ -34,9 +40,10 @@ def make_manifest(min_group: int = 5) -> Manifest:
     return Manifest.build(
         config,
         eligible=dict.fromkeys(wards, 10),
-        issuer_keys=dict.fromkeys(wards, b"not a key: the view never reads it"),
-        organizer_key=bytes(32),
-        log_key=bytes(32),
+        # Keys of the right shape that sign nothing: the view never reads them.
+        issuer_keys=dict.fromkeys(wards, IssuerPublicKey.from_cryptography(UNUSED_RSA)),
+        organizer_key=VerifyKey(bytes(32)),
+        log_key=VerifyKey(bytes(32)),
     )
 
 

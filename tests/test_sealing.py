@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -10,7 +11,6 @@ from typing import Any
 import pytest
 from _hypothesis import examples
 from cryptography.hazmat.primitives import hpke
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,12 +20,7 @@ from anonballot.errors import EncodingError, InputError, OpenError, Verification
 from anonballot.hazmat import shamir
 from anonballot.opening import Opener, open_sealed
 from anonballot.sealing import MAX_CT, NONCE_SIZE, SHARE_SIZE, SealedBallot, seal
-from anonballot.trustee import (
-    TrusteePublic,
-    TrusteeSecret,
-    generate_trustee_keypair,
-    x25519_public_from_private,
-)
+from anonballot.trustee import HpkePrivateKey, HpkePublicKey, TrusteePublic, TrusteeSecret
 
 SETTINGS = settings(deadline=None, max_examples=examples(25))
 ROUND = "r-2025-autumn"
@@ -38,9 +33,9 @@ def make_trustees(n: int, seed: int = 0) -> tuple[list[TrusteePublic], list[Trus
     rng = random.Random(seed)
     publics, secrets_ = [], []
     for i in range(1, n + 1):
-        private = rng.randbytes(32)
+        private = HpkePrivateKey(rng.randbytes(32))
         tid = f"trustee-{i}"
-        publics.append(TrusteePublic(id=tid, hpke_key=x25519_public_from_private(private)))
+        publics.append(TrusteePublic(id=tid, hpke_key=private.public_key))
         secrets_.append(TrusteeSecret(index=i, id=tid, private_key=private))
     return publics, secrets_
 
@@ -57,12 +52,12 @@ def reseal_share(
 ) -> bytes:
     """An HPKE share of raw ``value`` for ``trustee``, as :func:`seal` would make it."""
     info = jcs({"round": round_id, "trustee": trustee.id if trustee_id is None else trustee_id})
-    return SUITE.encrypt(value, X25519PublicKey.from_public_bytes(trustee.hpke_key), info=info)
+    return SUITE.encrypt(value, trustee.hpke_key.to_cryptography(), info=info)
 
 
 def open_share(sealed: SealedBallot, secret: TrusteeSecret) -> int:
     info = jcs({"round": ROUND, "trustee": secret.id})
-    key = X25519PrivateKey.from_private_bytes(secret.private_key)
+    key = secret.private_key.to_cryptography()
     return shamir.share_from_bytes(SUITE.decrypt(sealed.shares[secret.index - 1], key, info=info))
 
 
@@ -371,27 +366,36 @@ def test_opener_needs_threshold_keys() -> None:
 def test_opener_index_beyond_the_ballot() -> None:
     publics, secrets_ = make_trustees(2)
     sealed = seal(PLAINTEXT, round_id=ROUND, ward=WARD, trustees=publics, threshold=1)
-    extra = TrusteeSecret(index=3, id="trustee-3", private_key=bytes(32))
+    extra = TrusteeSecret(index=3, id="trustee-3", private_key=HpkePrivateKey(bytes(32)))
     opener = Opener(round_id=ROUND, released=[*secrets_, extra], threshold=1)
     with pytest.raises(InputError):
         opener.open(sealed, ward=WARD)
 
 
+ZERO_KEY = HpkePrivateKey(bytes(32))
+
+
 @pytest.mark.parametrize(
     ("index", "tid", "key"),
-    [(0, "a", bytes(32)), (True, "a", bytes(32)), (1, "", bytes(32)), (1, "a", bytes(31))],
+    [(0, "a", ZERO_KEY), (True, "a", ZERO_KEY), (1, "", ZERO_KEY), (1, "a", bytes(32))],
 )
-def test_trustee_secret_validation(index: int, tid: str, key: bytes) -> None:
+def test_trustee_secret_validation(index: int, tid: str, key: HpkePrivateKey) -> None:
     with pytest.raises(InputError):
         TrusteeSecret(index=index, id=tid, private_key=key)
 
 
 def test_trustee_secret_repr_hides_the_key() -> None:
-    assert SECRETS[0].private_key.hex() not in repr(SECRETS[0])
+    secret = SECRETS[0].private_key
+    text = repr(SECRETS[0]) + repr(secret) + str(secret)
+    assert secret.to_bytes().hex() not in text
+    assert b64u_encode(secret.to_bytes()) not in text
+    assert repr(secret) == f"HpkePrivateKey(public_key={secret.public_key!r})"
 
 
-@pytest.mark.parametrize(("tid", "key"), [("", bytes(32)), ("a", bytes(33)), ("a", "x" * 32)])
-def test_trustee_public_validation(tid: str, key: bytes) -> None:
+@pytest.mark.parametrize(
+    ("tid", "key"), [("", ZERO_KEY.public_key), ("a", bytes(32)), ("a", "x" * 32)]
+)
+def test_trustee_public_validation(tid: str, key: HpkePublicKey) -> None:
     with pytest.raises(InputError):
         TrusteePublic(id=tid, hpke_key=key)
 
@@ -411,7 +415,7 @@ def test_seal_rejects_bad_parameters() -> None:
         seal(bytes(MAX_CT - 15), round_id=ROUND, ward=WARD, trustees=PUBLICS, threshold=1)
     with pytest.raises(InputError):
         seal(PLAINTEXT, round_id=ROUND, ward=WARD, trustees=PUBLICS, threshold=1, rng=lambda n: b"")
-    zero = TrusteePublic(id="zero", hpke_key=bytes(32))  # the all-zero point: DH fails
+    zero = TrusteePublic(id="zero", hpke_key=HpkePublicKey(bytes(32)))  # the zero point: DH fails
     with pytest.raises(InputError):
         seal(PLAINTEXT, round_id=ROUND, ward=WARD, trustees=[zero], threshold=1)
 
@@ -488,18 +492,40 @@ def test_sealed_ballot_constructor_checks_sizes(sealed_2_of_4: SealedBallot) -> 
 # --------------------------------------------------------------------------- keys
 
 
-def test_generate_trustee_keypair() -> None:
-    private, public = generate_trustee_keypair()
-    assert len(private) == 32
-    assert len(public) == 32
-    assert x25519_public_from_private(private) == public
-    assert generate_trustee_keypair()[0] != private
+def test_generate_hpke_key() -> None:
+    private = HpkePrivateKey.generate()
+    assert len(private.to_bytes()) == 32
+    assert len(private.public_key.to_bytes()) == 32
+    assert HpkePrivateKey(private.to_bytes()).public_key == private.public_key
+    assert HpkePrivateKey(private.to_bytes()) == private
+    assert HpkePrivateKey.generate() != private
+    assert private.to_cryptography().private_bytes_raw() == private.to_bytes()
 
 
-def test_x25519_public_from_private_rfc7748() -> None:
+def test_hpke_public_from_private_rfc7748() -> None:
     # RFC 7748 section 6.1, Alice
     private = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
     public = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
-    assert x25519_public_from_private(private) == public
-    with pytest.raises(InputError):
-        x25519_public_from_private(bytes(31))
+    assert HpkePrivateKey(private).public_key == HpkePublicKey(public)
+    assert HpkePrivateKey(private).public_key.to_bytes() == public
+    for bad in (bytes(31), bytes(33), "x" * 32):
+        with pytest.raises(EncodingError):
+            HpkePrivateKey(bad)  # type: ignore[arg-type]
+        with pytest.raises(EncodingError):
+            HpkePublicKey(bad)  # type: ignore[arg-type]
+
+
+def test_hpke_public_key_value_semantics() -> None:
+    key = PUBLICS[0].hpke_key
+    same = HpkePublicKey.from_b64u(key.to_b64u())
+    assert same == key
+    assert hash(same) == hash(key)
+    assert key != PUBLICS[1].hpke_key
+    assert {key, same} == {key}
+    assert repr(key) == f"HpkePublicKey({key.to_b64u()!r})"
+    assert HpkePublicKey.from_bytes(bytes(key)) == key
+    # Audit workers get the released keys by pickle (the bytes are our own).
+    assert pickle.loads(pickle.dumps(key)) == key  # noqa: S301
+    assert pickle.loads(pickle.dumps(SECRETS[0])) == SECRETS[0]  # noqa: S301
+    with pytest.raises(AttributeError):
+        key._key = bytes(32)

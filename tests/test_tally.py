@@ -21,6 +21,7 @@ import rfc8785
 from _hypothesis import examples
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +36,8 @@ from anonballot.questionnaire import CommentField, Criterion, Questionnaire, Sca
 from anonballot.sealing import SealedBallot
 from anonballot.signing import SigningKey
 from anonballot.tally import WHITE_SPACE, TallyBuilder, strip_comment
-from anonballot.trustee import Trustee, TrusteeSecret
+from anonballot.tokens import IssuerPublicKey
+from anonballot.trustee import HpkePrivateKey, Trustee, TrusteeSecret
 
 P = 2**521 - 1
 SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
@@ -57,6 +59,13 @@ WARDS = {"w1": ["s1", "s2"], "w2": ["s3"], "w3": ["s4"]}
 SUBJECT_ROLE = {"s1": "r1", "s2": "r2", "s3": "r1", "s4": "r2"}
 SUBJECT_WARD = {s: w for w, subjects in WARDS.items() for s in subjects}
 LABEL = {"vi": "nhãn", "en": "label"}
+
+
+def _unused_issuer_key(n: int) -> IssuerPublicKey:
+    """A distinct issuer key of the right shape per ward: counting never verifies tokens."""
+    return IssuerPublicKey.from_cryptography(
+        rsa.RSAPublicNumbers(65537, (1 << 2047) | (2 * n + 1)).public_key()
+    )
 
 
 def make_manifest(*, abstain: bool, comments: bool) -> Manifest:
@@ -85,7 +94,9 @@ def make_manifest(*, abstain: bool, comments: bool) -> Manifest:
         questionnaire=questionnaire,
         district=district,
         trustees=tuple(
-            Trustee(tid, LABEL, key.public_key().public_bytes_raw(), signing.public_key)
+            Trustee(
+                tid, LABEL, HpkePrivateKey(key.private_bytes_raw()).public_key, signing.public_key
+            )
             for tid, key in zip(TRUSTEE_IDS, TRUSTEE_KEYS, strict=True)
         ),
         threshold=2,
@@ -93,7 +104,7 @@ def make_manifest(*, abstain: bool, comments: bool) -> Manifest:
     return Manifest.build(
         config,
         eligible={"w1": 40, "w2": 30, "w3": 5},
-        issuer_keys={w: bytes([n]) * 300 for n, w in enumerate(WARDS)},  # never used here
+        issuer_keys={w: _unused_issuer_key(n) for n, w in enumerate(WARDS)},
         organizer_key=signing.public_key,
         log_key=signing.public_key,
     )
@@ -109,7 +120,9 @@ DUMMY_TOKEN = {"msg": b64u_encode(bytes(64)), "sig": b64u_encode(b"\1" * 256)}
 
 def secrets_for(release: Sequence[int]) -> list[TrusteeSecret]:
     return [
-        TrusteeSecret(i, TRUSTEE_IDS[i - 1], TRUSTEE_KEYS[i - 1].private_bytes_raw())
+        TrusteeSecret(
+            i, TRUSTEE_IDS[i - 1], HpkePrivateKey(TRUSTEE_KEYS[i - 1].private_bytes_raw())
+        )
         for i in release
     ]
 

@@ -15,13 +15,8 @@ from hypothesis import strategies as st
 
 from anonballot.encoding import b64u_decode, b64u_encode, sha256
 from anonballot.errors import EncodingError, InputError, InvalidToken
-from anonballot.tokens import (
-    IssuerKey,
-    Token,
-    TokenRequest,
-    load_issuer_public_key,
-    verify_token,
-)
+from anonballot.signing import VerifyKey
+from anonballot.tokens import IssuerKey, IssuerPublicKey, Token, TokenRequest
 
 
 @functools.cache
@@ -42,7 +37,7 @@ def _spki(key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> bytes:
 
 
 def _issue(key: IssuerKey, voter_public_key: bytes) -> Token:
-    request = TokenRequest.create(key.public_der, voter_public_key)
+    request = TokenRequest.create(key.public_key, VerifyKey(voter_public_key))
     return request.finalize(key.sign_blinded(request.blinded))
 
 
@@ -53,41 +48,42 @@ def _issue(key: IssuerKey, voter_public_key: bytes) -> Token:
 @given(voter_public_key=st.binary(min_size=32, max_size=32))
 def test_blind_issuance_round_trip(voter_public_key: bytes) -> None:
     key = issuer()
-    r1 = TokenRequest.create(key.public_der, voter_public_key)
-    r2 = TokenRequest.create(key.public_der, voter_public_key)
+    voter = VerifyKey(voter_public_key)
+    r1 = TokenRequest.create(key.public_key, voter)
+    r2 = TokenRequest.create(key.public_key, voter)
     # Unlinkability sanity: two requests for the same voter key look unrelated.
     assert r1.blinded != r2.blinded
     assert r1.prepared != r2.prepared
-    assert r1.voter_public_key == r2.voter_public_key == voter_public_key
+    assert r1.voter_public_key == r2.voter_public_key == voter
     assert voter_public_key not in r1.blinded
 
     token = r1.finalize(key.sign_blinded(r1.blinded))
     assert token.msg == r1.prepared
-    assert token.voter_public_key == voter_public_key
+    assert token.voter_public_key == voter
     assert len(token.sig) == key.modulus_bytes == 256
-    verify_token(key.public_der, token)
+    key.public_key.verify(token)
     assert Token.from_json(token.to_json()) == token
 
     with pytest.raises(InvalidToken):
-        verify_token(other_issuer().public_der, token)
+        other_issuer().public_key.verify(token)
 
 
 def test_request_json_round_trip() -> None:
     key = issuer()
-    voter = os.urandom(32)
-    request = TokenRequest.create(key.public_der, voter)
+    voter = VerifyKey(os.urandom(32))
+    request = TokenRequest.create(key.public_key, voter)
     saved = request.to_json()
     assert set(saved) == {"issuer_public_der", "prepared", "inv", "blinded"}
     restored = TokenRequest.from_json(saved)
     assert restored == request
     assert "inv" not in repr(request)
     token = restored.finalize(key.sign_blinded(request.blinded))
-    verify_token(key.public_der, token)
+    key.public_key.verify(token)
 
 
 def test_request_from_json_rejects_bad_shapes() -> None:
     key = issuer()
-    good = TokenRequest.create(key.public_der, os.urandom(32)).to_json()
+    good = TokenRequest.create(key.public_key, VerifyKey(os.urandom(32))).to_json()
     with pytest.raises(EncodingError):
         TokenRequest.from_json([good])
     with pytest.raises(EncodingError):
@@ -107,12 +103,14 @@ def test_request_from_json_rejects_bad_shapes() -> None:
 def test_create_rejects_bad_voter_key() -> None:
     for bad in (b"", b"\x00" * 31, b"\x00" * 33):
         with pytest.raises(EncodingError):
-            TokenRequest.create(issuer().public_der, bad)
+            VerifyKey(bad)
+    with pytest.raises(EncodingError):
+        TokenRequest.create(issuer().public_key, bytes(32))  # type: ignore[arg-type]
 
 
 def test_finalize_rejects_bad_blind_signatures() -> None:
     key = issuer()
-    request = TokenRequest.create(key.public_der, os.urandom(32))
+    request = TokenRequest.create(key.public_key, VerifyKey(os.urandom(32)))
     blind_sig = key.sign_blinded(request.blinded)
 
     flipped = bytearray(blind_sig)
@@ -126,14 +124,14 @@ def test_finalize_rejects_bad_blind_signatures() -> None:
     # Another key's answer to the same blinded message does not finalize. (That key signs
     # only a blinded value below its own modulus: use a request for which it is.)
     other = other_issuer()
-    other_n = other.public_key.public_numbers().n
+    other_n = other.public_key.to_cryptography().public_numbers().n
     same_key_request = request
     while int.from_bytes(same_key_request.blinded, "big") >= other_n:
-        same_key_request = TokenRequest.create(key.public_der, os.urandom(32))
+        same_key_request = TokenRequest.create(key.public_key, VerifyKey(os.urandom(32)))
     with pytest.raises(InvalidToken):
         same_key_request.finalize(other.sign_blinded(same_key_request.blinded))
     # The answer to another request does not finalize either.
-    other_request = TokenRequest.create(key.public_der, os.urandom(32))
+    other_request = TokenRequest.create(key.public_key, VerifyKey(os.urandom(32)))
     with pytest.raises(InvalidToken):
         request.finalize(key.sign_blinded(other_request.blinded))
     assert request.finalize(blind_sig).msg == request.prepared
@@ -141,7 +139,7 @@ def test_finalize_rejects_bad_blind_signatures() -> None:
 
 def test_sign_blinded_rejects_bad_input() -> None:
     key = issuer()
-    n = key.public_key.public_numbers().n
+    n = key.public_key.to_cryptography().public_numbers().n
     k = key.modulus_bytes
     for bad in (b"\x00" * k, n.to_bytes(k, "big"), b"\xff" * k, b"\x01" * (k - 1)):
         with pytest.raises(InputError):
@@ -154,25 +152,25 @@ def test_sign_blinded_rejects_bad_input() -> None:
 def test_verify_token_rejects_tampering() -> None:
     key = issuer()
     token = _issue(key, os.urandom(32))
-    verify_token(key.public_der, token)
+    key.public_key.verify(token)
 
     for i in (0, 31, 32, 63):
         msg = bytearray(token.msg)
         msg[i] ^= 0x01
         with pytest.raises(InvalidToken):
-            verify_token(key.public_der, Token(bytes(msg), token.sig))
+            key.public_key.verify(Token(bytes(msg), token.sig))
     for i in (0, 128, 255):
         sig = bytearray(token.sig)
         sig[i] ^= 0x10
         with pytest.raises(InvalidToken):
-            verify_token(key.public_der, Token(token.msg, bytes(sig)))
+            key.public_key.verify(Token(token.msg, bytes(sig)))
     # A well-formed signature of the wrong length for this key.
     with pytest.raises(InvalidToken):
-        verify_token(key.public_der, Token(token.msg, b"\x00" + token.sig))
+        key.public_key.verify(Token(token.msg, b"\x00" + token.sig))
     # The signature is not less than the modulus.
-    n = key.public_key.public_numbers().n
+    n = key.public_key.to_cryptography().public_numbers().n
     with pytest.raises(InvalidToken):
-        verify_token(key.public_der, Token(token.msg, n.to_bytes(256, "big")))
+        key.public_key.verify(Token(token.msg, n.to_bytes(256, "big")))
 
 
 def test_sign_token_directly_verifies() -> None:
@@ -180,10 +178,10 @@ def test_sign_token_directly_verifies() -> None:
     msg = os.urandom(64)
     token = key.sign_token_directly(msg)
     assert token.msg == msg
-    verify_token(key.public_der, token)
+    key.public_key.verify(token)
     assert key.sign_token_directly(msg).sig != token.sig  # random salt
     with pytest.raises(InvalidToken):
-        verify_token(other_issuer().public_der, token)
+        other_issuer().public_key.verify(token)
     with pytest.raises(InputError):
         key.sign_token_directly(msg[:32])
 
@@ -212,7 +210,7 @@ def test_token_json() -> None:
     obj = token.to_json()
     assert obj == {"msg": b64u_encode(bytes(range(64))), "sig": b64u_encode(b"\x07" * 256)}
     assert Token.from_json(obj) == token
-    assert token.voter_public_key == bytes(range(32, 64))
+    assert token.voter_public_key == VerifyKey(bytes(range(32, 64)))
 
 
 @pytest.mark.parametrize(
@@ -246,16 +244,23 @@ def test_issuer_key_pem_and_ids() -> None:
     pem = key.to_pem()
     assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")
     again = IssuerKey.from_pem(pem)
-    assert again.public_der == key.public_der
-    assert again.key_id == key.key_id == b64u_encode(sha256(key.public_der))
+    assert again.public_key == key.public_key
+    assert again.key_id == key.key_id == b64u_encode(sha256(key.public_key.to_bytes()))
     assert len(b64u_decode(key.key_id)) == 32
     assert key.key_id in repr(key)
-    assert load_issuer_public_key(key.public_der).public_numbers() == (
-        key.public_key.public_numbers()
-    )
-    assert load_issuer_public_key(key.public_der) is load_issuer_public_key(key.public_der)
+    public = key.public_key
+    assert IssuerPublicKey(public.to_bytes()) == public
+    assert hash(IssuerPublicKey(public.to_bytes())) == hash(public)
+    assert IssuerPublicKey.from_b64u(public.to_b64u()) == public
+    assert IssuerPublicKey.from_cryptography(public.to_cryptography()) == public
+    assert public.key_id == key.key_id
+    assert (public.bits, public.modulus_bytes) == (2048, 256)
+    assert repr(public) == f"IssuerPublicKey(key_id={key.key_id!r}, bits=2048)"
+    assert public != other_issuer().public_key
+    with pytest.raises(AttributeError):
+        public._der = b""
     # A token blind-issued by the reloaded key verifies under the original's public key.
-    verify_token(key.public_der, _issue(again, os.urandom(32)))
+    key.public_key.verify(_issue(again, os.urandom(32)))
 
 
 def test_issuer_key_from_pem_rejects() -> None:
@@ -287,9 +292,9 @@ def test_issuer_key_generate_rejects_sizes(bits: int) -> None:
         IssuerKey.generate(bits)
 
 
-def test_load_issuer_public_key_rejects() -> None:
-    good = issuer().public_der
-    n = issuer().public_key.public_numbers().n
+def test_issuer_public_key_rejects() -> None:
+    good = issuer().public_key.to_bytes()
+    n = issuer().public_key.to_cryptography().public_numbers().n
     bad = [
         b"",
         b"junk",
@@ -303,11 +308,11 @@ def test_load_issuer_public_key_rejects() -> None:
     ]
     for der in bad:
         with pytest.raises(EncodingError):
-            load_issuer_public_key(der)
+            IssuerPublicKey(der)
         with pytest.raises(EncodingError):
-            verify_token(der, Token(b"\x00" * 64, b"\x00" * 256))
+            IssuerPublicKey.from_b64u(b64u_encode(der))
     # Both ends of the allowed range.
-    load_issuer_public_key(_spki(rsa.RSAPublicNumbers(65537, (1 << 2047) | 1).public_key()))
-    load_issuer_public_key(_spki(rsa.RSAPublicNumbers(65537, (1 << 4095) | 1).public_key()))
+    IssuerPublicKey(_spki(rsa.RSAPublicNumbers(65537, (1 << 2047) | 1).public_key()))
+    IssuerPublicKey(_spki(rsa.RSAPublicNumbers(65537, (1 << 4095) | 1).public_key()))
     with pytest.raises(EncodingError):
-        TokenRequest.create(b"junk", os.urandom(32))
+        TokenRequest.create(b"junk", VerifyKey(os.urandom(32)))  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from anonballot.errors import (
 )
 from anonballot.manifest import Manifest
 from anonballot.signing import SigningKey, verify_object
-from anonballot.trustee import TrusteeKey, verify_release, x25519_public_from_private
+from anonballot.trustee import HpkePrivateKey, TrusteeKey, verify_release
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_release_verifies(manifest: Manifest, trustee_keys: list[TrusteeKey]) ->
         assert value == {
             "round": manifest.mid,
             "trustee": key.id,
-            "private_key": b64u_encode(key.hpke_private),
+            "private_key": b64u_encode(key.hpke_private.to_bytes()),
         }
         secret = verify_release(release, manifest)
         assert (secret.index, secret.id, secret.private_key) == (index, key.id, key.hpke_private)
@@ -55,7 +55,7 @@ def test_release_rejections(manifest: Manifest, trustee_keys: list[TrusteeKey]) 
     assert wrong_round.code == "wrong_round"
 
     changed = copy.deepcopy(good)
-    changed["release"]["private_key"] = b64u_encode(trustee_keys[0].hpke_private)
+    changed["release"]["private_key"] = b64u_encode(trustee_keys[0].hpke_private.to_bytes())
     assert isinstance(_bad(changed, manifest), InvalidSignature)
 
     other = copy.deepcopy(good)
@@ -87,7 +87,7 @@ def test_key_file_round_trip(trustee_keys: list[TrusteeKey]) -> None:
         data = jcs(key.to_json())
         again = TrusteeKey.from_json(parse_json(data))
         assert again == key
-        assert again.hpke_public == key.hpke_public == x25519_public_from_private(key.hpke_private)
+        assert again.hpke_public == key.hpke_public == key.hpke_private.public_key
         assert again.signing.public_key == key.signing.public_key
         assert b64u_decode(key.to_json()["signing_seed"]) == key.signing.seed
 
@@ -108,8 +108,8 @@ def test_key_file_rejections(trustee_keys: list[TrusteeKey]) -> None:
 
 def test_key_repr_hides_secrets(trustee_keys: list[TrusteeKey]) -> None:
     text = repr(trustee_keys[0])
-    assert trustee_keys[0].hpke_private.hex() not in text
-    assert b64u_encode(trustee_keys[0].hpke_private) not in text
+    assert trustee_keys[0].hpke_private.to_bytes().hex() not in text
+    assert b64u_encode(trustee_keys[0].hpke_private.to_bytes()) not in text
 
 
 def test_public_entry(trustee_keys: list[TrusteeKey]) -> None:
@@ -118,14 +118,17 @@ def test_public_entry(trustee_keys: list[TrusteeKey]) -> None:
     assert entry.id == key.id
     assert entry.hpke_key == key.hpke_public
     assert entry.signing_key == key.signing.public_key
-    assert entry.to_json()["hpke_key"] == b64u_encode(key.hpke_public)
+    assert entry.to_json()["hpke_key"] == b64u_encode(key.hpke_public.to_bytes())
+    assert entry.to_json()["signing_key"] == b64u_encode(key.signing.public_key.to_bytes())
 
 
 def test_generate_and_validation() -> None:
     key = TrusteeKey.generate("mat-tran")
-    assert len(key.hpke_private) == 32
+    assert len(key.hpke_private.to_bytes()) == 32
     assert key.generate("mat-tran") != key
     with pytest.raises(EncodingError):
         TrusteeKey("Bad Id", key.hpke_private, key.signing)
     with pytest.raises(EncodingError):
-        TrusteeKey("mat-tran", b"\x00" * 16, SigningKey.generate())
+        TrusteeKey("mat-tran", b"\x00" * 32, SigningKey.generate())  # type: ignore[arg-type]
+    with pytest.raises(EncodingError):
+        HpkePrivateKey(b"\x00" * 16)

@@ -29,7 +29,8 @@ import importlib
 import math
 import os
 import secrets
-from typing import Any
+import types
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature as _CryptographyInvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -53,12 +54,13 @@ __all__ = [
     "verify_with_modulus",
 ]
 
-_gmpy2: Any
+# gmpy2 has no type information: its functions are reached through the module object.
+_gmpy2: types.ModuleType
 try:
     _gmpy2 = importlib.import_module("gmpy2")
     _HAVE_GMPY2 = True
 except ImportError:  # pragma: no cover - gmpy2 is a declared dependency
-    _gmpy2 = None
+    _gmpy2 = types.ModuleType("gmpy2")  # empty: never used, as _HAVE_GMPY2 is False
     _HAVE_GMPY2 = False
 
 SALT_LENGTH = 48
@@ -225,7 +227,8 @@ class BlindSigner:
         pub = priv.public_numbers
         self._public_key = private_key.public_key()
         self._k = modulus_bytes(self._public_key)
-        convert: Any = _gmpy2.mpz if self._gmp else int
+        # An mpz behaves as an int in every use below.
+        convert: Callable[[int], int] = _gmpy2.mpz if self._gmp else int
         self._n = convert(pub.n)
         self._e = convert(pub.e)
         self._d = convert(priv.d)

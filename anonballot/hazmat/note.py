@@ -31,7 +31,7 @@ import hashlib
 import re
 
 from ..errors import EncodingError, InvalidSignature
-from ..signing import SigningKey, verify_ed25519
+from ..signing import SigningKey, VerifyKey
 
 __all__ = [
     "ED25519_TYPE",
@@ -107,27 +107,26 @@ def _utf8(text: str, what: str) -> bytes:
 
 
 def _check_public_key(public_key: object) -> bytes:
-    if not isinstance(public_key, bytes) or len(public_key) != 32:
-        raise EncodingError("an Ed25519 public key is exactly 32 bytes")
-    return public_key
+    if not isinstance(public_key, VerifyKey):
+        raise EncodingError("an Ed25519 public key is a VerifyKey")
+    return public_key.to_bytes()
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
+def key_id(name: str, public_key: VerifyKey) -> bytes:
     """The 4-byte key ID ``SHA-256(name || 0x0A || 0x01 || public_key)[:4]``."""
     check_key_name(name)
-    _check_public_key(public_key)
-    return hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ED25519_TYPE]) + public_key
-    ).digest()[:4]
+    raw = _check_public_key(public_key)
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519_TYPE]) + raw).digest()[:4]
 
 
-def verifier_key(name: str, public_key: bytes) -> str:
+def verifier_key(name: str, public_key: VerifyKey) -> str:
     """The verifier key string ``<name>+<hex key ID>+<base64(0x01 || public key)>``."""
     kid = key_id(name, public_key)
-    return f"{name}+{kid.hex()}+{b64std_encode(bytes([ED25519_TYPE]) + public_key)}"
+    raw = public_key.to_bytes()
+    return f"{name}+{kid.hex()}+{b64std_encode(bytes([ED25519_TYPE]) + raw)}"
 
 
-def parse_verifier_key(vkey: str) -> tuple[str, bytes]:
+def parse_verifier_key(vkey: str) -> tuple[str, VerifyKey]:
     """Parse an Ed25519 verifier key string into ``(name, public_key)``.
 
     The key ID in the string must match the one computed from the name and key.
@@ -141,7 +140,7 @@ def parse_verifier_key(vkey: str) -> tuple[str, bytes]:
     raw = b64std_decode(b64, length=33, what="verifier key")
     if raw[0] != ED25519_TYPE:
         raise EncodingError("verifier key: not an Ed25519 (type 0x01) key")
-    public_key = raw[1:]
+    public_key = VerifyKey(raw[1:])
     if key_id(name, public_key).hex() != kid_hex:
         raise EncodingError("verifier key: the key ID does not match the name and key")
     return name, public_key
@@ -168,14 +167,13 @@ def sign_note(text: str, name: str, key: SigningKey) -> str:
     return note
 
 
-def open_note(note: str | bytes, name: str, public_key: bytes) -> str:
+def open_note(note: str | bytes, name: str, public_key: VerifyKey) -> str:
     """Verify a signed note against the Ed25519 key ``(name, public_key)``; return its text.
 
     Raises :class:`EncodingError` for a malformed note and :class:`InvalidSignature` when
     no signature by the key verifies or a signature by the key does not verify.
     """
     check_key_name(name)
-    _check_public_key(public_key)
     expected_id = key_id(name, public_key)
 
     if isinstance(note, bytes):
@@ -219,7 +217,7 @@ def open_note(note: str | bytes, name: str, public_key: bytes) -> str:
         if signer != name or blob[:4] != expected_id:
             continue  # an unknown key: ignored, as the specification requires
         try:
-            verify_ed25519(public_key, message, blob[4:])
+            public_key.verify(message, blob[4:])
         except InvalidSignature as exc:
             raise InvalidSignature(f"the signature by {name} does not verify") from exc
         verified += 1

@@ -13,9 +13,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..codes import generate_code
+from ..encoding import JSONValue
 from ..engine import Round
 from ..errors import InputError
 from ..manifest import Manifest
@@ -40,12 +40,14 @@ COMMENTS = (
 )
 
 
-def random_answers(manifest: Manifest, ward: str, rng: random.Random) -> dict[str, Any]:
+def random_answers(
+    manifest: Manifest, ward: str, rng: random.Random
+) -> dict[str, dict[str, JSONValue]]:
     """Honest random answers for every subject of ``ward``, with some comments."""
     q = manifest.questionnaire
     levels = list(q.answer_ids)
     weights = [5, 4, 2, 1] + [1] * (len(levels) - 4) if len(levels) >= 4 else [1] * len(levels)
-    answers: dict[str, Any] = {}
+    answers: dict[str, dict[str, JSONValue]] = {}
     for subject in manifest.subjects_of(ward):
         ratings = {c.id: rng.choices(levels, weights)[0] for c in q.criteria}
         comments = {}

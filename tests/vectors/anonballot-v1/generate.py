@@ -56,7 +56,7 @@ from anonballot.sealing import SealedBallot, seal
 from anonballot.signing import SigningKey
 from anonballot.storage import MemoryStore
 from anonballot.tokens import IssuerKey, Token, TokenRequest
-from anonballot.trustee import TrusteeKey, TrusteePublic
+from anonballot.trustee import HpkePrivateKey, TrusteeKey, TrusteePublic
 
 # ---------------------------------------------------------------------------
 
@@ -257,16 +257,16 @@ class TokenRun:
     token: Token
 
     def to_json(self) -> dict[str, Any]:
-        n = self.issuer.public_key.public_numbers().n
+        n = self.issuer.public_key.to_cryptography().public_numbers().n
         prepared = self.request.prepared
         encoded = blind_rsa.emsa_pss_encode(prepared, n.bit_length() - 1, self.salt)
         return {
             "ward": self.ward,
-            "issuer_key": b64u(self.issuer.public_der),
+            "issuer_key": self.issuer.public_key.to_b64u(),
             "issuer_key_id": self.issuer.key_id,
             "modulus_bits": n.bit_length(),
             "voter_seed_hex": self.voter.seed.hex(),
-            "voter_public_key_hex": self.voter.public_key.hex(),
+            "voter_public_key_hex": self.voter.public_key.to_bytes().hex(),
             "prefix_hex": self.prefix.hex(),
             "prepared_hex": prepared.hex(),
             "salt_hex": self.salt.hex(),
@@ -282,18 +282,18 @@ class TokenRun:
 
 def issue_token(engine: Round, code: str, ward: str, rng: Drbg) -> TokenRun:
     issuer = engine.issuer_key(ward)
-    public = issuer.public_key
+    public = issuer.public_key.to_cryptography()
     n = public.public_numbers().n
     voter = SigningKey(rng(32))
     prefix = rng(32)
-    prepared = blind_rsa.prepare_randomize(voter.public_key, prefix=prefix)
+    prepared = blind_rsa.prepare_randomize(voter.public_key.to_bytes(), prefix=prefix)
     salt = rng(blind_rsa.SALT_LENGTH)
     while True:
         r = rng.randbelow(n)
         if r >= 1 and math.gcd(r, n) == 1:
             break
     blinded, inv = blind_rsa.blind(public, prepared, salt=salt, r=r)
-    request = TokenRequest(issuer.public_der, prepared, inv, blinded)
+    request = TokenRequest(issuer.public_key, prepared, inv, blinded)
     blind_sig = engine.issue(code, blinded)
     token = request.finalize(blind_sig)
     return TokenRun(ward, issuer, voter, prefix, salt, r, request, blind_sig, token)
@@ -467,7 +467,7 @@ def seal_ballot(
     key, nonce = stream[:32], stream[32:44]
     values = []
     for t, share in zip(trustees, library.shares, strict=True):
-        private = X25519PrivateKey.from_private_bytes(t.hpke_private)
+        private = t.hpke_private.to_cryptography()
         opened = _SUITE.decrypt(share, private, info=jcs({"round": mid, "trustee": t.id}))
         values.append(int.from_bytes(opened, "big"))
     coefficients = [int.from_bytes(key, "big")]
@@ -484,7 +484,7 @@ def seal_ballot(
     ]
     ephemerals = [rng(32) for _ in trustees]
     shares = tuple(
-        hpke_seal_fixed(t.hpke_public, info, value.to_bytes(66, "big"), sk_e)
+        hpke_seal_fixed(t.hpke_public.to_bytes(), info, value.to_bytes(66, "big"), sk_e)
         for t, info, value, sk_e in zip(trustees, infos, values, ephemerals, strict=True)
     )
     sealed = SealedBallot(shares=shares, nonce=library.nonce, ct=library.ct)
@@ -525,7 +525,9 @@ class RoundRun:
 def run_round(record: Path) -> RoundRun:
     keys = Drbg("keys")
     organizer, log = SigningKey(keys(32)), SigningKey(keys(32))
-    trustees = [TrusteeKey(tid, keys(32), SigningKey(keys(32))) for tid, _ in TRUSTEES]
+    trustees = [
+        TrusteeKey(tid, HpkePrivateKey(keys(32)), SigningKey(keys(32))) for tid, _ in TRUSTEES
+    ]
     config = round_config(trustees)
     clock = Clock()
     engine = Round.create(
@@ -734,7 +736,7 @@ def vector_token(run: RoundRun) -> dict[str, Any]:
     first = run.casts[0].token
     msg = first.token.msg
     sig = first.token.sig
-    n = first.issuer.public_key.public_numbers().n
+    n = first.issuer.public_key.to_cryptography().public_numbers().n
     other_ward = run.casts[1].token
     flipped = bytearray(sig)
     flipped[100] ^= 1
@@ -781,8 +783,8 @@ def vector_sealed(run: RoundRun) -> dict[str, Any]:
             {
                 "index": i,
                 "id": t.id,
-                "hpke_key": b64u(t.hpke_public),
-                "private_key": b64u(t.hpke_private),
+                "hpke_key": t.hpke_public.to_b64u(),
+                "private_key": b64u(t.hpke_private.to_bytes()),
             }
             for i, t in enumerate(run.trustees, start=1)
         ],
@@ -839,7 +841,7 @@ def vector_leaf(run: RoundRun) -> dict[str, Any]:
         "round": run.manifest.mid,
         "leaf": cast.leaf.decode("utf-8"),
         "signed_bytes": jcs(unsigned).decode("utf-8"),
-        "voter_public_key_hex": cast.token.voter.public_key.hex(),
+        "voter_public_key_hex": cast.token.voter.public_key.to_bytes().hex(),
         "leaf_hash_hex": h.hex(),
         "leaf_hash": b64u(h),
         "receipt_code": receipt_code(h),
@@ -886,7 +888,7 @@ def vector_receipt(run: RoundRun) -> dict[str, Any]:
         "leaf_hash is the hash of those bytes); the others must be rejected.",
         "round": run.manifest.mid,
         "origin": run.manifest.origin,
-        "log_key": b64u(run.manifest.log_key),
+        "log_key": run.manifest.log_key.to_b64u(),
         "cases": [
             {
                 "why": why,
@@ -945,7 +947,7 @@ def vector_checkpoint(run: RoundRun) -> dict[str, Any]:
         "body is origin, tree size and root. valid notes verify under log_key with key name "
         "origin (and give size and root_hex); the others must be rejected.",
         "origin": origin,
-        "log_key": b64u(m.log_key),
+        "log_key": m.log_key.to_b64u(),
         "key_id_hex": key_id(origin, m.log_key).hex(),
         "cases": out,
     }
@@ -954,7 +956,7 @@ def vector_checkpoint(run: RoundRun) -> dict[str, Any]:
 def vector_openings(run: RoundRun) -> dict[str, Any]:
     m = run.manifest
     released = [
-        {"index": i, "id": t.id, "private_key": b64u(t.hpke_private)}
+        {"index": i, "id": t.id, "private_key": b64u(t.hpke_private.to_bytes())}
         for i, t in enumerate(run.trustees, start=1)
     ]
     cases = []
