@@ -9,6 +9,7 @@ rated. No ballot is cast: the modules under test read the results only.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import random
 from collections.abc import Mapping, Sequence
 
@@ -22,13 +23,23 @@ from anonballot.statements import (
     SubjectResult,
     WardCounts,
 )
-from anonballot.testing import demo_config
+from anonballot.testing import DEMO_TRUSTEES, demo_config
 from anonballot.testing.district import ROLES
+from anonballot.trustee import TrusteeKey
 
 ORGANIZER = SigningKey(bytes(range(32)))
 """The organizer key of every made-up round (fixed, so that tests are reproducible)."""
 
-BASE_CONFIG, _ = demo_config(wards=1, round_id="base")
+BASE_CONFIG, _ = demo_config(
+    wards=1,
+    round_id="base",
+    trustees=[
+        TrusteeKey(tid, bytes([i + 1]) * 32, SigningKey(bytes([i + 101]) * 32))
+        for i, (tid, _) in enumerate(DEMO_TRUSTEES)
+    ],
+    now=dt.datetime(2026, 5, 4, 8, tzinfo=dt.UTC),
+)
+"""The demo questionnaire, trustees and windows, fixed: a round's ``mid`` is reproducible."""
 LEVELS = BASE_CONFIG.questionnaire.answer_ids
 CRITERIA = tuple(c.id for c in BASE_CONFIG.questionnaire.criteria)
 COMMENT_FIELDS = tuple(c.id for c in BASE_CONFIG.questionnaire.comments)
