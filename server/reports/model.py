@@ -5,14 +5,13 @@ Pure: built from the signed results (protocol section 7.5), the manifest and a l
 are tested on their own (``tests/test_report_model.py``). The HTML (``html.py``) and the
 XLSX (``xlsx.py``) only lay it out.
 
-**min_group.** The manifest's ``min_group`` is advice to reports: a ward with fewer valid
-ballots shows its counts only (ballots, valid, invalid), never the distribution or the
-comments of its people rated, and the page says why. The summaries by role and for the
-district then add up the **shown wards only** (and name the wards left out): a summary that
-included a hidden ward would give that ward's distribution away by subtraction, within the
-printed report itself. When no ward is hidden, the summaries are the results' own ``roles``
-and ``district``. (The signed results stay public through the API with every count: the rule
-protects the readers of the report, it is not an access control.)
+**min_group.** The rule is :mod:`anonballot.disclosure`'s, the same for every view: a ward
+with fewer valid ballots than the manifest's ``min_group`` shows its counts only (ballots,
+valid, invalid), never the distribution or the comments of its people rated, and the page
+says why. The summaries by role and for the district add up the **shown wards only** (and
+name the wards left out), so that no subtraction within the report gives a hidden ward's
+distribution away. When no ward is hidden, the summaries are the results' own ``roles`` and
+``district``.
 """
 
 from __future__ import annotations
@@ -21,7 +20,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from anonballot.disclosure import Disclosure
 from anonballot.manifest import Manifest
+from anonballot.statements import (
+    DistrictResult,
+    Results,
+    RoleResult,
+    SubjectResult,
+    WardCounts,
+)
 
 from ..i18n import Messages
 
@@ -78,6 +85,8 @@ class Aggregate:
     criteria: Mapping[str, Mapping[str, int]]
     people: int
     """Valid ballots behind the summary (the people, not the ratings)."""
+    shown: bool
+    """Whether the summary stands on enough ballots to show its distribution."""
 
 
 @dataclass(frozen=True)
@@ -193,16 +202,15 @@ class ResultsView:
         self.criteria = [(c.id, m.label(c.label)) for c in q.criteria]
         self.comment_fields = [(c.id, m.label(c.label)) for c in q.comments]
         self.min_group = manifest.min_group
-        self.hidden_wards = [
-            w.id for w in manifest.wards if self.ward_counts(w.id)["valid"] < manifest.min_group
-        ]
+        self.disclosure = Disclosure(manifest, _typed(manifest, results))
+        self.hidden_wards = list(self.disclosure.hidden_wards)
 
     def ward_counts(self, ward: str) -> dict[str, int]:
         counts: dict[str, int] = self.results["wards"][ward]
         return counts
 
     def shown(self, ward: str) -> bool:
-        return ward not in self.hidden_wards
+        return self.disclosure.shown(ward)
 
     def ward_name(self, ward: str) -> str:
         return self.m.label(self.manifest.ward(ward).name)
@@ -266,86 +274,70 @@ class ResultsView:
             for fid, flabel in self.comment_fields
         ]
 
-    def _zero(self) -> dict[str, dict[str, int]]:
-        return {c: {lv.id: 0 for lv in self.levels} for c, _ in self.criteria}
-
-    def _people(self, role: str | None) -> int:
-        """Valid ballots of the shown wards (with a subject of ``role``, unless None)."""
-        return sum(
-            self.ward_counts(w.id)["valid"]
-            for w in self.manifest.wards
-            if self.shown(w.id)
-            and (role is None or any(s.role == role for s in self.manifest.subjects_of(w.id)))
-        )
-
     def aggregates(self) -> tuple[list[Aggregate], Aggregate]:
         """The summaries by role and for the district, over the shown wards only.
 
         When no ward is hidden these are the results' own ``roles`` and ``district``.
         """
         m = self.m
-        district_name = m.label(self.manifest.district_name)
-        roles: list[Aggregate] = []
-        if not self.hidden_wards:
-            for r in self.manifest.roles:
-                entry = self.results["roles"][r.id]
-                roles.append(
-                    Aggregate(
-                        f"role-{r.id}",
-                        m.label(r.title),
-                        entry["subjects"],
-                        entry["ballots"],
-                        entry["criteria"],
-                        self._people(r.id),
-                    )
-                )
-            d = self.results["district"]
-            district = Aggregate(
-                "district",
-                district_name,
-                len(self.manifest.subjects),
-                d["ballots"],
-                d["criteria"],
-                self._people(None),
-            )
-            return roles, district
-        d_criteria = self._zero()
-        d_subjects = d_ratings = 0
+        d = self.disclosure
+        roles = []
         for r in self.manifest.roles:
-            criteria = self._zero()
-            subjects = ratings = 0
-            for s in self.manifest.subjects:
-                if s.role != r.id or not self.shown(s.ward):
-                    continue
-                entry = self.subject(s.id)
-                _add_into(criteria, entry["criteria"])
-                subjects += 1
-                ratings += entry["ballots"]
-            _add_into(d_criteria, criteria)
-            d_subjects += subjects
-            d_ratings += ratings
+            summary = d.role(r.id)
             roles.append(
                 Aggregate(
                     f"role-{r.id}",
                     m.label(r.title),
-                    subjects,
-                    ratings,
-                    criteria,
-                    self._people(r.id),
+                    summary.subjects,
+                    summary.ratings,
+                    summary.criteria,
+                    summary.ballots,
+                    not d.hidden(summary),
                 )
             )
+        summary = d.district()
+        # The district's own count in the results is of ballots, not ratings; the page has
+        # printed it as it stands when no ward is hidden.
+        ballots = summary.ratings if self.hidden_wards else self.results["district"]["ballots"]
         district = Aggregate(
-            "district", district_name, d_subjects, d_ratings, d_criteria, self._people(None)
+            "district",
+            m.label(self.manifest.district_name),
+            summary.subjects,
+            ballots,
+            summary.criteria,
+            summary.ballots,
+            not d.hidden(summary),
         )
         return roles, district
 
     def hidden(self, agg: Aggregate) -> bool:
         """Whether a summary stands on too few people to show its distribution."""
-        return agg.people < self.min_group
+        return not agg.shown
 
 
-def _add_into(target: dict[str, dict[str, int]], source: Mapping[str, Mapping[str, int]]) -> None:
-    for criterion, per_level in source.items():
-        row = target.setdefault(criterion, {})
-        for level, n in per_level.items():
-            row[level] = row.get(level, 0) + n
+def _typed(manifest: Manifest, results: Mapping[str, Any]) -> Results:
+    """The members of the results value (protocol section 7.5) that the ``min_group`` rule
+    reads, typed; the pages receive the value the engine signed."""
+    return Results(
+        round=manifest.mid,
+        tree_size=int(results.get("tree_size", 0)),
+        root=b"",
+        trustees=tuple(results.get("trustees", ())),
+        wards={w: WardCounts(**c) for w, c in results["wards"].items()},
+        subjects={
+            s.id: SubjectResult(
+                s.ward,
+                s.role,
+                results["subjects"][s.id]["ballots"],
+                results["subjects"][s.id]["criteria"],
+                {f: tuple(t) for f, t in results["subjects"][s.id]["comments"].items()},
+            )
+            for s in manifest.subjects
+        },
+        roles={
+            r: RoleResult(v["subjects"], v["ballots"], v["criteria"])
+            for r, v in results["roles"].items()
+        },
+        district=DistrictResult(results["district"]["ballots"], results["district"]["criteria"]),
+        invalid=(),
+    )
