@@ -13,6 +13,8 @@ import datetime as dt
 import random
 from collections.abc import Mapping, Sequence
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from anonballot.district import District, Subject, Ward
 from anonballot.manifest import Manifest
 from anonballot.signing import SigningKey
@@ -25,7 +27,8 @@ from anonballot.statements import (
 )
 from anonballot.testing import DEMO_TRUSTEES, demo_config
 from anonballot.testing.district import ROLES
-from anonballot.trustee import TrusteeKey
+from anonballot.tokens import IssuerPublicKey
+from anonballot.trustee import HpkePrivateKey, TrusteeKey
 
 ORGANIZER = SigningKey(bytes(range(32)))
 """The organizer key of every made-up round (fixed, so that tests are reproducible)."""
@@ -34,7 +37,9 @@ BASE_CONFIG, _ = demo_config(
     wards=1,
     round_id="base",
     trustees=[
-        TrusteeKey(tid, bytes([i + 1]) * 32, SigningKey(bytes([i + 101]) * 32))
+        TrusteeKey(
+            tid, HpkePrivateKey.from_bytes(bytes([i + 1]) * 32), SigningKey(bytes([i + 101]) * 32)
+        )
         for i, (tid, _) in enumerate(DEMO_TRUSTEES)
     ],
     now=dt.datetime(2026, 5, 4, 8, tzinfo=dt.UTC),
@@ -46,6 +51,13 @@ COMMENT_FIELDS = tuple(c.id for c in BASE_CONFIG.questionnaire.comments)
 
 Posts = Mapping[str, Sequence[tuple[str, str]]]
 """Ward id to its people rated, each ``(subject id, role id)``; roles: secretary, chairman."""
+
+
+def _unused_issuer_key(n: int) -> IssuerPublicKey:
+    """A well-formed RSA public key that is never used (no ballots are cast here)."""
+    return IssuerPublicKey.from_cryptography(
+        rsa.RSAPublicNumbers(65537, (1 << 2047) | (2 * n + 1)).public_key()
+    )
 
 
 def make_manifest(round_id: str, posts: Posts, *, min_group: int = 5) -> Manifest:
@@ -67,9 +79,9 @@ def make_manifest(round_id: str, posts: Posts, *, min_group: int = 5) -> Manifes
     return Manifest.build(
         config,
         eligible=dict.fromkeys(posts, 100),
-        issuer_keys=dict.fromkeys(posts, b"not a key: never read here"),
+        issuer_keys={w: _unused_issuer_key(i) for i, w in enumerate(posts)},
         organizer_key=ORGANIZER.public_key,
-        log_key=bytes(32),
+        log_key=ORGANIZER.public_key,
     )
 
 

@@ -135,7 +135,7 @@ def test_make_ballot_passes_malformed_answers_to_validation(manifest: Manifest) 
             validate_ballot(make_ballot(WARD, answers), manifest, WARD)
 
 
-# --- classify_plaintext: protocol 7.3 steps 5, 6, 7 ---------------------------------------------------
+# --- classify_plaintext: protocol 7.3 steps 5, 6, 7 -----------------------------------------
 
 
 def test_classify_valid(manifest: Manifest, ballot: dict[str, Any]) -> None:

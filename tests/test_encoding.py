@@ -1,4 +1,4 @@
-"""Canonical JSON, strict parsing and base64url (anonballot.encoding; protocol sections 2.1 and 2.2)."""
+"""Canonical JSON, strict parsing and base64url (anonballot.encoding; protocol 2.1 and 2.2)."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ class Config:
 CONFIGS = [
     # 2 of 3 trustees; invalid ballots: wrong_ward, not_canonical, invalid_content
     Config("basic", wards=3, voters=8),
-    # every reason of protocol 7.3, plaintext corner cases of 2.1, White_Space and code-point comment rules
+    # every reason of protocol 7.3, plaintext corner cases of 2.1, comment rules of 7.4
     Config("edge", wards=2, voters=16, edge_cases=True),
     # all three trustees released, so shares_inconsistent is reachable
     Config("edge-all-trustees", wards=2, voters=16, released=(0, 1, 2), edge_cases=True),
