@@ -67,7 +67,9 @@ class CheckResult:
     def fail(self, detail: str, *, leaf_index: int | None = None, file: str | None = None) -> None:
         self.passed = False
         self.failure_count += 1
-        if len(self.failures) < MAX_LISTED:
+        # A failure of a whole file (a damaged board, a missing statement) is always listed:
+        # past the cap of per-leaf failures it would otherwise be the one thing not said.
+        if len(self.failures) < MAX_LISTED or (file is not None and leaf_index is None):
             entry: dict[str, JSONValue] = {"detail": detail}
             if leaf_index is not None:
                 entry["leaf_index"] = leaf_index

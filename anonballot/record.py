@@ -61,7 +61,7 @@ def write_record(
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".zip":
         tmp = _temporary_name(path.parent, ".zip")
-        try:  # fix: the temporary zip was left behind when writing failed
+        try:  # a failed write leaves no temporary zip behind
             with zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_DEFLATED) as zf:
                 for name, data in sorted(files.items()):
                     zf.writestr(f"{round_id}/{name}", data)
@@ -83,7 +83,7 @@ def write_record(
         with (tmpdir / "board.jsonl").open("wb") as out:
             for leaf in leaves:
                 out.write(leaf + b"\n")
-        # fix: rmtree failed on an existing file (or a symlink) at dest
+        # an existing file or symlink at dest is replaced too, not only a folder
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():
@@ -121,8 +121,8 @@ class Record:
                 raise RecordError(
                     f"{self.source}: not a folder or a zip file", code="no_record"
                 ) from exc
-            # fix: a bare endswith("manifest.json") took "x/old-manifest.json" for a
-            # manifest (prefix "x/old-"); only "manifest.json" or "<dir>/manifest.json" are.
+            # Only "manifest.json" or "<dir>/manifest.json" is a manifest (protocol 9.1):
+            # a bare endswith("manifest.json") would take "x/old-manifest.json" for one.
             tops = {
                 n[: -len("manifest.json")]
                 for n in self._zip.namelist()
@@ -168,7 +168,7 @@ class Record:
                 raise RecordError(f"{name} is too large", code="bad_record")
             try:
                 return self._zip.read(info)
-            except _ZIP_ERRORS as exc:  # fix: a damaged member escaped as BadZipFile/zlib.error
+            except _ZIP_ERRORS as exc:  # a damaged member is bad input, not a zipfile/zlib error
                 raise RecordError(f"{name}: damaged zip member ({exc})", code="bad_record") from exc
         path = self._root / name
         if path.stat().st_size > limit:
@@ -192,8 +192,8 @@ class Record:
 
     def board_size_bytes(self) -> int:
         """The board's size in bytes (uncompressed); 0 when the record has no board."""
-        # fix: a record without board.jsonl raised KeyError / FileNotFoundError here,
-        # before the audit could report the missing board as a failed check
+        # A record without board.jsonl is still a record: the audit reports the missing
+        # board as a failed check (protocol 9.2), so nothing here may raise for it.
         if not self.exists("board.jsonl"):
             return 0
         if self._zip is not None:
@@ -219,15 +219,15 @@ class Record:
             while True:
                 try:
                     line = stream.readline(MAX_LEAF_LINE + 1)
-                    # fix: a zip member's readline(limit) may return more than limit bytes
-                    # (CPython's IOBase.readline), so measure the line, not the request
+                    # A zip member's readline(limit) may return more than limit bytes
+                    # (CPython's IOBase.readline): measure the line, not the request.
                     ended = line.endswith(b"\n")
                     if len(line) - ended > MAX_LEAF_LINE:
                         rest = line
                         while rest and not rest.endswith(b"\n"):
                             rest = stream.readline(MAX_LEAF_LINE)
                         line = line[:MAX_LEAF_LINE]
-                except _ZIP_ERRORS as exc:  # fix: escaped as BadZipFile / zlib.error
+                except _ZIP_ERRORS as exc:  # damage is bad input, not a zipfile/zlib error
                     raise RecordError(
                         f"board.jsonl: damaged zip member ({exc})", code="bad_record"
                     ) from exc

@@ -279,8 +279,11 @@ def test_damaged_zip_board_is_a_failed_check(run: RoundRun, tmp_path: Path) -> N
     archive.write_bytes(bytes(data))
     report = audit(archive)
     assert report.exit_status == 1
-    assert report.checks["A2"].failures[-1]["file"] == "board.jsonl"
-    assert "damaged" in str(report.checks["A2"].failures[-1]["detail"])
+    # Whatever the corrupted stream inflates to first, the damage itself is reported.
+    assert any(
+        f.get("file") == "board.jsonl" and "damaged" in str(f["detail"])
+        for f in report.checks["A2"].failures
+    )
     assert audit(archive, workers=2).to_json() == report.to_json()
 
 
