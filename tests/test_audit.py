@@ -335,13 +335,15 @@ def test_public_part_of_a_restricted_round(run: RoundRun, tmp_path: Path) -> Non
         "board.jsonl", "checkpoint.txt", "close.json", "issuance.json", "manifest.json"
     ]  # fmt: skip
     report = audit(part)
-    assert report.passed and not report.complete
+    assert report.passed
+    assert not report.complete
     assert report.exit_status == 0
     assert report.failed() == []
     assert report.not_checked() == ["A10", "A11", "A12"]
     assert report.results is None
     value = report.to_json()
-    assert value["passed"] is True and value["complete"] is False
+    assert value["passed"] is True
+    assert value["complete"] is False
     status = {c["id"]: c["status"] for c in value["checks"]}
     assert status == {cid: "passed" if cid not in ("A10", "A11", "A12") else "not_checked"
                       for cid in CHECKS}  # fmt: skip
@@ -365,7 +367,8 @@ def test_public_part_of_a_restricted_round(run: RoundRun, tmp_path: Path) -> Non
 
 def test_the_full_record_of_a_restricted_round_is_audited_fully(run: RoundRun) -> None:
     report = audit(run.path)
-    assert report.passed and report.complete
+    assert report.passed
+    assert report.complete
     assert report.not_checked() == []
 
 
@@ -374,9 +377,11 @@ def test_the_public_part_still_catches_tampering(run: RoundRun, tmp_path: Path) 
     lines = board_lines(part)
     write_board(part, lines[:-1])  # a ballot dropped
     report = audit(part)
-    assert not report.passed and not report.complete
+    assert not report.passed
+    assert not report.complete
     assert report.exit_status == 1
-    assert "A6" in report.failed() and "A8" in report.failed()
+    assert "A6" in report.failed()
+    assert "A8" in report.failed()
     assert render_report(report).splitlines()[-2].startswith("RESULT: FAILED A6")
 
 
@@ -385,7 +390,8 @@ def test_a_public_round_without_releases_fails(public_run: RoundRun, tmp_path: P
     part = _public_part(public_run, tmp_path / "public")
     report = audit(part)
     assert report.failed() == ["A10", "A11", "A12"]
-    assert report.complete and report.exit_status == 1
+    assert report.complete
+    assert report.exit_status == 1
 
 
 def test_a_restricted_record_with_part_of_the_confidential_part_fails(
@@ -394,7 +400,8 @@ def test_a_restricted_record_with_part_of_the_confidential_part_fails(
     """Releases without results (or the reverse) is a broken record, not the public part."""
     (record / "results.json").unlink()
     report = audit(record)
-    assert report.failed() == ["A12"] and report.complete
+    assert report.failed() == ["A12"]
+    assert report.complete
     shutil.rmtree(record / "releases")
     (record / "results.json").write_bytes(b"{}")
     report = audit(record)
@@ -407,7 +414,7 @@ def test_the_public_part_exists_once_closed(tmp_path: Path) -> None:
     from anonballot.storage import MemoryStore
     from anonballot.testing import demo_config
 
-    config, trustees = demo_config(wards=1)
+    config, _trustees = demo_config(wards=1)
     engine = Round.create(MemoryStore(), config, organizer=SigningKey.generate(), key_bits=2048)
     engine.open()
     with pytest.raises(StateError):
@@ -419,7 +426,8 @@ def test_the_public_part_exists_once_closed(tmp_path: Path) -> None:
         engine.record_files()  # the whole record needs the tally
     part = write_record(tmp_path / "p.zip", config.round_id, files, engine.board_leaves())
     report = audit(part)
-    assert report.passed and report.not_checked() == ["A10", "A11", "A12"]
+    assert report.passed
+    assert report.not_checked() == ["A10", "A11", "A12"]
 
 
 def test_invalid_ballots_are_listed_and_a11_passes(run: RoundRun, record: Path) -> None:
