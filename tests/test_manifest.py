@@ -477,3 +477,24 @@ def test_round_config_rejects_bad_members(key: str, value: object) -> None:
     data[key] = value
     with pytest.raises(ManifestError):
         RoundConfig.from_json(data)
+
+
+def test_compare_subjects_across_rounds() -> None:
+    from anonballot.district import Subject, compare_subjects
+
+    def s(sid: str, ward: str, role: str, name: str) -> Subject:
+        return Subject(sid, ward, role, {"vi": name})
+
+    may = [s("a-bt", "a", "bt", "An"), s("a-ct", "a", "ct", "Bình"), s("b-bt", "b", "bt", "Chi"),
+           s("c-bt", "c", "bt", "Dũng")]  # fmt: skip
+    nov = [s("a-bt", "a", "bt", "An"), s("a-ct", "a", "ct", "Bính"), s("b-bt-2", "b", "bt", "Em"),
+           s("d-bt", "d", "bt", "Giang")]  # fmt: skip
+    changes = [(c.kind, c.old.id if c.old else None, c.new.id if c.new else None)
+               for c in compare_subjects(may, nov)]  # fmt: skip
+    assert changes == [
+        ("changed", "a-ct", "a-ct"),  # same id, another name: worth a warning
+        ("new_in_post", "b-bt", "b-bt-2"),  # a new office holder: never compared
+        ("new_post", None, "d-bt"),
+        ("gone", "c-bt", None),
+    ]
+    assert compare_subjects(may, may) == []
