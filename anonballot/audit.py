@@ -5,9 +5,13 @@ for 8 bytes per leaf for the double-spend check, A5) and spreads the per-leaf wo
 token and signature checks, decryption and counting) over worker processes. It returns an
 :class:`AuditReport`; :func:`render_report` turns it into text for people.
 
-Exit status (:attr:`AuditReport.exit_status`): 0 when every check passes, 1 when any fails.
+Exit status (:attr:`AuditReport.exit_status`): 0 when no check fails, 1 when any fails.
 A source that is not a round record at all raises :class:`~anonballot.errors.RecordError`
 (exit status 2).
+
+The public part of a restricted round's record (protocol sections 4.2 and 9.2: no
+releases, no results) is audited as far as it goes: A1 to A9 run, A10 to A12 are "not
+checked", and the report is not :attr:`~AuditReport.complete`.
 """
 
 from __future__ import annotations
@@ -31,7 +35,15 @@ from .statements import CloseStatement, IssuanceLedger, Results
 from .tally import TallyBuilder
 from .trustee import TrusteeSecret, verify_release
 
-__all__ = ["CHECKS", "AuditReport", "CheckResult", "audit_record", "render_report"]
+__all__ = [
+    "CHECKS",
+    "CONFIDENTIAL_CHECKS",
+    "NEEDS_CONFIDENTIAL",
+    "AuditReport",
+    "CheckResult",
+    "audit_record",
+    "render_report",
+]
 
 CHECKS: dict[str, str] = {
     "A1": "manifest signature and structure",
@@ -48,6 +60,12 @@ CHECKS: dict[str, str] = {
     "A12": "the recomputed results equal results.json, whose signature verifies",
 }
 
+CONFIDENTIAL_CHECKS = ("A10", "A11", "A12")
+"""The checks that need the confidential part of a restricted round (protocol section 9.2)."""
+
+NEEDS_CONFIDENTIAL = "needs the confidential part (the trustees' releases and the results)"
+"""Why a check of :data:`CONFIDENTIAL_CHECKS` was not run on a public part."""
+
 MAX_LISTED = 50
 """Failures listed per check; the count covers all of them."""
 
@@ -63,6 +81,24 @@ class CheckResult:
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, JSONValue]] = field(default_factory=list)
     failure_count: int = 0
+    checked: bool = True
+    """False when the check could not run on what the record holds (:meth:`skip`)."""
+    detail: str | None = None
+    """Why the check was not run."""
+
+    @property
+    def status(self) -> str:
+        """``"passed"``, ``"failed"`` or ``"not_checked"``."""
+        if not self.checked:
+            return "not_checked"
+        return "passed" if self.passed else "failed"
+
+    def skip(self, detail: str) -> None:
+        """Leave the check out: neither passed nor failed. ``passed`` is False, so that a
+        reader of the report who knows only that field never takes it for a pass."""
+        self.checked = False
+        self.passed = False
+        self.detail = detail
 
     def fail(self, detail: str, *, leaf_index: int | None = None, file: str | None = None) -> None:
         self.passed = False
@@ -78,14 +114,18 @@ class CheckResult:
             self.failures.append(entry)
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {
+        value: dict[str, JSONValue] = {
             "id": self.id,
             "title": self.title,
+            "status": self.status,
             "passed": self.passed,
             "counts": dict(self.counts),
             "failure_count": self.failure_count,
             "failures": list(self.failures),
         }
+        if self.detail is not None:
+            value["detail"] = self.detail
+        return value
 
 
 @dataclass
@@ -99,14 +139,23 @@ class AuditReport:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks.values())
+        """No check failed. With :attr:`complete` False, this speaks for the checks run."""
+        return all(c.status != "failed" for c in self.checks.values())
+
+    @property
+    def complete(self) -> bool:
+        """Every check ran: False for the public part of a restricted round."""
+        return all(c.checked for c in self.checks.values())
 
     @property
     def exit_status(self) -> int:
         return 0 if self.passed else 1
 
     def failed(self) -> list[str]:
-        return [c.id for c in self.checks.values() if not c.passed]
+        return [c.id for c in self.checks.values() if c.status == "failed"]
+
+    def not_checked(self) -> list[str]:
+        return [c.id for c in self.checks.values() if not c.checked]
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
@@ -114,6 +163,7 @@ class AuditReport:
             "round_id": self.round_id,
             "mid": self.mid,
             "passed": self.passed,
+            "complete": self.complete,
             "checks": [c.to_json() for c in self.checks.values()],
             "results": self.results,
         }
@@ -264,7 +314,8 @@ class _Audit:
         earlier = self._earlier_checkpoints(manifest)
         close = self._close_statement(manifest)
         ledger = self._ledger(manifest, close)
-        secrets = self._a10(manifest)
+        public_part = self._is_public_part(manifest)
+        secrets = None if public_part else self._a10(manifest)
 
         board = self._board(signed_manifest_bytes, secrets, earlier)
         size, root, ward_ballots, tally = board
@@ -297,7 +348,10 @@ class _Audit:
         self._a9(manifest, close, ledger, ward_ballots)
         results = None
         a11 = self.c("A11")
-        if tally is None:
+        if public_part:
+            for cid in CONFIDENTIAL_CHECKS:
+                self.c(cid).skip(NEEDS_CONFIDENTIAL)
+        elif tally is None:
             a11.fail("not checked: fewer valid releases than the threshold (A10)", file="releases")
             self.c("A12").fail(
                 "not checked: the tally cannot be recomputed without A11", file="results.json"
@@ -317,6 +371,19 @@ class _Audit:
             results = recomputed.to_json()
             self._a12(manifest, results)
         return AuditReport(str(self.record.source), manifest.round_id, mid, self.checks, results)
+
+    def _is_public_part(self, manifest: Manifest) -> bool:
+        """The record is the public part of a restricted round: no release, no results.
+
+        Only a manifest that restricts its results makes a missing confidential part
+        acceptable (protocol section 9.2); a public round's record without releases or
+        results fails A10 to A12 as a broken record does.
+        """
+        return (
+            manifest.restricted
+            and not any(n.endswith(".json") for n in self.record.names("releases"))
+            and not self.record.exists("results.json")
+        )
 
     # -- the small files -------------------------------------------------------------------------
 
@@ -669,10 +736,12 @@ def render_report(report: AuditReport) -> str:
     if report.round_id:
         lines.append(f"round {report.round_id} (mid {report.mid})")
     for check in report.checks.values():
-        mark = "PASS" if check.passed else "FAIL"
+        mark = {"passed": "PASS", "failed": "FAIL", "not_checked": "----"}[check.status]
         counts = ", ".join(f"{k} {v}" for k, v in check.counts.items())
         lines.append(f"{check.id:>4} {mark}  {check.title}" + (f"  [{counts}]" if counts else ""))
-        if not check.passed or check.id == "A11":
+        if not check.checked:
+            lines.append(f"        not checked: {check.detail}")
+        elif not check.passed or check.id == "A11":
             for failure in check.failures[:10]:
                 where = (
                     f"leaf {failure['leaf_index']}" if "leaf_index" in failure
@@ -682,8 +751,28 @@ def render_report(report: AuditReport) -> str:
             hidden = check.failure_count - min(len(check.failures), 10)
             if not check.passed and hidden > 0:
                 lines.append(f"        ... and {hidden} more")
-    lines.append(
-        "RESULT: "
-        + ("all checks pass" if report.passed else "FAILED " + ", ".join(report.failed()))
-    )
+    skipped = report.not_checked()
+    if not report.passed:
+        verdict = "FAILED " + ", ".join(report.failed())
+    elif skipped:
+        ran = [cid for cid in report.checks if cid not in skipped]
+        verdict = f"{_span(ran)} pass; {_span(skipped)} not checked"
+    else:
+        verdict = "all checks pass"
+    lines.append("RESULT: " + verdict)
+    if skipped:
+        lines.append(
+            f"This record is the public part of a restricted round: {_span(skipped)} "
+            "need the confidential part (the trustees' releases and the results), which only "
+            "holders of an access token receive. Audit the full record to check the tally."
+        )
     return "\n".join(lines)
+
+
+def _span(ids: Sequence[str]) -> str:
+    """``A1 to A9`` for a run of consecutive checks, else ``A1, A3``."""
+    order = list(CHECKS)
+    positions = [order.index(i) for i in ids]
+    if len(ids) > 2 and positions == list(range(positions[0], positions[0] + len(ids))):
+        return f"{ids[0]} to {ids[-1]}"
+    return ", ".join(ids)

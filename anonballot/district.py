@@ -6,6 +6,7 @@ ward's roster count and issuer key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._shape import Label, list_of, obj, unique, wrap
@@ -13,7 +14,7 @@ from .encoding import JSONValue, check_id, check_label
 from .errors import ManifestError
 from .tokens import IssuerPublicKey
 
-__all__ = ["District", "Role", "Subject", "Ward"]
+__all__ = ["District", "Role", "Subject", "SubjectChange", "Ward", "compare_subjects"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +136,51 @@ class District:
             for i, v in enumerate(list_of(d["subjects"], "subjects", min_len=1))
         )
         return cls(wrap(check_label, d["name"], "district.name"), tuple(wards), roles, subjects)
+
+
+@dataclass(frozen=True)
+class SubjectChange:
+    """How one person rated, or one post, differs between two rounds of a series.
+
+    ``kind`` is one of:
+
+    - ``"changed"``: the same id with another name, ward or role. Reports compare a subject
+      with the previous round's subject of the same id, so a new office holder must get a
+      new id; a changed name under an old id is worth a look.
+    - ``"new_in_post"``: a new id in a (ward, role) that the previous round rated under
+      another id: a new office holder, whom reports do not compare with the predecessor.
+    - ``"new_post"``: a new id in a (ward, role) the previous round did not rate.
+    - ``"gone"``: an id of the previous round that is no longer rated, and whose (ward, role)
+      nobody holds now.
+    """
+
+    kind: str
+    old: Subject | None
+    new: Subject | None
+
+
+def compare_subjects(old: Sequence[Subject], new: Sequence[Subject]) -> list[SubjectChange]:
+    """The differences between the people rated in a round (``old``) and in the round that
+    follows it (``new``), in the order of ``new`` then of ``old``."""
+    old_by_id = {s.id: s for s in old}
+    new_ids = {s.id for s in new}
+    old_posts: dict[tuple[str, str], list[Subject]] = {}
+    for s in old:
+        old_posts.setdefault((s.ward, s.role), []).append(s)
+    new_posts = {(s.ward, s.role) for s in new}
+    changes: list[SubjectChange] = []
+    for s in new:
+        before = old_by_id.get(s.id)
+        if before is not None:
+            if (before.name, before.ward, before.role) != (s.name, s.ward, s.role):
+                changes.append(SubjectChange("changed", before, s))
+            continue
+        holders = old_posts.get((s.ward, s.role))
+        if holders:
+            changes.append(SubjectChange("new_in_post", holders[0], s))
+        else:
+            changes.append(SubjectChange("new_post", None, s))
+    for s in old:
+        if s.id not in new_ids and (s.ward, s.role) not in new_posts:
+            changes.append(SubjectChange("gone", s, None))
+    return changes

@@ -593,16 +593,26 @@ class Round:
                 self.store.set_state("tallied")
             return results
 
-    def record_files(self) -> dict[str, bytes]:
-        """The round record's files but the board (protocol section 9), under ``<round_id>/``."""
-        self._require("tallied")
+    def record_files(self, *, public_only: bool = False) -> dict[str, bytes]:
+        """The round record's files but the board (protocol section 9), under ``<round_id>/``.
+
+        The whole record once tallied; with ``public_only``, once closed, the public part
+        (no releases, no results: protocol section 9.1), which a restricted round shows to
+        everyone.
+        """
+        if public_only:
+            self._require("closed", "tallied")
+        else:
+            self._require("tallied")
         files: dict[str, bytes] = {}
-        for name, path in (
+        documents = [
             ("manifest", "manifest.json"),
             ("close", "close.json"),
             ("issuance", "issuance.json"),
-            ("results", "results.json"),
-        ):
+        ]
+        if not public_only:
+            documents.append(("results", "results.json"))
+        for name, path in documents:
             data = self.store.get_document(name)
             if data is None:
                 raise StateError(f"the round has no {name} yet", code="wrong_state")
@@ -611,8 +621,9 @@ class Round:
         if final is None:
             raise StateError("the final checkpoint is missing", code="wrong_state")
         files["checkpoint.txt"] = final.encode("utf-8")
-        for trustee, release in self.releases().items():
-            files[f"releases/{trustee}.json"] = jcs(release)
+        if not public_only:
+            for trustee, release in self.releases().items():
+                files[f"releases/{trustee}.json"] = jcs(release)
         return files
 
     def board_leaves(self) -> Iterator[bytes]:

@@ -34,7 +34,20 @@ from .signing import SigningKey, VerifyKey, sign_object, verify_object
 from .tokens import IssuerPublicKey
 from .trustee import Trustee
 
-__all__ = ["Manifest", "RoundConfig", "Window"]
+__all__ = [
+    "PUBLIC",
+    "RESTRICTED",
+    "RESULTS_ACCESS",
+    "Manifest",
+    "PreviousRound",
+    "RoundConfig",
+    "Window",
+]
+
+PUBLIC = "public"
+RESTRICTED = "restricted"
+RESULTS_ACCESS = (PUBLIC, RESTRICTED)
+"""The values of ``results_access`` (protocol section 4.2)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,40 @@ class Window:
 
 
 @dataclass(frozen=True)
+class PreviousRound:
+    """The round a round follows in its series (``M.previous``, protocol section 4.2)."""
+
+    round_id: str
+    mid: str
+
+    def __post_init__(self) -> None:
+        wrap(check_id, self.round_id, "previous.round_id")
+        # a mid is b64u of a SHA-256 digest: 43 characters, canonical (protocol section 4)
+        b64(self.mid, "previous.mid", 32)
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"round_id": self.round_id, "mid": self.mid}
+
+    @classmethod
+    def from_json(cls, value: object, what: str = "previous") -> PreviousRound:
+        o = obj(value, {"round_id", "mid"}, what)
+        if not isinstance(o["mid"], str):
+            raise ManifestError(f"{what}.mid: expected a string")
+        return cls(wrap(check_id, o["round_id"], f"{what}.round_id"), o["mid"])
+
+
+def _check_results_access(value: object, what: str) -> str:
+    if value not in RESULTS_ACCESS:
+        raise ManifestError(f'{what}: expected "public" or "restricted", found {value!r}')
+    return str(value)
+
+
+def _check_previous(previous: PreviousRound | None, round_id: str) -> None:
+    if previous is not None and previous.round_id == round_id:
+        raise ManifestError(f"previous.round_id: the round {round_id} cannot follow itself")
+
+
+@dataclass(frozen=True)
 class RoundConfig:
     """Everything the organizer decides for one round, before keys and roster are fixed."""
 
@@ -78,9 +125,19 @@ class RoundConfig:
     trustees: tuple[Trustee, ...]
     threshold: int
     min_group: int = 5
+    results_access: str | None = RESTRICTED
+    """Who may read the releases and the results (protocol section 4.2): ``"restricted"``
+    (the default for new rounds) or ``"public"``. ``None`` leaves the member out of the
+    manifest, as every manifest made before it existed (read as public); only for
+    reproducing such records, e.g. the v1 conformance suite."""
+    previous: PreviousRound | None = None
+    """The round this one follows in its series, if any."""
 
     def __post_init__(self) -> None:
         wrap(check_id, self.round_id, "round_id")
+        if self.results_access is not None:
+            _check_results_access(self.results_access, "results_access")
+        _check_previous(self.previous, self.round_id)
         if not self.trustees:
             raise ManifestError("trustees: at least one trustee is required")
         unique([t.id for t in self.trustees], "trustees")
@@ -109,6 +166,9 @@ class RoundConfig:
             "trustees": [t.to_json() for t in self.trustees],
             "threshold": self.threshold,
             "min_group": self.min_group,
+            # null (only in this file, never in a manifest): the manifest states no access
+            "results_access": self.results_access,
+            **({"previous": self.previous.to_json()} if self.previous is not None else {}),
         }
 
     @classmethod
@@ -118,7 +178,7 @@ class RoundConfig:
             "round_id", "title", "district", "origin", "issuance", "voting", "questionnaire",
             "roles", "wards", "subjects", "trustees", "threshold",
         }  # fmt: skip
-        c = obj(value, keys, "config", optional={"min_group"})
+        c = obj(value, keys, "config", optional={"min_group", "results_access", "previous"})
         district = District.from_json(
             {"name": c["district"], "wards": c["wards"], "roles": c["roles"],
              "subjects": c["subjects"]}
@@ -140,6 +200,11 @@ class RoundConfig:
             trustees=trustees,
             threshold=integer(c["threshold"], "threshold", low=1, high=len(trustees)),
             min_group=integer(c.get("min_group", 5), "min_group", low=1),
+            results_access=(
+                None if c.get("results_access", RESTRICTED) is None
+                else _check_results_access(c.get("results_access", RESTRICTED), "results_access")
+            ),
+            previous=PreviousRound.from_json(c["previous"]) if "previous" in c else None,
         )  # fmt: skip
 
 
@@ -162,6 +227,11 @@ class Manifest:
     min_group: int
     organizer_key: VerifyKey
     log_key: VerifyKey
+    stated_results_access: str | None = None
+    """``M.results_access`` as the manifest states it; ``None`` when ``M`` has no such
+    member (every manifest made before it existed). :attr:`results_access` reads it."""
+    previous: PreviousRound | None = None
+    """``M.previous``: the round this one follows in its series; ``None`` when absent."""
     _ward_index: dict[str, Ward] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -178,11 +248,32 @@ class Manifest:
         for w in self.wards:
             if w.issuer_key is None:
                 raise ManifestError(f"ward {w.id}: no issuer key")
+        if self.stated_results_access is not None:
+            _check_results_access(self.stated_results_access, "results_access")
+        _check_previous(self.previous, self.round_id)
         object.__setattr__(self, "_ward_index", {w.id: w for w in self.wards})
 
     # -- derived values -------------------------------------------------------------------
 
+    @property
+    def results_access(self) -> str:
+        """``"public"`` or ``"restricted"``; a manifest without the member is public
+        (protocol section 4.2)."""
+        return self.stated_results_access or PUBLIC
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the releases and the results are kept for access holders (section 4.2)."""
+        return self.results_access == RESTRICTED
+
     def to_json(self) -> dict[str, JSONValue]:
+        # the optional members appear only when stated, so a manifest made before they
+        # existed keeps its bytes and its mid (protocol section 4.1)
+        optional: dict[str, JSONValue] = {}
+        if self.stated_results_access is not None:
+            optional["results_access"] = self.stated_results_access
+        if self.previous is not None:
+            optional["previous"] = self.previous.to_json()
         return {
             "v": 1,
             "round_id": self.round_id,
@@ -200,6 +291,7 @@ class Manifest:
             "min_group": self.min_group,
             "organizer_key": self.organizer_key.to_b64u(),
             "log_key": self.log_key.to_b64u(),
+            **optional,
         }
 
     @cached_property
@@ -283,6 +375,8 @@ class Manifest:
             min_group=config.min_group,
             organizer_key=organizer_key,
             log_key=log_key,
+            stated_results_access=config.results_access,
+            previous=config.previous,
         )
 
     @classmethod
@@ -293,7 +387,7 @@ class Manifest:
             "questionnaire", "roles", "wards", "subjects", "trustees", "threshold",
             "min_group", "organizer_key", "log_key",
         }  # fmt: skip
-        m = obj(value, keys, "manifest")
+        m = obj(value, keys, "manifest", optional={"results_access", "previous"})
         if m["v"] != 1 or isinstance(m["v"], bool):
             raise ManifestError("manifest.v: expected 1")
         try:
@@ -343,6 +437,11 @@ class Manifest:
             min_group=integer(m["min_group"], "min_group", low=1),
             organizer_key=wrap(VerifyKey.from_b64u, m["organizer_key"], "organizer_key"),
             log_key=wrap(VerifyKey.from_b64u, m["log_key"], "log_key"),
+            stated_results_access=(
+                _check_results_access(m["results_access"], "results_access")
+                if "results_access" in m else None
+            ),
+            previous=PreviousRound.from_json(m["previous"]) if "previous" in m else None,
         )  # fmt: skip
         _check_origin(manifest.origin)
         keys_seen = [w.issuer_key for w in manifest.wards]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .errors import RecordError
 
-__all__ = ["MAX_LEAF_LINE", "Record", "write_record"]
+__all__ = ["MAX_LEAF_LINE", "Record", "is_confidential", "public_part", "write_record"]
 
 MAX_LEAF_LINE = 96 * 1024
 """No valid leaf line is longer (64 KiB of ciphertext in base64url plus the rest)."""
@@ -37,6 +37,17 @@ MAX_LEAF_LINE = 96 * 1024
 # What reading a damaged zip member raises (a bad CRC, a broken deflate stream, a cut-off
 # file); Record turns these into RecordError so that callers see one exception tree.
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+
+
+def is_confidential(name: str) -> bool:
+    """Whether a record file belongs to the confidential part of a restricted round:
+    the trustees' releases and the results (protocol section 9.1)."""
+    return name == "results.json" or name.startswith("releases/")
+
+
+def public_part(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The record files but the confidential ones (:func:`is_confidential`)."""
+    return {name: data for name, data in files.items() if not is_confidential(name)}
 
 
 def _temporary_name(parent: Path, suffix: str = "") -> Path:
@@ -51,12 +62,19 @@ def write_record(
     round_id: str,
     files: Mapping[str, bytes],
     leaves: Iterable[bytes],
+    *,
+    public_only: bool = False,
 ) -> Path:
     """Write a record to ``dest``: a ``.zip`` if the name ends so, else a folder.
+
+    With ``public_only``, the releases and the results are left out: the public part of a
+    restricted round's record (protocol section 9.1), which the audit checks up to A9.
 
     The folder (or zip) is written beside its final name and moved into place, so a crash
     never leaves a half-written record under that name.
     """
+    if public_only:
+        files = public_part(files)
     path = Path(dest)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".zip":

@@ -8,6 +8,7 @@ else YAML); every string read from them is normalized to NFC.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
@@ -22,10 +23,10 @@ from urllib.parse import urlsplit
 import click
 import yaml
 
-from anonballot.district import District
+from anonballot.district import District, Subject, compare_subjects
 from anonballot.encoding import parse_json
 from anonballot.errors import AnonBallotError, InputError
-from anonballot.manifest import RoundConfig, Window
+from anonballot.manifest import PUBLIC, RESTRICTED, PreviousRound, RoundConfig, Window
 from anonballot.trustee import Trustee
 
 from .common import ApiClient, clean_errors, read_token, server_option, token_options
@@ -353,6 +354,15 @@ ROUND_COMMENTS = {
     ),
     "threshold": "How many trustees must release their key before the tally.",
     "min_group": "Results are shown for groups of at least this many ballots.",
+    "results_access": (
+        "Who reads the trustees' releases, the results and the reports: restricted (holders\n"
+        "of an access token: the standing committee, the auditors; each person rated sees\n"
+        "their own report) or public (everyone). Turnout and the board are always public."
+    ),
+    "previous": (
+        "The round this one follows (round_id and mid); `round create --previous ROUND`\n"
+        "and `round clone` fill it in."
+    ),
 }
 
 PLACEHOLDER = "REPLACE-with-the-trustee-public-key"
@@ -438,6 +448,7 @@ def round_example_config(
         "trustees": trustees,
         "threshold": threshold if threshold is not None else count // 2 + 1,
         "min_group": 5,
+        "results_access": RESTRICTED,
     }
     if trustee_files:
         try:
@@ -464,24 +475,68 @@ def round_example_config(
     type=click.Path(path_type=Path, dir_okay=False),
     help="The round configuration (YAML or JSON; see `round example-config`).",
 )
+@click.option(
+    "--previous",
+    "previous_id",
+    default=None,
+    metavar="ROUND",
+    help="The server's closed or tallied round this one follows in the series.",
+)
 @server_option
 @token_options
 @clean_errors
-def round_create(config_file: Path, server: str, token_file: Path | None) -> None:
-    """Create a draft round from a configuration file."""
+def round_create(
+    config_file: Path, previous_id: str | None, server: str, token_file: Path | None
+) -> None:
+    """Create a draft round from a configuration file.
+
+    With --previous ROUND, the new round names ROUND (its round_id and mid) as the round it
+    follows, so that reports compare the two. ROUND must have closed (closed or tallied):
+    a draft has no mid yet, and an open round's board is not final.
+    """
     config = _parsed(config_file, RoundConfig.from_json)
     with _client(server, token_file) as api:
+        if previous_id is not None:
+            previous = _previous_round(api, previous_id)
+            if config.previous not in (None, previous):
+                raise InputError(
+                    f"--previous {previous_id}: {config_file} names another previous round "
+                    f"({config.previous.round_id if config.previous else ''})"
+                )
+            try:
+                config = dataclasses.replace(config, previous=previous)
+            except AnonBallotError as exc:
+                raise InputError(f"--previous {previous_id}: {exc.detail}") from exc
         api.post("/api/admin/rounds", json=config.to_json())
     click.echo(
         f"round {config.round_id} created (draft): {len(config.district.wards)} wards, "
-        f"{len(config.trustees)} trustees, {config.threshold} needed to open the ballots"
+        f"{len(config.trustees)} trustees, {config.threshold} needed to open the ballots; "
+        f"results {config.results_access or PUBLIC}"
     )
+    if config.previous is not None:
+        click.echo(f"follows round {config.previous.round_id} (mid {config.previous.mid})")
     click.echo(f"next: anonballot invitations {config.round_id} --out slips.html")
+
+
+def _previous_round(api: ApiClient, round_id: str) -> PreviousRound:
+    """The server's round ``round_id`` as a predecessor: it must exist and have closed."""
+    rounds = {r["round_id"]: r for r in api.get("/api/rounds")}
+    found = rounds.get(round_id)
+    if found is None:
+        raise InputError(f"--previous: there is no round {round_id!r} on the server")
+    if found["state"] not in ("closed", "tallied"):
+        raise InputError(
+            f"--previous: round {round_id} is {found['state']}; a round follows one that has "
+            "closed (its mid and final board are what reports compare against)"
+        )
+    return PreviousRound(round_id, found["mid"])
 
 
 @round_group.command("clone")
 @click.argument("previous")
 @click.option("--id", "new_id", required=True, help="The new round's id.")
+@click.option("--title", required=True, help="The new round's title, in Vietnamese.")
+@click.option("--title-en", default=None, help="The title in English (optional).")
 @click.option("--issuance", default=None, help="OPENS/CLOSES, two RFC 3339 times.")
 @click.option("--voting", default=None, help="OPENS/CLOSES, two RFC 3339 times.")
 @click.option("--start", default=None, help="Both windows open then (RFC 3339) ...")
@@ -496,24 +551,82 @@ def round_create(config_file: Path, server: str, token_file: Path | None) -> Non
 @token_options
 @clean_errors
 def round_clone(
-    previous: str, new_id: str, issuance: str | None, voting: str | None, start: str | None,
-    days: int | None, issuance_days: int | None, server: str, token_file: Path | None,
+    previous: str, new_id: str, title: str, title_en: str | None, issuance: str | None,
+    voting: str | None, start: str | None, days: int | None, issuance_days: int | None,
+    server: str, token_file: Path | None,
 ) -> None:  # fmt: skip
-    """Create a draft round NEW like the round PREVIOUS, with new windows."""
+    """Create a draft round NEW like the round PREVIOUS: new title, new windows.
+
+    It keeps PREVIOUS's questionnaire, trustees, threshold, min_group and results access,
+    and rates the district as it is now on the server (`district set`); each person rated
+    who changed since PREVIOUS is listed. When PREVIOUS has closed, NEW follows it in the
+    series (its manifest names PREVIOUS's round_id and mid).
+    """
     issuance_window, voting_window = _windows(issuance, voting, start, days, issuance_days)
+    label = {"vi": unicodedata.normalize("NFC", title)}
+    if title_en:
+        label["en"] = unicodedata.normalize("NFC", title_en)
     body = {
         "round_id": new_id,
+        "title": label,
         "issuance": issuance_window.to_json(),
         "voting": voting_window.to_json(),
     }
     with _client(server, token_file) as api:
         api.post(f"/api/admin/rounds/{previous}/clone", json=body)
+        old = RoundConfig.from_json(api.get(f"/api/admin/rounds/{previous}/config"))
+        new = RoundConfig.from_json(api.get(f"/api/admin/rounds/{new_id}/config"))
     click.echo(
         f"round {new_id} created (draft) from {previous}: issuance "
         f"{issuance_window.opens} .. {issuance_window.closes}, voting "
         f"{voting_window.opens} .. {voting_window.closes}"
     )
+    if new.previous is not None:
+        click.echo(f"follows round {new.previous.round_id} (mid {new.previous.mid})")
+    else:
+        click.echo(
+            f"note: {previous} has not closed, so {new_id} does not follow it in a series "
+            "(a round follows one that has closed)"
+        )
+    for line in _changes(old.district, new.district):
+        click.echo(line, err=line.startswith("warning: "))
     click.echo(f"next: anonballot invitations {new_id} --out slips.html")
+
+
+def _changes(old: District, new: District) -> list[str]:
+    """One line per person rated or post that differs between two rounds' districts."""
+    wards = {**_ward_names(old.wards), **_ward_names(new.wards)}
+    roles = {r.id: r.title.get("vi") or r.id for r in (*old.roles, *new.roles)}
+
+    def who(s: Subject) -> str:
+        return f"{s.name.get('vi') or s.id} ({s.id})"
+
+    def post(s: Subject) -> str:
+        return f"{roles.get(s.role, s.role)}, {wards.get(s.ward, s.ward)}"
+
+    lines = []
+    for change in compare_subjects(old.subjects, new.subjects):
+        before, after = change.old, change.new
+        if change.kind == "changed" and before is not None and after is not None:
+            what = []
+            if before.name != after.name:
+                what.append(f"name {before.name.get('vi')!r} -> {after.name.get('vi')!r}")
+            if before.ward != after.ward:
+                what.append(f"ward {before.ward} -> {after.ward}")
+            if before.role != after.role:
+                what.append(f"role {before.role} -> {after.role}")
+            lines.append(
+                f"warning: {after.id} keeps its id but changed ({'; '.join(what)}): reports "
+                "compare it with the previous round; a new office holder needs a new id"
+            )
+        elif change.kind == "new_in_post" and after is not None:
+            since = f" after {who(before)}" if before is not None else ""
+            lines.append(f"new in this post: {post(after)}: {who(after)}{since}")
+        elif change.kind == "new_post" and after is not None:
+            lines.append(f"new post: {post(after)}: {who(after)}")
+        elif change.kind == "gone" and before is not None:
+            lines.append(f"warning: {who(before)}, {post(before)}, is no longer rated")
+    return lines
 
 
 NEXT = {

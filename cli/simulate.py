@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
-from anonballot.errors import InputError
+from anonballot.encoding import parse_json
+from anonballot.errors import AnonBallotError, InputError
+from anonballot.manifest import PUBLIC, RESULTS_ACCESS, Manifest, PreviousRound
+from anonballot.record import Record
 from anonballot.testing import simulate as run_simulation
 
 from .common import clean_errors
@@ -26,26 +29,70 @@ from .common import clean_errors
 @click.option("--threshold", default=2, show_default=True, help="Releases needed to open.")
 @click.option("--key-bits", default=3072, show_default=True, help="RSA issuer key size.")
 @click.option("--seed", type=int, default=None, help="Make the answers reproducible.")
+@click.option(
+    "--round-id",
+    default="long-bien-demo",
+    show_default=True,
+    help="The round's id: two simulated rounds with different ids make a series.",
+)
+@click.option(
+    "--previous",
+    "previous_record",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="An earlier simulated record (folder or .zip) this round follows in the series.",
+)
+@click.option(
+    "--results-access",
+    type=click.Choice(RESULTS_ACCESS),
+    default=PUBLIC,
+    show_default=True,
+    help="What the manifest states; the whole record is written either way.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing record at --out.")
 @clean_errors
 def simulate(
     out: Path, wards: int, voters: int, trustees: int, threshold: int, key_bits: int,
-    seed: int | None, force: bool,
+    seed: int | None, round_id: str, previous_record: Path | None, results_access: str,
+    force: bool,
 ) -> None:  # fmt: skip
-    """Run a whole simulated round of the Long Biên demo district and write its record."""
+    """Run a whole simulated round of the Long Biên demo district and write its record.
+
+    Every simulated round rates the same people (the demo district's subject ids), so rounds
+    with different --round-id make a series; --previous RECORD links this one to an earlier
+    one (its manifest's previous member names that round's round_id and mid).
+    """
     if out.exists() and not force:
         # an InputError, not click.UsageError: errors are one line, never a usage block
         raise InputError(f"{out} exists; use --force to replace it", code="exists")
+    previous = _previous_round(previous_record, round_id) if previous_record else None
     summary = run_simulation(
         out, wards=wards, voters=voters, trustees=trustees, threshold=threshold,
-        key_bits=key_bits, seed=seed,
+        key_bits=key_bits, seed=seed, round_id=round_id, results_access=results_access,
+        previous=previous,
     )  # fmt: skip
     click.echo(
         f"round {summary.round_id}: {summary.wards} wards, {summary.eligible} eligible, "
         f"{summary.issued} tokens issued, {summary.cast} ballots cast "
         f"({summary.invalid} invalid); released by {', '.join(summary.trustees_released)}"
     )
+    if previous is not None:
+        click.echo(f"follows round {previous.round_id} (mid {previous.mid})")
     click.echo(f"record written to {summary.record}")
+
+
+def _previous_round(record: Path, round_id: str) -> PreviousRound:
+    """The round of the record at ``record``, as this round's predecessor."""
+    try:
+        with Record(record) as r:
+            manifest = Manifest.from_signed(parse_json(r.read("manifest.json")))
+    except AnonBallotError as exc:
+        raise InputError(f"--previous {record}: {exc.detail}", code=exc.code) from exc
+    if manifest.round_id == round_id:
+        raise InputError(
+            f"--previous {record} is round {round_id} itself; give this round another --round-id"
+        )
+    return PreviousRound(manifest.round_id, manifest.mid)
 
 
 COMMANDS: tuple[click.Command, ...] = (simulate,)

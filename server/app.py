@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anonballot.codes import format_code
 from anonballot.district import District
-from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
+from anonballot.encoding import b64u_decode, b64u_encode, check_label, jcs, parse_json
 from anonballot.engine import Round
 from anonballot.errors import AnonBallotError, InputError, NotFound, StateError
 from anonballot.manifest import RoundConfig, Window
@@ -349,11 +349,14 @@ class Api:
 
     async def admin_clone_round(self, request: Request) -> Response:
         self.require_admin(request)
-        body = fields(await read_json(request), round_id=str, issuance=dict, voting=dict)
+        body = fields(
+            await read_json(request), round_id=str, title=dict, issuance=dict, voting=dict
+        )
         engine = await run_in_threadpool(
             self.service.clone_round,
             request.path_params["round_id"],
             body["round_id"],
+            title=check_label(body["title"], "title"),
             issuance=Window.from_json(body["issuance"], "issuance"),
             voting=Window.from_json(body["voting"], "voting"),
         )

@@ -129,7 +129,7 @@ def openapi_document() -> dict[str, Any]:
             "post": _op("Import roster rows (all or nothing)", _answer("imported", ANY_OBJ), body=_obj(rows={"type": "array"}, replace={"type": "boolean"}), admin=True),
         },
         "/api/admin/rounds": {"post": _op("Create a draft round from a configuration", _answer("created", ANY_OBJ), body=ANY_OBJ, admin=True, errors=(400, 409), status="201")},
-        "/api/admin/rounds/{round_id}/clone": {"post": _op("Clone a round with new windows", _answer("created", ANY_OBJ), body=_obj(round_id=STR, issuance=ANY_OBJ, voting=ANY_OBJ), admin=True, errors=(400, 404, 409), status="201")},
+        "/api/admin/rounds/{round_id}/clone": {"post": _op("Clone a round with a new title and windows, the district as it is now; a closed round becomes the predecessor", _answer("created", ANY_OBJ), body=_obj(round_id=STR, title=ANY_OBJ, issuance=ANY_OBJ, voting=ANY_OBJ), admin=True, errors=(400, 404, 409), status="201")},
         "/api/admin/rounds/{round_id}/invitations": {"post": _op("Make the invitation codes (shown once)", _answer("invitations", {"type": "array"}), admin=True, errors=(404, 409))},
         "/api/admin/rounds/{round_id}/turnout": {"get": _op("Eligible, issued and cast per ward", _answer("turnout", ANY_OBJ), admin=True)},
         "/api/admin/rounds/{round_id}/config": {"get": _op("The round's configuration (the RoundConfig file), in any state", _answer("config", ANY_OBJ), admin=True)},

@@ -21,8 +21,8 @@ from anonballot.codes import format_code, generate_code
 from anonballot.district import District
 from anonballot.encoding import jcs, parse_json
 from anonballot.engine import Round
-from anonballot.errors import Conflict, InputError, NotFound, StateError
-from anonballot.manifest import RoundConfig, Window
+from anonballot.errors import Conflict, InputError, ManifestError, NotFound, StateError
+from anonballot.manifest import RESTRICTED, PreviousRound, RoundConfig, Window
 from anonballot.signing import SigningKey
 
 from .roster import RosterEntry
@@ -133,14 +133,11 @@ class Service:
 
     def round(self, round_id: str) -> Round:
         with self._lock:
-            engine = self._rounds.get(round_id)
-            if engine is None:
-                engine = Round(self.db.round_store(round_id), clock=self.clock)
-                self._rounds[round_id] = engine
-            return engine
+            return self._round_unlocked(round_id)
 
     def create_round(self, config: RoundConfig) -> Round:
         with self._lock:
+            self._check_previous(config.previous)
             store = self.db.add_round(config.round_id)
             engine = Round.create(
                 store,
@@ -152,20 +149,72 @@ class Service:
             self._rounds[config.round_id] = engine
             return engine
 
-    def clone_round(self, previous: str, new_id: str, *, issuance: Window, voting: Window) -> Round:
-        """A new draft round with the previous round's configuration and new windows."""
-        old = self.round(previous).config
+    def _check_previous(self, previous: PreviousRound | None) -> None:
+        """A predecessor that is a round of this server must be named with its own mid.
+
+        One from elsewhere (an older server, another district office) is taken as given:
+        its record is what a reader checks it against (protocol section 4.2).
+        """
+        if previous is None:
+            return
+        states = dict(self.db.round_ids())
+        if states.get(previous.round_id, "draft") == "draft":
+            return
+        mid = self._round_unlocked(previous.round_id).mid
+        if mid != previous.mid:
+            raise ManifestError(
+                f"previous: round {previous.round_id} on this server has mid {mid}, "
+                f"not {previous.mid}"
+            )
+
+    def _round_unlocked(self, round_id: str) -> Round:
+        engine = self._rounds.get(round_id)
+        if engine is None:
+            engine = Round(self.db.round_store(round_id), clock=self.clock)
+            self._rounds[round_id] = engine
+        return engine
+
+    def clone_round(
+        self,
+        previous: str,
+        new_id: str,
+        *,
+        title: dict[str, str],
+        issuance: Window,
+        voting: Window,
+    ) -> Round:
+        """A new draft round like ``previous``, with a new title and windows.
+
+        It rates the district as it is now (``district set``), not as it was in
+        ``previous``: office holders change between rounds. A server without a district
+        keeps the previous round's. When ``previous`` has closed (closed or tallied), the
+        new round names it as its predecessor (``M.previous``, protocol section 4.2); a
+        draft has no mid yet and an open round no final board, so they are copied only.
+        """
+        source = self.round(previous)
+        old = source.config
+        try:
+            district = self.district()
+        except NotFound:
+            district = old.district
+        predecessor = (
+            PreviousRound(old.round_id, source.mid)
+            if source.state in ("closed", "tallied")
+            else None
+        )
         config = RoundConfig(
             round_id=new_id,
-            title=old.title,
+            title=title,
             origin=old.origin.rsplit("/", 1)[0] + "/" + new_id if "/" in old.origin else new_id,
             issuance=issuance,
             voting=voting,
             questionnaire=old.questionnaire,
-            district=old.district,
+            district=district,
             trustees=old.trustees,
             threshold=old.threshold,
             min_group=old.min_group,
+            results_access=old.results_access or RESTRICTED,
+            previous=predecessor,
         )
         return self.create_round(config)
 

@@ -55,12 +55,15 @@ def run_round(
     seed: int = 0,
     releases: int = 2,
     key_bits: int = 2048,
+    results_access: str = "restricted",
 ) -> RoundRun:
     """Every participant casts; the first ``releases`` of three trustees release."""
     rng = random.Random(seed)
     organizer, log = SigningKey.generate(), SigningKey.generate()
     trustees = [TrusteeKey.generate(t) for t in TRUSTEE_IDS]
-    config, _ = demo_config(wards=wards, trustees=trustees, threshold=2)
+    config, _ = demo_config(
+        wards=wards, trustees=trustees, threshold=2, results_access=results_access
+    )
     engine = Round.create(MemoryStore(), config, organizer=organizer, log=log, key_bits=key_bits)
     roster = [(generate_code(), w.id) for w in config.district.wards for _ in range(voters)]
     engine.add_invitations(roster)

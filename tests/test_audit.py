@@ -24,13 +24,13 @@ from _records import (
 )
 from click.testing import CliRunner
 
-from anonballot.audit import CHECKS, MAX_LISTED, audit_record, render_report
+from anonballot.audit import CHECKS, MAX_LISTED, NEEDS_CONFIDENTIAL, audit_record, render_report
 from anonballot.checkpoint import Checkpoint
 from anonballot.cli.main import main
 from anonballot.encoding import b64u_encode
 from anonballot.errors import InputError, RecordError
 from anonballot.leaf import build_leaf, parse_leaf
-from anonballot.record import MAX_LEAF_LINE
+from anonballot.record import MAX_LEAF_LINE, write_record
 from anonballot.signing import SigningKey
 from anonballot.tokens import Token
 
@@ -80,15 +80,21 @@ def test_json_report_structure(run: RoundRun) -> None:
     result = CliRunner().invoke(main, ["audit", str(run.path), "--json", "--workers", "1"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert set(report) == {"record", "round_id", "mid", "passed", "checks", "results"}
+    assert set(report) == {
+        "record", "round_id", "mid", "passed", "complete", "checks", "results"
+    }  # fmt: skip
     assert report["passed"] is True
+    assert report["complete"] is True
     assert report["mid"] == run.mid
     assert report["round_id"] == run.engine.manifest.round_id
     assert [c["id"] for c in report["checks"]] == list(CHECKS)
     for check in report["checks"]:
-        assert set(check) == {"id", "title", "passed", "counts", "failure_count", "failures"}
+        assert set(check) == {
+            "id", "title", "status", "passed", "counts", "failure_count", "failures"
+        }  # fmt: skip
         assert check["title"] == CHECKS[check["id"]]
         assert check["passed"] is True
+        assert check["status"] == "passed"
         assert check["failure_count"] == 0
         assert all(isinstance(v, int) for v in check["counts"].values())
     assert report["results"]["tree_size"] == LEAVES
@@ -296,13 +302,135 @@ def test_ledger_with_entries_of_any_type(run: RoundRun, record: Path) -> None:
     assert all(f["file"] == "issuance.json" for f in report.checks["A8"].failures)
 
 
-def test_missing_files_fail_their_checks(record: Path) -> None:
+def test_missing_files_fail_their_checks(public_run: RoundRun, tmp_path: Path) -> None:
+    record = copy_record(public_run.path, tmp_path / "record")
     for name in ("checkpoint.txt", "close.json", "issuance.json", "results.json"):
         (record / name).unlink()
     shutil.rmtree(record / "releases")
     report = audit(record)
     assert report.failed() == ["A6", "A8", "A9", "A10", "A11", "A12"]
     assert report.checks["A6"].failures[0]["file"] == "checkpoint.txt"
+
+
+# -- the public part of a restricted round (protocol section 9.2) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def public_run(tmp_path_factory: pytest.TempPathFactory) -> RoundRun:
+    """A round whose manifest says its results are public."""
+    path = tmp_path_factory.mktemp("public") / "record"
+    return run_round(path, wards=2, voters=3, results_access="public")
+
+
+def _public_part(run: RoundRun, dest: Path) -> Path:
+    engine = run.engine
+    write_record(
+        dest, engine.manifest.round_id, engine.record_files(), engine.board_leaves(),
+        public_only=True,
+    )  # fmt: skip
+    return dest
+
+
+def test_public_part_of_a_restricted_round(run: RoundRun, tmp_path: Path) -> None:
+    assert run.engine.manifest.results_access == "restricted"
+    part = _public_part(run, tmp_path / "public")
+    assert sorted(p.name for p in part.iterdir()) == [
+        "board.jsonl", "checkpoint.txt", "close.json", "issuance.json", "manifest.json"
+    ]  # fmt: skip
+    report = audit(part)
+    assert report.passed
+    assert not report.complete
+    assert report.exit_status == 0
+    assert report.failed() == []
+    assert report.not_checked() == ["A10", "A11", "A12"]
+    assert report.results is None
+    value = report.to_json()
+    assert value["passed"] is True
+    assert value["complete"] is False
+    status = {c["id"]: c["status"] for c in value["checks"]}
+    assert status == {cid: "passed" if cid not in ("A10", "A11", "A12") else "not_checked"
+                      for cid in CHECKS}  # fmt: skip
+    for check in value["checks"][9:]:
+        assert check["passed"] is False  # never read as a pass by an older reader
+        assert check["detail"] == NEEDS_CONFIDENTIAL
+        assert check["failure_count"] == 0
+    text = render_report(report)
+    assert " A10 ----  releases" in text
+    assert "        not checked: needs the confidential part" in text
+    assert "RESULT: A1 to A9 pass; A10 to A12 not checked" in text
+    assert "need the confidential part (the trustees' releases and the results)" in text
+
+    # the command line says the same and exits 0
+    result = CliRunner().invoke(main, ["audit", str(part), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "A10 to A12 not checked" in result.output
+    as_json = CliRunner().invoke(main, ["audit", str(part), "--json", "--workers", "1"])
+    assert json.loads(as_json.stdout)["complete"] is False
+
+
+def test_the_full_record_of_a_restricted_round_is_audited_fully(run: RoundRun) -> None:
+    report = audit(run.path)
+    assert report.passed
+    assert report.complete
+    assert report.not_checked() == []
+
+
+def test_the_public_part_still_catches_tampering(run: RoundRun, tmp_path: Path) -> None:
+    part = _public_part(run, tmp_path / "public")
+    lines = board_lines(part)
+    write_board(part, lines[:-1])  # a ballot dropped
+    report = audit(part)
+    assert not report.passed
+    assert not report.complete
+    assert report.exit_status == 1
+    assert "A6" in report.failed()
+    assert "A8" in report.failed()
+    assert render_report(report).splitlines()[-2].startswith("RESULT: FAILED A6")
+
+
+def test_a_public_round_without_releases_fails(public_run: RoundRun, tmp_path: Path) -> None:
+    """Only a restricted manifest makes a missing confidential part acceptable."""
+    part = _public_part(public_run, tmp_path / "public")
+    report = audit(part)
+    assert report.failed() == ["A10", "A11", "A12"]
+    assert report.complete
+    assert report.exit_status == 1
+
+
+def test_a_restricted_record_with_part_of_the_confidential_part_fails(
+    run: RoundRun, record: Path
+) -> None:
+    """Releases without results (or the reverse) is a broken record, not the public part."""
+    (record / "results.json").unlink()
+    report = audit(record)
+    assert report.failed() == ["A12"]
+    assert report.complete
+    shutil.rmtree(record / "releases")
+    (record / "results.json").write_bytes(b"{}")
+    report = audit(record)
+    assert report.failed() == ["A10", "A11", "A12"]
+
+
+def test_the_public_part_exists_once_closed(tmp_path: Path) -> None:
+    from anonballot.engine import Round
+    from anonballot.errors import StateError
+    from anonballot.storage import MemoryStore
+    from anonballot.testing import demo_config
+
+    config, _trustees = demo_config(wards=1)
+    engine = Round.create(MemoryStore(), config, organizer=SigningKey.generate(), key_bits=2048)
+    engine.open()
+    with pytest.raises(StateError):
+        engine.record_files(public_only=True)
+    engine.close()
+    files = engine.record_files(public_only=True)
+    assert set(files) == {"manifest.json", "close.json", "issuance.json", "checkpoint.txt"}
+    with pytest.raises(StateError):
+        engine.record_files()  # the whole record needs the tally
+    part = write_record(tmp_path / "p.zip", config.round_id, files, engine.board_leaves())
+    report = audit(part)
+    assert report.passed
+    assert report.not_checked() == ["A10", "A11", "A12"]
 
 
 def test_invalid_ballots_are_listed_and_a11_passes(run: RoundRun, record: Path) -> None:

@@ -12,6 +12,7 @@ from _records import copy_record, read_json, write_json
 from click.testing import CliRunner, Result
 
 from anonballot.cli.main import main
+from anonballot.encoding import b64u_encode, jcs, sha256
 
 
 def invoke(*args: str | Path) -> Result:
@@ -105,6 +106,56 @@ def test_simulate_bad_arguments(tmp_path: Path) -> None:
     assert_one_line_error(invoke("simulate", "--out", out, "--voters", "0"))
     assert_one_line_error(invoke("simulate", "--out", out, "--key-bits", "1024"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_simulated_rounds_make_a_series(simulated: Path, tmp_path: Path) -> None:
+    """--round-id names the round; --previous links it to an earlier simulated record."""
+    may = read_json(simulated, "manifest.json")["manifest"]
+    assert may["round_id"] == "long-bien-demo"
+    assert may["results_access"] == "public"  # simulate's default: the whole record is written
+    assert "previous" not in may
+    out = tmp_path / "nov.zip"
+    result = invoke(
+        "simulate", "--out", out, "--wards", "2", "--voters", "3", "--key-bits", "2048",
+        "--seed", "6", "--round-id", "long-bien-2026-11", "--previous", simulated,
+        "--results-access", "restricted",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    may_mid = b64u_encode(sha256(jcs(may)))
+    assert result.stdout.startswith("round long-bien-2026-11: 2 wards")
+    assert f"follows round long-bien-demo (mid {may_mid})" in result.stdout
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        nov = json.loads(zf.read("long-bien-2026-11/manifest.json"))["manifest"]
+    assert nov["previous"] == {"round_id": "long-bien-demo", "mid": may_mid}
+    assert nov["results_access"] == "restricted"
+    assert nov["origin"] == "district.example/long-bien-2026-11"
+    # the same people rated under the same ids: a series
+    assert nov["subjects"] == may["subjects"]
+    # the whole record either way, and it audits
+    assert "long-bien-2026-11/results.json" in names
+    assert any(n.startswith("long-bien-2026-11/releases/") for n in names)
+    audited = invoke("audit", out, "--workers", "1")
+    assert audited.exit_code == 0, audited.output
+    assert audited.stdout.splitlines()[-1] == "RESULT: all checks pass"
+
+
+def test_simulate_previous_errors(simulated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    line = assert_one_line_error(invoke("simulate", "--out", out, "--previous", simulated))
+    assert line == (
+        f"error: --previous {simulated} is round long-bien-demo itself; give this round "
+        "another --round-id"
+    )
+    line = assert_one_line_error(
+        invoke("simulate", "--out", out, "--round-id", "b", "--previous", tmp_path / "none")
+    )
+    assert line.startswith(f"error: --previous {tmp_path / 'none'}: ")
+    line = assert_one_line_error(invoke("simulate", "--out", out, "--round-id", "Tháng-5"))
+    assert "round_id" in line
+    line = assert_one_line_error(invoke("simulate", "--out", out, "--results-access", "secret"))
+    assert "--results-access" in line
+    assert not out.exists()
 
 
 def test_simulate_refuses_to_replace_without_force(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import random
@@ -21,9 +22,9 @@ from test_slips import decode, svg_image
 
 from anonballot.cli.main import main
 from anonballot.cli.organizer import load_config_file
-from anonballot.district import District
+from anonballot.district import District, Subject
 from anonballot.encoding import b64u_decode, b64u_encode
-from anonballot.manifest import RoundConfig
+from anonballot.manifest import PreviousRound, RoundConfig
 from anonballot.participant import Participant
 from anonballot.testing import DEMO_TRUSTEES, long_bien_district, random_answers
 from anonballot.trustee import TrusteeKey
@@ -342,29 +343,124 @@ def load_config_file_text(path: Path, text: str) -> dict[str, list[dict[str, str
     return value
 
 
+NOV_TITLE = ("--title", "Lấy ý kiến tháng 11/2026")
+
+
 def test_clone_the_may_round_into_november(live: Live) -> None:
     r = live.office.round_id
     out = ok(live.run(
-        "round", "clone", r, "--id", "nov-2026",
+        "round", "clone", r, "--id", "nov-2026", "--title", "Lấy ý kiến tháng 11/2026",
+        "--title-en", "Rating, November 2026",
         "--issuance", "2026-11-02T07:00:00+07:00/2026-11-06T17:00:00+07:00",
         "--voting", "2026-11-02T07:00:00+07:00/2026-11-09T17:00:00+07:00",
     ))  # fmt: skip
     assert out.startswith("round nov-2026 created (draft) from test-round")
+    # a draft has no mid: the clone is a copy, not the next round of a series
+    assert "note: test-round has not closed, so nov-2026 does not follow it" in out
     old = RoundConfig.from_json(live.admin(f"/api/admin/rounds/{r}/config"))
     new = RoundConfig.from_json(live.admin("/api/admin/rounds/nov-2026/config"))
     assert new.round_id == "nov-2026"
+    assert new.title == {"vi": "Lấy ý kiến tháng 11/2026", "en": "Rating, November 2026"}
     assert new.origin == "district.example/nov-2026"
     assert new.issuance.closes == "2026-11-06T17:00:00+07:00"
     assert new.voting.closes == "2026-11-09T17:00:00+07:00"
-    assert (new.questionnaire, new.district, new.trustees, new.threshold) == (
-        old.questionnaire, old.district, old.trustees, old.threshold,
+    assert new.previous is None
+    assert (new.questionnaire, new.district, new.trustees, new.threshold, new.results_access) == (
+        old.questionnaire, old.district, old.trustees, old.threshold, old.results_access,
     )  # fmt: skip
 
-    ok(live.run("round", "clone", "nov-2026", "--id", "may-2027", "--start",
+    ok(live.run("round", "clone", "nov-2026", "--id", "may-2027", *NOV_TITLE, "--start",
                 "2027-05-03T07:00:00Z", "--days", "3"))  # fmt: skip
     may = RoundConfig.from_json(live.admin("/api/admin/rounds/may-2027/config"))
     assert may.issuance == may.voting
     assert (may.voting.opens, may.voting.closes) == ("2027-05-03T07:00:00Z", "2027-05-06T07:00:00Z")
+
+
+def test_the_next_round_of_a_series(live: Live) -> None:
+    """Clone a closed round after the district changed: a new office holder in one ward."""
+    r = live.office.round_id
+    ok(live.run("round", "open", r))
+    ok(live.run("round", "close", r))
+    mid = httpx.get(f"{live.url}/api/rounds").json()[0]["mid"]
+    district = District.from_json(live.admin("/api/admin/district"))
+    subjects = []
+    for s in district.subjects:
+        if s.id == "bo-de-secretary":  # a new secretary: a new id
+            s = Subject("bo-de-secretary-2", s.ward, s.role, {"vi": "Trần Thị Lan"})
+        elif s.id == "cu-khoi-chairman":  # the same id under another name: a likely mistake
+            s = Subject(s.id, s.ward, s.role, {"vi": "Lê Văn Hòa"})
+        subjects.append(s)
+    changed = dataclasses.replace(district, subjects=tuple(subjects))
+    district_file = live.tmp / "district.json"
+    district_file.write_text(json.dumps(changed.to_json(), ensure_ascii=False), "utf-8")
+    ok(live.run("district", "set", district_file))
+
+    result = live.run("round", "clone", r, "--id", "nov-2026", *NOV_TITLE,
+                      "--start", "2026-11-02T07:00:00+07:00")  # fmt: skip
+    out = ok(result)
+    assert f"follows round test-round (mid {mid})" in out.splitlines()
+    assert (
+        "new in this post: Bí thư Đảng ủy phường, Phường Bồ Đề: Trần Thị Lan "
+        "(bo-de-secretary-2) after Bí thư Đảng ủy phường Bồ Đề (tên mẫu) (bo-de-secretary)"
+    ) in out.splitlines()
+    assert result.stderr.splitlines() == [
+        "warning: cu-khoi-chairman keeps its id but changed (name 'Chủ tịch UBND phường Cự "
+        "Khối (tên mẫu)' -> 'Lê Văn Hòa'): reports compare it with the previous round; a new "
+        "office holder needs a new id"
+    ]
+    new = RoundConfig.from_json(live.admin("/api/admin/rounds/nov-2026/config"))
+    assert new.district == changed  # the district as it is now, not as it was in May
+    assert new.previous == PreviousRound("test-round", mid)
+    assert new.results_access == "restricted"
+    ok(live.run("round", "open", "nov-2026"))
+    manifest = live.admin("/api/rounds/nov-2026/manifest")
+    assert isinstance(manifest, dict)
+    assert manifest["manifest"]["previous"] == {"round_id": "test-round", "mid": mid}
+    assert manifest["manifest"]["results_access"] == "restricted"
+
+
+def test_create_with_previous(live: Live) -> None:
+    r = live.office.round_id
+    config = json.loads(ok(live.run("round", "show", r, "--json")))
+    config_file = live.tmp / "next.json"
+    config_file.write_text(json.dumps({**config, "round_id": "next"}), encoding="utf-8")
+    line = one_line_error(live.run("round", "create", "--config", config_file, "--previous", "x"))
+    assert line == "error: --previous: there is no round 'x' on the server"
+    line = one_line_error(live.run("round", "create", "--config", config_file, "--previous", r))
+    assert line == (
+        "error: --previous: round test-round is draft; a round follows one that has closed "
+        "(its mid and final board are what reports compare against)"
+    )
+    ok(live.run("round", "open", r))
+    line = one_line_error(live.run("round", "create", "--config", config_file, "--previous", r))
+    assert "round test-round is open" in line
+    ok(live.run("round", "close", r))
+    mid = httpx.get(f"{live.url}/api/rounds").json()[0]["mid"]
+    out = ok(live.run("round", "create", "--config", config_file, "--previous", r))
+    assert out.splitlines()[:2] == [
+        "round next created (draft): 2 wards, 3 trustees, 2 needed to open the ballots; "
+        "results restricted",
+        f"follows round test-round (mid {mid})",
+    ]
+    made = RoundConfig.from_json(live.admin("/api/admin/rounds/next/config"))
+    assert made.previous == PreviousRound(r, mid)
+    # a round of this server named with another mid: the server refuses it
+    wrong = {**config, "round_id": "other", "previous": {"round_id": r, "mid": "A" * 43}}
+    config_file.write_text(json.dumps(wrong), encoding="utf-8")
+    line = one_line_error(live.run("round", "create", "--config", config_file))
+    assert line == f"error: previous: round test-round on this server has mid {mid}, not {'A' * 43}"
+    # a round cannot follow itself
+    config_file.write_text(json.dumps({**config, "round_id": r}), encoding="utf-8")
+    line = one_line_error(live.run("round", "create", "--config", config_file, "--previous", r))
+    itself = "previous.round_id: the round test-round cannot follow itself"
+    assert line == f"error: --previous test-round: {itself}"
+
+
+def test_clone_needs_a_title(ro: Live) -> None:
+    result = ro.run("round", "clone", ro.office.round_id, "--id", "nov", "--start",
+                    "2026-11-02T07:00:00Z")  # fmt: skip
+    assert result.exit_code == 2
+    assert "Missing option '--title'" in result.output
 
 
 @pytest.mark.parametrize(
@@ -380,12 +476,14 @@ def test_clone_the_may_round_into_november(live: Live) -> None:
     ],
 )  # fmt: skip
 def test_clone_with_bad_windows(ro: Live, args: list[str], message: str) -> None:
-    line = one_line_error(ro.run("round", "clone", ro.office.round_id, "--id", "nov", *args))
+    line = one_line_error(
+        ro.run("round", "clone", ro.office.round_id, "--id", "nov", *NOV_TITLE, *args)
+    )
     assert message in line
 
 
 def test_clone_errors_from_the_server(ro: Live) -> None:
-    win = ["--start", "2026-11-02T07:00:00Z"]
+    win = ["--start", "2026-11-02T07:00:00Z", *NOV_TITLE]
     line = one_line_error(ro.run("round", "clone", "no-such-round", "--id", "nov", *win))
     assert line == "error: there is no round 'no-such-round'"
     line = one_line_error(ro.run("round", "clone", ro.office.round_id, "--id", "test-round",
@@ -397,8 +495,8 @@ def test_clone_errors_from_the_server(ro: Live) -> None:
 
 
 def test_invitations_write_slips_and_csv(live: Live) -> None:
-    ok(live.run("round", "clone", live.office.round_id, "--id", "nov-2026", "--start",
-                "2026-11-02T07:00:00+07:00"))  # fmt: skip
+    ok(live.run("round", "clone", live.office.round_id, "--id", "nov-2026", *NOV_TITLE,
+                "--start", "2026-11-02T07:00:00+07:00"))  # fmt: skip
     out = live.tmp / "slips.html"
     out.write_text("an older file", encoding="utf-8")
     line = one_line_error(live.run("invitations", "nov-2026", "--out", out))
@@ -449,8 +547,8 @@ def test_invitations_write_slips_and_csv(live: Live) -> None:
 
 
 def test_invitations_default_to_the_server_url(live: Live) -> None:
-    ok(live.run("round", "clone", live.office.round_id, "--id", "nov-2026", "--start",
-                "2026-11-02T07:00:00+07:00"))  # fmt: skip
+    ok(live.run("round", "clone", live.office.round_id, "--id", "nov-2026", *NOV_TITLE,
+                "--start", "2026-11-02T07:00:00+07:00"))  # fmt: skip
     result = live.run("invitations", "nov-2026", "--out", live.tmp / "slips.html")
     ok(result)
     assert "which participants' phones cannot reach" in result.stderr

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from independent.producer import Produced, checkpoint, produce, produce_record, signed
 from independent.verifier import (
     CHECKS,
+    NOT_CHECKED,
     Invalid,
     b64u,
     b64u_decode,
@@ -319,6 +320,73 @@ def test_tampered_simulation_fails_alike(tmp_path: Path, tamper: Tamper) -> None
     theirs = {check for check, result in report.checks.items() if not result.passed}
     assert theirs, render_report(report)
     assert failed_checks(mine) == theirs, f"{_describe(mine)}\n---\n{render_report(report)}"
+
+
+# ------------------------------------------------------------ the optional members of section 4.1
+
+PREVIOUS = {"round_id": "doc-lap-2026-05", "mid": b64u(bytes(range(32)))}
+
+
+def _restricted(m: dict[str, Any]) -> None:
+    m["results_access"] = "restricted"
+    m["previous"] = dict(PREVIOUS)
+
+
+@pytest.fixture(scope="module")
+def restricted_record(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("restricted") / "record"
+    produce(out, wards=2, voters=3, seed=12, manifest_hook=_restricted)
+    return out
+
+
+def test_both_accept_a_manifest_with_the_optional_members(restricted_record: Path) -> None:
+    assert _load(restricted_record, "manifest.json")["manifest"]["previous"] == PREVIOUS
+    report = verify_record(restricted_record)
+    assert all(v is True for v in report.values()), _describe(report)
+    assert _project_failures(restricted_record) == set()
+
+
+def test_both_audit_the_public_part_alike(restricted_record: Path, tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    shutil.copytree(restricted_record, record)
+    shutil.rmtree(record / "releases")
+    (record / "results.json").unlink()
+    mine = verify_record(record)
+    report = audit_record(record, workers=1)
+    assert {c for c, v in mine.items() if v == NOT_CHECKED} == {"A10", "A11", "A12"}
+    assert report.not_checked() == ["A10", "A11", "A12"]
+    assert failed_checks(mine) == set(report.failed()) == set()
+    # tampering shows in the public part too, on both sides
+    drop_last_leaf(record, None)
+    mine = verify_record(record)
+    report = audit_record(record, workers=1)
+    assert failed_checks(mine) == set(report.failed()) == {"A6", "A8"}
+
+
+def _previous_itself(m: dict[str, Any]) -> None:
+    m["previous"] = {"round_id": m["round_id"], "mid": PREVIOUS["mid"]}
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        lambda m: m.update(results_access="secret"),
+        lambda m: m.update(results_access=None),
+        lambda m: m.update(previous=None),
+        lambda m: m.update(previous={"round_id": "may", "mid": PREVIOUS["mid"][:42]}),
+        lambda m: m.update(previous={"round_id": "may", "mid": PREVIOUS["mid"], "x": 1}),
+        _previous_itself,
+    ],
+    ids=["access-word", "access-null", "previous-null", "previous-mid", "previous-extra", "itself"],
+)
+def test_both_refuse_bad_optional_members(
+    tmp_path: Path, hook: Callable[[dict[str, Any]], None]
+) -> None:
+    out = tmp_path / "record"
+    produce(out, wards=1, voters=1, seed=13, manifest_hook=hook)
+    mine = verify_record(out)
+    assert failed_checks(mine) == set(CHECKS), _describe(mine)
+    assert _project_failures(out) == set(CHECKS)
 
 
 # --------------------------------------------------------------------------- conformance suite

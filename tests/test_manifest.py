@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from anonballot.encoding import b64u_encode, jcs, parse_json, sha256
 from anonballot.errors import EncodingError, InvalidSignature, ManifestError
-from anonballot.manifest import Manifest, RoundConfig
+from anonballot.manifest import Manifest, PreviousRound, RoundConfig
 from anonballot.signing import SigningKey, sign_object
 from anonballot.testing import demo_config
+from anonballot.tokens import IssuerKey
 
 Mutation = Callable[[dict[str, Any]], object]
 
@@ -139,6 +140,14 @@ def _too_high_threshold(m: dict[str, Any]) -> None:
     m["threshold"] = len(m["trustees"]) + 1
 
 
+MID = b64u_encode(sha256(b"the May round"))
+"""A well-formed mid: 43 characters, b64u of 32 bytes."""
+
+
+def _previous_is_itself(m: dict[str, Any]) -> None:
+    m["previous"] = {"round_id": m["round_id"], "mid": MID}
+
+
 def _trustee_removed(m: dict[str, Any]) -> None:
     m["trustees"] = m["trustees"][:1]  # threshold 2 > 1 trustee
 
@@ -228,6 +237,26 @@ RULES: dict[str, Mutation] = {
     "wards-not-list": _set("wards", {}),
     "manifest-float-anywhere": _set("min_group", 5.0),
     "nested-not-object": _set("questionnaire.scale.0", "tot"),
+    # the optional members (protocol section 4.2): absent, or exactly as specified
+    "results-access-other-word": _set("results_access", "secret"),
+    "results-access-upper-case": _set("results_access", "Public"),
+    "results-access-null": _set("results_access", None),
+    "results-access-bool": _set("results_access", True),
+    "previous-null": _set("previous", None),
+    "previous-not-object": _set("previous", "may-2026"),
+    "previous-missing-mid": _set("previous", {"round_id": "may-2026"}),
+    "previous-extra-key": _set("previous", {"round_id": "may-2026", "mid": MID, "title": "x"}),
+    "previous-mid-42-chars": _set("previous", {"round_id": "may-2026", "mid": MID[:42]}),
+    "previous-mid-44-chars": _set("previous", {"round_id": "may-2026", "mid": MID + "A"}),
+    "previous-mid-padded": _set("previous", {"round_id": "may-2026", "mid": MID + "="}),
+    "previous-mid-stray-bits": _set("previous", {"round_id": "may-2026", "mid": MID[:42] + "B"}),
+    "previous-mid-standard-alphabet": _set(
+        "previous", {"round_id": "may-2026", "mid": "+" + MID[1:]}
+    ),
+    "previous-mid-number": _set("previous", {"round_id": "may-2026", "mid": 5}),
+    "previous-round-id-upper-case": _set("previous", {"round_id": "May-2026", "mid": MID}),
+    "previous-round-id-missing": _set("previous", {"mid": MID}),
+    "previous-is-this-round": _previous_is_itself,
 }
 
 
@@ -346,3 +375,129 @@ def test_round_config_rejects(key: str, value: object) -> None:
     data[key] = value
     with pytest.raises(ManifestError):
         RoundConfig.from_json(data)
+
+
+# -- results_access and previous (protocol sections 4.1 and 4.2) -----------------------------------
+
+
+def test_new_rounds_state_restricted_results(m: dict[str, Any]) -> None:
+    assert m["results_access"] == "restricted"
+    assert "previous" not in m  # absent, never null
+    manifest = Manifest.from_json(m)
+    assert manifest.results_access == "restricted"
+    assert manifest.restricted
+    assert manifest.previous is None
+
+
+def test_a_manifest_without_the_members_is_public_and_keeps_its_mid(m: dict[str, Any]) -> None:
+    del m["results_access"]
+    manifest = Manifest.from_json(m)
+    assert manifest.results_access == "public"
+    assert not manifest.restricted
+    assert manifest.stated_results_access is None
+    # written back without the member: the bytes, hence the mid, of a manifest made
+    # before the members existed are unchanged
+    assert manifest.to_json() == m
+    assert manifest.mid == b64u_encode(sha256(jcs(m)))
+    stated = Manifest.from_json({**m, "results_access": "public"})
+    assert stated.results_access == "public"
+    assert stated.mid != manifest.mid  # a different M, though it means the same
+
+
+def test_previous_round_trip(m: dict[str, Any]) -> None:
+    m["previous"] = {"round_id": "long-bien-2026-05", "mid": MID}
+    manifest = Manifest.from_json(m)
+    assert manifest.previous == PreviousRound("long-bien-2026-05", MID)
+    assert manifest.to_json() == m
+    assert Manifest.from_json(parse_json(jcs(m))).mid == manifest.mid
+    without = copy.deepcopy(m)
+    del without["previous"]
+    assert Manifest.from_json(without).mid != manifest.mid
+
+
+def test_previous_round_checks_itself() -> None:
+    assert PreviousRound("may", MID).to_json() == {"round_id": "may", "mid": MID}
+    for round_id, mid in (("May", MID), ("may", MID[:42]), ("may", MID + "="), ("may", "")):
+        with pytest.raises(ManifestError):
+            PreviousRound(round_id, mid)
+
+
+def test_round_config_carries_the_members_into_the_manifest(
+    organizer: SigningKey, issuer_pool: tuple[IssuerKey, ...]
+) -> None:
+    config, _ = demo_config(wards=1, previous=PreviousRound("may-2026", MID))
+    assert config.results_access == "restricted"
+    value = config.to_json()
+    assert value["results_access"] == "restricted"
+    assert value["previous"] == {"round_id": "may-2026", "mid": MID}
+    assert RoundConfig.from_json(value) == config
+    issuer = {w.id: issuer_pool[0].public_key for w in config.district.wards}
+    manifest = Manifest.build(
+        config, eligible={}, issuer_keys=issuer, organizer_key=organizer.public_key,
+        log_key=organizer.public_key,
+    )  # fmt: skip
+    assert manifest.to_json()["results_access"] == "restricted"
+    assert manifest.to_json()["previous"] == {"round_id": "may-2026", "mid": MID}
+
+    public, _ = demo_config(wards=1, results_access="public")
+    assert "previous" not in public.to_json()
+    assert Manifest.build(
+        public, eligible={}, issuer_keys=issuer, organizer_key=organizer.public_key,
+        log_key=organizer.public_key,
+    ).to_json()["results_access"] == "public"  # fmt: skip
+
+
+def test_round_config_file_defaults_and_null() -> None:
+    config, _ = demo_config(wards=1)
+    value = config.to_json()
+    del value["results_access"]
+    assert RoundConfig.from_json(value).results_access == "restricted"  # a new round's default
+    value["results_access"] = "public"
+    assert RoundConfig.from_json(value).results_access == "public"
+    # null (only in the configuration file): the manifest states no access, as before the
+    # member existed; reproducing such records (the v1 conformance suite) needs it
+    value["results_access"] = None
+    legacy = RoundConfig.from_json(value)
+    assert legacy.results_access is None
+    assert legacy.to_json()["results_access"] is None
+    assert RoundConfig.from_json(legacy.to_json()) == legacy
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("results_access", "secret"),
+        ("results_access", 1),
+        ("previous", None),
+        ("previous", {"round_id": "may-2026"}),
+        ("previous", {"round_id": "may-2026", "mid": "x"}),
+        ("previous", {"round_id": "long-bien-demo", "mid": MID}),  # itself
+    ],
+)
+def test_round_config_rejects_bad_members(key: str, value: object) -> None:
+    config, _ = demo_config(wards=1)
+    data = config.to_json()
+    data[key] = value
+    with pytest.raises(ManifestError):
+        RoundConfig.from_json(data)
+
+
+def test_compare_subjects_across_rounds() -> None:
+    from anonballot.district import Subject, compare_subjects
+
+    def s(sid: str, ward: str, role: str, name: str) -> Subject:
+        return Subject(sid, ward, role, {"vi": name})
+
+    may = [s("a-bt", "a", "bt", "An"), s("a-ct", "a", "ct", "Bình"), s("b-bt", "b", "bt", "Chi"),
+           s("c-bt", "c", "bt", "Dũng")]  # fmt: skip
+    nov = [s("a-bt", "a", "bt", "An"), s("a-ct", "a", "ct", "Bính"), s("b-bt-2", "b", "bt", "Em"),
+           s("d-bt", "d", "bt", "Giang")]  # fmt: skip
+    changes = [(c.kind, c.old.id if c.old else None, c.new.id if c.new else None)
+               for c in compare_subjects(may, nov)]  # fmt: skip
+    assert changes == [
+        ("changed", "a-ct", "a-ct"),  # same id, another name: worth a warning
+        ("new_in_post", "b-bt", "b-bt-2"),  # a new office holder: never compared
+        ("new_post", None, "d-bt"),
+        ("gone", "c-bt", None),
+    ]
+    assert compare_subjects(may, may) == []

@@ -10,7 +10,7 @@ import random
 
 from ..district import District, Role, Subject, Ward
 from ..errors import InputError
-from ..manifest import RoundConfig, Window
+from ..manifest import RESTRICTED, PreviousRound, RoundConfig, Window
 from ..questionnaire import default_questionnaire
 from ..trustee import TrusteeKey
 
@@ -102,8 +102,14 @@ def demo_config(
     round_id: str = "long-bien-demo",
     now: dt.datetime | None = None,
     days: int = 7,
+    results_access: str = RESTRICTED,
+    previous: PreviousRound | None = None,
 ) -> tuple[RoundConfig, list[TrusteeKey]]:
-    """A round of the first ``wards`` demo wards, open from ``now`` for ``days`` days."""
+    """A round of the first ``wards`` demo wards, open from ``now`` for ``days`` days.
+
+    ``results_access`` defaults to a new round's (restricted); ``previous`` names the round
+    this one follows (the same demo district and subject ids make the two a series).
+    """
     full = long_bien_district()
     if not 1 <= wards <= len(full.wards):
         raise InputError(f"--wards: expected 1..{len(full.wards)}, found {wards}")
@@ -136,5 +142,7 @@ def demo_config(
         district=district,
         trustees=tuple(t.public(names.get(t.id, {"vi": t.id})) for t in trustees),
         threshold=threshold,
+        results_access=results_access,
+        previous=previous,
     )
     return config, trustees

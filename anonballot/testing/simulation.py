@@ -4,6 +4,10 @@ written as a round record (``anonballot simulate``).
 Honest participants with random ratings and some Vietnamese comments; a few issue a token
 and never cast; two of the three trustees release. The answers are reproducible from
 ``seed``; keys and blinding are always fresh randomness.
+
+Every simulated round rates the same demo district with the same subject ids, so two
+simulated rounds with different ``round_id`` make a series; ``previous`` links the second
+to the first as ``round clone`` does on a server.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from ..codes import generate_code
 from ..encoding import JSONValue
 from ..engine import Round
 from ..errors import InputError
-from ..manifest import Manifest
+from ..manifest import PUBLIC, Manifest, PreviousRound
 from ..participant import Participant
 from ..record import write_record
 from ..signing import SigningKey
@@ -81,9 +85,17 @@ def simulate(
     key_bits: int = 3072,
     seed: int | None = None,
     round_id: str = "long-bien-demo",
+    results_access: str = PUBLIC,
+    previous: PreviousRound | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulationSummary:
-    """Run a whole round in-process and write its record to ``out`` (folder or ``.zip``)."""
+    """Run a whole round in-process and write its record to ``out`` (folder or ``.zip``).
+
+    The record is always the whole record, releases and results included, whatever
+    ``results_access`` the manifest states. The default is public: the simulation hands
+    everything it made to whoever runs it, and a manifest saying "restricted" over a record
+    published whole would describe another round.
+    """
     if not 1 <= trustees <= len(DEMO_TRUSTEES):
         raise InputError(f"--trustees: expected 1..{len(DEMO_TRUSTEES)}, found {trustees}")
     if not 1 <= threshold <= trustees:
@@ -93,8 +105,9 @@ def simulate(
     rng = random.Random(seed)  # noqa: S311 (simulated answers, not secrets)
     trustee_keys = [TrusteeKey.generate(tid) for tid, _ in DEMO_TRUSTEES[:trustees]]
     config, _ = demo_config(
-        wards=wards, trustees=trustee_keys, threshold=threshold, round_id=round_id
-    )
+        wards=wards, trustees=trustee_keys, threshold=threshold, round_id=round_id,
+        results_access=results_access, previous=previous,
+    )  # fmt: skip
     engine = Round.create(MemoryStore(), config, organizer=SigningKey.generate(), key_bits=key_bits)
     roster = [(generate_code(), ward.id) for ward in config.district.wards for _ in range(voters)]
     engine.add_invitations(roster)

@@ -6,7 +6,8 @@ and ``rfc8785`` (JCS); Merkle trees, signed notes, Shamir interpolation, parsing
 rules (R10) and the tally (R11) are this module's own.
 
 ``verify_record(path)`` returns ``{"A1": True | "reason", ..., "A12": True | "reason"}``:
-``True`` when the check passes, otherwise a string saying why it fails.
+``True`` when the check passes, :data:`NOT_CHECKED` for A10 to A12 on the public part of a
+restricted round (protocol section 9.2), otherwise a string saying why it fails.
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ MANIFEST_KEYS = {
     "organizer_key",
     "log_key",
 }
+OPTIONAL_MANIFEST_KEYS = {"results_access", "previous"}  # protocol section 4.1
 LEAF_KEYS = {"v", "round", "ward", "token", "ballot", "voter_sig"}
+NOT_CHECKED = "not checked: needs the confidential part"
+"""A10 to A12 on a record of a restricted round that holds no release and no results."""
 
 
 class Invalid(Exception):
@@ -417,6 +421,7 @@ class Manifest:
     comments: dict[str, int]
     organizer_key: bytes
     log_key: bytes
+    results_access: str = "public"
 
     @property
     def levels(self) -> list[str]:
@@ -447,10 +452,21 @@ def _rsa_key(text: object, what: str) -> rsa.RSAPublicKey:
 def parse_manifest(signed: object) -> Manifest:
     """A1: the signed manifest, its structure (R5) and signature."""
     body = open_signed(signed, "manifest", None)
-    m = want_dict(body, MANIFEST_KEYS, "manifest")
+    m = want_dict(body, None, "manifest")
+    if not MANIFEST_KEYS <= set(m) <= MANIFEST_KEYS | OPTIONAL_MANIFEST_KEYS:
+        raise Invalid(f"manifest: keys {sorted(m)}")
     if not is_int(m["v"]) or m["v"] != 1:
         raise Invalid("manifest v is not 1")
     round_id = want_id(m["round_id"], "round_id")
+    # section 4.2: absent means public; present, exactly one of the two words
+    results_access = m.get("results_access", "public")
+    if results_access not in ("public", "restricted"):
+        raise Invalid(f"results_access {results_access!r}")
+    if "previous" in m:
+        prev = want_dict(m["previous"], {"round_id", "mid"}, "previous")
+        if want_id(prev["round_id"], "previous.round_id") == round_id:
+            raise Invalid("previous names the round itself")
+        b64u_decode(prev["mid"], 32, "previous.mid")
     want_label(m["title"], "title")
     want_label(m["district"], "district")
     origin = m["origin"]
@@ -564,6 +580,7 @@ def parse_manifest(signed: object) -> Manifest:
         comments=comments,
         organizer_key=organizer_key,
         log_key=log_key,
+        results_access=results_access,
     )
 
 
@@ -1016,6 +1033,19 @@ def _a9(st: _State) -> None:
             )
 
 
+def _public_part(st: _State) -> bool:
+    """A restricted round's record without releases and results (protocol section 9.2)."""
+    return (
+        st.manifest is not None
+        and st.manifest.results_access == "restricted"
+        and "results.json" not in st.files
+        and not any(
+            n.startswith("releases/") and n.endswith(".json") and n.count("/") == 1
+            for n in st.files
+        )
+    )
+
+
 def _a10(st: _State) -> None:
     m = _need_manifest(st)
     trustees = {t.id: t for t in m.trustees}
@@ -1112,6 +1142,9 @@ def verify_record(path: str | Path) -> dict[str, bool | str]:
     st = _State(load_files(path))
     report: dict[str, bool | str] = {}
     for check in CHECKS:
+        if check in ("A10", "A11", "A12") and _public_part(st):
+            report[check] = NOT_CHECKED
+            continue
         try:
             _RUNNERS[check](st)
         except (_Fail, Invalid) as exc:
@@ -1122,4 +1155,6 @@ def verify_record(path: str | Path) -> dict[str, bool | str]:
 
 
 def failed_checks(report: Mapping[str, bool | str]) -> set[str]:
-    return {check for check, outcome in report.items() if outcome is not True}
+    return {
+        check for check, outcome in report.items() if outcome is not True and outcome != NOT_CHECKED
+    }

@@ -209,6 +209,9 @@ def round_config(trustees: list[TrusteeKey]) -> RoundConfig:
         trustees=tuple(t.public({"vi": names[t.id]}) for t in trustees),
         threshold=2,
         min_group=3,
+        # v1 files never change: the manifest states no results_access, as every manifest
+        # made before the member existed (protocol section 4.2: read as public)
+        results_access=None,
     )
 
 
