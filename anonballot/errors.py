@@ -13,7 +13,8 @@ exit statuses (``anonballot.cli.common``), both keyed by the classes below.
     │   ├── EncodingError           not canonical JSON, bad base64url, bad identifier
     │   ├── ManifestError           a manifest that breaks the protocol's rules
     │   ├── BallotContentError      a plaintext ballot that is not valid for its ward
-    │   └── RecordError             a round record that cannot be read
+    │   ├── RecordError             a round record that cannot be read
+    │   └── StatementError          a close statement, ledger or results that breaks 7 or 8
     ├── VerificationError           a signature, token or proof did not verify
     │   ├── InvalidSignature
     │   ├── InvalidToken

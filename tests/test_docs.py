@@ -61,6 +61,7 @@ import click
 import pytest
 from _live import server_thread
 
+import anonballot
 from anonballot.audit import CHECKS
 from anonballot.checkpoint import Checkpoint
 from anonballot.cli.main import main as cli_main
@@ -459,8 +460,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_holds_only_the_anonballot_package(wheel: Path) -> None:
-    version = pyproject()["project"]["version"]
-    dist_info = f"anonballot-{version}.dist-info/"
+    assert pyproject()["project"]["dynamic"] == ["version"]  # anonballot.__version__
+    dist_info = f"anonballot-{anonballot.__version__}.dist-info/"
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         top_level = zf.read(dist_info + "top_level.txt").decode().split()
