@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -227,8 +228,8 @@ class Round:
         data = self.store.get_document("manifest")
         if data is None:
             raise StateError("the round has not been opened", code="round_not_open")
-        value: dict[str, JSONValue] = parse_json(data)
-        return value
+        # An object: open() stored the signed manifest it had checked.
+        return typing.cast("dict[str, JSONValue]", parse_json(data))
 
     def _require(self, *states: str) -> None:
         state = self.state
@@ -465,7 +466,7 @@ class Round:
         with self._lock:
             self._sync_board()
             cast = dict(self._cast)
-        wards = {
+        wards: dict[str, JSONValue] = {
             w.id: {"eligible": w.eligible, "issued": issued.get(w.id, 0), "cast": cast.get(w.id, 0)}
             for w in manifest.wards
         }
@@ -556,7 +557,9 @@ class Round:
         for name in self.store.document_names("release/"):
             data = self.store.get_document(name)
             if data is not None:
-                out[name.removeprefix("release/")] = parse_json(data)
+                # An object: add_release stored it after verify_release accepted it.
+                release = typing.cast("dict[str, JSONValue]", parse_json(data))
+                out[name.removeprefix("release/")] = release
         return out
 
     def tally(self) -> Results:

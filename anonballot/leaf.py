@@ -11,6 +11,7 @@ import binascii
 import functools
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json
 from .errors import EncodingError, InvalidSignature
@@ -38,8 +39,8 @@ class Leaf:
     @functools.cached_property
     def value(self) -> dict[str, JSONValue]:
         """The leaf as a JSON object (parsed from ``raw`` when first asked for)."""
-        value: dict[str, JSONValue] = parse_json(self.raw)
-        return value
+        # An object: raw is a leaf that parse_leaf accepted.
+        return cast("dict[str, JSONValue]", parse_json(self.raw))
 
     @property
     def voter_key(self) -> VerifyKey:
@@ -199,7 +200,8 @@ def parse_leaf(data: bytes, manifest: Manifest, mid: str | None = None) -> Leaf:
             raise EncodingError("leaf: v must be 1", code="bad_leaf")
         if value["round"] != mid:
             raise EncodingError("leaf: round is not this round's mid", code="wrong_round")
-        if not manifest.has_ward(value["ward"]):
+        ward = value["ward"]
+        if not isinstance(ward, str) or not manifest.has_ward(ward):
             raise EncodingError(f"leaf: unknown ward {value['ward']!r}", code="unknown_ward")
         token = Token.from_json(value["token"])
         ballot = SealedBallot.from_json(value["ballot"], len(manifest.trustees))
@@ -208,7 +210,7 @@ def parse_leaf(data: bytes, manifest: Manifest, mid: str | None = None) -> Leaf:
         if exc.code in ("wrong_round", "unknown_ward", "bad_leaf"):
             raise
         raise EncodingError(f"leaf: {exc.detail}", code="bad_leaf") from exc
-    leaf = Leaf(data, value["round"], value["ward"], token, ballot, voter_sig)
+    leaf = Leaf(data, mid, ward, token, ballot, voter_sig)
     leaf.__dict__["value"] = value  # the cached_property's slot: already parsed
     return leaf
 

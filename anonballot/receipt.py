@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from .checkpoint import Checkpoint
 from .encoding import JSONValue, b64u_decode, b64u_encode, parse_json
@@ -348,7 +348,11 @@ def _counted(
             "the published results disagree with the opened ballot "
             f"(opened: {reason or 'valid'}; results: {', '.join(published) or 'valid'})"
         )
-    return CountedAs(leaf.ward, ballot["answers"] if ballot is not None else None, reason)
+    answers = None
+    if ballot is not None:
+        # A valid ballot (validate_ballot): each answer's ratings and comments map ids to text.
+        answers = cast("Mapping[str, Mapping[str, Mapping[str, str]]]", ballot["answers"])
+    return CountedAs(leaf.ward, answers, reason)
 
 
 class RecordSource:

@@ -9,6 +9,7 @@ comments are sorted by code point.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 
 from .ballot import WHITE_SPACE, strip_comment
 from .encoding import JSONValue
@@ -73,7 +74,9 @@ class TallyBuilder:
 
     def add_valid(self, ward: str, ballot: Mapping[str, JSONValue]) -> None:
         self.valid[ward] = self.valid.get(ward, 0) + 1
-        for subject, answer in ballot["answers"].items():
+        # A valid ballot (validate_ballot): each answer's ratings and comments map ids to text.
+        answers = cast("dict[str, dict[str, dict[str, str]]]", ballot["answers"])
+        for subject, answer in answers.items():
             per_criterion = self.counts.setdefault(subject, {})
             for criterion, level in answer["ratings"].items():
                 levels = per_criterion.setdefault(criterion, {})

@@ -251,7 +251,7 @@ class TrusteeKey:
     def release(self, mid: str) -> dict[str, JSONValue]:
         """The signed release of this trustee's key for round ``mid``."""
         private = b64u_encode(self.hpke_private.to_bytes())
-        value = {"round": mid, "trustee": self.id, "private_key": private}
+        value: dict[str, JSONValue] = {"round": mid, "trustee": self.id, "private_key": private}
         return sign_object("release", value, self.signing)
 
     def to_json(self) -> dict[str, JSONValue]:

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -106,7 +106,8 @@ def message(lang: str, key: str, **fields: object) -> str:
 def api_error(status: int, body: bytes) -> ApiError:
     """The server's refusal ``{"error", "detail"}`` (or a plain status) as an ApiError."""
     try:
-        value = parse_json(body)
+        # Anything but an object raises TypeError when indexed, handled below.
+        value = cast("dict[str, Any]", parse_json(body))
         code, detail = str(value["error"]), str(value["detail"])
     except (AnonBallotError, KeyError, TypeError):
         code, detail = "http_error", f"the server answered {status}"

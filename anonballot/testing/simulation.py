@@ -53,8 +53,8 @@ def random_answers(
     weights = [5, 4, 2, 1] + [1] * (len(levels) - 4) if len(levels) >= 4 else [1] * len(levels)
     answers: dict[str, dict[str, JSONValue]] = {}
     for subject in manifest.subjects_of(ward):
-        ratings = {c.id: rng.choices(levels, weights)[0] for c in q.criteria}
-        comments = {}
+        ratings: dict[str, JSONValue] = {c.id: rng.choices(levels, weights)[0] for c in q.criteria}
+        comments: dict[str, JSONValue] = {}
         for field in q.comments:
             if rng.random() < 0.2:
                 comments[field.id] = rng.choice(COMMENTS)

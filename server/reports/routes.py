@@ -23,7 +23,7 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -105,7 +105,7 @@ class ReportPages:
             text = m.t("not_tallied_body", round=round_id, state=state_label(m, state))
             heading = m.t("not_tallied_heading")
             raise _Answer(409, render_message(m, heading, text, round_id=round_id))
-        signed: dict[str, Any] = parse_json(data)
+        signed = cast("dict[str, Any]", parse_json(data))  # the engine stored a signed object
         return engine.manifest, signed["results"]
 
     @staticmethod
