@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from _hypothesis import examples
+from _jsonview import obj
 from conftest import NOW, Clock, DemoRound, RoundFactory, seeded_codes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -273,7 +274,7 @@ def cohort(make_round: RoundFactory) -> Cohort:
 
 
 def _results_without_order(files: dict[str, bytes], board: list[bytes]) -> dict[str, Any]:
-    results: dict[str, Any] = parse_json(files["results.json"])["results"]
+    results: dict[str, Any] = obj(parse_json(files["results.json"]))["results"]
     # The root depends on the order; the invalid indices too, but not which leaves they are.
     results.pop("root")
     invalid = results.pop("invalid")
@@ -282,7 +283,7 @@ def _results_without_order(files: dict[str, bytes], board: list[bytes]) -> dict[
 
 
 def _close_without_root(files: dict[str, bytes]) -> dict[str, Any]:
-    close: dict[str, Any] = parse_json(files["close.json"])["close"]
+    close: dict[str, Any] = obj(parse_json(files["close.json"]))["close"]
     close.pop("root")
     return close
 
@@ -308,7 +309,7 @@ def test_published_data_does_not_depend_on_order(
         b"6",
         b"6",
     ]
-    results = parse_json(files["results.json"])["results"]
+    results = obj(parse_json(files["results.json"]))["results"]
     assert sorted(e["reason"] for e in results["invalid"]) == ["invalid_content", "wrong_ward"]
     comments = results["subjects"]["bo-de-secretary"]["comments"]["uu-diem"]
     assert comments == sorted(comments)

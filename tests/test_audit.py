@@ -344,7 +344,7 @@ def test_public_part_of_a_restricted_round(run: RoundRun, tmp_path: Path) -> Non
     assert report.failed() == []
     assert report.not_checked() == ["A10", "A11", "A12"]
     assert report.results is None
-    value = report.to_json()
+    value: dict[str, Any] = report.to_json()
     assert value["passed"] is True
     assert value["complete"] is False
     status = {c["id"]: c["status"] for c in value["checks"]}

@@ -29,7 +29,7 @@ def manifest(make_round: RoundFactory) -> Manifest:
 @pytest.fixture
 def ballot(manifest: Manifest) -> dict[str, Any]:
     """A valid ballot of WARD with one comment."""
-    b = make_ballot(WARD, all_answers(manifest, WARD, "kha"))
+    b: dict[str, Any] = make_ballot(WARD, all_answers(manifest, WARD, "kha"))
     b["answers"][SUBJECT]["comments"]["uu-diem"] = "Gần dân, giải quyết công việc kịp thời."
     b["answers"][SUBJECT]["ratings"][CRITERION] = "khong-danh-gia"
     return b
@@ -101,7 +101,7 @@ def test_validate_rejects_other_ward_and_non_objects(
 def test_abstain_only_when_the_questionnaire_has_one(
     manifest: Manifest, ballot: dict[str, Any]
 ) -> None:
-    m = manifest.to_json()
+    m: dict[str, Any] = manifest.to_json()
     m["questionnaire"]["abstain"] = None
     without = Manifest.from_json(m)
     with pytest.raises(BallotContentError):

@@ -781,7 +781,7 @@ def test_manifest_signature_is_checked(page: Page, make_round: RoundFactory) -> 
 def test_ballot_validation_agrees_with_python(page: Page, make_round: RoundFactory) -> None:
     demo = make_round(wards=1, voters=1)
     ward = demo.roster[0][1]
-    good = make_ballot(ward, _answers(demo.manifest, ward))
+    good: dict[str, Any] = make_ballot(ward, _answers(demo.manifest, ward))
     subject = next(iter(good["answers"]))
     criterion = next(iter(good["answers"][subject]["ratings"]))
     field = demo.manifest.questionnaire.comments[0]
@@ -862,9 +862,9 @@ def test_engine_receipts_verify_in_the_browser(page: Page, make_round: RoundFact
     cast = [demo.cast(i) for i in range(3)]
     leaves = [p.leaf for p, _ in cast]
     assert all(leaf is not None for leaf in leaves)
-    receipts = [r.to_json() for _, r in cast]
+    receipts: list[dict[str, Any]] = [r.to_json() for _, r in cast]
     # a receipt of the first leaf against the latest checkpoint (size 3): a longer proof
-    latest = demo.engine.board.receipt(0, demo.engine.checkpoint(), 3).to_json()
+    latest: dict[str, Any] = demo.engine.board.receipt(0, demo.engine.checkpoint(), 3).to_json()
     assert len(latest["inclusion"]) == 2
     other_key = Checkpoint(demo.manifest.origin, 3, demo.engine.board.tree.root(3))
 

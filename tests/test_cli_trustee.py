@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _jsonview import obj
 from _live import Office, demo_office, server_thread
 from click.testing import CliRunner, Result
 
@@ -249,7 +250,7 @@ def test_submit_carries_an_offline_release_to_the_server(tmp_path: Path) -> None
         good = tmp_path / "release.json"
         good.write_text(json.dumps(release), encoding="utf-8")
         forged = tmp_path / "forged.json"
-        value = dict(release["release"])
+        value = dict(obj(release["release"]))
         value["private_key"] = b64u_encode(bytes(32))
         forged.write_text(json.dumps({**release, "release": value}), encoding="utf-8")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _jsonview import obj
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -317,7 +318,7 @@ def test_opening(case: dict[str, Any]) -> None:
 def test_every_outcome_is_on_the_board() -> None:
     cases = vector("openings.json")["cases"]
     assert {c["outcome"] for c in cases} == OUTCOMES
-    results = parse_json((RECORD / "results.json").read_bytes())["results"]
+    results = obj(parse_json((RECORD / "results.json").read_bytes()))["results"]
     reasons = {entry["reason"] for entry in results["invalid"]}
     assert reasons | {"valid"} == OUTCOMES
     on_board = {c["leaf_index"]: c["outcome"] for c in cases if len(c["released"]) == 3}

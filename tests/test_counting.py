@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from _hypothesis import examples
+from _jsonview import obj
 from conftest import DemoRound, RoundFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,7 +42,7 @@ def _per_ward_counts(demo: DemoRound) -> dict[str, tuple[int, int, int]]:
     store = demo.store
     ballots: dict[str, int] = {}
     for data in store.leaves(0, store.leaf_count()):
-        ward = parse_json(data)["ward"]
+        ward = obj(parse_json(data))["ward"]
         ballots[ward] = ballots.get(ward, 0) + 1
     issued: dict[str, int] = {}
     for issuance in store.issuances():
@@ -114,7 +115,7 @@ def test_ballots_never_exceed_issued_or_eligible(
     assert sum(c[1] for c in counts.values()) == len(people)
     results = demo.finish()
     close = demo.engine.close_statement()
-    ledger = parse_json(demo.store.get_document("issuance") or b"")
+    ledger = obj(parse_json(demo.store.get_document("issuance") or b""))
     for ward, row in results["wards"].items():
         assert row["ballots"] <= row["issued"] <= row["eligible"]
         assert row["issued"] == close.issued[ward] == len(ledger["wards"][ward])

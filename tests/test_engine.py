@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _jsonview import obj
 from conftest import NOW, Clock, DemoRound, RoundFactory, all_answers, seeded_codes
 
 from anonballot.checkpoint import Checkpoint
@@ -305,7 +306,7 @@ def test_cast_checks_in_order(demo: DemoRound, foreign_issuer: IssuerKey) -> Non
     p, leaf = demo.voter(0)
     assert p.voter_key is not None
     assert p.token is not None
-    value = parse_json(leaf)
+    value = obj(parse_json(leaf))
     key = p.voter_key
 
     def refused(data: bytes, error: type[AnonBallotError], code: str) -> None:
@@ -461,7 +462,7 @@ def test_releases(demo: DemoRound, trustee_keys: list[TrusteeKey]) -> None:
     tampered = {**good, "signature": b64u_encode(bytes(64))}
     with pytest.raises(InvalidSignature):
         engine.add_release(tampered)
-    signed_by_other = trustee_keys[1].release(mid)
+    signed_by_other: dict[str, Any] = trustee_keys[1].release(mid)
     signed_by_other["release"] = {**signed_by_other["release"], "trustee": "tuyen-giao"}
     with pytest.raises(InvalidSignature):
         engine.add_release(signed_by_other)
@@ -498,7 +499,7 @@ def test_tally_needs_the_threshold(make_round: RoundFactory) -> None:
         demo.engine.tally()
     assert info.value.code == "not_enough_releases"
     demo.engine.add_release(demo.trustees[2].release(demo.engine.mid))
-    results = demo.engine.tally().to_json()
+    results: dict[str, Any] = demo.engine.tally().to_json()
     assert results["trustees"] == ["tuyen-giao", "kiem-tra"]
     assert results["district"]["ballots"] == 4
     assert results["invalid"] == []
@@ -523,8 +524,10 @@ def test_tally_is_a_plain_count(make_round: RoundFactory, organizer: SigningKey)
     assert signed
     demo.release(3)
     tallied = demo.engine.tally()
-    results = verify_object(
-        parse_json(demo.store.get_document("results") or b""), "results", organizer.public_key
+    results = obj(
+        verify_object(
+            parse_json(demo.store.get_document("results") or b""), "results", organizer.public_key
+        )
     )
     assert results == tallied.to_json() == demo.engine.results().to_json()
     assert results["district"]["criteria"] == expected

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _jsonview import obj
 from _live import Office, demo_office, server_thread
 from click.testing import CliRunner
 
@@ -85,8 +86,7 @@ def test_fourteen_wards_through_the_server_and_the_cli(tmp_path: Path) -> None:
     report = audit_record(record, workers=2)
     assert report.passed, report.failed()
     assert report.results is not None
-    wards = report.results["wards"]
-    assert isinstance(wards, dict)
+    wards = obj(report.results["wards"])
     assert len(wards) == 14
     assert all(w["ballots"] == w["valid"] == 2 and w["issued"] == 2 for w in wards.values())
     audited = runner.invoke(main, ["audit", str(record)])

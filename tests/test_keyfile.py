@@ -48,12 +48,13 @@ def test_round_trip(key: TrusteeKey, sealed: dict[str, Any]) -> None:
     assert TrusteeKey.from_json(decrypt_key_file(again, PASSPHRASE)) == key
     # nothing secret is visible in the file
     text = json.dumps(sealed)
-    assert key.to_json()["hpke_private"] not in text
-    assert key.to_json()["signing_seed"] not in text
+    secret: dict[str, Any] = key.to_json()
+    assert secret["hpke_private"] not in text
+    assert secret["signing_seed"] not in text
 
 
 def test_each_file_has_its_own_salt_and_nonce(key: TrusteeKey, sealed: dict[str, Any]) -> None:
-    other = encrypt_key_file(key.to_json(), PASSPHRASE)
+    other: dict[str, Any] = encrypt_key_file(key.to_json(), PASSPHRASE)
     assert other["kdf"]["salt"] != sealed["kdf"]["salt"]
     assert other["nonce"] != sealed["nonce"]
 

@@ -371,7 +371,7 @@ def test_round_config_round_trip() -> None:
 )
 def test_round_config_rejects(key: str, value: object) -> None:
     config, _ = demo_config(wards=2)
-    data = config.to_json()
+    data: dict[str, Any] = config.to_json()
     data[key] = value
     with pytest.raises(ManifestError):
         RoundConfig.from_json(data)
@@ -476,7 +476,7 @@ def test_round_config_file_defaults_and_null() -> None:
 )
 def test_round_config_rejects_bad_members(key: str, value: object) -> None:
     config, _ = demo_config(wards=1)
-    data = config.to_json()
+    data: dict[str, Any] = config.to_json()
     data[key] = value
     with pytest.raises(ManifestError):
         RoundConfig.from_json(data)

@@ -7,9 +7,11 @@ import dataclasses
 import datetime as dt
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _hypothesis import examples
+from _jsonview import arr
 from _series_data import CRITERIA, ORGANIZER, make_manifest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,7 +85,7 @@ def test_a_signed_plan_round_trips_with_vietnamese_text() -> None:
     assert Plan.from_signed(parse_json(jcs(signed)), MANIFEST) == p
     assert Plan.from_json(p.to_json()) == p
     assert p.digest == sha256(jcs(p.to_json()))
-    assert p.to_json()["items"][0]["deadline"] == "2026-10-31"
+    assert arr(p.to_json()["items"])[0]["deadline"] == "2026-10-31"
     assert "Chưa sâu sát" in jcs(signed).decode("utf-8")
 
 
@@ -170,7 +172,7 @@ def test_a_plan_is_bounded_and_its_items_distinct() -> None:
     ],
 )
 def test_from_json_says_what_is_wrong(change: dict[str, object], message: str) -> None:
-    value = plan().to_json()
+    value: dict[str, Any] = plan().to_json()
     value["items"][0] |= change
     with pytest.raises(InputError, match=message):
         Plan.from_json(value)

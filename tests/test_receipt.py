@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _jsonview import obj
 from _records import RoundRun, copy_record, run_round
 
 from anonballot.encoding import jcs, parse_json
@@ -63,7 +64,7 @@ def test_another_rounds_receipt_fails_the_manifest_check(run: RoundRun) -> None:
 
 def test_results_that_misreport_the_ballot_fail_counted(run: RoundRun, tmp_path: Path) -> None:
     record = copy_record(run.path, tmp_path / "record")
-    signed = parse_json((record / "results.json").read_bytes())
+    signed = obj(parse_json((record / "results.json").read_bytes()))
     results = signed["results"]
     results["invalid"] = [{"leaf_index": 0, "reason": "invalid_content"}]
     (record / "results.json").write_bytes(jcs(sign_object("results", results, run.organizer)))

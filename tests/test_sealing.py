@@ -199,7 +199,7 @@ def test_largest_plaintext() -> None:
 
 
 def test_to_json_shape(sealed_2_of_4: SealedBallot) -> None:
-    obj = sealed_2_of_4.to_json()
+    obj: dict[str, Any] = sealed_2_of_4.to_json()
     assert set(obj) == {"shares", "nonce", "ct"}
     assert obj["shares"] == [b64u_encode(s) for s in sealed_2_of_4.shares]
     assert obj["nonce"] == b64u_encode(sealed_2_of_4.nonce)

@@ -4,9 +4,11 @@ people rated compared only with themselves."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from _hypothesis import examples
+from _jsonview import obj
 from _series_data import CRITERIA, LEVELS, Posts, make_manifest, make_results
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,7 +45,7 @@ def rounds(draw: st.DrawFn) -> list[tuple[Manifest, Results]]:
 @settings(max_examples=examples(60))
 def test_the_summary_counts_are_each_rounds_results(pairs: list[tuple[Manifest, Results]]) -> None:
     series = Series(pairs)
-    summary = series.to_summary_json()
+    summary: dict[str, Any] = series.to_summary_json()
     assert summary["rounds"] == [m.round_id for m, _ in pairs]
     every = {s.id for m, _ in pairs for s in m.subjects}
     assert set(summary["subjects"]) == every
@@ -55,7 +57,7 @@ def test_the_summary_counts_are_each_rounds_results(pairs: list[tuple[Manifest, 
             for lv, by_round in per_level.items():
                 assert len(by_round) == len(pairs)
                 for (_, results), n in zip(pairs, by_round, strict=True):
-                    published = results.to_json()["subjects"]
+                    published = obj(results.to_json()["subjects"])
                     if sid in published:
                         assert n == published[sid]["criteria"][cid][lv]
                     else:
@@ -139,7 +141,7 @@ def test_a_new_office_holder_is_new_in_the_post_and_never_compared() -> None:
     assert series.counts("a-sec-1", cid, lv)[1] is None  # the predecessor: not rated now
     assert series.counts("a-sec-2", cid, lv)[0] is None
     assert series.change("a-chair", cid, lv) is not None
-    summary = series.to_summary_json()
+    summary: dict[str, Any] = series.to_summary_json()
     assert summary["subjects"]["a-sec-1"]["criteria"][cid][lv][1] is None
     assert summary["subjects"]["a-sec-2"]["criteria"][cid][lv][0] is None
     assert series.subjects[:4] == ("a-sec-2", "a-chair", "b-sec", "b-chair")  # current first

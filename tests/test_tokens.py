@@ -83,7 +83,7 @@ def test_request_json_round_trip() -> None:
 
 def test_request_from_json_rejects_bad_shapes() -> None:
     key = issuer()
-    good = TokenRequest.create(key.public_key, VerifyKey(os.urandom(32))).to_json()
+    good: dict[str, Any] = TokenRequest.create(key.public_key, VerifyKey(os.urandom(32))).to_json()
     with pytest.raises(EncodingError):
         TokenRequest.from_json([good])
     with pytest.raises(EncodingError):

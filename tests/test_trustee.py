@@ -48,7 +48,7 @@ def _bad(release: Any, manifest: Manifest) -> AnonBallotError:
 
 def test_release_rejections(manifest: Manifest, trustee_keys: list[TrusteeKey]) -> None:
     key = trustee_keys[1]
-    good = key.release(manifest.mid)
+    good: dict[str, Any] = key.release(manifest.mid)
 
     wrong_round = _bad(key.release("another-round"), manifest)
     assert isinstance(wrong_round, InputError)

@@ -867,9 +867,9 @@ def parse_b64u(text: str) -> bytes:
 def vector_receipt(run: RoundRun) -> dict[str, Any]:
     casts = run.casts
     final_size = len(casts)
-    later = run.engine.board.receipt(2, run.final_note, final_size).to_json()
-    first = casts[0].receipt.to_json()
-    sixth = casts[5].receipt.to_json()
+    later: dict[str, Any] = run.engine.board.receipt(2, run.final_note, final_size).to_json()
+    first: dict[str, Any] = casts[0].receipt.to_json()
+    sixth: dict[str, Any] = casts[5].receipt.to_json()
     cases: list[tuple[str, dict[str, Any], bytes | None, bool]] = [
         ("leaf 0 at the checkpoint of size 1 (an empty proof)", first, casts[0].leaf, True),
         ("leaf 5 at the checkpoint of size 6", sixth, casts[5].leaf, True),
