@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import typing
+import typing  # typing.cast by its full name: "cast" here is casting a ballot
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
