@@ -166,11 +166,19 @@ def results_workbook(manifest: Manifest, results: Mapping[str, Any], m: Messages
         sheet.skip()
     heading = m.t("district_heading", district=district.heading)
     counts = m.t(
-        "district_counts", ballots=m.num(district.ballots), subjects=m.num(district.subjects)
+        "district_counts",
+        ballots=m.num(district.people),
+        ratings=m.num(district.ratings),
+        subjects=m.num(district.subjects),
     )
     _aggregate(sheet, view, dataclasses.replace(district, heading=heading), counts)
     for agg in roles:
-        text = m.t("role_counts", subjects=m.num(agg.subjects), ballots=m.num(agg.ballots))
+        text = m.t(
+            "role_counts",
+            subjects=m.num(agg.subjects),
+            ballots=m.num(agg.people),
+            ratings=m.num(agg.ratings),
+        )
         _aggregate(sheet, view, agg, text)
     sheet.widths(40, 14, ncols)
 
