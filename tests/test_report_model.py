@@ -222,8 +222,6 @@ def test_turnout_bars_are_shares_of_the_eligible() -> None:
 def test_the_page_names_ballots_and_ratings_apart(min_group: int) -> None:
     """The district's line gives its valid ballots as ballots and its ratings as ratings,
     with or without a hidden ward: never one count under the other's name."""
-    import re
-
     from anonballot.server.reports.html import render_results
 
     manifest = make_manifest(min_group=min_group)
@@ -236,6 +234,3 @@ def test_the_page_names_ballots_and_ratings_apart(min_group: int) -> None:
     ratings = 2 * ballots  # two people rated in each ward, each rated on every ballot
     assert f"{ballots} valid ballots · {ratings} ratings per criterion" in section
     assert f'data-ballots="{ballots}" data-ratings="{ratings}"' in section
-    if min_group == 5:  # summed here (the made-up results' own summaries are markers)
-        totals = {int(n) for n in re.findall(r'data-total="(\d+)"', section)}
-        assert totals == {ratings}  # each criterion's bar adds up to the ratings
