@@ -129,6 +129,10 @@ class PersonLine:
     """None when the ward is below ``min_group``."""
     note: str | None
     """Why no change is shown, when none is."""
+    counts: Mapping[str, Mapping[str, int]] | None
+    """The distribution (criterion, level, ratings), None when the ward is hidden."""
+    points: Mapping[str, Mapping[str, float]] | None
+    """The change of each level's share since the previous round, None when not shown."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,8 @@ def _person(
         series.results[-1].wards[entry.ward].valid,
         cells,
         note,
+        dist.criteria if dist is not None else None,
+        diff.points if diff is not None else None,
     )
 
 
