@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -182,7 +181,7 @@ def test_rounds_follow_the_previous_chain() -> None:
 
     from anonballot.manifest import PreviousRound
 
-    rounds = []
+    rounds: list[tuple[Manifest, Results]] = []
     for n in range(3):
         m = make_manifest(f"r{n}", MAY)
         if rounds:
@@ -210,7 +209,7 @@ class _Organizer:
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("anonballot.testing.simulation.SigningKey", _Organizer)
