@@ -32,10 +32,13 @@ typecheck-js: node_modules/.installed
 	node_modules/.bin/tsc --noEmit -p tsconfig.json
 
 # Debian packages the tests use: chromium for the browser tests (Playwright's own download is
-# not used) and the sqlite3 program for the backup commands that docs/operations.md shows
+# not used) and for `anonballot report`'s PDF, the sqlite3 program for the backup commands that
+# docs/operations.md shows, and poppler-utils (pdftotext) to read the reports' PDFs back
 system-packages:
-	command -v chromium >/dev/null && command -v sqlite3 >/dev/null || \
-	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium sqlite3)
+	command -v chromium >/dev/null && command -v sqlite3 >/dev/null && \
+	  command -v pdftotext >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium sqlite3 \
+	    poppler-utils)
 
 pytest: $(STAMP) system-packages
 	$(BIN)/pytest -n auto --hypothesis-profile=thorough

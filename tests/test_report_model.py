@@ -109,13 +109,13 @@ def test_a_ward_below_min_group_is_hidden_and_left_out_of_every_summary() -> Non
     shown = {s.id for s in manifest.subjects if s.ward != "cu-khoi"}
     assert district.criteria == added(manifest, results, shown)
     assert district.subjects == 4
-    assert district.ballots == 2 * (6 + 9)  # two people rated in each shown ward
+    assert district.ratings == 2 * (6 + 9)  # two people rated in each shown ward
     assert district.people == 6 + 9  # the valid ballots of the shown wards only
     for agg in roles:
         role = agg.key.removeprefix("role-")
         mine = {s for s in shown if s.endswith(f"-{role}")}
         assert agg.criteria == added(manifest, results, mine)
-        assert (agg.subjects, agg.ballots, agg.people) == (2, 15, 15)
+        assert (agg.subjects, agg.ratings, agg.people) == (2, 15, 15)
         assert not view.hidden(agg)
 
 
@@ -126,8 +126,10 @@ def test_without_a_hidden_ward_the_summaries_are_the_results_own() -> None:
     assert view.hidden_wards == []
     roles, district = view.aggregates()
     assert district.criteria is results["district"]["criteria"]
-    assert (district.ballots, district.subjects, district.people) == (8484, 6, 17)
-    assert [a.ballots for a in roles] == [4242, 4242]
+    # the district's ratings are its people's (2 per ward), never the results' count of
+    # ballots (8484, made up here) printed as ratings
+    assert (district.ratings, district.subjects, district.people) == (2 * 17, 6, 17)
+    assert [a.ratings for a in roles] == [4242, 4242]
     assert [a.heading for a in roles] == ["Bí thư Đảng ủy phường", "Chủ tịch UBND phường"]
 
 
@@ -214,3 +216,21 @@ def test_turnout_bars_are_shares_of_the_eligible() -> None:
     ]
     assert (rows[0].issued_share, rows[0].cast_share) == ("50,0%", "20,0%")
     assert (total.ward, total.name, total.issued_width) == (None, "Tổng cộng", TURNOUT_WIDTH)
+
+
+@pytest.mark.parametrize("min_group", [2, 5])
+def test_the_page_names_ballots_and_ratings_apart(min_group: int) -> None:
+    """The district's line gives its valid ballots as ballots and its ratings as ratings,
+    with or without a hidden ward: never one count under the other's name."""
+    from anonballot.server.reports.html import render_results
+
+    manifest = make_manifest(min_group=min_group)
+    results = make_results(manifest)
+    page = render_results(manifest, results, Messages("en"))
+    section = page[page.index('id="district"') :]
+    section = section[: section.index("</section>")]
+    shown = [w for w, n in VALID.items() if n >= min_group]
+    ballots = sum(VALID[w] for w in shown)
+    ratings = 2 * ballots  # two people rated in each ward, each rated on every ballot
+    assert f"{ballots} valid ballots · {ratings} ratings per criterion" in section
+    assert f'data-ballots="{ballots}" data-ratings="{ratings}"' in section

@@ -81,10 +81,12 @@ class Aggregate:
     key: str
     heading: str
     subjects: int
-    ballots: int
+    ratings: int
+    """Ratings of each criterion: each person rated's valid ballots, added up. A ballot rates
+    every person rated of its ward, so this is not a number of ballots."""
     criteria: Mapping[str, Mapping[str, int]]
     people: int
-    """Valid ballots behind the summary (the people, not the ratings)."""
+    """Valid ballots behind the summary (the people who rated, each once)."""
     shown: bool
     """Whether the summary stands on enough ballots to show its distribution."""
 
@@ -296,14 +298,13 @@ class ResultsView:
                 )
             )
         summary = d.district()
-        # The district's own count in the results is of ballots, not ratings; the page has
-        # printed it as it stands when no ward is hidden.
-        ballots = summary.ratings if self.hidden_wards else self.results["district"]["ballots"]
+        # Ratings and ballots are two counts, each shown under its own name: the results'
+        # district "ballots" (section 7.5) are valid ballots, never the ratings of the bars.
         district = Aggregate(
             "district",
             m.label(self.manifest.district_name),
             summary.subjects,
-            ballots,
+            summary.ratings,
             summary.criteria,
             summary.ballots,
             not d.hidden(summary),

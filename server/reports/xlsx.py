@@ -1,10 +1,17 @@
-"""The results of a tallied round as an XLSX workbook (``GET /results/{round_id}.xlsx``).
+"""Report workbooks (XLSX): a tallied round's results (``GET /results/{round_id}.xlsx``) and
+the standing committee's report (``anonballot report --xlsx``).
 
-One sheet "Overview" (the round, the wards' counts, the invalid ballots by reason), one sheet
-"Summary" (the whole district and each role), then one sheet per ward with, for each person
-rated, the counts and shares per criterion and level and the comments per field. The
-``min_group`` rule of the results page applies (``model.py``): a ward with fewer valid
-ballots has its counts only, and the summaries add up the shown wards only.
+``results_workbook``: one sheet "Overview" (the round, the wards' counts, the invalid ballots
+by reason), one sheet "Summary" (the whole district and each role), then one sheet per ward
+with, for each person rated, the counts and shares per criterion and level and the comments
+per field. The ``min_group`` rule of the results page applies (``model.py``): a ward with
+fewer valid ballots has its counts only, and the summaries add up the shown wards only.
+
+``committee_workbook``: the standing committee's report (``committee.py``) with the same
+content, one sheet per part, plus a flat sheet: one row per person rated and criterion
+(round, ward, role, person, criterion, each level's count and share, and its change), for
+sorting and pivot tables. The view model applied the ``min_group`` rule already: a hidden
+group's cells are empty, and the row says it is not shown.
 
 Texts come from the catalogs of ``server/i18n.py`` and the manifest's labels. Cell values
 are always text or numbers, never formulas: a comment that starts with ``=`` stays text, and
@@ -23,9 +30,11 @@ import openpyxl
 from anonballot.manifest import Manifest
 
 from ..i18n import Messages
+from .committee import CommitteeView
+from .leader import ChangeRow, PlanView
 from .model import COUNT_KEYS, Aggregate, ResultsView
 
-__all__ = ["results_workbook"]
+__all__ = ["committee_workbook", "results_workbook"]
 
 # openpyxl has no type stubs here: reached through the top-level package (typed Any)
 Workbook = openpyxl.Workbook
@@ -166,11 +175,19 @@ def results_workbook(manifest: Manifest, results: Mapping[str, Any], m: Messages
         sheet.skip()
     heading = m.t("district_heading", district=district.heading)
     counts = m.t(
-        "district_counts", ballots=m.num(district.ballots), subjects=m.num(district.subjects)
+        "district_counts",
+        ballots=m.num(district.people),
+        ratings=m.num(district.ratings),
+        subjects=m.num(district.subjects),
     )
     _aggregate(sheet, view, dataclasses.replace(district, heading=heading), counts)
     for agg in roles:
-        text = m.t("role_counts", subjects=m.num(agg.subjects), ballots=m.num(agg.ballots))
+        text = m.t(
+            "role_counts",
+            subjects=m.num(agg.subjects),
+            ballots=m.num(agg.people),
+            ratings=m.num(agg.ratings),
+        )
         _aggregate(sheet, view, agg, text)
     sheet.widths(40, 14, ncols)
 
@@ -203,6 +220,214 @@ def results_workbook(manifest: Manifest, results: Mapping[str, Any], m: Messages
                     sheet.ws.cell(row=sheet.row - 1, column=1).alignment = _WRAP
             sheet.skip()
         sheet.widths(40, 14, ncols)
+
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# -- the standing committee's report --------------------------------------------------------
+
+
+def _changes(sheet: _Sheet, view: ResultsView, rows: Sequence[ChangeRow], caption: str) -> None:
+    m = view.m
+    sheet.put([caption], font=_BOLD)
+    sheet.put([m.t("criterion"), *(lv.label for lv in view.levels)], font=_BOLD, fill=_HEAD_FILL)
+    for row in rows:
+        sheet.put([row.label, *(c.points for c in row.cells)])
+        for col in range(2, len(row.cells) + 2):
+            sheet.ws.cell(row=sheet.row - 1, column=col).number_format = "+0.0;-0.0;0.0"
+
+
+def _plan(sheet: _Sheet, m: Messages, plan: PlanView) -> None:
+    sheet.put([plan.heading], font=_BOLD)
+    sheet.put([m.t("plan_version", version=plan.version), m.t("plan_digest", digest=plan.digest)])
+    if plan.progress_note:
+        sheet.put([plan.progress_note])
+    header = [
+        m.t("plan_criterion"), m.t("plan_shortcoming"), m.t("plan_actions"),
+        m.t("plan_deadline"), m.t("plan_check"), m.t("plan_progress"), m.t("plan_change"),
+    ]  # fmt: skip
+    sheet.put(header, font=_BOLD, fill=_HEAD_FILL)
+    for item in plan.items:
+        progress = f"{item.status} ({item.date}): {item.note}" if item.status else None
+        sheet.put(
+            [item.criterion, item.shortcoming, item.actions, item.deadline, item.check,
+             progress, item.change]
+        )  # fmt: skip
+        for col in range(1, 8):
+            sheet.ws.cell(row=sheet.row - 1, column=col).alignment = _WRAP
+
+
+def committee_workbook(report: CommitteeView) -> bytes:
+    """The workbook's bytes (.xlsx) of the standing committee's report."""
+    m, view = report.m, report.view
+    levels = view.levels
+    wb = Workbook()
+    used: set[str] = set()
+
+    # cover: the round, the records and their audit
+    sheet = _Sheet(wb.active)
+    sheet.ws.title = _sheet_title(m.t("xlsx_overview"), used)
+    sheet.put([report.title], font=_TITLE)
+    sheet.put([m.t("district", district=report.district)])
+    sheet.put([m.t("round", round=report.round_id), report.dates])
+    sheet.put([m.t("xlsx_min_group"), view.min_group])
+    sheet.skip()
+    sheet.put([m.t("records_heading")], font=_BOLD)
+    header = [m.t("records_round"), "mid", m.t("records_root"), m.t("records_audit")]
+    sheet.put(header, font=_BOLD, fill=_HEAD_FILL)
+    for r in report.records:
+        sheet.put([r.round_id, r.mid, r.root, r.verdict])
+    sheet.skip()
+    for key in ("reading_ballots", "reading_ratings", "reading_changes"):
+        sheet.note(m.t(key))
+    sheet.note(m.t("min_group_rule", min_group=m.num(view.min_group)))
+    sheet.widths(30, 48, 3)
+
+    # turnout per ward
+    sheet = _Sheet(wb.create_sheet(_sheet_title(m.t("turnout_by_ward"), used)))
+    header = [m.t("ward"), *(m.t(k) for k in COUNT_KEYS), m.t("turnout_share"), m.t("xlsx_shown")]
+    sheet.put(header, font=_BOLD, fill=_HEAD_FILL)
+    for t in report.turnout:
+        eligible = t.counts["eligible"]
+        share = t.counts["ballots"] / eligible if eligible else 0.0
+        shown = m.t("yes") if t.shown else m.t("no")
+        sheet.put([t.name, *(t.counts[k] for k in COUNT_KEYS), share, shown])
+        sheet.share(len(COUNT_KEYS) + 2)
+    sheet.put([m.t("total"), *(report.totals[k] for k in COUNT_KEYS)], font=_BOLD)
+    sheet.widths(30, 16, len(COUNT_KEYS) + 2)
+
+    # the district and each role, with the change
+    sheet = _Sheet(wb.create_sheet(_sheet_title(m.t("xlsx_summary"), used)))
+    for summary in report.summaries:
+        sheet.put([summary.heading], font=_BOLD)
+        sheet.put([summary.counts])
+        if summary.left_out:
+            sheet.note(summary.left_out)
+        if summary.hidden:
+            ballots = m.num(summary.distribution.ballots)
+            sheet.note(m.t("group_hidden", ballots=ballots, min_group=m.num(view.min_group)))
+        else:
+            _distribution(sheet, view, summary.distribution.criteria)
+        if summary.changes is not None:
+            _changes(sheet, view, summary.changes, summary.change_note)
+        else:
+            sheet.put([summary.change_note])
+        sheet.skip()
+    sheet.widths(40, 14, 2 * len(levels))
+
+    # one line per person rated: the share of each level per criterion, and the change
+    sheet = _Sheet(wb.create_sheet(_sheet_title(m.t("people_heading"), used)))
+    fixed = [m.t("people_person"), m.t("ward"), m.t("xlsx_role"), m.t("new_in_post"), m.t("valid")]
+    share_heads = [
+        m.t("xlsx_share", level=f"{clabel}: {lv.label}") for _, clabel in view.criteria
+        for lv in levels
+    ]  # fmt: skip
+    change_heads = [
+        m.t("xlsx_change", level=f"{clabel}: {lv.label}") for _, clabel in view.criteria
+        for lv in levels
+    ]  # fmt: skip
+    sheet.put([*fixed, *share_heads, *change_heads], font=_BOLD, fill=_HEAD_FILL)
+    for p in report.people:
+        shares: list[object] = []
+        changes: list[object] = []
+        for cid, _ in view.criteria:
+            per_level = p.counts.get(cid, {}) if p.counts is not None else {}
+            total = sum(per_level.values())
+            points = p.points.get(cid) if p.points is not None else None
+            for lv in levels:
+                shares.append(per_level.get(lv.id, 0) / total if p.counts and total else None)
+                changes.append(points.get(lv.id) if points is not None else None)
+        new = m.t("yes") if p.new_in_post else m.t("no")
+        sheet.put([p.name, p.ward_name, p.role, new, p.valid, *shares, *changes])
+        for col in range(len(fixed) + 1, len(fixed) + len(share_heads) + 1):
+            sheet.share(col)
+        if not p.shown:
+            sheet.note(m.t("person_hidden", valid=m.num(p.valid), min_group=m.num(view.min_group)))
+    sheet.widths(36, 14, len(fixed) + len(share_heads) + len(change_heads))
+
+    # one sheet per ward: each person's distribution, change, comments and plans
+    for w in report.wards:
+        sheet = _Sheet(wb.create_sheet(_sheet_title(w.name, used)))
+        sheet.put([w.name], font=_TITLE)
+        sheet.put([w.counts])
+        if w.hidden_note:
+            sheet.note(w.hidden_note)
+        sheet.skip()
+        for leader in w.leaders:
+            sheet.put([m.t("xlsx_subject"), leader.name], font=_BOLD)
+            sheet.put([m.t("xlsx_role"), leader.role])
+            if leader.new_in_post:
+                sheet.put([m.t("new_in_post")])
+            if leader.criteria is not None:
+                sheet.put([m.t("valid"), leader.valid])
+                _distribution(sheet, view, leader.criteria)
+            if leader.changes is not None:
+                _changes(sheet, view, leader.changes,
+                         m.t("change_caption", round=leader.previous_round))  # fmt: skip
+            elif leader.change_note:
+                sheet.put([leader.change_note])
+            for field in leader.comments or ():
+                sheet.put([m.t("xlsx_comment_field", field=field.label)], font=_BOLD)
+                if not field.texts:
+                    sheet.put([m.t("no_comments")])
+                for text in field.texts:
+                    sheet.put([text])
+                    sheet.ws.cell(row=sheet.row - 1, column=1).alignment = _WRAP
+            for plan in (leader.previous_plan, leader.plan):
+                if plan is not None:
+                    _plan(sheet, m, plan)
+            sheet.skip()
+        sheet.widths(40, 14, 2 * len(levels))
+
+    # the trend: each level's share per criterion in each round
+    sheet = _Sheet(wb.create_sheet(_sheet_title(m.t("trend_heading"), used)))
+    header = [m.t("people_person"), m.t("criterion"), m.t("records_round")]
+    sheet.put([*header, *(lv.label for lv in levels)], font=_BOLD, fill=_HEAD_FILL)
+    for block in report.trend:
+        for row in block.rows:
+            for round_id, b in zip(report.series.round_ids, row.bars, strict=True):
+                counts = {seg.level.id: seg.count for seg in b.segments} if b else {}
+                total = b.total if b else 0
+                values = [counts.get(lv.id, 0) / total if total else None for lv in levels]
+                sheet.put([block.heading, row.label, round_id, *values])
+                for col in range(4, len(levels) + 4):
+                    sheet.share(col)
+    sheet.widths(36, 14, len(levels) + 2)
+
+    # flat: one row per person rated and criterion
+    sheet = _Sheet(wb.create_sheet(_sheet_title(m.t("xlsx_flat"), used)))
+    header = [
+        m.t("records_round"), m.t("ward"), m.t("xlsx_role"), m.t("xlsx_subject_id"),
+        m.t("xlsx_subject"), m.t("criterion"), m.t("xlsx_shown"),
+        *(lv.label for lv in levels),
+        *(m.t("xlsx_share", level=lv.label) for lv in levels),
+        *(m.t("xlsx_change", level=lv.label) for lv in levels),
+    ]  # fmt: skip
+    sheet.put(header, font=_BOLD, fill=_HEAD_FILL)
+    for p in report.people:
+        for cid, clabel in view.criteria:
+            row_counts = p.counts.get(cid) if p.counts is not None else None
+            row_points = p.points.get(cid) if p.points is not None else None
+            row_total = sum(row_counts.values()) if row_counts else 0
+            flat_counts = [row_counts.get(lv.id, 0) if row_counts else None for lv in levels]
+            shares_ = [
+                row_counts.get(lv.id, 0) / row_total if row_counts and row_total else None
+                for lv in levels
+            ]
+            changes_ = [row_points.get(lv.id) if row_points is not None else None for lv in levels]
+            shown = m.t("yes") if p.shown else m.t("no")
+            sheet.put(
+                [report.round_id, p.ward_name, p.role, p.subject, p.name, clabel, shown,
+                 *flat_counts, *shares_, *changes_]
+            )  # fmt: skip
+            first = 8 + len(levels)
+            for col in range(first, first + len(levels)):
+                sheet.share(col)
+    sheet.ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{sheet.row - 1}"
+    sheet.ws.freeze_panes = "A2"
+    sheet.widths(20, 16, len(header))
 
     out = io.BytesIO()
     wb.save(out)
