@@ -14,7 +14,7 @@ from anonballot.audit import audit_record, render_report
 from anonballot.encoding import check_id
 from anonballot.errors import InputError
 
-from .common import api_error, clean_errors
+from .common import ApiError, access_token_option, api_error, clean_errors, read_access_token
 
 LARGE_BOARD = 8 * 1024 * 1024
 """Boards larger than this get a progress bar (on a terminal)."""
@@ -36,27 +36,48 @@ LARGE_BOARD = 8 * 1024 * 1024
     default=None,
     help="With a URL: also keep the downloaded record (.zip) here.",
 )
+@access_token_option
 @clean_errors
 def audit(
-    record: str, as_json: bool, workers: int | None, round_id: str | None, save: Path | None
-) -> None:
+    record: str, as_json: bool, workers: int | None, round_id: str | None, save: Path | None,
+    access_token_file: Path | None,
+) -> None:  # fmt: skip
     """Check a round record: A1 to A12. Exit 0 pass, 1 fail, 2 bad input.
 
     RECORD is a folder, a .zip, or a URL: a server's URL with --round ROUND, or the URL of
     a round (.../api/rounds/ROUND) or of its record (.../api/rounds/ROUND/record). A URL's
-    record is downloaded first.
+    record is downloaded first. A restricted round's full record needs an access token
+    (--access-token-file or ANONBALLOT_ACCESS_TOKEN); without one, its public part is
+    downloaded and audited: A1 to A9, and A10 to A12 are reported as not checked.
     """
     if not record.startswith(("http://", "https://")):
         if round_id is not None or save is not None:
             raise InputError("--round and --save go with a URL")
+        if access_token_file is not None:
+            raise InputError("--access-token-file goes with a URL")
         _audit(Path(record), as_json, workers)
         return
     import tempfile
 
     url = record_url(record, round_id)
+    token = read_access_token(access_token_file)
     with tempfile.TemporaryDirectory(prefix="anonballot-audit-") as tmp:
         path = Path(tmp) / "record.zip"
-        download(url, path)
+        try:
+            download(url, path, token)
+        except ApiError as exc:
+            if exc.code != "restricted" or token is not None:
+                raise
+            # protocol section 9.2: the public part proves A1 to A9 without the results
+            click.echo(
+                "note: kết quả của đợt này không công khai; kiểm tra phần công khai của hồ sơ "
+                "(A1 đến A9), A10 đến A12 cần mã truy cập (--access-token-file). The results "
+                "of this round are restricted: auditing the public part of the record (A1 "
+                "to A9); A10 to A12 need an access token (--access-token-file).",
+                err=True,
+            )
+            url += "?part=public"
+            download(url, path)
         click.echo(f"downloaded {url} ({path.stat().st_size} bytes)", err=True)
         if save is not None:
             import shutil
@@ -94,11 +115,12 @@ def record_url(url: str, round_id: str | None) -> str:
     )
 
 
-def download(url: str, dest: Path) -> None:
+def download(url: str, dest: Path, token: str | None = None) -> None:
     """Stream ``url`` into ``dest``; the server's refusal becomes an :class:`ApiError`."""
     import httpx
 
-    with httpx.stream("GET", url, timeout=60) as answer:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    with httpx.stream("GET", url, headers=headers, timeout=60) as answer:
         if answer.status_code >= 400:
             raise api_error(answer.status_code, answer.read())
         with dest.open("wb") as out:

@@ -22,10 +22,12 @@ __all__ = [
     "CheckFailed",
     "ServerFailed",
     "TryAgain",
+    "access_token_option",
     "api_error",
     "clean_errors",
     "exit_status",
     "message",
+    "read_access_token",
     "read_token",
     "server_option",
     "token_options",
@@ -172,6 +174,27 @@ def read_token(token_file: Path | None) -> str:
     if not token:
         raise InputError("this needs the admin token: --token-file FILE or ANONBALLOT_TOKEN")
     return token
+
+
+def access_token_option(fn: F) -> F:
+    return click.option(
+        "--access-token-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="A file holding an access token to a restricted round's results "
+        "(else ANONBALLOT_ACCESS_TOKEN).",
+    )(fn)
+
+
+def read_access_token(token_file: Path | None) -> str | None:
+    """The access token from ``--access-token-file`` or ANONBALLOT_ACCESS_TOKEN; None when
+    neither gives one."""
+    if token_file is not None:
+        token = token_file.read_text(encoding="utf-8").strip()
+        if not token:
+            raise InputError(f"{token_file} holds no access token")
+        return token
+    return os.environ.get("ANONBALLOT_ACCESS_TOKEN", "").strip() or None
 
 
 class ApiClient:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from . import audit, organizer, participant, report, serving, simulate, trustee
+from . import audit, organizer, participant, plans, report, serving, simulate, trustee
 
 
 class OneLineErrors(click.Group):
@@ -40,6 +40,6 @@ def main() -> None:
     """anonballot: anonymous, verifiable e-ballots."""
 
 
-for _module in (simulate, audit, report, organizer, trustee, participant, serving):
+for _module in (simulate, audit, report, organizer, plans, trustee, participant, serving):
     for _command in _module.COMMANDS:
         main.add_command(_command)

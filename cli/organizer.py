@@ -29,7 +29,15 @@ from anonballot.errors import AnonBallotError, InputError
 from anonballot.manifest import PUBLIC, RESTRICTED, PreviousRound, RoundConfig, Window
 from anonballot.trustee import Trustee
 
-from .common import ApiClient, clean_errors, read_token, server_option, token_options
+from .common import (
+    ApiClient,
+    access_token_option,
+    clean_errors,
+    read_access_token,
+    read_token,
+    server_option,
+    token_options,
+)
 
 __all__ = ["dump_yaml", "load_config_file"]
 
@@ -682,14 +690,36 @@ def round_tally(round_id: str, server: str, token_file: Path | None) -> None:
     "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="FILE.zip"
 )
 @click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option(
+    "--public-part",
+    is_flag=True,
+    help="Only the public part (no releases, no results), once the round is closed.",
+)
 @server_option
+@access_token_option
+@token_options
 @clean_errors
-def round_export(round_id: str, out: Path, force: bool, server: str) -> None:
-    """Download the round record of a tallied round (.zip), for the archive and the audit."""
+def round_export(
+    round_id: str, out: Path, force: bool, public_part: bool, server: str,
+    access_token_file: Path | None, token_file: Path | None,
+) -> None:  # fmt: skip
+    """Download the round record of a tallied round (.zip), for the archive and the audit.
+
+    A restricted round's full record needs an access token (--access-token-file or
+    ANONBALLOT_ACCESS_TOKEN) or the admin token (--token-file or ANONBALLOT_TOKEN).
+    """
     if out.exists() and not force:
         raise InputError(f"{out} exists; use --force to replace it", code="exists")
-    with ApiClient(server) as api:
-        data = api.get(f"/api/rounds/{round_id}/record")
+    token = read_access_token(access_token_file)
+    if token is None:
+        try:
+            token = read_token(token_file)
+        except InputError:
+            token = None  # a public round's record needs no token
+    with ApiClient(server, token) as api:
+        data = api.get(
+            f"/api/rounds/{round_id}/record", params={"part": "public" if public_part else "full"}
+        )
     if not isinstance(data, bytes) or not data.startswith(b"PK"):
         raise InputError("the server's answer is not a .zip record")
     out.write_bytes(data)

@@ -41,7 +41,16 @@ from anonballot.participant import Participant
 from anonballot.receipt import Receipt, ReceiptReport, RecordSource, verify_receipt
 from anonballot.record import Record
 
-from .common import ApiClient, ApiError, CheckFailed, TryAgain, clean_errors, message
+from .common import (
+    ApiClient,
+    ApiError,
+    CheckFailed,
+    TryAgain,
+    access_token_option,
+    clean_errors,
+    message,
+    read_access_token,
+)
 
 __all__ = [
     "STATE_VERSION",
@@ -486,11 +495,17 @@ def receipt() -> None:
     default=None,
     help="Check against a round record (folder or .zip) instead.",
 )
+@access_token_option
 @LANG_OPTION
 @clean_errors
-def verify(receipt_file: Path, server: str | None, record_path: Path | None, lang: str) -> None:
+def verify(
+    receipt_file: Path, server: str | None, record_path: Path | None,
+    access_token_file: Path | None, lang: str,
+) -> None:  # fmt: skip
     """Check a receipt: inclusion, consistency, and after the tally how it was counted.
 
+    A restricted round's results need an access token (--access-token-file or
+    ANONBALLOT_ACCESS_TOKEN); without one, every other check is made.
     Exit 0 when every check passes, 1 when one fails, 2 on bad input.
     """
     t = Lang(lang)
@@ -504,7 +519,7 @@ def verify(receipt_file: Path, server: str | None, record_path: Path | None, lan
     except AnonBallotError as exc:
         raise InputError(f"{receipt_file}: {exc.detail}", code="bad_receipt") from exc
     if server is not None:
-        with ApiClient(server) as api:
+        with ApiClient(server, read_access_token(access_token_file)) as api:
             _verify_with_server(api, rc, t)
     elif record_path is not None:
         with Record(record_path) as record:
@@ -522,6 +537,8 @@ class ServerSource:
     def __init__(self, api: ApiClient, round_id: str) -> None:
         self.api = api
         self.base = f"/api/rounds/{round_id}"
+        self.restricted = False
+        """Whether the server refused the results as restricted (no access token)."""
 
     def _optional(self, path: str) -> object | None:
         try:
@@ -559,18 +576,31 @@ class ServerSource:
         return answer.content.removesuffix(b"\n")
 
     def releases(self) -> list[object]:
-        releases = self.api.get(f"{self.base}/releases")
+        try:
+            releases = self.api.get(f"{self.base}/releases")
+        except ApiError as exc:
+            if exc.code != "restricted":
+                raise
+            self.restricted = True  # the receipt's other checks need no release
+            return []
         if not isinstance(releases, dict):
             raise StateError("the server's releases are not an object")
         return list(releases.values())
 
     def results(self) -> object | None:
-        return self._optional("results")
+        try:
+            return self._optional("results")
+        except ApiError as exc:
+            if exc.code != "restricted":
+                raise
+            self.restricted = True
+            return None
 
 
 def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
     round_id, _ = resolve_round(api, rc.round)
-    _render(verify_receipt(rc, ServerSource(api, round_id)), t)
+    source = ServerSource(api, round_id)
+    _render(verify_receipt(rc, source), t, restricted=source.restricted)
 
 
 def _verify_with_record(record: Record, rc: Receipt, t: Lang) -> None:
@@ -585,7 +615,7 @@ def _verify_with_record(record: Record, rc: Receipt, t: Lang) -> None:
     _render(report, t)
 
 
-def _render(report: ReceiptReport, t: Lang) -> None:
+def _render(report: ReceiptReport, t: Lang, *, restricted: bool = False) -> None:
     """Print each check of ``report`` that passed; the first that failed is the error."""
     rc = report.receipt
     checks = {c.id: c for c in report.checks}
@@ -603,7 +633,7 @@ def _render(report: ReceiptReport, t: Lang) -> None:
             _ok(t, t("final", size=report.board_size))
     counted = report.counted
     if counted is None:
-        click.echo(t("not_tallied"))
+        click.echo(t("restricted") if restricted else t("not_tallied"))
     elif counted.answers is None:
         _ok(t, t("counted_invalid", reason=counted.reason))
     else:

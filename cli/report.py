@@ -72,8 +72,6 @@ def order_rounds(
 
 
 def _audit(path: Path, workers: int | None) -> AuditReport:
-    with Record(path) as record:  # not a record: exit 2, before the audit's work
-        _whole(path, record)
     report = audit_record(path, workers=workers)
     if not report.passed:
         raise CheckFailed(
@@ -153,8 +151,11 @@ def report(
     from anonballot.server.reports.pdf import CSS_NAME, find_chromium, html_to_pdf
     from anonballot.server.reports.xlsx import committee_workbook
 
-    find_chromium()  # before the audits: a missing program is known at once
     paths = [*previous, record]
+    for path in paths:  # not a whole record: exit 2 before anything else
+        with Record(path) as whole:
+            _whole(path, whole)
+    find_chromium()  # before the audits: a missing program is known at once
     audits = [_audit(p, workers) for p in paths]
     rounds = [read_round(p) for p in paths]
     series = Series(order_rounds(rounds[-1], rounds[:-1]))

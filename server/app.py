@@ -26,18 +26,21 @@ from anonballot.district import District
 from anonballot.encoding import b64u_decode, b64u_encode, check_label, jcs, parse_json
 from anonballot.engine import Round
 from anonballot.errors import AnonBallotError, InputError, NotFound, StateError
-from anonballot.manifest import RoundConfig, Window
+from anonballot.manifest import RESTRICTED, RoundConfig, Window
+from anonballot.plans import ProgressUpdate
 from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
 from .booth import booth_routes
-from .errors import AuthError, TooLarge, http_status
+from .errors import AuthError, Restricted, TooLarge, http_status
 from .openapi import openapi_document
+from .plan_pages import plan_page_routes
+from .plans import PlanDesk
 from .reports import report_routes
 from .roster import RosterEntry, parse_roster
 from .service import Service
 
-__all__ = ["MAX_BODY", "create_app"]
+__all__ = ["MAX_BODY", "bearer", "create_app", "is_restricted"]
 
 MAX_BODY = 256 * 1024
 """Largest request body accepted (a leaf is at most about 90 KiB)."""
@@ -179,6 +182,7 @@ class Api:
         self.batchers: dict[str, CastBatcher] = {}
         self.issuers: dict[str, Issuer] = {}
         self.issue_lock = asyncio.Lock()
+        self.desk = PlanDesk(service)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -186,12 +190,25 @@ class Api:
         return self.service.round(request.path_params["round_id"])
 
     def require_admin(self, request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if not hmac.compare_digest(scheme.lower().encode(), b"bearer") or not token:
+        token = bearer(request)
+        if token is None:
             raise AuthError("this needs the admin token (Authorization: Bearer ...)")
-        if not self.service.check_admin(token.strip()):
+        if not self.service.check_admin(token):
             raise AuthError("the admin token is wrong")
+
+    def require_reader(self, request: Request, engine: Round) -> None:
+        """A restricted round's confidential part (protocol section 4.2) needs an access
+        token or the admin token; a public round's is everyone's."""
+        if not is_restricted(engine):
+            return
+        token = bearer(request)
+        if token is None:
+            raise Restricted(
+                "the results of this round are restricted: they need an access token "
+                "(Authorization: Bearer ...)"
+            )
+        if not self.service.check_reader(token):
+            raise Restricted("this token does not give access to the results of this round")
 
     def document(self, engine: Round, name: str) -> Response:
         data = engine.store.get_document(name)
@@ -288,10 +305,36 @@ class Api:
         return self.document(self.engine(request), "issuance")
 
     async def results(self, request: Request) -> Response:
-        return self.document(self.engine(request), "results")
+        engine = self.engine(request)
+        self.require_reader(request, engine)
+        return self.document(engine, "results")
 
     async def releases(self, request: Request) -> Response:
-        return JSONResponse(self.engine(request).releases())
+        engine = self.engine(request)
+        self.require_reader(request, engine)
+        return JSONResponse(engine.releases())
+
+    async def turnout(self, request: Request) -> Response:
+        """Eligible, issued and cast per ward, for everyone once the round has closed.
+
+        While the round runs this is the organizer's only (the admin operation): live counts
+        watched over time tell who has just collected a token in a small ward. After the
+        close they follow from the public close statement, ledger and board.
+        """
+        engine = self.engine(request)
+        if engine.state not in ("closed", "tallied"):
+            raise StateError(
+                "turnout is public once the round is closed; while it runs, it is the organizer's",
+                code="wrong_state",
+            )
+        return JSONResponse(await run_in_threadpool(engine.turnout))
+
+    async def plans(self, request: Request) -> Response:
+        """``plans.json``: the round's accepted plans and their progress, signed."""
+        engine = self.engine(request)
+        self.require_reader(request, engine)
+        export = await run_in_threadpool(self.desk.export, request.path_params["round_id"])
+        return jcs_response(export.to_json())
 
     async def add_release(self, request: Request) -> Response:
         engine = self.engine(request)
@@ -301,10 +344,22 @@ class Api:
 
     async def record(self, request: Request) -> Response:
         engine = self.engine(request)
-        if engine.state != "tallied":
-            raise StateError("the record exists once the round is tallied", code="not_tallied")
-        data = await run_in_threadpool(_record_zip, engine)
-        name = request.path_params["round_id"]
+        part = request.query_params.get("part", "full")
+        if part not in ("full", "public"):
+            raise InputError("part: expected full or public", code="bad_request")
+        public_only = part == "public"
+        if public_only:
+            if engine.state not in ("closed", "tallied"):
+                raise StateError(
+                    "the public part of the record exists once the round is closed",
+                    code="wrong_state",
+                )
+        else:
+            self.require_reader(request, engine)
+            if engine.state != "tallied":
+                raise StateError("the record exists once the round is tallied", code="not_tallied")
+        data = await run_in_threadpool(_record_zip, engine, public_only)
+        name = request.path_params["round_id"] + ("-public" if public_only else "")
         return Response(
             data,
             media_type="application/zip",
@@ -398,14 +453,109 @@ class Api:
         config = await run_in_threadpool(lambda: engine.config)
         return JSONResponse(config.to_json())
 
+    # -- access tokens, personal links, plans (admin) -------------------------------------------
 
-def _record_zip(engine: Round) -> bytes:
+    async def admin_grant_access(self, request: Request) -> Response:
+        self.require_admin(request)
+        body = fields(await read_json(request), name=str)
+        token_id, token = await run_in_threadpool(self.service.grant_access, body["name"])
+        return JSONResponse({"id": token_id, "token": token}, status_code=201)
+
+    async def admin_access(self, request: Request) -> Response:
+        self.require_admin(request)
+        tokens = await run_in_threadpool(self.service.access_tokens)
+        return JSONResponse([{"id": i, "name": name} for i, name in tokens])
+
+    async def admin_revoke_access(self, request: Request) -> Response:
+        self.require_admin(request)
+        raw = request.path_params["token_id"]
+        if not _UINT.fullmatch(raw):
+            raise NotFound(f"there is no access token {raw!r}", code="unknown_access_token")
+        await run_in_threadpool(self.service.revoke_access, int(raw))
+        return JSONResponse({"id": int(raw), "revoked": True})
+
+    async def admin_leaders(self, request: Request) -> Response:
+        """A fresh personal link key for each person rated; the keys made before stop working."""
+        self.require_admin(request)
+        round_id = request.path_params["round_id"]
+        keys = await run_in_threadpool(self.service.make_leader_keys, round_id)
+        manifest = self.engine(request).manifest
+        subjects = {s.id: s for s in manifest.subjects}
+        return JSONResponse(
+            [{"subject": sid, "ward": subjects[sid].ward, "role": subjects[sid].role,
+              "key": key} for sid, key in keys]
+        )  # fmt: skip
+
+    async def admin_plans(self, request: Request) -> Response:
+        self.require_admin(request)
+        views = await run_in_threadpool(self.desk.views, request.path_params["round_id"])
+        return JSONResponse(
+            [{"subject": v.subject, "state": v.state, "version": v.version} for v in views]
+        )
+
+    async def admin_plan(self, request: Request) -> Response:
+        self.require_admin(request)
+        p = request.path_params
+        view = await run_in_threadpool(self.desk.view, p["round_id"], p["subject"])
+        return JSONResponse(view.to_json())
+
+    async def admin_accept_plan(self, request: Request) -> Response:
+        self.require_admin(request)
+        p = request.path_params
+        view = await run_in_threadpool(self.desk.accept, p["round_id"], p["subject"])
+        return JSONResponse(view.to_json())
+
+    async def admin_return_plan(self, request: Request) -> Response:
+        self.require_admin(request)
+        body = fields(await read_json(request), remarks=str)
+        p = request.path_params
+        view = await run_in_threadpool(
+            self.desk.return_plan, p["round_id"], p["subject"], body["remarks"]
+        )
+        return JSONResponse(view.to_json())
+
+    async def admin_plan_progress(self, request: Request) -> Response:
+        self.require_admin(request)
+        update = ProgressUpdate.from_json(await read_json(request), "progress")
+        p = request.path_params
+        view = await run_in_threadpool(
+            self.desk.record_progress, p["round_id"], p["subject"], update
+        )
+        return JSONResponse(view.to_json())
+
+
+def bearer(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, None when there is none.
+
+    Never logged, never echoed in an answer."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not hmac.compare_digest(scheme.lower().encode(), b"bearer") or not token.strip():
+        return None
+    return token.strip()
+
+
+def is_restricted(engine: Round) -> bool:
+    """Whether the round's results are restricted (protocol section 4.2): the signed
+    manifest says so; a draft has only its configuration (absent means public)."""
+    if engine.state == "draft":
+        return engine.config.results_access == RESTRICTED
+    return engine.manifest.restricted
+
+
+def _record_zip(engine: Round, public_only: bool = False) -> bytes:
     import tempfile
     from pathlib import Path
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "record.zip"
-        write_record(path, engine.config.round_id, engine.record_files(), engine.board_leaves())
+        write_record(
+            path,
+            engine.config.round_id,
+            engine.record_files(public_only=public_only),
+            engine.board_leaves(),
+            public_only=public_only,
+        )
         return path.read_bytes()
 
 
@@ -425,6 +575,7 @@ def create_app(service: Service) -> Starlette:
     api = Api(service)
     r = "/api/rounds/{round_id}"
     a = "/api/admin/rounds/{round_id}"
+    p = a + "/plans/{subject}"
     routes: list[BaseRoute] = [
         Route("/api/rounds", guarded(api.rounds)),
         Route(f"{r}/manifest", guarded(api.manifest)),
@@ -441,6 +592,8 @@ def create_app(service: Service) -> Starlette:
         Route(f"{r}/releases", guarded(api.add_release), methods=["POST"]),
         Route(f"{r}/results", guarded(api.results)),
         Route(f"{r}/record", guarded(api.record)),
+        Route(f"{r}/turnout", guarded(api.turnout)),
+        Route(f"{r}/plans", guarded(api.plans)),
         Route("/api/openapi.json", guarded(api.openapi)),
         Route("/api/admin/district", guarded(api.admin_district), methods=["GET"]),
         Route("/api/admin/district", guarded(api.admin_set_district), methods=["PUT"]),
@@ -454,8 +607,18 @@ def create_app(service: Service) -> Starlette:
         Route(f"{a}/open", guarded(api.admin_open), methods=["POST"]),
         Route(f"{a}/close", guarded(api.admin_close), methods=["POST"]),
         Route(f"{a}/tally", guarded(api.admin_tally), methods=["POST"]),
+        Route("/api/admin/access", guarded(api.admin_grant_access), methods=["POST"]),
+        Route("/api/admin/access", guarded(api.admin_access), methods=["GET"]),
+        Route("/api/admin/access/{token_id}", guarded(api.admin_revoke_access), methods=["DELETE"]),
+        Route(f"{a}/leaders", guarded(api.admin_leaders), methods=["POST"]),
+        Route(f"{a}/plans", guarded(api.admin_plans), methods=["GET"]),
+        Route(p, guarded(api.admin_plan), methods=["GET"]),
+        Route(f"{p}/accept", guarded(api.admin_accept_plan), methods=["POST"]),
+        Route(f"{p}/return", guarded(api.admin_return_plan), methods=["POST"]),
+        Route(f"{p}/progress", guarded(api.admin_plan_progress), methods=["POST"]),
     ]  # fmt: skip
     routes += report_routes(service)  # /results/{round_id}, /turnout/{round_id}
+    routes += plan_page_routes(service)  # /leader/{round_id}, /plans/{round_id}
     routes += booth_routes()  # /, /r/{round_id}, /verify and /static
     return Starlette(
         routes=routes,

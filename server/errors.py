@@ -21,13 +21,20 @@ from anonballot.errors import (
     VerificationError,
 )
 
-__all__ = ["HTTP_STATUS", "AuthError", "TooLarge", "http_status"]
+__all__ = ["HTTP_STATUS", "AuthError", "Restricted", "TooLarge", "http_status"]
 
 
 class AuthError(AnonBallotError):
     """The admin token is missing or wrong."""
 
     code = "unauthorized"
+
+
+class Restricted(AnonBallotError):
+    """A restricted round's confidential part (releases, results, the full record, plans)
+    asked for without an access token or the admin token (protocol section 4.2)."""
+
+    code = "restricted"
 
 
 class TooLarge(InputError):
@@ -42,6 +49,7 @@ HTTP_STATUS: Mapping[type[AnonBallotError], int] = MappingProxyType(
         InputError: 400,  # bad or unusable input
         VerificationError: 400,  # a signature, token or proof that does not verify
         AuthError: 401,
+        Restricted: 403,
         NotFound: 404,  # unknown round, ward, invitation code
         Conflict: 409,  # a spent token, a code already served
         StateError: 409,  # the round is not in a state that allows this

@@ -46,7 +46,17 @@ ERROR_CODES: dict[str, str] = {
     "unknown_trustee": "the trustee is not in this round",
     "missing_key": "the round lacks one of its keys (a damaged data directory)",
     "bad_receipt": "the receipt is malformed",
-}
+    "restricted": "a restricted round's releases, results, full record or plans need an access token or the admin token",
+    "unknown_access_token": "there is no access token with this id",
+    "unknown_subject": "the person rated is not in this round",
+    "unknown_item": "the plan has no item with this id",
+    "plan_submitted": "the plan is submitted for review: the person rated cannot change it now",
+    "plan_accepted": "the plan is accepted (frozen and signed)",
+    "plan_not_submitted": "the plan is not submitted: there is nothing to accept or return",
+    "plan_not_accepted": "progress is recorded on an accepted plan only",
+    "plan_changed": "the plan changed meanwhile (another change won)",
+    "empty_plan": "a plan needs at least one item",
+}  # fmt: skip
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -62,7 +72,8 @@ def _answer(
 
 def _op(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None,
         errors: tuple[int, ...] = (400, 404), admin: bool = False,
-        params: list[dict[str, Any]] | None = None, status: str = "200") -> dict[str, Any]:  # fmt: skip
+        params: list[dict[str, Any]] | None = None, status: str = "200",
+        reader: bool = False) -> dict[str, Any]:  # fmt: skip
     op: dict[str, Any] = {"summary": summary, "responses": {status: ok}}
     for error_status in errors:
         op["responses"][str(error_status)] = _answer("error", _ERROR)
@@ -72,6 +83,8 @@ def _op(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None,
     if admin:
         op["security"] = [{"admin": []}]
         op["responses"]["401"] = _answer("missing or wrong admin token", _ERROR)
+    if reader:
+        op["security"] = [{}, {"access": []}, {"admin": []}]
     if params:
         op["parameters"] = params
     return op
@@ -114,11 +127,13 @@ def openapi_document() -> dict[str, Any]:
         f"{r}/close": {"get": _op("The signed close statement, once closed", _answer("close", ANY_OBJ))},
         f"{r}/issuance": {"get": _op("The issuance ledger, once closed", _answer("ledger", ANY_OBJ))},
         f"{r}/releases": {
-            "get": _op("The trustees' releases received so far", _answer("releases by trustee", ANY_OBJ)),
+            "get": _op("The trustees' releases received so far (a restricted round: access token)", _answer("releases by trustee", ANY_OBJ), errors=(403, 404), reader=True),
             "post": _op("Publish a trustee's signed release (the signature is the authentication)", _answer("accepted", _obj(trustee=STR, accepted={"type": "boolean"})), body=ANY_OBJ, errors=(400, 404, 409)),
         },
-        f"{r}/results": {"get": _op("The signed results, once tallied", _answer("results", ANY_OBJ))},
-        f"{r}/record": {"get": _op("The round record as a .zip, once tallied", _answer("record", {"type": "string", "format": "binary"}, "application/zip"), errors=(404, 409))},
+        f"{r}/results": {"get": _op("The signed results, once tallied (a restricted round: access token)", _answer("results", ANY_OBJ), errors=(403, 404), reader=True)},
+        f"{r}/record": {"get": _op("The round record as a .zip: ?part=full (once tallied; a restricted round: access token) or ?part=public (once closed, everyone)", _answer("record", {"type": "string", "format": "binary"}, "application/zip"), errors=(400, 403, 404, 409), reader=True, params=[{"name": "part", "in": "query", "required": False, "schema": {"type": "string", "enum": ["full", "public"]}}])},
+        f"{r}/turnout": {"get": _op("Eligible, issued and cast per ward, once the round is closed", _answer("turnout", ANY_OBJ), errors=(404, 409))},
+        f"{r}/plans": {"get": _op("plans.json: the accepted plans and their progress, signed (a restricted round: access token)", _answer("plans", ANY_OBJ), errors=(403, 404, 409), reader=True)},
         "/api/openapi.json": {"get": _op("This description", _answer("OpenAPI 3.1", ANY_OBJ), errors=())},
         "/api/admin/district": {
             "get": _op("The district configuration", _answer("district", ANY_OBJ), admin=True),
@@ -135,11 +150,25 @@ def openapi_document() -> dict[str, Any]:
         "/api/admin/rounds/{round_id}/config": {"get": _op("The round's configuration (the RoundConfig file), in any state", _answer("config", ANY_OBJ), admin=True)},
         "/api/admin/rounds/{round_id}/open": {"post": _op("Open a draft round: sign the manifest and the empty board's checkpoint", _answer("state", ANY_OBJ), admin=True, errors=(404, 409))},
         "/api/admin/rounds/{round_id}/close": {"post": _op("Close an open round: sign the final checkpoint, the close statement and the issuance ledger", _answer("state", ANY_OBJ), admin=True, errors=(404, 409))},
+        "/api/admin/access": {
+            "post": _op("Make an access token (shown once)", _answer("token", _obj(id={"type": "integer"}, token=STR)), body=_obj(name=STR), admin=True, errors=(400,), status="201"),
+            "get": _op("The access tokens' ids and names", _answer("tokens", {"type": "array", "items": _obj(id={"type": "integer"}, name=STR)}), admin=True, errors=()),
+        },
+        "/api/admin/access/{token_id}": {"delete": _op("Revoke an access token", _answer("revoked", _obj(id={"type": "integer"}, revoked={"type": "boolean"})), admin=True, errors=(404,), params=[{"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer"}}])},
+        "/api/admin/rounds/{round_id}/leaders": {"post": _op("A new personal link key per person rated of a tallied round (shown once; voids the keys made before)", _answer("keys", {"type": "array", "items": _obj(subject=STR, ward=STR, role=STR, key=B64U)}), admin=True, errors=(404, 409))},
+        "/api/admin/rounds/{round_id}/plans": {"get": _op("Every person rated's plan state and version", _answer("plans", {"type": "array", "items": _obj(subject=STR, state=STR, version={"type": "integer"})}), admin=True, errors=(404, 409))},
+        "/api/admin/rounds/{round_id}/plans/{subject}": {"get": _op("One person rated's plan", _answer("plan", ANY_OBJ), admin=True, errors=(404, 409))},
+        "/api/admin/rounds/{round_id}/plans/{subject}/accept": {"post": _op("Accept a submitted plan: freeze it and sign it with the organizer key", _answer("plan", ANY_OBJ), admin=True, errors=(404, 409))},
+        "/api/admin/rounds/{round_id}/plans/{subject}/return": {"post": _op("Return a submitted plan with remarks: editable again", _answer("plan", ANY_OBJ), body=_obj(remarks=STR), admin=True, errors=(400, 404, 409))},
+        "/api/admin/rounds/{round_id}/plans/{subject}/progress": {"post": _op("Record progress on an item of an accepted plan (signed)", _answer("plan", ANY_OBJ), body=_obj(item=STR, status={"type": "string", "enum": ["done", "partly", "not_done"]}, note=STR, date=STR), admin=True, errors=(400, 404, 409))},
         "/api/admin/rounds/{round_id}/tally": {"post": _op("Tally a closed round: open every leaf, count and sign the results", _answer("state", ANY_OBJ), admin=True, errors=(404, 409))},
     }  # fmt: skip
+    subject_param = {"name": "subject", "in": "path", "required": True, "schema": STR}
     for path, item in paths.items():
-        if "{round_id}" in path:
-            for op in item.values():
+        for op in item.values():
+            if "{subject}" in path:
+                op.setdefault("parameters", []).insert(0, subject_param)
+            if "{round_id}" in path:
                 op.setdefault("parameters", []).insert(0, round_param)
     return {
         "openapi": "3.1.0",
@@ -152,6 +181,6 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {"Error": _obj(error={"type": "string", "enum": sorted(ERROR_CODES)}, detail=STR)},
-            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}, "access": {"type": "http", "scheme": "bearer"}},
         },
     }  # fmt: skip

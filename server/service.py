@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,18 +20,31 @@ from pathlib import Path
 
 from anonballot.codes import format_code, generate_code
 from anonballot.district import District
-from anonballot.encoding import jcs, parse_json
+from anonballot.encoding import b64u_decode, b64u_encode, jcs, parse_json
 from anonballot.engine import Round
-from anonballot.errors import Conflict, InputError, ManifestError, NotFound, StateError
+from anonballot.errors import (
+    AnonBallotError,
+    Conflict,
+    InputError,
+    ManifestError,
+    NotFound,
+    StateError,
+)
 from anonballot.manifest import RESTRICTED, PreviousRound, RoundConfig, Window
+from anonballot.series import Series
 from anonballot.signing import SigningKey
+from anonballot.statements import Results
 
 from .roster import RosterEntry
 from .store import Database
 
-__all__ = ["DB_NAME", "Invitation", "Service", "utc_now"]
+__all__ = ["DB_NAME", "LEADER_KEY_BYTES", "MAX_SERIES", "Invitation", "Service", "utc_now"]
 
 DB_NAME = "anonballot.db"
+LEADER_KEY_BYTES = 16
+MAX_SERIES = 12
+"""Earlier rounds of a series that the server's reports look back on (six years)."""
+"""The random key of a personal link: 128 bits, in the link's fragment (b64u)."""
 
 
 def utc_now() -> datetime:
@@ -87,6 +101,69 @@ class Service:
             return False
         return hmac.compare_digest(hashlib.sha256(token.encode()).digest(), stored)
 
+    # -- access tokens: the readers of restricted rounds (protocol section 4.2) -------------
+
+    def grant_access(self, name: str) -> tuple[int, str]:
+        """A new access token for ``name`` (the standing committee, the auditors): its id and
+        the token, shown once; only its SHA-256 is stored."""
+        name = unicodedata.normalize("NFC", name).strip()
+        if not name or len(name) > 200 or any(unicodedata.category(c) == "Cc" for c in name):
+            raise InputError("name: expected one line of text, 1 to 200 characters")
+        token = secrets.token_urlsafe(32)
+        token_id = self.db.add_access_token(name, hashlib.sha256(token.encode()).digest())
+        return token_id, token
+
+    def access_tokens(self) -> list[tuple[int, str]]:
+        """Every access token's ``(id, name)``: never the token, which is not stored."""
+        return [(token_id, name) for token_id, name, _ in self.db.access_tokens()]
+
+    def revoke_access(self, token_id: int) -> None:
+        if not self.db.delete_access_token(token_id):
+            raise NotFound(f"there is no access token {token_id}", code="unknown_access_token")
+
+    def check_reader(self, token: str | None) -> bool:
+        """Whether ``token`` may read restricted rounds: the admin token or an access token.
+
+        Every stored hash is compared (``hmac.compare_digest``), so the time taken does not
+        tell how far a guess got."""
+        if not token:
+            return False
+        if self.check_admin(token):
+            return True
+        digest = hashlib.sha256(token.encode()).digest()
+        found = False
+        for _, _, stored in self.db.access_tokens():
+            found |= hmac.compare_digest(digest, stored)
+        return found
+
+    # -- personal links of the people rated ----------------------------------------------------
+
+    def make_leader_keys(self, round_id: str) -> list[tuple[str, str]]:
+        """A fresh random key for each person rated of a tallied round, ``(subject, key in
+        b64u)``, shown once: only their SHA-256 is stored, and the keys made before stop
+        working."""
+        engine = self.round(round_id)
+        if engine.state != "tallied":
+            raise StateError(
+                "personal links are made once the round is tallied", code="not_tallied"
+            )
+        keys = [(s.id, secrets.token_bytes(LEADER_KEY_BYTES)) for s in engine.manifest.subjects]
+        self.db.set_leader_keys(round_id, [(sid, hashlib.sha256(k).digest()) for sid, k in keys])
+        return [(sid, b64u_encode(k)) for sid, k in keys]
+
+    def leader_subject(self, round_id: str, key: str | None) -> str | None:
+        """The person rated whose personal link holds ``key``, or None."""
+        try:
+            raw = b64u_decode((key or "").strip(), length=LEADER_KEY_BYTES, what="key")
+        except AnonBallotError:
+            return None
+        digest = hashlib.sha256(raw).digest()
+        found = None
+        for subject, stored in self.db.leader_keys(round_id):
+            if hmac.compare_digest(digest, stored):
+                found = subject
+        return found
+
     def organizer_key(self) -> SigningKey:
         seed = self.db.get_meta("organizer_seed")
         if seed is None:
@@ -134,6 +211,32 @@ class Service:
     def round(self, round_id: str) -> Round:
         with self._lock:
             return self._round_unlocked(round_id)
+
+    def series(self, round_id: str) -> Series:
+        """The tallied round and the earlier rounds of its series that this server tallied,
+        oldest first (at most :data:`MAX_SERIES` before it): the series its reports compare.
+        The chain stops at a predecessor this server does not hold, has not tallied, or
+        holds under another ``mid`` than the manifest names (protocol section 4.2)."""
+
+        def results(engine: Round) -> Results:
+            data = engine.store.get_document("results")
+            if data is None:  # a tallied round has its results: a damaged data directory
+                raise NotFound("the round has no results", code="no_results")
+            return Results.from_signed(parse_json(data), engine.manifest)
+
+        engine = self.round(round_id)
+        pairs = [(engine.manifest, results(engine))]
+        previous = engine.manifest.previous
+        while previous is not None and len(pairs) <= MAX_SERIES:
+            try:
+                earlier = self.round(previous.round_id)
+            except NotFound:
+                break
+            if earlier.state != "tallied" or earlier.mid != previous.mid:
+                break
+            pairs.insert(0, (earlier.manifest, results(earlier)))
+            previous = earlier.manifest.previous
+        return Series(pairs)
 
     def create_round(self, config: RoundConfig) -> Round:
         with self._lock:

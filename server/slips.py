@@ -35,12 +35,17 @@ from anonballot.manifest import RoundConfig
 from .templating import make_environment
 
 __all__ = [
+    "LEADER_SLIPS_PER_SHEET",
     "SLIPS_PER_SHEET",
+    "LeaderSlip",
     "Slip",
     "booth_url",
+    "leader_url",
+    "make_leader_slips",
     "make_slips",
     "qr_png",
     "qr_svg",
+    "render_leader_slips",
     "render_slips",
     "slips_csv",
 ]
@@ -143,5 +148,70 @@ def render_slips(config: RoundConfig, slips: Sequence[Slip]) -> str:
         sheets=sheets,
         count=len(slips),
         # segno's SVG is markup segno made, with no text of ours in it
+        qr_svg=lambda url: markupsafe.Markup(qr_svg(url)),  # noqa: S704
+    )
+
+
+# -- the personal slips of the people rated ------------------------------------------------------
+
+LEADER_SLIPS_PER_SHEET = 3
+"""Three personal slips of 190 mm x 90 mm on each A4 sheet."""
+
+
+@dataclass(frozen=True)
+class LeaderSlip:
+    """One person rated's slip: who, and the personal link to their own report and plan."""
+
+    subject: str
+    name: str
+    ward_name: str
+    role: str
+    url: str
+
+
+def leader_url(base: str, round_id: str, key: str) -> str:
+    """The personal link: ``{base}/leader/{round_id}#key={key}``, the key only in the fragment
+    (never sent to a server, as the invitation codes)."""
+    booth = booth_url(base, round_id, "0" * 16)  # the same checks of the address
+    return booth.rsplit("/r/", 1)[0] + f"/leader/{quote(round_id, safe='')}#key={key}"
+
+
+def make_leader_slips(
+    config: RoundConfig, keys: Iterable[dict[str, str]], base: str
+) -> list[LeaderSlip]:
+    """The slips of ``keys`` (``{"subject", "key"}`` each), in the district's order."""
+    district = config.district
+    wards = {w.id: w.name.get("vi") or w.id for w in district.wards}
+    roles = {r.id: r.title.get("vi") or r.id for r in district.roles}
+    by_subject = {k["subject"]: k["key"] for k in keys}
+    slips = []
+    for s in district.subjects:
+        if s.id in by_subject:
+            url = leader_url(base, config.round_id, by_subject[s.id])
+            name = s.name.get("vi") or s.id
+            role = roles.get(s.role, s.role)
+            slips.append(LeaderSlip(s.id, name, wards.get(s.ward, s.ward), role, url))
+    unknown = sorted(set(by_subject) - {s.id for s in district.subjects})
+    if unknown:
+        raise InputError(f"keys for people not rated in the round: {', '.join(unknown)}")
+    return slips
+
+
+@functools.cache
+def _leader_template() -> jinja2.Template:
+    return make_environment().get_template("leader_slips.html")
+
+
+def render_leader_slips(config: RoundConfig, slips: Sequence[LeaderSlip]) -> str:
+    """The whole HTML page: A4 sheets of three personal slips."""
+    sheets = [
+        list(slips[i : i + LEADER_SLIPS_PER_SHEET])
+        for i in range(0, len(slips), LEADER_SLIPS_PER_SHEET)
+    ]
+    return _leader_template().render(
+        round_id=config.round_id,
+        title_vi=config.title.get("vi") or "",
+        sheets=sheets,
+        count=len(slips),
         qr_svg=lambda url: markupsafe.Markup(qr_svg(url)),  # noqa: S704
     )

@@ -2,7 +2,8 @@
 
 :class:`Database` owns the file (WAL, ``synchronous=FULL``, versioned migrations) and the
 district-level tables (the district configuration, the roster with its personal data, the
-admin token's hash). :class:`SqliteRoundStore` implements the engine's
+admin token's hash, the access tokens' hashes, the people rated's link keys' hashes and their
+remediation plans). :class:`SqliteRoundStore` implements the engine's
 :class:`~anonballot.storage.RoundStore` for one round over the same file.
 
 What is stored for a cast ballot is the leaf's bytes and its voter key, nothing else: no
@@ -24,13 +25,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from anonballot.errors import Conflict, NotFound
 from anonballot.storage import Issuance
 
-__all__ = ["SCHEMA_VERSION", "Database", "SqliteRoundStore"]
+__all__ = ["SCHEMA_VERSION", "Database", "PlanRow", "SqliteRoundStore"]
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -83,6 +85,32 @@ MIGRATIONS: list[str] = [
         size INTEGER NOT NULL,
         note TEXT NOT NULL,
         PRIMARY KEY (round_id, size)
+    );
+    """,
+    # 2: access tokens of a restricted round's readers, the personal links of the people
+    # rated, and their remediation plans (docs/plans.md; nothing here touches a ballot)
+    """
+    CREATE TABLE access_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_sha256 BLOB NOT NULL UNIQUE
+    );
+    CREATE TABLE leader_keys (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        subject TEXT NOT NULL,
+        key_sha256 BLOB NOT NULL UNIQUE,
+        PRIMARY KEY (round_id, subject)
+    );
+    CREATE TABLE plans (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        subject TEXT NOT NULL,
+        state TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        items BLOB NOT NULL,
+        remarks TEXT NOT NULL DEFAULT '',
+        signed BLOB,
+        progress BLOB,
+        PRIMARY KEY (round_id, subject)
     );
     """,
 ]
@@ -268,10 +296,106 @@ class Database:
             conn.execute("INSERT INTO rounds(round_id, state) VALUES(?, 'draft')", (round_id,))
         return SqliteRoundStore(self, round_id)
 
+    # -- access tokens (readers of restricted rounds), stored as SHA-256 only ---------------
+
+    def add_access_token(self, name: str, token_sha256: bytes) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO access_tokens(name, token_sha256) VALUES(?, ?)", (name, token_sha256)
+            )
+            return int(cursor.lastrowid or 0)
+
+    def access_tokens(self) -> list[tuple[int, str, bytes]]:
+        """Every ``(id, name, token_sha256)``, oldest first."""
+        rows = self.read("SELECT id, name, token_sha256 FROM access_tokens ORDER BY id")
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+    def delete_access_token(self, token_id: int) -> bool:
+        with self.transaction() as conn:
+            cursor = conn.execute("DELETE FROM access_tokens WHERE id=?", (token_id,))
+            return cursor.rowcount > 0
+
+    # -- the personal links of the people rated ------------------------------------------------
+
+    def set_leader_keys(self, round_id: str, keys: Sequence[tuple[str, bytes]]) -> None:
+        """Replace the round's ``(subject, key_sha256)`` pairs in one transaction."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM leader_keys WHERE round_id=?", (round_id,))
+            conn.executemany(
+                "INSERT INTO leader_keys(round_id, subject, key_sha256) VALUES(?, ?, ?)",
+                [(round_id, subject, digest) for subject, digest in keys],
+            )
+
+    def leader_keys(self, round_id: str) -> list[tuple[str, bytes]]:
+        rows = self.read(
+            "SELECT subject, key_sha256 FROM leader_keys WHERE round_id=? ORDER BY subject",
+            (round_id,),
+        )
+        return [(str(r[0]), bytes(r[1])) for r in rows]
+
+    # -- remediation plans -------------------------------------------------------------------
+
+    def plan_row(self, round_id: str, subject: str) -> PlanRow | None:
+        rows = self.read(
+            "SELECT subject, state, version, items, remarks, signed, progress FROM plans "
+            "WHERE round_id=? AND subject=?",
+            (round_id, subject),
+        )
+        return _plan_row(rows[0]) if rows else None
+
+    def plan_rows(self, round_id: str) -> list[PlanRow]:
+        rows = self.read(
+            "SELECT subject, state, version, items, remarks, signed, progress FROM plans "
+            "WHERE round_id=? ORDER BY subject",
+            (round_id,),
+        )
+        return [_plan_row(r) for r in rows]
+
+    def put_plan_row(self, round_id: str, row: PlanRow, *, expect: str | None) -> None:
+        """Write ``row``; ``expect`` is the state the stored row must still be in (None: no
+        row yet), so that two reviewers (or a reviewer and the person rated) acting at once
+        cannot both win: the loser gets ``409 plan_changed``."""
+        with self.transaction() as conn:
+            found = conn.execute(
+                "SELECT state FROM plans WHERE round_id=? AND subject=?", (round_id, row.subject)
+            ).fetchone()
+            if (None if found is None else str(found[0])) != expect:
+                raise Conflict("the plan changed meanwhile; load it again", code="plan_changed")
+            conn.execute(
+                "INSERT INTO plans(round_id, subject, state, version, items, remarks, signed, "
+                "progress) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(round_id, subject) DO "
+                "UPDATE SET state=excluded.state, version=excluded.version, "
+                "items=excluded.items, remarks=excluded.remarks, signed=excluded.signed, "
+                "progress=excluded.progress",
+                (round_id, row.subject, row.state, row.version, row.items, row.remarks,
+                 row.signed, row.progress),
+            )  # fmt: skip
+
     def round_store(self, round_id: str) -> SqliteRoundStore:
         if not self.read("SELECT 1 FROM rounds WHERE round_id=?", (round_id,)):
             raise NotFound(f"there is no round {round_id!r}", code="unknown_round")
         return SqliteRoundStore(self, round_id)
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One person rated's plan as stored: the workflow state (not signed), the items as
+    JCS bytes of a list of plan items, and once accepted the signed plan and progress."""
+
+    subject: str
+    state: str
+    version: int
+    items: bytes
+    remarks: str
+    signed: bytes | None
+    progress: bytes | None
+
+
+def _plan_row(r: Any) -> PlanRow:
+    return PlanRow(
+        str(r[0]), str(r[1]), int(r[2]), bytes(r[3]), str(r[4]),
+        None if r[5] is None else bytes(r[5]), None if r[6] is None else bytes(r[6]),
+    )  # fmt: skip
 
 
 def _statements(script: str) -> list[str]:

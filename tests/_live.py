@@ -61,15 +61,25 @@ class Office:
     codes: list[tuple[str, str]]  # (printed code, ward)
 
 
-def demo_office(data: Path, *, wards: int = 2, voters: int = 4, open_round: bool = True) -> Office:
-    """A data directory with a small demo round, ready to serve."""
+def demo_office(
+    data: Path,
+    *,
+    wards: int = 2,
+    voters: int = 4,
+    open_round: bool = True,
+    results_access: str = "public",
+) -> Office:
+    """A data directory with a small demo round, ready to serve.
+
+    The round's results are public unless ``results_access`` says "restricted" (a new
+    round's default): most tests read them without an access token."""
     service = Service(data, key_bits=2048)
     try:
         token = service.new_admin_token()
         token_file = data / "admin.token"
         write_private(token_file, token + "\n")
         full = long_bien_district()
-        config, trustees = demo_config(wards=wards, round_id=ROUND)
+        config, trustees = demo_config(wards=wards, round_id=ROUND, results_access=results_access)
         district: District = config.district
         assert {w.id for w in district.wards} <= {w.id for w in full.wards}
         service.set_district(district)
@@ -145,3 +155,27 @@ def server_process(
                 proc.kill()
                 proc.wait()
         log.close()
+
+
+def vote_and_tally(office: Office, *, seed: int = 0) -> None:
+    """Every invitation of the office's open round casts random answers; then close, two
+    releases and the tally (on the data directory, with no server running)."""
+    import random
+
+    from anonballot.participant import Participant
+    from anonballot.testing import random_answers
+
+    service = Service(office.data, key_bits=2048)
+    try:
+        engine = service.round(office.round_id)
+        for i, (code, _) in enumerate(office.codes):
+            p = Participant(engine.signed_manifest(), engine.ward_for_code(code))
+            p.finish_token(engine.issue(code, p.request_token()))
+            answers = random_answers(p.manifest, p.ward, random.Random(seed + i))
+            engine.cast(p.make_leaf(answers))
+        engine.close()
+        for trustee in office.trustees[:2]:
+            engine.add_release(trustee.release(engine.mid))
+        engine.tally()
+    finally:
+        service.close()

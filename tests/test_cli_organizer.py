@@ -59,7 +59,7 @@ class Live:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
     """A fresh office and server, for a test that changes them."""
-    office = demo_office(tmp_path / "data", open_round=False)
+    office = demo_office(tmp_path / "data", open_round=False, results_access="restricted")
     with server_thread(office.data) as url:
         yield Live(office, url, tmp_path)
 

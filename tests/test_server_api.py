@@ -45,7 +45,9 @@ class Office:
 def office(tmp_path: Path) -> Iterator[Office]:
     service = Service(tmp_path / "data", key_bits=2048)
     token = service.new_admin_token()
-    config, trustees = demo_config(wards=2, threshold=2, round_id="test-round")
+    config, trustees = demo_config(
+        wards=2, threshold=2, round_id="test-round", results_access="public"
+    )
     client = TestClient(create_app(service))
     admin = {"authorization": f"Bearer {token}"}
     r = client.put("/api/admin/district", json=config.district.to_json(), headers=admin)

@@ -434,11 +434,16 @@ def render_committee_report(
     plans: Sequence[PlanExport] = (),
     audits: Sequence[AuditReport] = (),
     css_href: str = CSS_HREF,
+    downloads: Sequence[tuple[str, str]] = (),
+    token: str | None = None,
+    note: str | None = None,
 ) -> str:
     """The standing committee's report of the series' current (last) round, a whole HTML
     page for print (A4): ``audits`` are the audit reports of the rounds' records (matched by
     ``mid``), ``plans`` the ``plans.json`` exports of any round (matched by ``round``),
-    ``css_href`` where the page finds the report pages' stylesheet."""
+    ``css_href`` where the page finds the report pages' stylesheet. The server's page adds
+    ``downloads``, (label, form action) pairs that post ``token`` again, and a ``note``;
+    neither is printed."""
     m = Messages(lang)
     report = committee_view(series, m, plans, audits)
     return TEMPLATES.get_template("reports/committee.html").render(
@@ -446,4 +451,7 @@ def render_committee_report(
         report=report,
         title=m.t("committee_title", title=report.title, round=report.round_id),
         css_href=css_href,
+        downloads=downloads,
+        token=token,
+        note=note,
     )

@@ -107,8 +107,11 @@ def render_results(
     *,
     state: str = "tallied",
     ward: str | None = None,
+    token: str | None = None,
 ) -> str:
-    """The results page (HTML) of a tallied round; ``ward`` keeps that ward only."""
+    """The results page (HTML) of a tallied round; ``ward`` keeps that ward only; ``token``
+    the access token a restricted round's page was answered to, which its download forms
+    post again."""
     view = ResultsView(manifest, results, m)
     return render_page(
         "results.html",
@@ -120,4 +123,5 @@ def render_results(
         view=view,
         ward=ward,
         state=state,
+        token=token,
     )

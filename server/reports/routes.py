@@ -6,8 +6,18 @@
   ``<title>``/``<desc>``, and a data table with every count and share), the comments per
   field, then the summary by role and for the whole district. ``?ward=<id>`` keeps one ward
   (the report handed to its leaders). Before the tally: a "not tallied yet" page (409); an
-  unknown round: a 404 page.
-- ``GET /results/{round_id}.xlsx``: the same report as a workbook (``xlsx.py``).
+  unknown round: a 404 page. A restricted round (protocol section 4.2) answers a form for
+  an access token (or the admin token), and the page to its ``POST`` (``no-store``); a
+  wrong token gets the form again (403).
+- ``GET /results/{round_id}.xlsx``: the same report as a workbook (``xlsx.py``); for a
+  restricted round, the same form, and the workbook to its ``POST``.
+- ``GET /committee/{round_id}``: the standing committee's report (``committee.py``) of a
+  tallied round, compared with the earlier rounds of its series that this server tallied, with
+  the accepted plans; ``/committee/{round_id}.pdf`` (printed by Chromium, ``pdf.py``) and
+  ``.xlsx`` the same as files. For a restricted round each is a form for an access token, as
+  the results page, and the report to its ``POST``; the page's download buttons post the
+  token again. The server does not audit its own records: the committee's copy made with
+  ``anonballot report`` does, and the page says so.
 - ``GET /turnout/{round_id}`` and ``POST`` with the admin token in a form field: eligible,
   issued and cast per ward, with percentage bars (``turnout.py``).
 - ``GET /static/css/reports.css``: the pages' only stylesheet (also under the booth's
@@ -20,6 +30,7 @@ Vietnamese (``server/i18n.py``).
 from __future__ import annotations
 
 import re
+import tempfile
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,18 +43,23 @@ from starlette.routing import BaseRoute, Route
 
 from anonballot.encoding import parse_json
 from anonballot.engine import Round
-from anonballot.errors import NotFound
+from anonballot.errors import InputError, NotFound
 from anonballot.manifest import Manifest
 
 from ..i18n import COOKIE, Messages, choose_lang
+from ..plans import PlanDesk
 from ..service import Service
-from .html import render_message, render_results, state_label
+from .committee import committee_view, render_committee_report
+from .html import query, render_message, render_page, render_results, state_label
+from .pdf import CSS_NAME, PdfError, html_to_pdf
 from .turnout import render_token_wrong, render_turnout, render_turnout_form
 
 __all__ = ["CSS_PATH", "ReportPages", "report_routes"]
 
 CSS_PATH = Path(__file__).resolve().parent.parent / "static" / "css" / "reports.css"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF_TYPE = "application/pdf"
+COMMITTEE_FORMATS = ("html", "pdf", "xlsx")
 
 _ROUND_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _MAX_FORM = 8 * 1024
@@ -113,24 +129,99 @@ class ReportPages:
         text = m.t("not_open_body", round=round_id, state=state_label(m, state))
         return _Answer(409, render_message(m, m.t("not_open_heading"), text, round_id=round_id))
 
-    def results_page(self, round_id: str, m: Messages, ward: str | None) -> tuple[int, str]:
+    def _reader(self, manifest: Manifest, m: Messages, token: str | None, action: str) -> None:
+        """A restricted round's results need an access token or the admin token (protocol
+        section 4.2), sent in the body of a POST form as the turnout page's admin token:
+        :class:`_Answer` with the form (GET) or the form again (a wrong token, 403)."""
+        if not manifest.restricted:
+            return
+        if token is not None and self.service.check_reader(token):
+            return
+        page = render_page(
+            "token_page.html",
+            m,
+            m.t("restricted_title", title=m.label(manifest.title)),
+            round_id=manifest.round_id,
+            active="nav_results",
+            kicker=m.t("restricted_kicker"),
+            page_heading=m.label(manifest.title),
+            action=action,
+            wrong=token is not None,
+            intro=m.t("restricted_intro"),
+            wrong_text=m.t("restricted_wrong"),
+            label=m.t("restricted_label"),
+        )
+        raise _Answer(200 if token is None else 403, page)
+
+    def results_page(
+        self, round_id: str, m: Messages, ward: str | None, token: str | None = None
+    ) -> tuple[int, str]:
+        """``token`` None: a GET (a restricted round shows the form); else the form's token."""
         try:
             manifest, results = self._tallied(round_id, m)
+            params = {"lang": m.lang} if ward is None else {"ward": ward, "lang": m.lang}
+            self._reader(manifest, m, token, round_id + query(**params))
         except _Answer as answer:
             return answer.status, answer.page
         if ward is not None and not manifest.has_ward(ward):
             text = m.t("unknown_ward_body", round=round_id, ward=_shown_id(ward))
             return 404, render_message(m, m.t("unknown_ward_heading"), text, round_id=round_id)
-        return 200, render_results(manifest, results, m, ward=ward)
+        return 200, render_results(manifest, results, m, ward=ward, token=token)
 
-    def xlsx(self, round_id: str, m: Messages) -> tuple[int, str] | bytes:
+    def xlsx(self, round_id: str, m: Messages, token: str | None = None) -> tuple[int, str] | bytes:
         try:
             manifest, results = self._tallied(round_id, m)
+            self._reader(manifest, m, token, f"{round_id}.xlsx" + query(lang=m.lang))
         except _Answer as answer:
             return answer.status, answer.page
         from .xlsx import results_workbook
 
         return results_workbook(manifest, results, m)
+
+    def committee(
+        self, round_id: str, m: Messages, fmt: str, token: str | None = None
+    ) -> tuple[int, str] | bytes:
+        """The standing committee's report as ``fmt`` (html, pdf or xlsx): the page (status,
+        HTML) or the file's bytes."""
+        suffix = "" if fmt == "html" else "." + fmt
+        try:
+            if fmt not in COMMITTEE_FORMATS:
+                text = m.t("unknown_round_body", round=_shown_id(round_id + suffix))
+                heading = m.t("unknown_round_heading")
+                raise _Answer(404, render_message(m, heading, text, round_id=None))
+            manifest, _ = self._tallied(round_id, m)
+            self._reader(manifest, m, token, f"{round_id}{suffix}" + query(lang=m.lang))
+        except _Answer as answer:
+            return answer.status, answer.page
+        series = self.service.series(round_id)
+        desk = PlanDesk(self.service)
+        plans = [desk.export(mf.round_id) for mf in series.manifests]
+        if fmt == "xlsx":
+            from .xlsx import committee_workbook
+
+            return committee_workbook(committee_view(series, m, plans))
+        if fmt == "pdf":
+            html = render_committee_report(
+                series=series, lang=m.lang, plans=plans, css_href=CSS_NAME
+            )
+            with tempfile.TemporaryDirectory(prefix="anonballot-report-") as tmp:
+                out = Path(tmp) / "report.pdf"
+                try:
+                    html_to_pdf(html, out)
+                except (InputError, PdfError):  # no Chromium here, or it failed to print
+                    heading, body = m.t("pdf_unavailable_heading"), m.t("pdf_unavailable_body")
+                    return 503, render_message(m, heading, body, round_id=round_id)
+                return out.read_bytes()
+        here = query(lang=m.lang)
+        downloads = [
+            (m.t("download_committee_pdf"), f"{round_id}.pdf{here}"),
+            (m.t("download_committee_xlsx"), f"{round_id}.xlsx{here}"),
+        ]
+        page = render_committee_report(
+            series=series, lang=m.lang, plans=plans, downloads=downloads,
+            token=token or None, note=m.t("committee_audit_note"),
+        )  # fmt: skip
+        return 200, page
 
     def turnout_page(self, round_id: str, m: Messages, token: str | None) -> tuple[int, str]:
         """``token`` None: the form (GET); else the numbers if it is the admin token."""
@@ -155,23 +246,47 @@ class ReportPages:
     async def results(self, request: Request) -> Response:
         m, remember = _messages(request)
         ward = request.query_params.get("ward")
+        token = await _posted_token(request)
         status, text = await run_in_threadpool(
-            self.results_page, request.path_params["round_id"], m, ward
+            self.results_page, request.path_params["round_id"], m, ward, token
         )
-        return _html(text, status, remember)
+        # a page answered to a token is nobody else's: never kept by a cache
+        return _html(text, status, remember, no_store=request.method == "POST")
 
     async def results_xlsx(self, request: Request) -> Response:
         m, remember = _messages(request)
         round_id = request.path_params["round_id"]
-        out = await run_in_threadpool(self.xlsx, round_id, m)
+        token = await _posted_token(request)
+        out = await run_in_threadpool(self.xlsx, round_id, m, token)
         if isinstance(out, tuple):
-            return _html(out[1], out[0], remember)
+            return _html(out[1], out[0], remember, no_store=request.method == "POST")
         return Response(
             out,
             media_type=XLSX_TYPE,
             headers={
                 "content-disposition": f'attachment; filename="{round_id}-{m.lang}.xlsx"',
-                "cache-control": "no-cache",
+                "cache-control": "no-store" if request.method == "POST" else "no-cache",
+            },
+        )
+
+    async def committee_page(self, request: Request) -> Response:
+        m, remember = _messages(request)
+        round_id = request.path_params["round_id"]
+        fmt = request.path_params.get("fmt", "html")
+        token = await _posted_token(request)
+        out = await run_in_threadpool(self.committee, round_id, m, fmt, token)
+        no_store = request.method == "POST"
+        if isinstance(out, tuple):
+            return _html(out[1], out[0], remember, no_store=no_store)
+        media = PDF_TYPE if fmt == "pdf" else XLSX_TYPE
+        return Response(
+            out,
+            media_type=media,
+            headers={
+                "content-disposition": (
+                    f'attachment; filename="{round_id}-committee-{m.lang}.{fmt}"'
+                ),
+                "cache-control": "no-store" if no_store else "no-cache",
             },
         )
 
@@ -186,6 +301,13 @@ class ReportPages:
 
     async def css(self, request: Request) -> Response:
         return FileResponse(CSS_PATH, media_type="text/css; charset=utf-8")
+
+
+async def _posted_token(request: Request) -> str | None:
+    """The ``token`` field of a POST form ("" when absent); None for a GET."""
+    if request.method != "POST":
+        return None
+    return _form_field(await _read_form(request), "token") or ""
 
 
 async def _read_form(request: Request) -> bytes:
@@ -215,8 +337,10 @@ def report_routes(service: Service) -> list[BaseRoute]:
     """The report pages' routes, to add to the application's routes."""
     pages = ReportPages(service)
     return [
-        Route("/results/{round_id}.xlsx", pages.results_xlsx, methods=["GET"]),
-        Route("/results/{round_id}", pages.results, methods=["GET"]),
+        Route("/results/{round_id}.xlsx", pages.results_xlsx, methods=["GET", "POST"]),
+        Route("/results/{round_id}", pages.results, methods=["GET", "POST"]),
+        Route("/committee/{round_id}.{fmt:str}", pages.committee_page, methods=["GET", "POST"]),
+        Route("/committee/{round_id}", pages.committee_page, methods=["GET", "POST"]),
         Route("/turnout/{round_id}", pages.turnout, methods=["GET", "POST"]),
         Route("/static/css/reports.css", pages.css, methods=["GET"]),
     ]

@@ -57,6 +57,16 @@ export const API_ERRORS = /** @type {const} */ ([
   "missing_key",
   "bad_receipt",
   "internal_error",
+  "restricted",
+  "unknown_access_token",
+  "unknown_subject",
+  "unknown_item",
+  "plan_submitted",
+  "plan_accepted",
+  "plan_not_submitted",
+  "plan_not_accepted",
+  "plan_changed",
+  "empty_plan",
 ]);
 
 export const OPENING_REASONS = /** @type {const} */ ([
