@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import pytest
 from _live import server_thread
 
@@ -232,6 +233,9 @@ class DocSetup:
     """Set up before the first command other than ``trustee keygen`` (or ``--help``)."""
     slips: str | None = None
     """The slips' CSV whose codes the documented ``vote --code`` codes stand for, in order."""
+    after: dict[str, Callable[[DocSession], None]] = dataclasses.field(default_factory=dict)
+    """What people do off the command line (a leader on their page), run once after the first
+    documented command that starts with the key, as the document says they do."""
 
 
 class DocSession:
@@ -250,6 +254,7 @@ class DocSession:
         self.url: str | None = None
         self.codes: dict[str, str] = {}
         self._office_done = False
+        self._after_done: set[str] = set()
         self._server = contextlib.ExitStack()
 
     def __enter__(self) -> DocSession:
@@ -299,6 +304,10 @@ class DocSession:
         program, args = argv[0], argv[1:]
         if program == "anonballot":
             self._anonballot(args, line, output)
+            for start, then in self.setup.after.items():
+                if line.startswith(start) and start not in self._after_done:
+                    self._after_done.add(start)
+                    then(self)
         elif program == "make":
             missing = [t for t in args if t not in makefile_targets()] or ([] if args else ["?"])
             if missing:
@@ -629,9 +638,66 @@ def example_office(session: DocSession) -> None:
     session.env["ANONBALLOT_TOKEN"] = (data / "admin.token").read_text(encoding="utf-8").strip()
 
 
+LEADER_PLANS = {
+    "bo-de-secretary": {
+        "criterion": "tac-phong-lam-viec",
+        "actions": "Tiếp dân mỗi sáng thứ Năm tại trụ sở phường.",
+        "deadline": "2026-09-30",
+        "check": "Sổ tiếp dân, có chữ ký của người dân.",
+    },
+    "cu-khoi-chairman": {
+        "shortcoming": "Thủ tục hành chính chưa được công khai đầy đủ (ý kiến góp ý).",
+        "actions": "Niêm yết mọi thủ tục tại trụ sở và trên trang của phường.",
+        "deadline": "2026-07-31",
+        "check": "Đoàn của Ban Tuyên giáo đến xem bảng niêm yết.",
+    },
+}
+"""The plans docs/operations.md's people rated draft on their personal pages."""
+
+
+def _leader_links(session: DocSession, slips: str) -> dict[str, tuple[str, str]]:
+    """Each person rated's (round, key), read from the personal slips as they print them."""
+    page = (session.cwd / slips).read_text(encoding="utf-8")
+    links = re.findall(
+        r'data-subject="([^"]+)".*?<div class="url">[^<]*/leader/([^#<]+)#key=([^<]+)</div>',
+        page,
+        flags=re.DOTALL,
+    )
+    return {subject: (round_id, key) for subject, round_id, key in links}
+
+
+def _as_leader(session: DocSession, subject: str, *forms: dict[str, str]) -> None:
+    """``subject`` opens the link of their slip and sends ``forms`` from its page."""
+    round_id, key = _leader_links(session, "leader-slips.html")[subject]
+    with httpx.Client(base_url=str(session.url)) as browser:
+        for form in forms:
+            answer = browser.post(f"/leader/{round_id}", data={"key": key, **form})
+            if answer.status_code != 200:
+                raise DocCommandError(f"{subject}'s page answered {answer.status_code} to {form}")
+
+
+def leaders_submit_plans(session: DocSession) -> None:
+    """docs/operations.md section 14: two people rated draft and submit their plans."""
+    for subject, item in LEADER_PLANS.items():
+        _as_leader(session, subject, {"action": "add", **item}, {"action": "submit"})
+
+
+def leader_revises_plan(session: DocSession) -> None:
+    """docs/operations.md section 15: the returned plan, edited as the remarks ask, again."""
+    edited = {**LEADER_PLANS["bo-de-secretary"], "item": "item-1"}
+    edited["check"] = "Ủy ban Kiểm tra phường xem sổ tiếp dân cuối mỗi tháng."
+    _as_leader(session, "bo-de-secretary", {"action": "save", **edited}, {"action": "submit"})
+
+
 DOC_SETUPS = {
     "cli.md": DocSetup(office=example_office),
-    "operations.md": DocSetup(slips="slips.csv"),
+    "operations.md": DocSetup(
+        slips="slips.csv",
+        after={
+            "anonballot leaders slips": leaders_submit_plans,
+            "anonballot plan return": leader_revises_plan,
+        },
+    ),
 }
 
 
