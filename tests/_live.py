@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -179,3 +180,15 @@ def vote_and_tally(office: Office, *, seed: int = 0) -> None:
         engine.tally()
     finally:
         service.close()
+
+
+_LEADER_SLIP = re.compile(
+    r'data-subject="([^"]+)".*?<div class="url">[^<]*/leader/([^#<]+)#key=([^<]+)</div>',
+    flags=re.DOTALL,
+)
+
+
+def leader_links(slips: Path) -> dict[str, tuple[str, str]]:
+    """Each person rated's (round id, key), read from ``leaders slips``' page as printed."""
+    page = slips.read_text(encoding="utf-8")
+    return {subject: (round_id, key) for subject, round_id, key in _LEADER_SLIP.findall(page)}

@@ -8,7 +8,9 @@ make exactly one check fail, and collects the checkpoints the engine signed on t
 from __future__ import annotations
 
 import random
+import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,3 +126,13 @@ def resign(
 
 def failures(report: AuditReport, check: str) -> list[dict[str, Any]]:
     return list(report.checks[check].failures)
+
+
+def pdf_text(path: Path) -> str:
+    """A PDF's text on one line (white space collapsed), read back with Debian's ``pdftotext``
+    (poppler-utils, which ``make test`` installs)."""
+    text = subprocess.run(  # noqa: S603 (a fixed program on the test's own file)
+        ["pdftotext", str(path), "-"],  # noqa: S607
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return re.sub(r"\s+", " ", text)

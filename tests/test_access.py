@@ -352,9 +352,10 @@ def test_access_commands_audit_and_export(restricted: Served, tmp_path: Path) ->
         run("round", "export", office.round_id, "--out", str(public_part), "--public-part")
         assert not audit_record(public_part, workers=1).complete
 
-        token_id = next(
-            line.split("\t")[0] for line in listed.stdout.splitlines() if "Kiểm tra" in line
-        )
+        said = re.search(r"\(access token (\d+)\)", granted.stderr)
+        assert said is not None
+        token_id = said.group(1)
+        assert f"{token_id}\tỦy ban Kiểm tra Quận ủy" in listed.stdout.splitlines()
         assert run("access", "revoke", token_id).exit_code == 0
         revoked = run(
             "audit", url, "--round", office.round_id, "--access-token-file", str(token_file),

@@ -60,7 +60,7 @@ from typing import Any
 import click
 import httpx
 import pytest
-from _live import server_thread
+from _live import leader_links, server_thread
 
 import anonballot
 from anonballot.audit import CHECKS
@@ -655,20 +655,9 @@ LEADER_PLANS = {
 """The plans docs/operations.md's people rated draft on their personal pages."""
 
 
-def _leader_links(session: DocSession, slips: str) -> dict[str, tuple[str, str]]:
-    """Each person rated's (round, key), read from the personal slips as they print them."""
-    page = (session.cwd / slips).read_text(encoding="utf-8")
-    links = re.findall(
-        r'data-subject="([^"]+)".*?<div class="url">[^<]*/leader/([^#<]+)#key=([^<]+)</div>',
-        page,
-        flags=re.DOTALL,
-    )
-    return {subject: (round_id, key) for subject, round_id, key in links}
-
-
 def _as_leader(session: DocSession, subject: str, *forms: dict[str, str]) -> None:
     """``subject`` opens the link of their slip and sends ``forms`` from its page."""
-    round_id, key = _leader_links(session, "leader-slips.html")[subject]
+    round_id, key = leader_links(session.cwd / "leader-slips.html")[subject]
     with httpx.Client(base_url=str(session.url)) as browser:
         for form in forms:
             answer = browser.post(f"/leader/{round_id}", data={"key": key, **form})
@@ -972,3 +961,19 @@ def test_protocol_lists_every_opening_reason() -> None:
     section = PROTOCOL[PROTOCOL.index("### 7.3 Opening") : PROTOCOL.index("### 7.4 Comments")]
     found = re.findall(r"\*\*`(\w+)`\*\*", section)
     assert found == reasons
+
+
+_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_relative_links_and_images_resolve(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    missing = [
+        target
+        for target in _LINK.findall(text)
+        if "://" not in target
+        and not target.startswith("mailto:")
+        and not (doc.parent / target).exists()
+    ]
+    assert missing == []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from _records import pdf_text
 from _series_data import CRITERIA, ORGANIZER, make_manifest, make_results
 
 from anonballot.cli.report import order_rounds
@@ -257,11 +257,7 @@ def test_report_writes_pdf_xlsx_and_json(records: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "long-bien-2026-11" in result.stdout
 
-    text = subprocess.run(  # noqa: S603 (a fixed program on our own file)
-        ["pdftotext", str(records / "out" / "report.pdf"), "-"],  # noqa: S607
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    flat = re.sub(r"\s+", " ", text)
+    flat = pdf_text(records / "out" / "report.pdf")
     for ward in november.wards:
         assert ward.name["vi"] in flat
     for person in november.subjects:
