@@ -19,7 +19,6 @@ needs the admin token. The texts are the report pages' catalogs (``server/messag
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 import urllib.parse
 from collections.abc import Mapping
@@ -27,33 +26,26 @@ from collections.abc import Mapping
 import markupsafe
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from anonballot.engine import Round
-from anonballot.errors import AnonBallotError, InputError, NotFound
+from anonballot.errors import AnonBallotError, InputError
 from anonballot.manifest import Manifest
 from anonballot.plans import PROGRESS_STATUSES, PlanExport, PlanItem, ProgressUpdate
 from anonballot.series import Series
 
-from .i18n import COOKIE, Messages, choose_lang
+from .i18n import Messages
 from .plans import EDITABLE, PlanDesk, PlanView
 from .reports.html import render_message, render_page
 from .reports.leader import render_leader_report
+from .reports.pages import PageAnswer, html_response, page_messages, round_or_404
 from .service import Service
 
 __all__ = ["plan_page_routes"]
 
-_ROUND_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _MAX_FORM = 64 * 1024
 """A plan item's texts (three of at most 2000 characters, percent-encoded) fit."""
-
-
-class _Answer(Exception):
-    def __init__(self, status: int, page: str) -> None:
-        super().__init__(status)
-        self.status = status
-        self.page = page
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -73,20 +65,6 @@ async def _form(request: Request) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         return {}
     return {k: unicodedata.normalize("NFC", v[0]).replace("\r\n", "\n") for k, v in parsed.items()}
-
-
-def _html(text: str, status: int, remember: str | None, *, no_store: bool) -> Response:
-    response = HTMLResponse(
-        text, status_code=status, headers={"cache-control": "no-store" if no_store else "no-cache"}
-    )
-    if remember is not None:
-        response.set_cookie(COOKIE, remember, max_age=365 * 24 * 3600, samesite="lax")
-    return response
-
-
-def _messages(request: Request) -> tuple[Messages, str | None]:
-    lang, remember = choose_lang(request.query_params.get("lang"), request.cookies.get(COOKIE))
-    return Messages(lang), lang if remember else None
 
 
 def _item_from_form(form: Mapping[str, str], item_id: str) -> PlanItem:
@@ -121,19 +99,15 @@ class PlanPages:
     # -- shared ---------------------------------------------------------------------------------
 
     def _engine(self, round_id: str, m: Messages) -> Round:
-        if _ROUND_ID.fullmatch(round_id):
-            try:
-                return self.service.round(round_id)
-            except NotFound:
-                pass
-        text = m.t("unknown_round_body", round="…")
-        raise _Answer(404, render_message(m, m.t("unknown_round_heading"), text, round_id=None))
+        return round_or_404(self.service, round_id, m)
 
     def _tallied(self, round_id: str, m: Messages) -> Round:
         engine = self._engine(round_id, m)
         if engine.state != "tallied":
             text = m.t("leader_not_tallied")
-            raise _Answer(409, render_message(m, m.t("not_tallied_heading"), text, round_id=None))
+            raise PageAnswer(
+                409, render_message(m, m.t("not_tallied_heading"), text, round_id=None)
+            )
         return engine
 
     @staticmethod
@@ -160,7 +134,7 @@ class PlanPages:
     def leader_key_page(self, round_id: str, m: Messages) -> tuple[int, str]:
         try:
             engine = self._engine(round_id, m)
-        except _Answer as answer:
+        except PageAnswer as answer:
             return answer.status, answer.page
         title = m.label(engine.config.title)
         return 200, render_page(
@@ -168,13 +142,13 @@ class PlanPages:
             page_heading=title, rid=round_id, wrong=False, lang_links_off=True,
         )  # fmt: skip
 
-    def _wrong_key(self, round_id: str, m: Messages) -> _Answer:
+    def _wrong_key(self, round_id: str, m: Messages) -> PageAnswer:
         page = render_page(
             "leader_key.html", m, m.t("leader_wrong_heading"), round_id=None,
             page_heading=m.t("leader_wrong_heading"), rid=round_id, wrong=True,
             lang_links_off=True,
         )  # fmt: skip
-        return _Answer(403, page)
+        return PageAnswer(403, page)
 
     def leader_post(
         self, round_id: str, m: Messages, form: Mapping[str, str], *, printable: bool = False
@@ -216,7 +190,7 @@ class PlanPages:
                 edit=form.get("edit", "") if action == "edit_form" else "",
                 today=self.service.clock().date().isoformat(),
             )  # fmt: skip
-        except _Answer as answer:
+        except PageAnswer as answer:
             return answer.status, answer.page
 
     def _leader_action(
@@ -245,7 +219,7 @@ class PlanPages:
     def office_get(self, round_id: str, m: Messages) -> tuple[int, str]:
         try:
             self._engine(round_id, m)
-        except _Answer as answer:
+        except PageAnswer as answer:
             return answer.status, answer.page
         return 200, self.office_form(round_id, m, wrong=False)
 
@@ -276,7 +250,7 @@ class PlanPages:
                 today=self.service.clock().date().isoformat(),
                 page_heading=m.label(manifest.title),
             )  # fmt: skip
-        except _Answer as answer:
+        except PageAnswer as answer:
             return answer.status, answer.page
 
     def _office_action(
@@ -305,32 +279,32 @@ class PlanPages:
     # -- ASGI handlers --------------------------------------------------------------------------
 
     async def leader(self, request: Request) -> Response:
-        m, remember = _messages(request)
+        m, remember = page_messages(request)
         round_id = request.path_params["round_id"]
         if request.method == "POST":
             form = await _form(request)
             status, text = await run_in_threadpool(self.leader_post, round_id, m, form)
-            return _html(text, status, remember, no_store=True)
+            return html_response(text, status, remember, no_store=True)
         status, text = await run_in_threadpool(self.leader_key_page, round_id, m)
-        return _html(text, status, remember, no_store=False)
+        return html_response(text, status, remember, no_store=False)
 
     async def leader_report(self, request: Request) -> Response:
-        m, remember = _messages(request)
+        m, remember = page_messages(request)
         form = await _form(request)
         status, text = await run_in_threadpool(
             lambda: self.leader_post(request.path_params["round_id"], m, form, printable=True)
         )
-        return _html(text, status, remember, no_store=True)
+        return html_response(text, status, remember, no_store=True)
 
     async def office(self, request: Request) -> Response:
-        m, remember = _messages(request)
+        m, remember = page_messages(request)
         round_id = request.path_params["round_id"]
         if request.method == "POST":
             form = await _form(request)
             status, text = await run_in_threadpool(self.office_post, round_id, m, form)
-            return _html(text, status, remember, no_store=True)
+            return html_response(text, status, remember, no_store=True)
         status, text = await run_in_threadpool(self.office_get, round_id, m)
-        return _html(text, status, remember, no_store=False)
+        return html_response(text, status, remember, no_store=False)
 
 
 def plan_page_routes(service: Service) -> list[BaseRoute]:

@@ -29,7 +29,6 @@ Vietnamese (``server/i18n.py``).
 
 from __future__ import annotations
 
-import re
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
@@ -38,19 +37,26 @@ from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from anonballot.encoding import parse_json
 from anonballot.engine import Round
-from anonballot.errors import InputError, NotFound
+from anonballot.errors import InputError
 from anonballot.manifest import Manifest
 
-from ..i18n import COOKIE, Messages, choose_lang
+from ..i18n import Messages
 from ..plans import PlanDesk
 from ..service import Service
 from .committee import committee_view, render_committee_report
 from .html import query, render_message, render_page, render_results, state_label
+from .pages import (
+    PageAnswer,
+    html_response,
+    page_messages,
+    round_or_404,
+    shown_id,
+)
 from .pdf import CSS_NAME, PdfError, html_to_pdf
 from .turnout import render_token_wrong, render_turnout, render_turnout_form
 
@@ -61,39 +67,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF_TYPE = "application/pdf"
 COMMITTEE_FORMATS = ("html", "pdf", "xlsx")
 
-_ROUND_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _MAX_FORM = 8 * 1024
-
-
-def _messages(request: Request) -> tuple[Messages, str | None]:
-    """The page language, and the value to remember in the cookie (None: leave it)."""
-    lang, remember = choose_lang(request.query_params.get("lang"), request.cookies.get(COOKIE))
-    return Messages(lang), lang if remember else None
-
-
-def _html(text: str, status: int, remember: str | None, *, no_store: bool = False) -> Response:
-    response = HTMLResponse(
-        text,
-        status_code=status,
-        headers={"cache-control": "no-store" if no_store else "no-cache"},
-    )
-    if remember is not None:
-        response.set_cookie(COOKIE, remember, max_age=365 * 24 * 3600, samesite="lax")
-    return response
-
-
-class _Answer(Exception):
-    """A page to answer instead of the one asked for (unknown round, not tallied yet)."""
-
-    def __init__(self, status: int, page: str) -> None:
-        super().__init__(status)
-        self.status = status
-        self.page = page
-
-
-def _shown_id(value: str) -> str:
-    """An id as a page may echo it: only when it is a round id, never arbitrary text."""
-    return value if _ROUND_ID.fullmatch(value) else "…"
 
 
 class ReportPages:
@@ -103,36 +77,29 @@ class ReportPages:
         self.service = service
 
     def _engine(self, round_id: str, m: Messages) -> Round:
-        """The round; :class:`_Answer` (404 page) when there is none."""
-        if _ROUND_ID.fullmatch(round_id):
-            try:
-                return self.service.round(round_id)
-            except NotFound:
-                pass
-        text = m.t("unknown_round_body", round=_shown_id(round_id))
-        raise _Answer(404, render_message(m, m.t("unknown_round_heading"), text, round_id=None))
+        return round_or_404(self.service, round_id, m)
 
     def _tallied(self, round_id: str, m: Messages) -> tuple[Manifest, Mapping[str, Any]]:
-        """The round's manifest and results; :class:`_Answer` when there are none."""
+        """The round's manifest and results; :class:`PageAnswer` when there are none."""
         engine = self._engine(round_id, m)
         state = engine.state
         data = engine.store.get_document("results") if state == "tallied" else None
         if data is None:
             text = m.t("not_tallied_body", round=round_id, state=state_label(m, state))
             heading = m.t("not_tallied_heading")
-            raise _Answer(409, render_message(m, heading, text, round_id=round_id))
+            raise PageAnswer(409, render_message(m, heading, text, round_id=round_id))
         signed = cast("dict[str, Any]", parse_json(data))  # the engine stored a signed object
         return engine.manifest, signed["results"]
 
     @staticmethod
-    def _not_open(m: Messages, round_id: str, state: str) -> _Answer:
+    def _not_open(m: Messages, round_id: str, state: str) -> PageAnswer:
         text = m.t("not_open_body", round=round_id, state=state_label(m, state))
-        return _Answer(409, render_message(m, m.t("not_open_heading"), text, round_id=round_id))
+        return PageAnswer(409, render_message(m, m.t("not_open_heading"), text, round_id=round_id))
 
     def _reader(self, manifest: Manifest, m: Messages, token: str | None, action: str) -> None:
         """A restricted round's results need an access token or the admin token (protocol
         section 4.2), sent in the body of a POST form as the turnout page's admin token:
-        :class:`_Answer` with the form (GET) or the form again (a wrong token, 403)."""
+        :class:`PageAnswer` with the form (GET) or the form again (a wrong token, 403)."""
         if not manifest.restricted:
             return
         if token is not None and self.service.check_reader(token):
@@ -151,7 +118,7 @@ class ReportPages:
             wrong_text=m.t("restricted_wrong"),
             label=m.t("restricted_label"),
         )
-        raise _Answer(200 if token is None else 403, page)
+        raise PageAnswer(200 if token is None else 403, page)
 
     def results_page(
         self, round_id: str, m: Messages, ward: str | None, token: str | None = None
@@ -161,10 +128,10 @@ class ReportPages:
             manifest, results = self._tallied(round_id, m)
             params = {"lang": m.lang} if ward is None else {"ward": ward, "lang": m.lang}
             self._reader(manifest, m, token, round_id + query(**params))
-        except _Answer as answer:
+        except PageAnswer as answer:
             return answer.status, answer.page
         if ward is not None and not manifest.has_ward(ward):
-            text = m.t("unknown_ward_body", round=round_id, ward=_shown_id(ward))
+            text = m.t("unknown_ward_body", round=round_id, ward=shown_id(ward))
             return 404, render_message(m, m.t("unknown_ward_heading"), text, round_id=round_id)
         return 200, render_results(manifest, results, m, ward=ward, token=token)
 
@@ -172,7 +139,7 @@ class ReportPages:
         try:
             manifest, results = self._tallied(round_id, m)
             self._reader(manifest, m, token, f"{round_id}.xlsx" + query(lang=m.lang))
-        except _Answer as answer:
+        except PageAnswer as answer:
             return answer.status, answer.page
         from .xlsx import results_workbook
 
@@ -186,12 +153,12 @@ class ReportPages:
         suffix = "" if fmt == "html" else "." + fmt
         try:
             if fmt not in COMMITTEE_FORMATS:
-                text = m.t("unknown_round_body", round=_shown_id(round_id + suffix))
+                text = m.t("unknown_round_body", round=shown_id(round_id + suffix))
                 heading = m.t("unknown_round_heading")
-                raise _Answer(404, render_message(m, heading, text, round_id=None))
+                raise PageAnswer(404, render_message(m, heading, text, round_id=None))
             manifest, _ = self._tallied(round_id, m)
             self._reader(manifest, m, token, f"{round_id}{suffix}" + query(lang=m.lang))
-        except _Answer as answer:
+        except PageAnswer as answer:
             return answer.status, answer.page
         series = self.service.series(round_id)
         desk = PlanDesk(self.service)
@@ -238,28 +205,28 @@ class ReportPages:
                 raise self._not_open(m, round_id, state)
             turnout = engine.turnout()
             return 200, render_turnout(engine.manifest, turnout, m, now=self.service.clock())
-        except _Answer as answer:
+        except PageAnswer as answer:
             return answer.status, answer.page
 
     # -- ASGI handlers ------------------------------------------------------------------------
 
     async def results(self, request: Request) -> Response:
-        m, remember = _messages(request)
+        m, remember = page_messages(request)
         ward = request.query_params.get("ward")
         token = await _posted_token(request)
         status, text = await run_in_threadpool(
             self.results_page, request.path_params["round_id"], m, ward, token
         )
         # a page answered to a token is nobody else's: never kept by a cache
-        return _html(text, status, remember, no_store=request.method == "POST")
+        return html_response(text, status, remember, no_store=request.method == "POST")
 
     async def results_xlsx(self, request: Request) -> Response:
-        m, remember = _messages(request)
+        m, remember = page_messages(request)
         round_id = request.path_params["round_id"]
         token = await _posted_token(request)
         out = await run_in_threadpool(self.xlsx, round_id, m, token)
         if isinstance(out, tuple):
-            return _html(out[1], out[0], remember, no_store=request.method == "POST")
+            return html_response(out[1], out[0], remember, no_store=request.method == "POST")
         return Response(
             out,
             media_type=XLSX_TYPE,
@@ -270,14 +237,14 @@ class ReportPages:
         )
 
     async def committee_page(self, request: Request) -> Response:
-        m, remember = _messages(request)
+        m, remember = page_messages(request)
         round_id = request.path_params["round_id"]
         fmt = request.path_params.get("fmt", "html")
         token = await _posted_token(request)
         out = await run_in_threadpool(self.committee, round_id, m, fmt, token)
         no_store = request.method == "POST"
         if isinstance(out, tuple):
-            return _html(out[1], out[0], remember, no_store=no_store)
+            return html_response(out[1], out[0], remember, no_store=no_store)
         media = PDF_TYPE if fmt == "pdf" else XLSX_TYPE
         return Response(
             out,
@@ -291,13 +258,13 @@ class ReportPages:
         )
 
     async def turnout(self, request: Request) -> Response:
-        m, remember = _messages(request)
+        m, remember = page_messages(request)
         round_id = request.path_params["round_id"]
         token: str | None = None
         if request.method == "POST":
             token = _form_field(await _read_form(request), "token") or ""
         status, text = await run_in_threadpool(self.turnout_page, round_id, m, token)
-        return _html(text, status, remember, no_store=True)
+        return html_response(text, status, remember, no_store=True)
 
     async def css(self, request: Request) -> Response:
         return FileResponse(CSS_PATH, media_type="text/css; charset=utf-8")
