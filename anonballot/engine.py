@@ -18,6 +18,7 @@ index): no time, no address, no session.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import threading
 import typing  # typing.cast by its full name: "cast" here is casting a ballot
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from .board import Board
 from .checkpoint import Checkpoint
 from .codes import code_hash, normalize_code, pseudonym
-from .encoding import JSONValue, jcs, parse_json
+from .encoding import JSONValue, jcs, parse_json, parse_time
 from .errors import AnonBallotError, Conflict, InputError, NotFound, StateError
 from .leaf import Leaf, parse_leaf
 from .manifest import Manifest, RoundConfig
@@ -81,6 +82,7 @@ class Round:
         self._issuers: dict[str, IssuerKey] = {}
         self._log: SigningKey | None = None
         self._cast: dict[str, int] = {}
+        self._forgotten = False
         if store.get_document("manifest") is not None:
             self._load_open_round()
 
@@ -139,6 +141,9 @@ class Round:
             if ward not in wards:
                 raise NotFound(f"ward {ward!r} is not in this round", code="unknown_ward")
             rows.append((code_hash(code), ward))
+        # In an order of no meaning: the entries come in roster order, and a store that kept
+        # the order of arrival would rank each code hash back to a name (docs/threat-model.md).
+        secrets.SystemRandom().shuffle(rows)
         # Under the lock, with the state checked inside it: open() reads the roster counts
         # under the same lock, so no entry can slip in after ``eligible`` is frozen.
         with self._lock:
@@ -522,7 +527,27 @@ class Round:
                 self.store.put_document("issuance", jcs(ledger.to_json()))
                 self.store.put_document("close", jcs(signed))
                 self.store.set_state("closed")
+            self.store.forget_issuance_answers()
+            self._forgotten = True
             return statement
+
+    def forget_issuance_answers(self) -> bool:
+        """Once the issuance window has ended, delete what was kept only for retried token
+        requests, and the order of issuance at rest (:meth:`RoundStore.forget_issuance_answers`).
+
+        A server calls it from time to time (no request waits for it); ``close`` does it too.
+        True when done now or before, False while issuance is still open.
+        """
+        with self._lock:
+            if self._forgotten:
+                return True
+            if self.state == "draft":
+                return False
+            if self.state == "open" and self.clock() < parse_time(self.manifest.issuance.closes):
+                return False
+            self.store.forget_issuance_answers()
+            self._forgotten = True
+            return True
 
     def close_statement(self) -> CloseStatement:
         """The signed close statement of the closed round (protocol section 7.1), verified."""

@@ -197,11 +197,13 @@ def write_private(
 
     The data goes to a temporary file in the same folder, which is flushed to disk and then
     renamed over ``path``: a crash leaves either the old file or the new one, never half of
-    one. With ``exclusive``, an existing ``path`` is an error (:class:`FileExistsError`).
+    one. A missing folder is made (mode 700). With ``exclusive``, an existing ``path`` is an
+    error (:class:`FileExistsError`).
     """
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     folder = path.parent if str(path.parent) else Path()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new folder is private too
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -2,7 +2,10 @@
 
 The engine keeps all round state behind :class:`RoundStore`; the reference server implements
 it over SQLite. What a store keeps about a cast ballot is the leaf's bytes and its voter key
-(the spent-token index), nothing else: no time, no address, no request data.
+(the spent-token index), nothing else: no time, no address, no request data. Nor may the
+way it stores invitations and issuances keep the order in which they came: that order
+follows the roster and, in a round whose windows overlap, the order of the ballots on the
+board (docs/threat-model.md#what-the-database-keeps says what each back end must do).
 
 Every mutating method is atomic: it either takes effect whole or not at all. ``append_leaf``
 stores the leaf together with the checkpoint that covers it; a store may acknowledge only
@@ -77,7 +80,17 @@ class RoundStore(Protocol):
         earlier (for an earlier entry of the same code hash too)."""
         ...
 
-    def issuances(self) -> Iterator[Issuance]: ...
+    def issuances(self) -> Iterator[Issuance]:
+        """Every issuance, in an order that says nothing of when it was served (by code hash:
+        protocol section 5.3's ledger sorts them again)."""
+        ...
+
+    def forget_issuance_answers(self) -> None:
+        """Delete the blinded messages and their answers, kept only so that a retried token
+        request gets the same answer while issuance is open, and leave nothing at rest of
+        them or of the order in which issuances came (docs/threat-model.md). Idempotent;
+        the engine calls it once the issuance window has ended, and at close."""
+        ...
 
     def leaf_count(self) -> int: ...
 
@@ -176,7 +189,14 @@ class MemoryStore:
             return [self._issuances.setdefault(h, issuance) for h, issuance in entries]
 
     def issuances(self) -> Iterator[Issuance]:
-        return iter(list(self._issuances.values()))
+        return iter([self._issuances[h] for h in sorted(self._issuances)])
+
+    def forget_issuance_answers(self) -> None:
+        with self._lock:
+            self._issuances = {
+                h: Issuance(i.ward, i.pseudonym, b"", b"")
+                for h, i in sorted(self._issuances.items())
+            }
 
     def leaf_count(self) -> int:
         return len(self._leaves)

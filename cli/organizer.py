@@ -802,7 +802,7 @@ def invitations(
     """
     import json
 
-    from anonballot.server.demo import write_private
+    from anonballot.keyfile import write_private
     from anonballot.server.slips import SLIPS_PER_SHEET, make_slips, render_slips, slips_csv
     from anonballot.server.slips import booth_url as slip_url
 

@@ -140,7 +140,7 @@ def leaders_slips(
     SERVER/leader/ROUND#key=KEY (the key only in the URL's fragment) and its QR code. The
     keys are new each time: slips printed before stop working.
     """
-    from anonballot.server.demo import write_private
+    from anonballot.keyfile import write_private
     from anonballot.server.slips import (
         LEADER_SLIPS_PER_SHEET,
         leader_url,

@@ -28,7 +28,7 @@ def _serve(data: Path, host: str, port: int, key_bits: int = 3072) -> None:
 @clean_errors
 def init(data: Path, demo: bool) -> None:
     """Create a data directory; print the admin token once (also in DIR/admin.token)."""
-    from anonballot.server.demo import write_private
+    from anonballot.keyfile import write_private
     from anonballot.server.service import DB_NAME, Service
     from anonballot.testing import long_bien_district
 
@@ -102,7 +102,7 @@ def _first_code(invitations: Path) -> str | None:
     import csv
 
     try:
-        with invitations.open(encoding="utf-8", newline="") as rows:
+        with invitations.open(encoding="utf-8-sig", newline="") as rows:
             for row in csv.DictReader(rows):
                 return row["code"].replace("-", "")
     except (OSError, KeyError):

@@ -8,9 +8,11 @@ time is written anywhere for a cast.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
+import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -624,5 +626,38 @@ def create_app(service: Service) -> Starlette:
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
-        lifespan=stop_signers_at_shutdown,
+        lifespan=_lifespan(service),
     )
+
+
+logger = logging.getLogger(__name__)
+TEND_INTERVAL = 30.0
+"""Seconds between two passes of :meth:`Service.forget_issuance_answers` while serving."""
+
+
+def _lifespan(service: Service) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
+    """While the server runs: from its start, every :data:`TEND_INTERVAL` seconds, forget the
+    token requests' answers of every round whose issuance window has ended, so that a
+    copy of the data folder taken after it keeps nothing of them or of their order. At
+    shutdown: that, and the blind-signing worker processes stop."""
+
+    async def tend() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(service.forget_issuance_answers)
+            except Exception:  # tried again at the next pass: it never stops the server
+                logger.exception("forgetting the token requests' answers failed")
+            await asyncio.sleep(TEND_INTERVAL)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        task = asyncio.create_task(tend())
+        try:
+            async with stop_signers_at_shutdown(app):
+                yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan

@@ -8,20 +8,20 @@ are **demo keys without a passphrase**: a real round has each trustee make their
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from anonballot.keyfile import write_private
 from anonballot.testing import DEMO_TRUSTEES, demo_config, demo_roster_sizes, long_bien_district
 from anonballot.trustee import TrusteeKey
 
 from .roster import RosterEntry
 from .service import Service
+from .slips import slips_csv
 
-__all__ = ["DEMO_ROUND", "DemoSetup", "setup_demo", "write_private"]
+__all__ = ["DEMO_ROUND", "DemoSetup", "setup_demo"]
 
 DEMO_ROUND = "long-bien-demo"
 POSITIONS = (
@@ -41,15 +41,6 @@ class DemoSetup:
     trustees_dir: Path
     created: bool
     """False when the data directory already held the demo round (it is reused)."""
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file that only its owner can read (mode 600), replacing any old one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
 
 
 def setup_demo(data_dir: str | Path, *, key_bits: int = 3072, seed: int = 0) -> DemoSetup:
@@ -86,12 +77,8 @@ def setup_demo(data_dir: str | Path, *, key_bits: int = 3072, seed: int = 0) -> 
         config, _ = demo_config(wards=len(district.wards), trustees=trustees, round_id=DEMO_ROUND)
         service.create_round(config)
         invitations = service.make_invitations(DEMO_ROUND)
-        with paths.invitations.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["ward", "participant", "code"])
-            for inv in invitations:
-                writer.writerow([inv.ward, inv.participant, inv.printed])
-        os.chmod(paths.invitations, 0o600)
+        rows = [{"ward": i.ward, "participant": i.participant, "code": i.code} for i in invitations]
+        write_private(paths.invitations, slips_csv(rows))  # as `anonballot invitations` does
         service.round(DEMO_ROUND).open()
     finally:
         service.close()

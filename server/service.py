@@ -212,6 +212,17 @@ class Service:
         with self._lock:
             return self._round_unlocked(round_id)
 
+    def forget_issuance_answers(self) -> list[str]:
+        """For every round whose issuance window has ended, delete what was kept only for
+        retried token requests and the order of issuance at rest
+        (:meth:`Round.forget_issuance_answers`); the server runs it every
+        :data:`TEND_INTERVAL` seconds. The ids of the rounds where it is done."""
+        done = []
+        for round_id, state in self.round_ids():
+            if state != "draft" and self.round(round_id).forget_issuance_answers():
+                done.append(round_id)
+        return done
+
     def series(self, round_id: str) -> Series:
         """The tallied round and the earlier rounds of its series that this server tallied,
         oldest first (at most :data:`MAX_SERIES` before it): the series its reports compare.

@@ -21,6 +21,7 @@ for many requests, one fsync) whose ``IntegrityError`` becomes a 409 code, which
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -113,6 +114,37 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (round_id, subject)
     );
     """,
+    # 3: anonymity at rest (docs/threat-model.md#what-the-database-keeps). The invitations
+    # and the issuances lose their rowids, whose order followed the roster and the order of
+    # issuance: a WITHOUT ROWID table is stored in the order of its key, a hash. The
+    # blinded message and its answer, kept only for retries while issuance is open, may be
+    # NULL: forget_issuance_answers() empties them.
+    """
+    CREATE TABLE invitations_keyed (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        code_hash BLOB NOT NULL,
+        ward TEXT NOT NULL,
+        PRIMARY KEY (round_id, code_hash)
+    ) WITHOUT ROWID;
+    INSERT INTO invitations_keyed SELECT round_id, code_hash, ward FROM invitations
+        ORDER BY round_id, code_hash;
+    DROP TABLE invitations;
+    ALTER TABLE invitations_keyed RENAME TO invitations;
+    CREATE TABLE issuances_keyed (
+        round_id TEXT NOT NULL REFERENCES rounds(round_id),
+        code_hash BLOB NOT NULL,
+        ward TEXT NOT NULL,
+        pseudonym TEXT NOT NULL,
+        blinded BLOB,
+        blind_sig BLOB,
+        PRIMARY KEY (round_id, code_hash)
+    ) WITHOUT ROWID;
+    INSERT INTO issuances_keyed
+        SELECT round_id, code_hash, ward, pseudonym, blinded, blind_sig FROM issuances
+        ORDER BY round_id, code_hash;
+    DROP TABLE issuances;
+    ALTER TABLE issuances_keyed RENAME TO issuances;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_INTERVAL = 0.2
@@ -139,11 +171,15 @@ class Database:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
+        for file in (self.path, *_log_files(self.path)):
+            private_file(file, create=file == self.path)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self.conn = conn
         self.lock = threading.RLock()
         conn.execute("PRAGMA journal_mode=WAL")
+        # what is deleted is overwritten with zeros, in the file and in the log
+        conn.execute("PRAGMA secure_delete=ON")
         conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
@@ -237,6 +273,18 @@ class Database:
                 )
                 self._checkpointer.start()
             self._written.set()
+
+    def rewrite(self) -> None:
+        """Rewrite the whole file (``VACUUM``): every table in the order of its key, no free
+        page keeping what was deleted; then checkpoint the log and cut it to nothing.
+
+        Afterwards the file says nothing about the order in which rows came (its pages and
+        the cells in them were laid out afresh) and the log holds no earlier page. It waits
+        for the writes in progress and holds them back while it runs.
+        """
+        with self.lock:
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def _migrate(self) -> None:
         with self.lock:
@@ -398,6 +446,32 @@ def _plan_row(r: Any) -> PlanRow:
     )  # fmt: skip
 
 
+def _issuance(row: Sequence[Any]) -> Issuance:
+    """An issuance row; its blinded message and answer are empty once forgotten."""
+    return Issuance(str(row[0]), str(row[1]), bytes(row[2] or b""), bytes(row[3] or b""))
+
+
+def _log_files(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` (mode 0700), or take group and others' access away from it: it holds
+    every private key of the server and the roster's personal data."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+
+
+def private_file(path: Path, *, create: bool = False) -> None:
+    """Make ``path`` readable and writable by its owner only (0600); ``create`` it empty so
+    if it is missing (SQLite gives its log files the database file's mode)."""
+    if create:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.exists() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
@@ -490,9 +564,7 @@ class SqliteRoundStore:
             "WHERE round_id=? AND code_hash=?",
             code_hash,
         )
-        if row is None:
-            return None
-        return Issuance(str(row[0]), str(row[1]), bytes(row[2]), bytes(row[3]))
+        return None if row is None else _issuance(row)
 
     def add_issuance(self, code_hash: bytes, issuance: Issuance) -> None:
         try:
@@ -518,7 +590,7 @@ class SqliteRoundStore:
                     (self.round_id, code_hash),
                 ).fetchone()
                 if row is not None:
-                    out.append(Issuance(str(row[0]), str(row[1]), bytes(row[2]), bytes(row[3])))
+                    out.append(_issuance(row))
                     continue
                 conn.execute(
                     "INSERT INTO issuances(round_id, code_hash, ward, pseudonym, blinded, "
@@ -531,10 +603,23 @@ class SqliteRoundStore:
 
     def issuances(self) -> Iterator[Issuance]:
         rows = self.database.read(
-            "SELECT ward, pseudonym, blinded, blind_sig FROM issuances WHERE round_id=?",
+            "SELECT ward, pseudonym, blinded, blind_sig FROM issuances WHERE round_id=? "
+            "ORDER BY code_hash",
             (self.round_id,),
         )
-        return iter([Issuance(r[0], r[1], bytes(r[2]), bytes(r[3])) for r in rows])
+        return iter([_issuance(r) for r in rows])
+
+    def forget_issuance_answers(self) -> None:
+        """Empty the blinded messages and their answers (kept only for retries while
+        issuance is open), then :meth:`Database.rewrite` the file, once."""
+        with self.database.transaction() as conn:
+            forgotten = conn.execute(
+                "UPDATE issuances SET blinded=NULL, blind_sig=NULL "
+                "WHERE round_id=? AND (blinded IS NOT NULL OR blind_sig IS NOT NULL)",
+                (self.round_id,),
+            ).rowcount
+        if forgotten:
+            self.database.rewrite()
 
     def leaf_count(self) -> int:
         row = self._one("SELECT coalesce(max(idx), -1) + 1 FROM leaves WHERE round_id=?")

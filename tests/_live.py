@@ -25,8 +25,8 @@ import httpx
 import uvicorn
 
 from anonballot.district import District
+from anonballot.keyfile import write_private
 from anonballot.server.app import create_app
-from anonballot.server.demo import write_private
 from anonballot.server.roster import RosterEntry
 from anonballot.server.service import Service
 from anonballot.testing import demo_config, long_bien_district

@@ -49,10 +49,10 @@ def test_demo_sets_up_the_district_and_prints_where_everything_is(tmp_path: Path
     link = result.output.split("try the booth: ")[1].split()[0]
     code = link.split("#code=")[1]
     assert "?" not in link  # the code only in the fragment
-    rows = (data / "invitations.csv").read_text(encoding="utf-8").splitlines()
+    rows = (data / "invitations.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rows[0] == "ward,participant,code"
     assert len(rows) - 1 >= 14 * 30
     assert rows[1].split(",")[2].replace("-", "") == code
     again = CliRunner().invoke(main, ["demo", "--data", str(data), "--no-serve"])
     assert again.exit_code == 0, again.output  # a second run reuses the demo round
-    assert (data / "invitations.csv").read_text(encoding="utf-8").splitlines() == rows
+    assert (data / "invitations.csv").read_text(encoding="utf-8-sig").splitlines() == rows
