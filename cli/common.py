@@ -25,11 +25,17 @@ __all__ = [
     "access_token_option",
     "api_error",
     "clean_errors",
+    "current_lang",
+    "error_line",
     "exit_status",
     "message",
+    "problem_line",
     "read_access_token",
     "read_token",
+    "say",
     "server_option",
+    "set_lang",
+    "t",
     "token_options",
 ]
 
@@ -86,7 +92,50 @@ def exit_status(exc: AnonBallotError) -> int:
 
 
 DEFAULT_LANG = "vi"
+LANGS = ("vi", "en")
+LANG_ENV = "ANONBALLOT_LANG"
+"""The environment variable that sets the language of every command (``vi`` or ``en``)."""
+_LANG_META = "anonballot.lang"
 _CATALOGS: dict[str, dict[str, str]] = {}
+
+
+def set_lang(lang: str | None) -> None:
+    """The language chosen on the command line (``anonballot --lang en ...``), for this run."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and lang is not None:
+        ctx.meta[_LANG_META] = lang
+
+
+def current_lang() -> str:
+    """The language of this run: ``--lang``, else ANONBALLOT_LANG, else Vietnamese."""
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get(_LANG_META) if ctx is not None else None
+    if chosen is None:
+        chosen = os.environ.get(LANG_ENV, "").strip().lower() or DEFAULT_LANG
+    return chosen if chosen in LANGS else DEFAULT_LANG
+
+
+def t(key: str, **fields: object) -> str:
+    """The text ``key`` in this run's language (:func:`current_lang`), fields filled in."""
+    return message(current_lang(), key, **fields)
+
+
+def say(key: str, *, err: bool = False, **fields: object) -> None:
+    """Print the text ``key`` in this run's language (to stderr with ``err``)."""
+    click.echo(t(key, **fields), err=err)
+
+
+def error_line(exc: AnonBallotError) -> str:
+    """The one line an error prints: in Vietnamese, the catalog's sentence for its code
+    (``error.<code>``) with the detail after it, which names the file or value at fault."""
+    lang = current_lang()
+    known = _catalog(lang).get(f"error.{exc.code}") if lang != "en" else None
+    return problem_line(f"{known} ({exc.detail})" if known else exc.detail)
+
+
+def problem_line(text: str) -> str:
+    """``error: TEXT`` (``lỗi: TEXT`` in Vietnamese)."""
+    return f"{t('error_prefix')}: {text}"
 
 
 def _catalog(lang: str) -> dict[str, str]:
@@ -126,24 +175,33 @@ def clean_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AnonBallotError as exc:
-            click.echo(f"error: {exc.detail}", err=True)
+            click.echo(error_line(exc), err=True)
             sys.exit(exit_status(exc))
         except ModuleNotFoundError as exc:
             # the library and the command install without the server's packages
-            click.echo(
-                f"error: this command needs {exc.name}: pip install 'anonballot[server]'",
-                err=True,
-            )
+            click.echo(problem_line(t("needs_module", name=exc.name)), err=True)
             sys.exit(2)
         except httpx.HTTPError as exc:
-            click.echo(f"error: cannot reach the server: {exc}", err=True)
+            line = t("unreachable", server=_server_of(exc), reason=str(exc) or type(exc).__name__)
+            click.echo(problem_line(line), err=True)
             sys.exit(2)
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
-            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            click.echo(problem_line(f"{exc.strerror or exc}{where}"), err=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _server_of(exc: Exception) -> str:
+    """The server a failed request went to (scheme, host and port), or "?"."""
+    import httpx
+
+    try:
+        url = exc.request.url if isinstance(exc, httpx.RequestError) else None
+    except RuntimeError:  # an error made without a request
+        url = None
+    return f"{url.scheme}://{url.netloc.decode()}" if url is not None else "?"
 
 
 def server_option(fn: F) -> F:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from . import audit, organizer, participant, plans, report, serving, simulate, trustee
+from .common import LANGS, set_lang
 
 
 class OneLineErrors(click.Group):
@@ -36,8 +37,15 @@ class OneLineErrors(click.Group):
 
 @click.group(cls=OneLineErrors)
 @click.version_option(package_name="anonballot")
-def main() -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default=None,
+    help="Language of every command's text: vi (default) or en (or ANONBALLOT_LANG).",
+)
+def main(lang: str | None) -> None:
     """anonballot: anonymous, verifiable e-ballots."""
+    set_lang(lang)
 
 
 for _module in (simulate, audit, report, organizer, plans, trustee, participant, serving):

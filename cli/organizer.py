@@ -33,9 +33,13 @@ from .common import (
     ApiClient,
     access_token_option,
     clean_errors,
+    current_lang,
+    problem_line,
     read_access_token,
     read_token,
+    say,
     server_option,
+    t,
     token_options,
 )
 
@@ -117,7 +121,27 @@ def _parsed(path: Path, parse: Any) -> Any:
     try:
         return parse(value)
     except AnonBallotError as exc:
-        raise InputError(f"{path}: {exc.detail}", code=exc.code) from exc
+        hint = _comma_hint(value)
+        raise InputError(f"{path}: {exc.detail}{hint}", code=exc.code) from exc
+
+
+def _comma_hint(value: Any) -> str:
+    """A hint when a text in ``{...}`` was cut at a comma: YAML reads ``{vi: Nguyễn Văn A,
+    Bí thư}`` as two members, the second a name with no value."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if item is None and isinstance(key, str) and " " in key.strip():
+                    found.append(key)
+                walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(value)
+    return t("comma_hint", text=found[0]) if found else ""
 
 
 def _vi_first(value: Any) -> Any:
@@ -181,10 +205,10 @@ def district_set(file: Path, server: str, token_file: Path | None) -> None:
     value = _parsed(file, District.from_json)
     with _client(server, token_file) as api:
         api.put("/api/admin/district", json=value.to_json())
-    click.echo(
-        f"district {value.name.get('vi')}: {len(value.wards)} wards, {len(value.roles)} roles, "
-        f"{len(value.subjects)} people rated"
-    )
+    say(
+        "district_set", name=value.name.get("vi"), wards=len(value.wards),
+        roles=len(value.roles), subjects=len(value.subjects),
+    )  # fmt: skip
 
 
 @district.command("show")
@@ -227,45 +251,65 @@ def roster() -> None:
 
 @roster.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--replace", is_flag=True, help="Replace the whole roster instead of adding.")
+@click.option("--replace", is_flag=True, help="Replace the whole roster.")
+@click.option(
+    "--append", is_flag=True, help="Add to the people already on the roster of these wards."
+)
+@click.option(
+    "--ward",
+    default=None,
+    help="Every row is of this ward (its id or name): for a ward's own list without a ward "
+    "column.",
+)
 @server_option
 @token_options
 @clean_errors
-def roster_import(file: Path, replace: bool, server: str, token_file: Path | None) -> None:
+def roster_import(
+    file: Path, replace: bool, append: bool, ward: str | None, server: str,
+    token_file: Path | None,
+) -> None:  # fmt: skip
     """Import a roster FILE (.csv in UTF-8, or .xlsx): columns ward, name, position.
 
+    The header row may come below a title (a ward's own spreadsheet), and an STT column is
+    ignored; in a workbook, the first sheet with a header row is read (its name is shown).
     Every row is checked first; if any is bad, every bad row is listed (line number and
-    reason) and nothing is imported.
+    reason) and nothing is imported. A roster that already has people in these wards needs
+    --append (to add) or --replace; a row already on the roster, or twice in the file, is
+    refused: the same file imported twice, or the same person twice.
     """
-    from anonballot.server.roster import RosterError, read_roster_file
+    from anonballot.server.roster import RosterError, read_roster
 
+    if replace and append:
+        raise InputError(t("replace_or_append"))
     with _client(server, token_file) as api:
         current = District.from_json(api.get("/api/admin/district"))
         try:
-            entries = read_roster_file(file, current.wards)
+            found = read_roster(file, current.wards, ward=ward)
         except RosterError as exc:
-            for line, reason in exc.problems:
-                click.echo(f"error: {file}: line {line}: {reason}", err=True)
-            click.echo(
-                f"error: {file}: {len(exc.problems)} bad row(s); nothing was imported", err=True
-            )
+            for line, reason in exc.lines(current_lang()):
+                click.echo(problem_line(t("roster_line", file=file, line=line, reason=reason)),
+                           err=True)  # fmt: skip
+            click.echo(problem_line(t("roster_bad", file=file, n=len(exc.found))), err=True)
             sys.exit(2)
+        if found.sheet is not None:
+            say("roster_sheet", sheet=found.sheet, file=file.name)
+        entries = found.entries
         rows = [{"ward": e.ward, "name": e.name, "position": e.position} for e in entries]
-        answer = api.post("/api/admin/roster", json={"rows": rows, "replace": replace})
+        answer = api.post(
+            "/api/admin/roster", json={"rows": rows, "replace": replace, "append": append}
+        )
     added: dict[str, int] = {}
     for e in entries:
         added[e.ward] = added.get(e.ward, 0) + 1
     names = _ward_names(current.wards)
     totals = answer["wards"]
-    click.echo(
-        f"imported {answer['imported']} participants{' (roster replaced)' if replace else ''}"
-    )
-    for ward in names:
-        if ward in added or ward in totals:
-            click.echo(
-                f"  {names[ward]} ({ward}): {added.get(ward, 0)} imported, "
-                f"{totals.get(ward, 0)} on the roster"
-            )
+    say("roster_replaced" if replace else "roster_imported", n=answer["imported"])
+    for ward_id in names:
+        if ward_id in added or ward_id in totals:
+            say(
+                "roster_ward", name=names[ward_id], ward=ward_id, added=added.get(ward_id, 0),
+                total=totals.get(ward_id, 0),
+            )  # fmt: skip
 
 
 @roster.command("show")
@@ -279,12 +323,36 @@ def roster_show(server: str, token_file: Path | None) -> None:
         counts = api.get("/api/admin/roster")
     for ward, name in names.items():
         click.echo(f"{name} ({ward}): {counts.get(ward, 0)}")
-    click.echo(f"total: {sum(counts.values())}")
+    say("roster_total", n=sum(counts.values()))
 
 
 # -- rounds --------------------------------------------------------------------------------------
 
 VN = dt.timezone(dt.timedelta(hours=7))
+
+
+def local_time(text: str) -> str:
+    """An RFC 3339 time as people in the district read it: ``07:00 04/05/2026`` in Hà Nội
+    time (UTC+7; Việt Nam has one time zone and no summer time)."""
+    from anonballot.encoding import parse_time
+
+    return f"{parse_time(text).astimezone(VN):%H:%M %d/%m/%Y}"
+
+
+def local_window(window: Window) -> str:
+    return t("window", opens=local_time(window.opens), closes=local_time(window.closes))
+
+
+def _overlap_warning(issuance: Window, voting: Window) -> None:
+    """Say so when the windows overlap: a two-phase round protects participants better."""
+    from anonballot.encoding import parse_time
+
+    if parse_time(voting.opens) < parse_time(issuance.closes):
+        click.echo(problem_line_warning(t("overlap_warning")), err=True)
+
+
+def problem_line_warning(text: str) -> str:
+    return f"{t('warning_prefix')}: {text}"
 
 
 def _time(value: str, what: str) -> dt.datetime:
@@ -293,8 +361,7 @@ def _time(value: str, what: str) -> dt.datetime:
     try:
         return parse_time(value.strip(), what)
     except AnonBallotError as exc:
-        raise InputError(f"{what}: {value!r} is not an RFC 3339 time such as "
-                         "2026-11-02T08:00:00+07:00") from exc  # fmt: skip
+        raise InputError(t("bad_time", what=what, value=value)) from exc
 
 
 def _rfc3339(moment: dt.datetime) -> str:
@@ -305,7 +372,7 @@ def _rfc3339(moment: dt.datetime) -> str:
 def _window(text: str, what: str) -> Window:
     opens, sep, closes = text.partition("/")
     if not sep:
-        raise InputError(f"{what}: expected OPENS/CLOSES, two RFC 3339 times")
+        raise InputError(t("bad_window", what=what))
     _time(opens, f"{what} opens")
     _time(closes, f"{what} closes")
     return Window(opens.strip(), closes.strip())
@@ -319,7 +386,7 @@ def _phases(opens: dt.datetime, days: int, issuance_days: int | None) -> tuple[W
         window = Window(_rfc3339(opens), closes)
         return window, window
     if not 1 <= issuance_days < days:
-        raise InputError(f"--issuance-days: expected 1..{days - 1} (fewer than --days)")
+        raise InputError(t("bad_issuance_days", most=days - 1))
     switch = _rfc3339(opens + dt.timedelta(days=issuance_days))
     return Window(_rfc3339(opens), switch), Window(switch, closes)
 
@@ -333,14 +400,14 @@ def _windows(
 ) -> tuple[Window, Window]:
     if issuance or voting:
         if start or days or issuance_days:
-            raise InputError("give either --issuance and --voting, or --start and --days")
+            raise InputError(t("windows_either"))
         if not (issuance and voting):
-            raise InputError("give both --issuance and --voting (OPENS/CLOSES each)")
+            raise InputError(t("windows_both"))
         return _window(issuance, "--issuance"), _window(voting, "--voting")
     if not start:
-        raise InputError("give the windows: --start TIME [--days N], or --issuance and --voting")
+        raise InputError(t("windows_missing"))
     if days is not None and days < 1:
-        raise InputError("--days: expected at least 1")
+        raise InputError(t("bad_days"))
     return _phases(_time(start, "--start"), days or 7, issuance_days)
 
 
@@ -408,12 +475,20 @@ def round_group() -> None:
     "--issuance-days",
     type=int,
     default=None,
-    help="A two-phase round: tokens only for this many days, then voting.",
+    help="Tokens only for this many days, then voting (default: the first half of --days, "
+    "at least one day).",
+)
+@click.option(
+    "--single-phase",
+    is_flag=True,
+    help="Both windows at once (tokens and ballots on the same days): weaker, see "
+    "docs/operations.md#the-two-phase-round.",
 )
 @clean_errors
 def round_example_config(
     round_id: str | None, district_file: Path | None, trustee_files: tuple[Path, ...],
     threshold: int | None, start: str | None, days: int, issuance_days: int | None,
+    single_phase: bool,
 ) -> None:  # fmt: skip
     """Print a commented YAML round configuration to edit, for `round create --config`."""
     from anonballot.questionnaire import default_questionnaire
@@ -428,8 +503,15 @@ def round_example_config(
     else:
         opens = _time(start, "--start")
     if days < 1:
-        raise InputError("--days: expected at least 1")
+        raise InputError(t("bad_days"))
     round_id = round_id or f"round-{opens:%Y-%m}"
+    if single_phase:
+        if issuance_days is not None:
+            raise InputError(t("single_phase_or_days"))
+    elif issuance_days is None:
+        if days < 2:
+            raise InputError(t("two_phase_days"))
+        issuance_days = max(1, days // 2)  # a two-phase round: tokens first, then ballots
     issuance_window, voting_window = _phases(opens, days, issuance_days)
     trustees: list[dict[str, Any]] = [
         _parsed(f, lambda v, f=f: Trustee.from_json(v, f"trustee {f.name}")).to_json()
@@ -464,11 +546,9 @@ def round_example_config(
         except AnonBallotError as exc:
             raise InputError(exc.detail, code=exc.code) from exc
     else:
-        click.echo(
-            "warning: the trustees' keys are placeholders: replace them with the public keys "
-            "from `anonballot trustee keygen`, or pass --trustee FILE for each trustee",
-            err=True,
-        )
+        click.echo(problem_line_warning(t("placeholder_keys")), err=True)
+    if single_phase:
+        _overlap_warning(issuance_window, voting_window)
     header = (
         "anonballot round configuration: edit, then\n`anonballot round create --config round.yaml`."
     )
@@ -508,22 +588,24 @@ def round_create(
             previous = _previous_round(api, previous_id)
             if config.previous not in (None, previous):
                 raise InputError(
-                    f"--previous {previous_id}: {config_file} names another previous round "
-                    f"({config.previous.round_id if config.previous else ''})"
-                )
+                    t("previous_other", previous=previous_id, file=config_file,
+                      named=config.previous.round_id if config.previous else "")
+                )  # fmt: skip
             try:
                 config = dataclasses.replace(config, previous=previous)
             except AnonBallotError as exc:
                 raise InputError(f"--previous {previous_id}: {exc.detail}") from exc
         api.post("/api/admin/rounds", json=config.to_json())
-    click.echo(
-        f"round {config.round_id} created (draft): {len(config.district.wards)} wards, "
-        f"{len(config.trustees)} trustees, {config.threshold} needed to open the ballots; "
-        f"results {config.results_access or PUBLIC}"
-    )
+    say(
+        "round_created", round=config.round_id, wards=len(config.district.wards),
+        trustees=len(config.trustees), threshold=config.threshold,
+        access=t(f"access_{config.results_access or PUBLIC}"),
+    )  # fmt: skip
+    say("windows", issuance=local_window(config.issuance), voting=local_window(config.voting))
     if config.previous is not None:
-        click.echo(f"follows round {config.previous.round_id} (mid {config.previous.mid})")
-    click.echo(f"next: anonballot invitations {config.round_id} --out slips.html")
+        say("follows", round=config.previous.round_id, mid=config.previous.mid)
+    _overlap_warning(config.issuance, config.voting)
+    say("next_invitations", round=config.round_id)
 
 
 def _previous_round(api: ApiClient, round_id: str) -> PreviousRound:
@@ -531,12 +613,9 @@ def _previous_round(api: ApiClient, round_id: str) -> PreviousRound:
     rounds = {r["round_id"]: r for r in api.get("/api/rounds")}
     found = rounds.get(round_id)
     if found is None:
-        raise InputError(f"--previous: there is no round {round_id!r} on the server")
+        raise InputError(t("previous_missing", round=round_id))
     if found["state"] not in ("closed", "tallied"):
-        raise InputError(
-            f"--previous: round {round_id} is {found['state']}; a round follows one that has "
-            "closed (its mid and final board are what reports compare against)"
-        )
+        raise InputError(t("previous_not_closed", round=round_id, state=found["state"]))
     return PreviousRound(round_id, found["mid"])
 
 
@@ -584,25 +663,21 @@ def round_clone(
         api.post(f"/api/admin/rounds/{previous}/clone", json=body)
         old = RoundConfig.from_json(api.get(f"/api/admin/rounds/{previous}/config"))
         new = RoundConfig.from_json(api.get(f"/api/admin/rounds/{new_id}/config"))
-    click.echo(
-        f"round {new_id} created (draft) from {previous}: issuance "
-        f"{issuance_window.opens} .. {issuance_window.closes}, voting "
-        f"{voting_window.opens} .. {voting_window.closes}"
-    )
+    say("round_cloned", round=new_id, previous=previous)
+    say("windows", issuance=local_window(issuance_window), voting=local_window(voting_window))
     if new.previous is not None:
-        click.echo(f"follows round {new.previous.round_id} (mid {new.previous.mid})")
+        say("follows", round=new.previous.round_id, mid=new.previous.mid)
     else:
-        click.echo(
-            f"note: {previous} has not closed, so {new_id} does not follow it in a series "
-            "(a round follows one that has closed)"
-        )
-    for line in _changes(old.district, new.district):
-        click.echo(line, err=line.startswith("warning: "))
-    click.echo(f"next: anonballot invitations {new_id} --out slips.html")
+        say("not_following", previous=previous, round=new_id)
+    for warn, line in _changes(old.district, new.district):
+        click.echo(problem_line_warning(line) if warn else line, err=warn)
+    _overlap_warning(issuance_window, voting_window)
+    say("next_invitations", round=new_id)
 
 
-def _changes(old: District, new: District) -> list[str]:
-    """One line per person rated or post that differs between two rounds' districts."""
+def _changes(old: District, new: District) -> list[tuple[bool, str]]:
+    """One line per person rated or post that differs between two rounds' districts, each
+    with whether it is a warning."""
     wards = {**_ward_names(old.wards), **_ward_names(new.wards)}
     roles = {r.id: r.title.get("vi") or r.id for r in (*old.roles, *new.roles)}
 
@@ -612,46 +687,37 @@ def _changes(old: District, new: District) -> list[str]:
     def post(s: Subject) -> str:
         return f"{roles.get(s.role, s.role)}, {wards.get(s.ward, s.ward)}"
 
-    lines = []
+    lines: list[tuple[bool, str]] = []
     for change in compare_subjects(old.subjects, new.subjects):
         before, after = change.old, change.new
         if change.kind == "changed" and before is not None and after is not None:
             what = []
             if before.name != after.name:
-                what.append(f"name {before.name.get('vi')!r} -> {after.name.get('vi')!r}")
+                what.append(t("changed_name", old=before.name.get("vi"), new=after.name.get("vi")))
             if before.ward != after.ward:
-                what.append(f"ward {before.ward} -> {after.ward}")
+                what.append(t("changed_ward", old=before.ward, new=after.ward))
             if before.role != after.role:
-                what.append(f"role {before.role} -> {after.role}")
-            lines.append(
-                f"warning: {after.id} keeps its id but changed ({'; '.join(what)}): reports "
-                "compare it with the previous round; a new office holder needs a new id"
-            )
+                what.append(t("changed_role", old=before.role, new=after.role))
+            lines.append((True, t("kept_id", id=after.id, what="; ".join(what))))
         elif change.kind == "new_in_post" and after is not None:
-            since = f" after {who(before)}" if before is not None else ""
-            lines.append(f"new in this post: {post(after)}: {who(after)}{since}")
+            since = t("after_whom", who=who(before)) if before is not None else ""
+            lines.append((False, t("new_in_post", post=post(after), who=who(after), since=since)))
         elif change.kind == "new_post" and after is not None:
-            lines.append(f"new post: {post(after)}: {who(after)}")
+            lines.append((False, t("new_post", post=post(after), who=who(after))))
         elif change.kind == "gone" and before is not None:
-            lines.append(f"warning: {who(before)}, {post(before)}, is no longer rated")
+            lines.append((True, t("gone", who=who(before), post=post(before))))
     return lines
 
 
-NEXT = {
-    "open": "watch it: anonballot turnout {r}",
-    "closed": "next: the trustees release their keys (anonballot trustee release), "
-    "then anonballot round tally {r}",
-    "tallied": "next: anonballot round export {r} --out {r}.zip",
-}
-
-
-def _act(action: str, round_id: str, server: str, token_file: Path | None) -> None:
+def _act(
+    action: str, round_id: str, server: str, token_file: Path | None, body: Any = None
+) -> None:
     with _client(server, token_file) as api:
-        answer = api.post(f"/api/admin/rounds/{round_id}/{action}")
+        answer = api.post(f"/api/admin/rounds/{round_id}/{action}", json=body)
     state = answer["state"]
-    click.echo(f"round {round_id}: {state}")
-    if state in NEXT:
-        click.echo(NEXT[state].format(r=round_id))
+    say("round_state", round=round_id, state=t(f"state_{state}"))
+    if state in ("open", "closed", "tallied"):
+        say(f"next_{state}", r=round_id)
 
 
 @round_group.command("open")
@@ -666,12 +732,21 @@ def round_open(round_id: str, server: str, token_file: Path | None) -> None:
 
 @round_group.command("close")
 @click.argument("round_id", metavar="ROUND")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Close before the voting window ends (the server says how many tokens are not cast).",
+)
 @server_option
 @token_options
 @clean_errors
-def round_close(round_id: str, server: str, token_file: Path | None) -> None:
-    """Close ROUND: signs the final checkpoint and the issuance ledger."""
-    _act("close", round_id, server, token_file)
+def round_close(round_id: str, force: bool, server: str, token_file: Path | None) -> None:
+    """Close ROUND: signs the final checkpoint and the issuance ledger.
+
+    Before the voting window has ended the server refuses, saying how many participants
+    took a token and have not voted yet; --force closes all the same.
+    """
+    _act("close", round_id, server, token_file, {"force": True} if force else None)
 
 
 @round_group.command("tally")
@@ -709,7 +784,7 @@ def round_export(
     ANONBALLOT_ACCESS_TOKEN) or the admin token (--token-file or ANONBALLOT_TOKEN).
     """
     if out.exists() and not force:
-        raise InputError(f"{out} exists; use --force to replace it", code="exists")
+        raise InputError(t("exists", path=out), code="exists")
     token = read_access_token(access_token_file)
     if token is None:
         try:
@@ -721,11 +796,9 @@ def round_export(
             f"/api/rounds/{round_id}/record", params={"part": "public" if public_part else "full"}
         )
     if not isinstance(data, bytes) or not data.startswith(b"PK"):
-        raise InputError("the server's answer is not a .zip record")
+        raise InputError(t("not_a_record"))
     out.write_bytes(data)
-    click.echo(
-        f"round record written to {out} ({len(data)} bytes); check it: anonballot audit {out}"
-    )
+    say("record_written", path=out, size=len(data))
 
 
 @round_group.command("list")
@@ -736,7 +809,7 @@ def round_list(server: str) -> None:
     with ApiClient(server) as api:
         rounds = api.get("/api/rounds")
     if not rounds:
-        click.echo("no rounds yet")
+        say("no_rounds")
     for r in rounds:
         click.echo(f"{r['round_id']}\t{r['state']}\t{r['mid'] or '-'}")
 
@@ -807,13 +880,13 @@ def invitations(
     from anonballot.server.slips import booth_url as slip_url
 
     if out.suffix.lower() not in (".html", ".htm"):
-        raise InputError(f"--out {out}: the slips file ends in .html")
+        raise InputError(t("slips_html", path=out))
     csv_path = out.with_suffix(".csv")
     for path in (out, csv_path):
         if path.exists() and not force:
-            raise InputError(f"{path} exists; use --force to replace it", code="exists")
+            raise InputError(t("exists", path=path), code="exists")
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        raise InputError(f"{out.parent} is not a folder you can write to")
+        raise InputError(t("not_writable", path=out.parent))
     booth = booth_url or server
     slip_url(booth, round_id, "0" * 16)  # a bad booth URL fails before any code is made
     token = read_token(token_file)
@@ -827,28 +900,21 @@ def invitations(
     except (OSError, AnonBallotError, KeyError, TypeError):
         # The codes exist nowhere else: print them rather than lose them.
         click.echo(json.dumps(made, ensure_ascii=False, indent=1))
-        click.echo("error: the files could not be written; the codes are above", err=True)
+        click.echo(problem_line(t("codes_above")), err=True)
         raise
     wards = _ward_names(config.district.wards)
     counts: dict[str, int] = {}
     for s in slips:
         counts[s.ward] = counts.get(s.ward, 0) + 1
     sheets = sum(-(-n // SLIPS_PER_SHEET) for n in counts.values())
-    click.echo(f"{len(slips)} slips on {sheets} A4 sheets: {out}")
-    click.echo(f"codes per participant (ward,participant,code): {csv_path}")
+    say("slips_written", n=len(slips), sheets=sheets, path=out)
+    say("slips_csv", path=csv_path)
     for ward, n in counts.items():
         click.echo(f"  {wards.get(ward, ward)} ({ward}): {n}")
-    click.echo(
-        "warning: the codes are shown only once; these two files (mode 600) are the only copy. "
-        "Print the slips, keep the CSV safe, and delete both after the round.",
-        err=True,
-    )
+    say("windows", issuance=local_window(config.issuance), voting=local_window(config.voting))
+    click.echo(problem_line_warning(t("codes_once")), err=True)
     if _is_loopback(booth):
-        click.echo(
-            f"warning: the QR codes point to {booth}, which participants' phones cannot reach; "
-            "use --booth-url with the server's public address",
-            err=True,
-        )
+        click.echo(problem_line_warning(t("loopback_booth", url=booth)), err=True)
 
 
 @click.command()
@@ -874,10 +940,13 @@ def turnout(round_id: str, as_json: bool, server: str, token_file: Path | None) 
     def pct(row: dict[str, int]) -> str:
         return f"{100 * row['cast'] / row['eligible']:.1f} %" if row["eligible"] else "-"
 
-    table = Table(title=f"{config.title.get('vi', round_id)} ({round_id}: {counts['state']})")
-    table.add_column("Phường / Ward")
-    for name in ("Eligible", "Issued", "Cast", "Turnout"):
-        table.add_column(name, justify="right")
+    now = local_time(dt.datetime.now(dt.UTC).isoformat())
+    title = config.title.get(current_lang()) or config.title.get("vi", round_id)
+    state = t(f"state_{counts['state']}")
+    table = Table(title=t("turnout_title", title=title, round=round_id, state=state, now=now))
+    table.add_column(t("turnout_ward"))
+    for key in ("turnout_eligible", "turnout_issued", "turnout_cast", "turnout_share"):
+        table.add_column(t(key), justify="right")
     names = _ward_names(config.district.wards)
     for ward, row in counts["wards"].items():
         table.add_row(
@@ -887,10 +956,11 @@ def turnout(round_id: str, as_json: bool, server: str, token_file: Path | None) 
     total = counts["total"]
     table.add_section()
     table.add_row(
-        "Tổng / Total", str(total["eligible"]), str(total["issued"]), str(total["cast"]),
+        t("turnout_total"), str(total["eligible"]), str(total["issued"]), str(total["cast"]),
         pct(total), style="bold",
     )  # fmt: skip
     Console(highlight=False, soft_wrap=False).print(table)
+    say("windows", issuance=local_window(config.issuance), voting=local_window(config.voting))
 
 
 COMMANDS: tuple[click.Command, ...] = (district, roster, round_group, invitations, turnout)

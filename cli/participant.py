@@ -42,14 +42,17 @@ from anonballot.receipt import Receipt, ReceiptReport, RecordSource, verify_rece
 from anonballot.record import Record
 
 from .common import (
+    LANGS,
     ApiClient,
     ApiError,
     CheckFailed,
     TryAgain,
     access_token_option,
     clean_errors,
+    current_lang,
     message,
     read_access_token,
+    set_lang,
 )
 
 __all__ = [
@@ -81,12 +84,17 @@ class Lang:
 
 LANG_OPTION = click.option(
     "--lang",
-    type=click.Choice(["vi", "en"]),
-    default="vi",
-    show_default=True,
-    envvar="ANONBALLOT_LANG",
-    help="Language of the text: Vietnamese (vi) or English (en).",
+    type=click.Choice(LANGS),
+    default=None,
+    callback=lambda ctx, param, value: _chosen_lang(value),
+    help="Language of the text: Vietnamese (vi, the default) or English (en); or ANONBALLOT_LANG.",
 )
+
+
+def _chosen_lang(value: str | None) -> str:
+    """A command's own ``--lang`` counts for the whole run, as ``anonballot --lang`` does."""
+    set_lang(value)
+    return current_lang()
 
 
 def console() -> Console:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import clean_errors
+from .common import clean_errors, say
 
 DATA_HELP = "The server's data directory (SQLite database and keys)."
 
@@ -86,6 +86,7 @@ def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> Non
     setup = setup_demo(data, key_bits=key_bits)
     url = f"http://{host}:{port}/"
     click.echo(f"round:        {setup.round_id} (open for seven days)")
+    say("demo_single_phase")
     click.echo(f"invitations:  {setup.invitations}  (ward,participant,code)")
     click.echo(f"admin token:  {setup.token_file}")
     click.echo(f"trustee keys: {setup.trustees_dir}/  (DEMO KEYS WITHOUT A PASSPHRASE)")

@@ -25,7 +25,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anonballot.codes import format_code
 from anonballot.district import District
-from anonballot.encoding import b64u_decode, b64u_encode, check_label, jcs, parse_json
+from anonballot.encoding import (
+    b64u_decode,
+    b64u_encode,
+    check_label,
+    jcs,
+    parse_json,
+    parse_time,
+)
 from anonballot.engine import Round
 from anonballot.errors import AnonBallotError, InputError, NotFound, StateError
 from anonballot.manifest import RESTRICTED, RoundConfig, Window
@@ -389,13 +396,17 @@ class Api:
 
     async def admin_import_roster(self, request: Request) -> Response:
         self.require_admin(request)
-        body = fields(await read_json(request, MAX_ADMIN_BODY), rows=list, replace=bool)
+        raw = await read_json(request, MAX_ADMIN_BODY)
+        append = raw.pop("append", False) if isinstance(raw, dict) else False
+        if not isinstance(append, bool):
+            raise InputError("append: expected true or false", code="bad_request")
+        body = fields(raw, rows=list, replace=bool)
         table = [["ward", "name", "position"]] + [
             [r.get("ward"), r.get("name"), r.get("position", "")] if isinstance(r, dict) else [r]
             for r in body["rows"]
         ]
         entries: list[RosterEntry] = parse_roster(table, self.service.district().wards)
-        count = self.service.import_roster(entries, replace=body["replace"])
+        count = self.service.import_roster(entries, replace=body["replace"], append=append)
         return JSONResponse({"imported": count, "wards": self.service.roster_counts()})
 
     async def admin_create_round(self, request: Request) -> Response:
@@ -438,6 +449,23 @@ class Api:
         return await self._step(request, Round.open)
 
     async def admin_close(self, request: Request) -> Response:
+        """Close the round; before its voting window ends only with ``{"force": true}``,
+        and the refusal says how many issued tokens are not cast yet."""
+        self.require_admin(request)
+        engine = self.engine(request)
+        body = await read_body(request, MAX_BODY)
+        force = fields(parse_json(body), force=bool)["force"] if body.strip() else False
+        if not force and engine.state == "open":
+            closes = parse_time(engine.manifest.voting.closes)
+            if self.service.clock() < closes:
+                issued = await run_in_threadpool(lambda: sum(1 for _ in engine.store.issuances()))
+                waiting = max(0, issued - engine.store.leaf_count())
+                raise StateError(
+                    f"the voting window closes at {engine.manifest.voting.closes}; {waiting} "
+                    "participant(s) took a token and have not cast their ballot yet: close "
+                    'before then only with {"force": true} (anonballot round close --force)',
+                    code="voting_not_over",
+                )
         return await self._step(request, Round.close)
 
     async def admin_tally(self, request: Request) -> Response:

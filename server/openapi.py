@@ -56,6 +56,9 @@ ERROR_CODES: dict[str, str] = {
     "plan_not_accepted": "progress is recorded on an accepted plan only",
     "plan_changed": "the plan changed meanwhile (another change won)",
     "empty_plan": "a plan needs at least one item",
+    "roster_exists": "the roster already has people in these wards: import with append or replace",
+    "duplicate_rows": "rows already on the roster (the same file imported twice?)",
+    "voting_not_over": "the voting window has not ended: closing now needs force",
 }  # fmt: skip
 
 _ERROR = {"$ref": "#/components/schemas/Error"}

@@ -185,12 +185,46 @@ class Service:
             )
         return District.from_json(parse_json(data))
 
-    def import_roster(self, entries: Sequence[RosterEntry], *, replace: bool = False) -> int:
-        """Add roster entries (all or nothing); with ``replace``, the old roster goes first."""
+    def import_roster(
+        self, entries: Sequence[RosterEntry], *, replace: bool = False, append: bool = False
+    ) -> int:
+        """Add roster entries, all or nothing.
+
+        ``replace``: the old roster goes first. ``append``: added to the wards' people already
+        on the roster. Neither: refused (``roster_exists``) when a ward of ``entries`` already
+        has people, which is what importing the same file twice looks like. A row that is
+        already on the roster (same ward, name and position) is refused when appending, and
+        the same row twice in ``entries`` always (``duplicate_rows``).
+        """
         wards = {w.id for w in self.district().wards}
         unknown = sorted({e.ward for e in entries} - wards)
         if unknown:
             raise InputError(f"unknown ward(s): {', '.join(unknown)}", code="unknown_ward")
+        if len(set(entries)) != len(entries):
+            raise InputError(
+                "the same person (ward, name and position) appears twice in the rows",
+                code="bad_roster",
+            )
+        if not replace:
+            present = self.roster()
+            counts = {w: n for w, n in self.roster_counts().items() if n}
+            busy = sorted({e.ward for e in entries} & set(counts))
+            if busy and not append:
+                listed = ", ".join(f"{w} ({counts[w]})" for w in busy)
+                raise Conflict(
+                    f"the roster already has people in {listed}: to add these to them, "
+                    "import with append (--append); to replace the whole roster, with replace "
+                    "(--replace)",
+                    code="roster_exists",
+                )
+            again = set(entries) & set(present)
+            if again:
+                example = min(again, key=lambda e: (e.ward, e.name))
+                raise Conflict(
+                    f"{len(again)} row(s) are already on the roster (for example {example.name}, "
+                    f"{example.ward}): the same file imported twice?",
+                    code="duplicate_rows",
+                )
         self.db.add_roster([(e.ward, e.name, e.position) for e in entries], replace=replace)
         return len(entries)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ from anonballot.storage import MemoryStore
 from anonballot.testing import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.tokens import IssuerKey
 from anonballot.trustee import TrusteeKey
+
+# The commands speak Vietnamese unless told otherwise; most tests read their English (the
+# tests of the Vietnamese default clear ANONBALLOT_LANG, and docs/ runs as a reader would).
+os.environ.setdefault("ANONBALLOT_LANG", "en")
 
 NOW = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
 """The time every demo round is built around: both windows run from NOW - 5 min for 7 days."""

@@ -567,7 +567,8 @@ def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) 
     admin = {"authorization": f"Bearer {live.office.token}"}
     admin_round = f"{live.url}/api/admin/rounds/{ROUND}"
     with httpx.Client(timeout=60) as http:
-        assert http.post(f"{admin_round}/close", headers=admin).status_code == 200
+        closed = http.post(f"{admin_round}/close", headers=admin, json={"force": True})
+        assert closed.status_code == 200
         # the cast is refused now (round_not_open), but the booth finds its leaf on the board
         p4.unroute(f"**/api/rounds/{ROUND}/ballots")
         p4.reload()

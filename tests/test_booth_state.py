@@ -64,6 +64,7 @@ class Server:
         answer = self.client.post(
             f"/api/admin/rounds/{ROUND}/close",
             headers={"authorization": f"Bearer {self.office.token}"},
+            json={"force": True},  # before the voting window ends
         )
         assert answer.status_code == 200, answer.text
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import openpyxl
 import pytest
+import yaml
 from _live import Office, demo_office, free_port, server_thread
 from click.testing import CliRunner, Result
 from test_slips import decode, svg_image
@@ -40,13 +41,16 @@ class Live:
     url: str
     tmp: Path
 
-    def run(self, *args: str | Path, token: str | None = "") -> Result:
+    def run(
+        self, *args: str | Path, token: str | None = "", env: dict[str, str] | None = None
+    ) -> Result:
         """The command with ANONBALLOT_SERVER set, and the office's token unless ``token``."""
-        env = {
+        variables: dict[str, str | None] = {
             "ANONBALLOT_SERVER": self.url,
             "ANONBALLOT_TOKEN": self.office.token if token == "" else token,
+            **(env or {}),
         }
-        return CliRunner().invoke(main, [str(a) for a in args], env=env)
+        return CliRunner().invoke(main, [str(a) for a in args], env=variables)
 
     def admin(self, path: str) -> object:
         answer = httpx.get(
@@ -184,15 +188,27 @@ def test_roster_import(live: Live, kind: str) -> None:
              ["Phường Cự Khối", "Trần Thị Bình", "Cán bộ"], [None, None, None],
              ["bo-de", "Lê Văn Cường", ""]],
         )  # fmt: skip
-    out = ok(live.run("roster", "import", path))
+    # the roster has people in these wards: adding to them is asked for, not assumed
+    refused = one_line_error(live.run("roster", "import", path))
+    assert "the roster already has people in bo-de (4), cu-khoi (4)" in refused
+    assert "--append" in refused
+    assert live.admin("/api/admin/roster") == {"bo-de": 4, "cu-khoi": 4}
+    out = ok(live.run("roster", "import", path, "--append"))
+    if kind == "xlsx":  # a workbook names the sheet it read
+        assert out.startswith("reading the sheet «Sheet» of roster.xlsx\n")
+        out = out.split("\n", 1)[1]
     assert out.splitlines() == [
         "imported 3 participants",
         "  Phường Bồ Đề (bo-de): 2 imported, 6 on the roster",
         "  Phường Cự Khối (cu-khoi): 1 imported, 5 on the roster",
     ]
     assert live.admin("/api/admin/roster") == {"bo-de": 6, "cu-khoi": 5}
+    again = one_line_error(live.run("roster", "import", path, "--append"))
+    assert "3 row(s) are already on the roster" in again
+    assert "the same file imported twice?" in again
+    assert live.admin("/api/admin/roster") == {"bo-de": 6, "cu-khoi": 5}
     out = ok(live.run("roster", "import", path, "--replace"))
-    assert out.startswith("imported 3 participants (roster replaced)\n")
+    assert "imported 3 participants (roster replaced)\n" in out
     assert live.admin("/api/admin/roster") == {"bo-de": 2, "cu-khoi": 1}
     assert ok(live.run("roster", "show")).splitlines() == [
         "Phường Bồ Đề (bo-de): 2", "Phường Cự Khối (cu-khoi): 1", "total: 3"
@@ -216,7 +232,8 @@ BAD_ROSTERS: dict[str, tuple[str, object, list[str]]] = {
     "bad header": (
         "roster.csv",
         "phường,chức vụ\nbo-de,Cán bộ\n",
-        ["line 1: the header row needs the column(s) name (ward, name, position)"],
+        ["line 1: no header row with the columns ward, name (ward, name, position) in the "
+         "first 20 rows"],
     ),
     "only a header": ("roster.csv", "\ufeffward,name\n", ["line 2: no participants in the file"]),
     "BOM and semicolons": (
@@ -297,7 +314,11 @@ def test_example_config_with_trustees_then_create(live: Live) -> None:
     config_file = live.tmp / "may.yaml"
     config_file.write_text(text, encoding="utf-8")
     config = RoundConfig.from_json(load_config_file(config_file))
-    assert config.voting.opens == "2026-05-04T07:00:00+07:00"
+    # two-phase unless told otherwise: the codes the first half, then voting
+    assert (config.issuance.opens, config.issuance.closes) == (
+        "2026-05-04T07:00:00+07:00", "2026-05-06T07:00:00+07:00",
+    )  # fmt: skip
+    assert config.voting.opens == "2026-05-06T07:00:00+07:00"
     assert config.voting.closes == "2026-05-09T07:00:00+07:00"
     assert config.title["en"] == "Rating the heads of the wards, May 2026"
     assert [w.id for w in config.district.wards] == ["bo-de", "cu-khoi"]
@@ -380,7 +401,7 @@ def test_the_next_round_of_a_series(live: Live) -> None:
     """Clone a closed round after the district changed: a new office holder in one ward."""
     r = live.office.round_id
     ok(live.run("round", "open", r))
-    ok(live.run("round", "close", r))
+    ok(live.run("round", "close", r, "--force"))
     mid = httpx.get(f"{live.url}/api/rounds").json()[0]["mid"]
     district = District.from_json(live.admin("/api/admin/district"))
     subjects = []
@@ -406,7 +427,11 @@ def test_the_next_round_of_a_series(live: Live) -> None:
     assert result.stderr.splitlines() == [
         "warning: cu-khoi-chairman keeps its id but changed (name 'Chủ tịch UBND phường Cự "
         "Khối (tên mẫu)' -> 'Lê Văn Hòa'): reports compare it with the previous round; a new "
-        "office holder needs a new id"
+        "office holder needs a new id",
+        "warning: the windows for activating the codes and for voting overlap: a participant "
+        "who activates the code and votes at once can be matched by the time; a two-phase "
+        "round (codes first, voting after) protects them: see "
+        "docs/operations.md#the-two-phase-round",
     ]
     new = RoundConfig.from_json(live.admin("/api/admin/rounds/nov-2026/config"))
     assert new.district == changed  # the district as it is now, not as it was in May
@@ -434,14 +459,16 @@ def test_create_with_previous(live: Live) -> None:
     ok(live.run("round", "open", r))
     line = one_line_error(live.run("round", "create", "--config", config_file, "--previous", r))
     assert "round test-round is open" in line
-    ok(live.run("round", "close", r))
+    ok(live.run("round", "close", r, "--force"))
     mid = httpx.get(f"{live.url}/api/rounds").json()[0]["mid"]
     out = ok(live.run("round", "create", "--config", config_file, "--previous", r))
-    assert out.splitlines()[:2] == [
+    lines = out.splitlines()
+    assert lines[0] == (
         "round next created (draft): 2 wards, 3 trustees, 2 needed to open the ballots; "
-        "results restricted",
-        f"follows round test-round (mid {mid})",
-    ]
+        "results restricted"
+    )
+    assert lines[1].startswith("activating the codes: ")
+    assert lines[2] == f"follows round test-round (mid {mid})"
     made = RoundConfig.from_json(live.admin("/api/admin/rounds/next/config"))
     assert made.previous == PreviousRound(r, mid)
     # a round of this server named with another mid: the server refuses it
@@ -516,6 +543,8 @@ def test_invitations_write_slips_and_csv(live: Live) -> None:
         f"codes per participant (ward,participant,code): {live.tmp / 'slips.csv'}",
         "  Phường Bồ Đề (bo-de): 4",
         "  Phường Cự Khối (cu-khoi): 4",
+        "activating the codes: 07:00 02/11/2026 to 07:00 09/11/2026; voting: 07:00 02/11/2026 "
+        "to 07:00 09/11/2026 (Hà Nội time)",
     ]
     assert "the codes are shown only once" in result.stderr
     assert "cannot reach" not in result.stderr
@@ -590,18 +619,23 @@ def test_open_turnout_close_tally_export(live: Live) -> None:
     cast_one(live.url, live.office)
 
     table = ok(live.run("turnout", r))
-    assert "Lấy ý kiến góp ý người đứng đầu các phường" in table
+    assert "Rating the heads of the wards" in table
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines()]
     assert [row for row in cells if row] == [
         ["Phường Bồ Đề", "4", "1", "1", "25.0 %"],
         ["Phường Cự Khối", "4", "1", "0", "0.0 %"],
-        ["Tổng / Total", "8", "2", "1", "12.5 %"],
+        ["Total", "8", "2", "1", "12.5 %"],
     ]
-    assert "┃ Phường / Ward  ┃ Eligible ┃ Issued ┃ Cast ┃ Turnout ┃" in table
+    assert "┃ Ward           ┃ Eligible ┃ Issued ┃ Cast ┃ Turnout ┃" in table
+    assert "(Hà Nội time)" in table
     counts = json.loads(ok(live.run("turnout", r, "--json")))
     assert counts["total"] == {"eligible": 8, "issued": 2, "cast": 1}
 
-    assert ok(live.run("round", "close", r)).startswith(f"round {r}: closed\n")
+    # before the voting window ends: refused, with how many tokens wait to be cast
+    early = one_line_error(live.run("round", "close", r))
+    assert "1 participant(s) took a token and have not cast their ballot yet" in early
+    assert "--force" in early
+    assert ok(live.run("round", "close", r, "--force")).startswith(f"round {r}: closed\n")
     line = one_line_error(live.run("round", "tally", r))
     assert "release" in line
     mid = httpx.get(f"{live.url}/api/rounds").json()[0]["mid"]
@@ -666,7 +700,9 @@ def test_server_not_running(tmp_path: Path) -> None:
         ["round", "list", "--server", f"http://127.0.0.1:{free_port()}"],
         env={"ANONBALLOT_TOKEN": "x"},
     )
-    assert one_line_error(result).startswith("error: cannot reach the server: ")
+    line = one_line_error(result)
+    assert line.startswith("error: cannot reach the server at http://127.0.0.1:")
+    assert "--server URL or ANONBALLOT_SERVER" in line
 
 
 def test_example_config_of_a_two_phase_round(tmp_path: Path) -> None:
@@ -688,3 +724,45 @@ def test_example_config_of_a_two_phase_round(tmp_path: Path) -> None:
     refused = runner.invoke(main, [*args, "--issuance-days", "7"])
     assert refused.exit_code == 2
     assert "--issuance-days: expected 1..6" in refused.output
+
+
+def test_the_organizer_s_commands_speak_vietnamese_by_default(ro: Live) -> None:
+    """Without --lang or ANONBALLOT_LANG: Vietnamese, errors included; --lang en switches."""
+    vietnamese = {"ANONBALLOT_LANG": ""}
+    shown = ro.run("roster", "show", env=vietnamese)
+    assert ok(shown).splitlines()[-1] == "tổng: 8"
+    refused = ro.run("round", "close", "no-such-round", env=vietnamese)
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("lỗi: ")
+    assert ok(ro.run("--lang", "en", "roster", "show", env=vietnamese)).endswith("total: 8\n")
+    missing = CliRunner().invoke(
+        main, ["round", "list", "--server", f"http://127.0.0.1:{free_port()}"],
+        env={"ANONBALLOT_LANG": ""},
+    )  # fmt: skip
+    assert missing.stderr.startswith("lỗi: không kết nối được máy chủ http://127.0.0.1:")
+    assert "ANONBALLOT_SERVER" in missing.stderr
+
+
+def test_a_name_cut_at_a_comma_gets_a_hint(ro: Live) -> None:
+    district = ro.tmp / "district.yaml"
+    district.write_text(
+        "name: {vi: Quận Long Biên}\nwards:\n- {id: bo-de, name: {vi: Phường Bồ Đề}}\n"
+        "roles:\n- {id: secretary, title: {vi: Bí thư}}\nsubjects:\n"
+        "- {id: bo-de-secretary, ward: bo-de, role: secretary, "
+        "name: {vi: Nguyễn Văn A, Bí thư Đảng ủy}}\n",
+        encoding="utf-8",
+    )
+    line = one_line_error(ro.run("district", "set", district))
+    assert "is not a language tag" in line
+    assert 'must be in quotes, e.g. name: {vi: "Nguyễn Văn A, Bí thư Đảng ủy"}' in line
+
+
+def test_example_config_single_phase_is_said_to_be_weaker(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["round", "example-config", "--start", "2026-05-04T07:00:00+07:00",
+               "--single-phase"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "the windows for activating the codes and for voting overlap" in result.stderr
+    config = yaml.safe_load(result.stdout)
+    assert config["issuance"] == config["voting"]

@@ -34,7 +34,7 @@ def one_line_error(result: Result, status: int = 2) -> str:
     assert result.exit_code == status, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
+    assert lines[0].startswith(("error: ", "lỗi: "))
     assert "Traceback" not in result.output
     return lines[0]
 
@@ -86,6 +86,7 @@ def admin(url: str, office: Office, action: str) -> None:
     answer = httpx.post(
         f"{url}/api/admin/rounds/{office.round_id}/{action}",
         headers={"authorization": f"Bearer {office.token}"},
+        json={"force": True} if action == "close" else None,  # before voting ends
         timeout=60,
     )
     assert answer.status_code == 200, answer.text
@@ -227,7 +228,7 @@ def test_vote_verify_release_tally_record_and_audit(tmp_path: Path) -> None:
         forged_file.write_text(json.dumps(forged))
         for where in (("--server", url), ("--record", record)):
             line = one_line_error(invoke("receipt", "verify", forged_file, *where), status=1)
-            assert line.startswith("error: inclusion: ")
+            assert line.startswith("lỗi: inclusion: ")
 
 
 def test_audit_url_errors(live: tuple[Office, str], tmp_path: Path) -> None:
@@ -238,7 +239,10 @@ def test_audit_url_errors(live: tuple[Office, str], tmp_path: Path) -> None:
     assert "names round test-round" in one_line_error(result)
     # the round is open: no record yet (the server's own words)
     result = invoke("audit", f"{url}/api/rounds/{office.round_id}/")
-    assert one_line_error(result) == "error: the record exists once the round is tallied"
+    assert one_line_error(result) == (
+        "lỗi: Hồ sơ của đợt chỉ có sau khi kiểm phiếu. (the record exists once the round is "
+        "tallied)"
+    )
     result = invoke("audit", tmp_path / "missing", "--round", "x")
     assert "--round and --save go with a URL" in one_line_error(result)
 
@@ -328,7 +332,8 @@ def test_a_second_use_of_a_code_is_refused(
     other = tmp_path / "another-device.json"
     result = invoke(*args, "--answers", answers, "--state", other)
     line = one_line_error(result, status=2)
-    assert line == "error: this invitation code already received a token for another request"
+    assert line.startswith("lỗi: Mã mời này đã được dùng để nhận phiếu xác thực")
+    assert line.endswith("(this invitation code already received a token for another request)")
     assert not other.exists()  # nothing to resume
     assert board_size(url, office) == before
 
@@ -361,7 +366,7 @@ def test_bad_vote_input_uses_no_code(live: tuple[Office, str], tmp_path: Path) -
     result, _, _ = vote(url, office, "0000-0000-0000-000", tmp_path, bad)
     assert "16 characters" in one_line_error(result)
     result, _, _ = vote(url, office, "0000-0000-0000-0000", tmp_path, bad)
-    assert one_line_error(result) == "error: this invitation code is not on the roster"
+    assert one_line_error(result).endswith("(this invitation code is not on the roster)")
     # the code is still good
     result, _, _ = vote(url, office, code, tmp_path, answers_for(manifest, ward, 0))
     assert result.exit_code == 0, result.output

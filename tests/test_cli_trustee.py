@@ -243,7 +243,9 @@ def test_submit_carries_an_offline_release_to_the_server(tmp_path: Path) -> None
     office = demo_office(tmp_path / "data", wards=1, voters=2)
     with server_thread(office.data) as url:
         admin = {"authorization": f"Bearer {office.token}"}
-        closed = httpx.post(f"{url}/api/admin/rounds/{office.round_id}/close", headers=admin)
+        closed = httpx.post(
+            f"{url}/api/admin/rounds/{office.round_id}/close", headers=admin, json={"force": True}
+        )
         assert closed.status_code == 200
         manifest = Manifest.from_signed(signed_manifest(url, office))
         release = office.trustees[2].release(manifest.mid)

@@ -372,7 +372,7 @@ class DocSession:
             check=False,
         )
         said = f"`{line}` exited {result.returncode}\n{result.stdout}\n{result.stderr}"
-        fails = any(shown.startswith("error:") for shown in output)
+        fails = any(shown.startswith(("error:", "lỗi:")) for shown in output)
         if (result.returncode != 0) != fails:
             raise DocCommandError(said if not fails else f"{said}\n(it should have failed)")
         printed = (result.stdout + result.stderr).splitlines()
@@ -761,7 +761,8 @@ def test_shown_output_and_failures_are_checked(tmp_path: Path) -> None:
         session.command("anonballot --version", ("anonballot, version ...",))
         with pytest.raises(DocCommandError, match="the docs show"):
             session.command("anonballot --version", ("anonballot, version 0.0.0",))
-        session.command("anonballot audit nowhere", ("error: ...",))
+        session.command("anonballot audit nowhere", ("lỗi: ...",))  # Vietnamese by default
+        session.command("anonballot --lang en audit nowhere", ("error: ...",))
         with pytest.raises(DocCommandError, match="should have failed"):
             session.command("anonballot --help", ("error: ...",))
         session.run(Step("file", "x: 1\ny: 2\n", "a.yaml"))

@@ -62,7 +62,7 @@ def test_fourteen_wards_through_the_server_and_the_cli(tmp_path: Path) -> None:
             )
         assert len(set(codes)) == len(voters) == 28
 
-        closed = runner.invoke(main, ["round", "close", office.round_id, *cli])
+        closed = runner.invoke(main, ["round", "close", office.round_id, "--force", *cli])
         assert closed.exit_code == 0, closed.output
         pass_file = tmp_path / "passphrase.txt"
         pass_file.write_text(PASSPHRASE + "\n", encoding="utf-8")

@@ -67,6 +67,9 @@ export const API_ERRORS = /** @type {const} */ ([
   "plan_not_accepted",
   "plan_changed",
   "empty_plan",
+  "roster_exists",
+  "duplicate_rows",
+  "voting_not_over",
 ]);
 
 export const OPENING_REASONS = /** @type {const} */ ([
