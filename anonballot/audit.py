@@ -20,12 +20,19 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .checkpoint import Checkpoint
 from .encoding import JSONValue, b64u_decode, jcs, parse_json
-from .errors import AnonBallotError, EncodingError, OpenError, RecordError, VerificationError
+from .errors import (
+    AnonBallotError,
+    EncodingError,
+    InputError,
+    OpenError,
+    RecordError,
+    VerificationError,
+)
 from .hazmat.merkle import CompactRange, leaf_hash
 from .leaf import Leaf, parse_leaf
 from .manifest import Manifest
@@ -41,8 +48,11 @@ __all__ = [
     "NEEDS_CONFIDENTIAL",
     "AuditReport",
     "CheckResult",
+    "SlipsCheck",
     "audit_record",
+    "check_slips",
     "render_report",
+    "span",
 ]
 
 CHECKS: dict[str, str] = {
@@ -756,23 +766,73 @@ def render_report(report: AuditReport) -> str:
         verdict = "FAILED " + ", ".join(report.failed())
     elif skipped:
         ran = [cid for cid in report.checks if cid not in skipped]
-        verdict = f"{_span(ran)} pass; {_span(skipped)} not checked"
+        verdict = f"{span(ran)} pass; {span(skipped)} not checked"
     else:
         verdict = "all checks pass"
     lines.append("RESULT: " + verdict)
     if skipped:
         lines.append(
-            f"This record is the public part of a restricted round: {_span(skipped)} "
+            f"This record is the public part of a restricted round: {span(skipped)} "
             "need the confidential part (the trustees' releases and the results), which only "
             "holders of an access token receive. Audit the full record to check the tally."
         )
     return "\n".join(lines)
 
 
-def _span(ids: Sequence[str]) -> str:
-    """``A1 to A9`` for a run of consecutive checks, else ``A1, A3``."""
+def span(ids: Sequence[str], to: str = "to") -> str:
+    """``A1 to A9`` for a run of consecutive checks (``to`` in the reader's language), else
+    ``A1, A3``."""
     order = list(CHECKS)
     positions = [order.index(i) for i in ids]
     if len(ids) > 2 and positions == list(range(positions[0], positions[0] + len(ids))):
-        return f"{ids[0]} to {ids[-1]}"
+        return f"{ids[0]} {to} {ids[-1]}"
     return ", ".join(ids)
+
+
+@dataclass(frozen=True)
+class SlipsCheck:
+    """The printed invitation codes against a round's issuance ledger (docs/threat-model.md,
+    "A minting issuer"): every pseudonym in the ledger must be one of a printed code of its
+    ward; a printed code whose pseudonym is not there was never used."""
+
+    printed: int
+    used: int
+    unknown: dict[str, int]
+    """Per ward: ledger pseudonyms of no printed code of that ward (tokens minted for no one,
+    or slips missing from the file)."""
+    unused: dict[str, list[str]]
+    """Per ward: the participant labels (the CSV's ``participant``) whose code was not used."""
+
+    @property
+    def passed(self) -> bool:
+        return not any(self.unknown.values())
+
+
+def check_slips(
+    source: str | os.PathLike[str], slips: Iterable[tuple[str, str, str]]
+) -> SlipsCheck:
+    """Compare the printed ``slips`` (ward, participant, code) with the issuance ledger of
+    the record at ``source``: each code's pseudonym (protocol section 8) is computed here,
+    so the codes go nowhere."""
+    from .codes import normalize_code, pseudonym
+
+    with Record(source) as record:
+        manifest = Manifest.from_signed(parse_json(record.read("manifest.json")))
+        ledger = IssuanceLedger.from_json(parse_json(record.read("issuance.json")), manifest)
+    wards = {w.id for w in manifest.wards}
+    mine: dict[str, dict[str, str]] = {w: {} for w in wards}
+    printed = 0
+    for ward, participant, code in slips:
+        if ward not in wards:
+            raise InputError(f"the slips name ward {ward!r}, which is not in the round")
+        printed += 1
+        mine[ward][pseudonym(manifest.mid, normalize_code(code))] = participant
+    unknown: dict[str, int] = {}
+    unused: dict[str, list[str]] = {}
+    used = 0
+    for ward in sorted(wards):
+        entries = set(ledger.wards.get(ward, ()))
+        unknown[ward] = len(entries - set(mine[ward]))
+        used += len(entries & set(mine[ward]))
+        unused[ward] = sorted(p for ps, p in mine[ward].items() if ps not in entries)
+    return SlipsCheck(printed, used, unknown, unused)

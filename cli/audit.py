@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from anonballot.audit import audit_record, render_report
-from anonballot.encoding import check_id
+from anonballot.audit import AuditReport, SlipsCheck, audit_record, check_slips, span
+from anonballot.encoding import check_id, parse_json
 from anonballot.errors import InputError
+from anonballot.manifest import Manifest
+from anonballot.record import Record
 
-from .common import ApiError, access_token_option, api_error, clean_errors, read_access_token
+from .common import (
+    ApiError,
+    access_token_option,
+    api_error,
+    clean_errors,
+    current_lang,
+    read_access_token,
+    say,
+    t,
+)
+
+MAX_SLIPS_FILE = 32 * 1024 * 1024
+"""A slips.csv of a whole country (a million codes) is about 40 MB: a district's is small."""
 
 LARGE_BOARD = 8 * 1024 * 1024
 """Boards larger than this get a progress bar (on a terminal)."""
@@ -36,11 +52,19 @@ LARGE_BOARD = 8 * 1024 * 1024
     default=None,
     help="With a URL: also keep the downloaded record (.zip) here.",
 )
+@click.option(
+    "--slips",
+    "slips_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The printed codes (slips.csv: ward,participant,code): check that every pseudonym in "
+    "the issuance ledger is a printed code, and list the codes never used.",
+)
 @access_token_option
 @clean_errors
 def audit(
     record: str, as_json: bool, workers: int | None, round_id: str | None, save: Path | None,
-    access_token_file: Path | None,
+    slips_file: Path | None, access_token_file: Path | None,
 ) -> None:  # fmt: skip
     """Check a round record: A1 to A12. Exit 0 pass, 1 fail, 2 bad input.
 
@@ -49,13 +73,17 @@ def audit(
     record is downloaded first. A restricted round's full record needs an access token
     (--access-token-file or ANONBALLOT_ACCESS_TOKEN); without one, its public part is
     downloaded and audited: A1 to A9, and A10 to A12 are reported as not checked.
+
+    With --slips, the printed codes are checked against the issuance ledger (the codes stay
+    on this machine): a pseudonym of no printed code fails the audit (exit 1).
     """
+    slips = _read_slips(slips_file) if slips_file is not None else None
     if not record.startswith(("http://", "https://")):
         if round_id is not None or save is not None:
             raise InputError("--round and --save go with a URL")
         if access_token_file is not None:
             raise InputError("--access-token-file goes with a URL")
-        _audit(Path(record), as_json, workers)
+        _audit(Path(record), as_json, workers, slips)
         return
     import tempfile
 
@@ -69,22 +97,16 @@ def audit(
             if exc.code != "restricted" or token is not None:
                 raise
             # protocol section 9.2: the public part proves A1 to A9 without the results
-            click.echo(
-                "note: kết quả của đợt này không công khai; kiểm tra phần công khai của hồ sơ "
-                "(A1 đến A9), A10 đến A12 cần mã truy cập (--access-token-file). The results "
-                "of this round are restricted: auditing the public part of the record (A1 "
-                "to A9); A10 to A12 need an access token (--access-token-file).",
-                err=True,
-            )
+            say("audit_restricted", err=True)
             url += "?part=public"
             download(url, path)
-        click.echo(f"downloaded {url} ({path.stat().st_size} bytes)", err=True)
+        say("audit_downloaded", url=url, size=path.stat().st_size, err=True)
         if save is not None:
             import shutil
 
             shutil.copyfile(path, save)
-            click.echo(f"record saved to {save}", err=True)
-        _audit(path, as_json, workers)
+            say("audit_saved", path=save, err=True)
+        _audit(path, as_json, workers, slips)
 
 
 def record_url(url: str, round_id: str | None) -> str:
@@ -128,7 +150,27 @@ def download(url: str, dest: Path, token: str | None = None) -> None:
                 out.write(chunk)
 
 
-def _audit(record: Path, as_json: bool, workers: int | None) -> None:
+def _read_slips(path: Path) -> list[tuple[str, str, str]]:
+    """``slips.csv`` as ``anonballot invitations`` writes it: ward, participant, code."""
+    import csv
+    import io
+
+    if path.stat().st_size > MAX_SLIPS_FILE:
+        raise InputError(t("slips_too_large", path=path, most=MAX_SLIPS_FILE))
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(t("slips_not_utf8", path=path)) from exc
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or not {"ward", "participant", "code"} <= set(rows[0]):
+        raise InputError(t("slips_columns", path=path))
+    return [(r["ward"] or "", r["participant"] or "", r["code"] or "") for r in rows]
+
+
+def _audit(
+    record: Path, as_json: bool, workers: int | None,
+    slips: list[tuple[str, str, str]] | None = None,
+) -> None:  # fmt: skip
     console = Console(stderr=True)
     if console.is_terminal and not as_json and _board_size(record) > LARGE_BOARD:
         with Progress(
@@ -142,11 +184,125 @@ def _audit(record: Path, as_json: bool, workers: int | None) -> None:
             )  # fmt: skip
     else:
         report = audit_record(record, workers=workers)
+    checked = check_slips(record, slips) if slips is not None else None
+    passed = report.passed and (checked is None or checked.passed)
     if as_json:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        value = report.to_json()
+        if checked is not None:
+            value["slips"] = {
+                "passed": checked.passed, "printed": checked.printed, "used": checked.used,
+                "unknown": dict(checked.unknown), "unused": {w: list(p) for w, p in
+                                                             checked.unused.items()},
+            }  # fmt: skip
+        click.echo(json.dumps(value, ensure_ascii=False, indent=2))
     else:
-        click.echo(render_report(report))
-    sys.exit(0 if report.passed else 1)
+        manifest = _manifest(record)
+        lines = _render_checks(report)
+        if report.results is not None and manifest is not None:
+            lines += _plain_results(report.results, manifest)
+        if checked is not None:
+            lines += _render_slips(checked, manifest)
+        lines += _verdict(report, checked)
+        click.echo("\n".join(lines))
+    sys.exit(0 if passed else 1)
+
+
+def _manifest(record: Path) -> Manifest | None:
+    try:
+        with Record(record) as opened:
+            return Manifest.from_signed(parse_json(opened.read("manifest.json")))
+    except Exception:  # the audit above has said what is wrong with it
+        return None
+
+
+def _render_checks(report: AuditReport) -> list[str]:
+    """Each check in plain words with its mark, and what failed (the detail is technical)."""
+    lines = [t("audit_of", record=report.record)]
+    if report.round_id:
+        lines.append(t("audit_round", round=report.round_id, mid=report.mid))
+    for check in report.checks.values():
+        counts = ", ".join(f"{t('count.' + k)} {v}" for k, v in check.counts.items())
+        mark = t(f"audit_{check.status}")
+        lines.append(f"{check.id:>4} {mark}  {t('check.' + check.id)}"
+                     + (f"  [{counts}]" if counts else ""))  # fmt: skip
+        if not check.checked:
+            lines.append("        " + t("audit_needs_confidential"))
+        elif not check.passed or check.id == "A11":  # A11 lists the ballots that do not count
+            for failure in check.failures[:10]:
+                where = (
+                    t("audit_leaf", n=failure["leaf_index"]) if "leaf_index" in failure
+                    else str(failure.get("file", ""))
+                )  # fmt: skip
+                lines.append(f"        {where}: {failure['detail']}".rstrip())
+            hidden = check.failure_count - min(len(check.failures), 10)
+            if not check.passed and hidden > 0:
+                lines.append("        " + t("audit_more", n=hidden))
+    return lines
+
+
+def _verdict(report: AuditReport, checked: SlipsCheck | None) -> list[str]:
+    """The last line says it all: the checks that failed, or that all passed."""
+    skipped = report.not_checked()
+    failed = report.failed() + (["slips"] if checked is not None and not checked.passed else [])
+    if failed:
+        return [t("audit_verdict_failed", checks=", ".join(failed))]
+    if skipped:
+        ran = [cid for cid in report.checks if cid not in skipped]
+        return [
+            t("audit_verdict_partial", ran=span(ran, t("to")), skipped=span(skipped, t("to"))),
+            t("audit_public_part", skipped=span(skipped, t("to"))),
+        ]
+    return [t("audit_verdict_passed")]
+
+
+def _plain_results(results: Mapping[str, Any], manifest: Manifest) -> list[str]:
+    """The recomputed results in plain words: per ward its ballots, per person rated the
+    ratings over every criterion (the full counts are in results.json and --json)."""
+    lang = current_lang()
+
+    def label(value: dict[str, str]) -> str:
+        return value.get(lang) or value["vi"]
+
+    q = manifest.questionnaire
+    levels = [(s.id, label(s.label)) for s in q.scale]
+    if q.abstain is not None:
+        levels.append((q.abstain.id, label(q.abstain.label)))
+    lines = ["", t("plain_heading")]
+    wards = results.get("wards") or {}
+    subjects = results.get("subjects") or {}
+    for ward in manifest.wards:
+        w = wards.get(ward.id) or {}
+        lines.append(t(
+            "plain_ward", ward=label(ward.name), valid=w.get("valid", 0),
+            invalid=w.get("invalid", 0), issued=w.get("issued", 0), eligible=w.get("eligible", 0),
+        ))  # fmt: skip
+        for subject in manifest.subjects_of(ward.id):
+            counts = subjects.get(subject.id) or {}
+            criteria = counts.get("criteria") or {}
+            total = {level: sum(c.get(level, 0) for c in criteria.values()) for level, _ in levels}
+            shown = ", ".join(f"{name} {total[level]}" for level, name in levels)
+            lines.append(t(
+                "plain_subject", name=label(subject.name), levels=shown,
+                ratings=sum(total.values()), ballots=counts.get("ballots", 0),
+            ))  # fmt: skip
+    return [*lines, ""]
+
+
+def _render_slips(checked: SlipsCheck, manifest: Manifest | None) -> list[str]:
+    names = {w.id: (w.name.get(current_lang()) or w.name["vi"]) for w in manifest.wards} if (
+        manifest is not None
+    ) else {}  # fmt: skip
+    lines = ["", t("slips_heading", printed=checked.printed, used=checked.used)]
+    for ward, count in checked.unknown.items():
+        if count:
+            lines.append("  " + t("slips_unknown", ward=names.get(ward, ward), n=count))
+    for ward, labels in checked.unused.items():
+        if labels:
+            lines.append("  " + t("slips_unused", ward=names.get(ward, ward), n=len(labels),
+                                  labels=", ".join(labels[:20]) + (" ..." if len(labels) > 20
+                                                                   else "")))  # fmt: skip
+    lines.append(t("slips_passed") if checked.passed else t("slips_failed"))
+    return [*lines, ""]
 
 
 def _board_size(record: Path) -> int:

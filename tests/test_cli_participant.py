@@ -213,7 +213,15 @@ def test_vote_verify_release_tally_record_and_audit(tmp_path: Path) -> None:
         saved = tmp_path / "downloaded.zip"
         result = invoke("audit", url, "--round", office.round_id, "--workers", "1", "--save", saved)
         assert result.exit_code == 0, result.output
-        assert result.stdout.splitlines()[-1] == "RESULT: all checks pass"
+        # in Vietnamese by default: each check in plain words, the results, the verdict last
+        lines = result.stdout.splitlines()
+        assert lines[-1] == "KẾT LUẬN: mọi kiểm tra đều đạt"
+        assert any(
+            line.startswith("  A5 ĐẠT  không phiếu xác thực nào được dùng hai lần")
+            for line in lines
+        )
+        assert "Kết quả kiểm lại từ các phiếu:" in lines
+        assert any(line.startswith("  Phường Bồ Đề: ") and "phiếu hợp lệ" in line for line in lines)
         assert saved.read_bytes() == record.read_bytes()
         result = invoke(
             "audit", f"{url}/api/rounds/{office.round_id}/record", "--json", "--workers", "1"
