@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from . import audit, organizer, participant, plans, report, serving, simulate, trustee
-from .common import LANGS, set_lang
+from .common import LANGS, problem_line, set_lang, t
 
 
 class OneLineErrors(click.Group):
@@ -25,13 +25,13 @@ class OneLineErrors(click.Group):
             return super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.UsageError as exc:
             hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            click.echo(problem_line(f"{exc.format_message()}{hint}"), err=True)
             sys.exit(2)
         except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
+            click.echo(problem_line(exc.format_message()), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
-            click.echo("error: aborted", err=True)
+            click.echo(problem_line(t("aborted")), err=True)
             sys.exit(1)
 
 

@@ -258,8 +258,7 @@ def roster() -> None:
 @click.option(
     "--ward",
     default=None,
-    help="Every row is of this ward (its id or name): for a ward's own list without a ward "
-    "column.",
+    help="Every row is of this ward (its id or name): for a ward's own list without a ward column.",
 )
 @server_option
 @token_options

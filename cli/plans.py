@@ -24,22 +24,18 @@ import click
 from anonballot.errors import AnonBallotError, InputError
 from anonballot.manifest import RoundConfig
 
-from .common import ApiClient, clean_errors, read_token, server_option, token_options
+from .common import (
+    ApiClient,
+    clean_errors,
+    problem_line,
+    read_token,
+    say,
+    server_option,
+    t,
+    token_options,
+)
 
 __all__ = ["COMMANDS"]
-
-STATE_VI = {
-    "none": "chưa có",
-    "draft": "bản nháp",
-    "submitted": "đã nộp, chờ xem xét",
-    "returned": "đã trả lại để sửa",
-    "accepted": "đã chấp nhận (đã ký)",
-}
-STATUS_VI = {
-    "done": "đã hoàn thành",
-    "partly": "hoàn thành một phần",
-    "not_done": "chưa hoàn thành",
-}
 
 
 def _client(server: str, token_file: Path | None) -> ApiClient:
@@ -67,16 +63,9 @@ def access_grant(name: str, server: str, token_file: Path | None) -> None:
     with _client(server, token_file) as api:
         answer = api.post("/api/admin/access", json={"name": name})
     # the token alone on stdout (`> FILE` keeps just it), the words on stderr
-    click.echo(
-        f"mã truy cập số {answer['id']} cho «{name}» (access token {answer['id']}):", err=True
-    )
+    say("access_granted", id=answer["id"], name=name, err=True)
     click.echo(answer["token"])
-    click.echo(
-        "warning: mã chỉ hiện một lần; trao tận tay và giữ kín. "
-        "The token is shown only once: hand it over in person and keep it secret. "
-        f"Revoke it: anonballot access revoke {answer['id']}",
-        err=True,
-    )
+    click.echo(f"{t('warning_prefix')}: {t('access_once', id=answer['id'])}", err=True)
 
 
 @access.command("list")
@@ -88,9 +77,9 @@ def access_list(server: str, token_file: Path | None) -> None:
     with _client(server, token_file) as api:
         tokens = api.get("/api/admin/access")
     if not tokens:
-        click.echo("chưa có mã truy cập nào (no access tokens)")
-    for t in tokens:
-        click.echo(f"{t['id']}\t{t['name']}")
+        say("access_none")
+    for token in tokens:
+        click.echo(f"{token['id']}\t{token['name']}")
 
 
 @access.command("revoke")
@@ -102,7 +91,7 @@ def access_revoke(token_id: int, server: str, token_file: Path | None) -> None:
     """Revoke the access token ID: it stops working at once."""
     with _client(server, token_file) as api:
         api.request("DELETE", f"/api/admin/access/{token_id}")
-    click.echo(f"đã thu hồi mã truy cập số {token_id} (access token {token_id} revoked)")
+    say("access_revoked", id=token_id)
 
 
 # -- personal slips of the people rated -----------------------------------------------------
@@ -149,11 +138,11 @@ def leaders_slips(
     )
 
     if out.suffix.lower() not in (".html", ".htm"):
-        raise InputError(f"--out {out}: the slips file ends in .html")
+        raise InputError(t("slips_html", path=out))
     if out.exists() and not force:
-        raise InputError(f"{out} exists; use --force to replace it", code="exists")
+        raise InputError(t("exists", path=out), code="exists")
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
-        raise InputError(f"{out.parent} is not a folder you can write to")
+        raise InputError(t("not_writable", path=out.parent))
     base = server_url or server
     leader_url(base, round_id, "x")  # a bad address fails before any key is made
     with _client(server, token_file) as api:
@@ -165,19 +154,11 @@ def leaders_slips(
     except (OSError, AnonBallotError, KeyError, TypeError):
         # the keys exist nowhere else: print them rather than lose them
         click.echo(json.dumps(keys, ensure_ascii=False, indent=1))
-        click.echo("error: the slips could not be written; the keys are above", err=True)
+        click.echo(problem_line(t("keys_above")), err=True)
         raise
     sheets = -(-len(slips) // LEADER_SLIPS_PER_SHEET)
-    click.echo(f"{len(slips)} phiếu báo cáo cá nhân trên {sheets} tờ A4: {out}")
-    click.echo(f"({len(slips)} personal slips on {sheets} A4 sheets)")
-    click.echo(
-        "warning: mã mới đã thay mã cũ: các phiếu in trước đây không còn dùng được. Ai giữ "
-        "phiếu đều xem được báo cáo của người đó: trao tận tay trong phong bì dán kín, xóa "
-        "tệp sau khi in. New keys replace the old ones: slips printed before no longer work. "
-        "Whoever holds a slip reads that person's report: hand them over sealed, delete the "
-        "file after printing.",
-        err=True,
-    )
+    say("leader_slips_written", n=len(slips), sheets=sheets, path=out)
+    click.echo(f"{t('warning_prefix')}: {t('leader_slips_new')}", err=True)
 
 
 # -- plans ------------------------------------------------------------------------------------
@@ -201,29 +182,29 @@ def _names(api: ApiClient, round_id: str) -> tuple[RoundConfig, dict[str, str]]:
 def _show(view: dict[str, Any], config: RoundConfig, names: dict[str, str]) -> None:
     criteria = {c.id: c.label.get("vi") or c.id for c in config.questionnaire.criteria}
     state = view["state"]
-    click.echo(f"{names.get(view['subject'], view['subject'])}: {STATE_VI.get(state, state)}")
+    click.echo(f"{names.get(view['subject'], view['subject'])}: {t('plan_state_' + state)}")
     if view["version"]:
-        click.echo(f"lần nộp (version): {view['version']}")
+        say("plan_version", n=view["version"])
     if view["remarks"]:
-        click.echo(f"ý kiến trả lại (remarks): {view['remarks']}")
+        say("plan_remarks", text=view["remarks"])
     updates: dict[str, dict[str, Any]] = {}
     if view["progress"] is not None:
         for u in view["progress"]["progress"]["updates"]:
             updates[u["item"]] = u
     for item in view["items"]:
-        click.echo(f"\n[{item['id']}] hạn (deadline) {item['deadline']}")
+        click.echo("\n" + t("plan_item", id=item["id"], deadline=item["deadline"]))
         if "criterion" in item:
-            click.echo(f"  tiêu chí: {criteria.get(item['criterion'], item['criterion'])}")
+            say("plan_criterion", text=criteria.get(item["criterion"], item["criterion"]))
         if "shortcoming" in item:
-            click.echo(f"  hạn chế: {item['shortcoming']}")
-        click.echo(f"  biện pháp: {item['actions']}")
-        click.echo(f"  kiểm tra: {item['check']}")
+            say("plan_shortcoming", text=item["shortcoming"])
+        say("plan_actions", text=item["actions"])
+        say("plan_check", text=item["check"])
         last = updates.get(item["id"])
         if last is not None:
-            status = STATUS_VI.get(last["status"], last["status"])
-            click.echo(f"  tiến độ ({last['date']}): {status}: {last['note']}")
+            status = t("progress_" + last["status"])
+            say("plan_progress", date=last["date"], status=status, note=last["note"])
     if not view["items"]:
-        click.echo("kế hoạch chưa có mục nào (no items yet)")
+        say("plan_no_items")
 
 
 @plan.command("list")
@@ -271,10 +252,7 @@ def plan_accept(round_id: str, subject: str, server: str, token_file: Path | Non
     """Accept SUBJECT's submitted plan: frozen and signed with the organizer key."""
     with _client(server, token_file) as api:
         view = api.post(f"/api/admin/rounds/{round_id}/plans/{subject}/accept")
-    click.echo(
-        f"đã chấp nhận và ký kế hoạch của {subject} (lần nộp {view['version']}); "
-        f"plan of {subject} accepted and signed"
-    )
+    say("plan_accepted", subject=subject, version=view["version"])
 
 
 @plan.command("return")
@@ -290,7 +268,7 @@ def plan_return(
     """Return SUBJECT's submitted plan with REMARKS: editable again by the person rated."""
     with _client(server, token_file) as api:
         api.post(f"/api/admin/rounds/{round_id}/plans/{subject}/return", json={"remarks": remarks})
-    click.echo(f"đã trả lại kế hoạch của {subject} kèm ý kiến (plan returned with remarks)")
+    say("plan_returned", subject=subject)
 
 
 @plan.command("progress")
@@ -317,13 +295,11 @@ def plan_progress(
         try:
             dt.date.fromisoformat(day)
         except ValueError:
-            raise InputError(f"--date: {day!r} is not a date YYYY-MM-DD") from None
+            raise InputError(t("bad_date", value=day)) from None
     body = {"item": item, "status": status, "note": note, "date": day}
     with _client(server, token_file) as api:
         api.post(f"/api/admin/rounds/{round_id}/plans/{subject}/progress", json=body)
-    click.echo(
-        f"đã ghi tiến độ {item} của {subject}: {STATUS_VI[status]} ({day}); progress recorded"
-    )
+    say("progress_recorded", item=item, subject=subject, status=t("progress_" + status), date=day)
 
 
 @plan.command("export")
@@ -342,16 +318,13 @@ def plan_export(
     from anonballot.plans import PlanExport
 
     if out.exists() and not force:
-        raise InputError(f"{out} exists; use --force to replace it", code="exists")
+        raise InputError(t("exists", path=out), code="exists")
     with _client(server, token_file) as api:
         value = api.get(f"/api/rounds/{round_id}/plans")
         manifest = Manifest.from_signed(api.get(f"/api/rounds/{round_id}/manifest"))
     export = PlanExport.from_json(value, manifest)  # every signature checked before writing
     out.write_bytes(jcs(export.to_json()) + b"\n")
-    click.echo(
-        f"{len(export.plans)} kế hoạch đã chấp nhận, {len(export.progress)} bản tiến độ: {out} "
-        f"({len(export.plans)} accepted plans, signatures checked)"
-    )
+    say("plans_exported", plans=len(export.plans), progress=len(export.progress), path=out)
 
 
 COMMANDS: tuple[click.Command, ...] = (access, leaders, plan)

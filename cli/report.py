@@ -25,7 +25,7 @@ from anonballot.record import Record
 from anonballot.series import Series
 from anonballot.statements import Results
 
-from .common import CheckFailed, clean_errors
+from .common import CheckFailed, clean_errors, say, t
 
 __all__ = ["COMMANDS", "order_rounds", "read_round"]
 
@@ -47,10 +47,7 @@ def read_round(path: Path) -> tuple[Manifest, Results]:
 
 def _whole(path: Path, record: Record) -> None:
     if not record.exists("results.json"):
-        raise InputError(
-            f"{path}: the record has no results (the public part of a restricted round): "
-            "the report needs the whole record"
-        )
+        raise InputError(t("report_public_part", path=path))
 
 
 def order_rounds(
@@ -74,24 +71,19 @@ def order_rounds(
 def _audit(path: Path, workers: int | None) -> AuditReport:
     report = audit_record(path, workers=workers)
     if not report.passed:
-        raise CheckFailed(
-            f"{path}: the record fails its audit ({', '.join(report.failed())}); "
-            f"see: anonballot audit {path}"
-        )
+        raise CheckFailed(t("report_audit_failed", path=path, checks=", ".join(report.failed())))
     return report
 
 
 def _plans(path: Path, manifests: Sequence[Manifest]) -> PlanExport:
     if path.stat().st_size > MAX_PLANS_FILE:
-        raise InputError(f"{path}: larger than {MAX_PLANS_FILE} bytes")
+        raise InputError(t("too_large", path=path, most=MAX_PLANS_FILE))
     value = parse_json(path.read_bytes())
     mid = value.get("round") if isinstance(value, dict) else None
     for manifest in manifests:
         if manifest.mid == mid:
             return PlanExport.from_json(value, manifest)
-    raise InputError(
-        f"{path}: the plans are for none of the rounds given (no manifest has its mid)"
-    )
+    raise InputError(t("plans_no_round", path=path))
 
 
 @click.command()
@@ -176,10 +168,10 @@ def report(
         text = json.dumps(series.to_summary_json(), ensure_ascii=False, indent=2)
         json_out.write_text(text + "\n", encoding="utf-8")
         written.append(str(json_out))
-    click.echo(
-        f"report of round {series.current.round_id} ({len(series.round_ids)} rounds, "
-        f"{len(series.current.subjects)} people rated): {', '.join(written)}"
-    )
+    say(
+        "report_written", round=series.current.round_id, rounds=len(series.round_ids),
+        subjects=len(series.current.subjects), files=", ".join(written),
+    )  # fmt: skip
 
 
 COMMANDS = (report,)

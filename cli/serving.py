@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import clean_errors, say
+from .common import clean_errors, say, t
 
 DATA_HELP = "The server's data directory (SQLite database and keys)."
 
@@ -33,7 +33,7 @@ def init(data: Path, demo: bool) -> None:
     from anonballot.testing import long_bien_district
 
     if (data / DB_NAME).exists():
-        raise click.ClickException(f"{data} already holds an anonballot database")
+        raise click.ClickException(t("init_exists", path=data))
     service = Service(data)
     try:
         token = service.new_admin_token()
@@ -43,7 +43,7 @@ def init(data: Path, demo: bool) -> None:
     finally:
         service.close()
     write_private(data / "admin.token", token + "\n")
-    click.echo(f"admin token (also in {data / 'admin.token'}, readable only by you):")
+    say("init_token", path=data / "admin.token")
     click.echo(token)
 
 
@@ -60,7 +60,7 @@ def init(data: Path, demo: bool) -> None:
 @clean_errors
 def serve(data: Path, host: str, port: int, key_bits: int) -> None:
     """Run the reference server on a data directory."""
-    click.echo(f"anonballot serving {data} on http://{host}:{port}/")
+    say("serving", path=data, url=f"http://{host}:{port}/")
     _serve(data, host, port, key_bits)
 
 
@@ -82,18 +82,18 @@ def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> Non
     from anonballot.server.demo import setup_demo
 
     if not (data / "anonballot.db").exists():
-        click.echo(f"setting up the Long Biên demo district in {data} ...")
+        say("demo_setting_up", path=data)
     setup = setup_demo(data, key_bits=key_bits)
     url = f"http://{host}:{port}/"
-    click.echo(f"round:        {setup.round_id} (open for seven days)")
+    say("demo_round", round=setup.round_id)
     say("demo_single_phase")
-    click.echo(f"invitations:  {setup.invitations}  (ward,participant,code)")
-    click.echo(f"admin token:  {setup.token_file}")
-    click.echo(f"trustee keys: {setup.trustees_dir}/  (DEMO KEYS WITHOUT A PASSPHRASE)")
-    click.echo(f"server:       {url}  (API at {url}api/rounds)")
+    say("demo_invitations", path=setup.invitations)
+    say("demo_token", path=setup.token_file)
+    say("demo_trustees", path=setup.trustees_dir)
+    say("demo_server", url=url)
     first = _first_code(setup.invitations)
     if first:
-        click.echo(f"try the booth: {url}r/{setup.round_id}#code={first}  (a demo code)")
+        say("demo_try", link=f"{url}r/{setup.round_id}#code={first}")
     if not no_serve:
         _serve(data, host, port, key_bits)
 

@@ -12,7 +12,7 @@ from anonballot.manifest import PUBLIC, RESULTS_ACCESS, Manifest, PreviousRound
 from anonballot.record import Record
 from anonballot.testing import simulate as run_simulation
 
-from .common import clean_errors
+from .common import clean_errors, say, t
 
 
 @click.command()
@@ -64,21 +64,21 @@ def simulate(
     """
     if out.exists() and not force:
         # an InputError, not click.UsageError: errors are one line, never a usage block
-        raise InputError(f"{out} exists; use --force to replace it", code="exists")
+        raise InputError(t("exists", path=out), code="exists")
     previous = _previous_round(previous_record, round_id) if previous_record else None
     summary = run_simulation(
         out, wards=wards, voters=voters, trustees=trustees, threshold=threshold,
         key_bits=key_bits, seed=seed, round_id=round_id, results_access=results_access,
         previous=previous,
     )  # fmt: skip
-    click.echo(
-        f"round {summary.round_id}: {summary.wards} wards, {summary.eligible} eligible, "
-        f"{summary.issued} tokens issued, {summary.cast} ballots cast "
-        f"({summary.invalid} invalid); released by {', '.join(summary.trustees_released)}"
-    )
+    say(
+        "simulated", round=summary.round_id, wards=summary.wards, eligible=summary.eligible,
+        issued=summary.issued, cast=summary.cast, invalid=summary.invalid,
+        trustees=", ".join(summary.trustees_released),
+    )  # fmt: skip
     if previous is not None:
-        click.echo(f"follows round {previous.round_id} (mid {previous.mid})")
-    click.echo(f"record written to {summary.record}")
+        say("follows", round=previous.round_id, mid=previous.mid)
+    say("simulated_record", path=summary.record)
 
 
 def _previous_round(record: Path, round_id: str) -> PreviousRound:
@@ -89,9 +89,7 @@ def _previous_round(record: Path, round_id: str) -> PreviousRound:
     except AnonBallotError as exc:
         raise InputError(f"--previous {record}: {exc.detail}", code=exc.code) from exc
     if manifest.round_id == round_id:
-        raise InputError(
-            f"--previous {record} is round {round_id} itself; give this round another --round-id"
-        )
+        raise InputError(t("previous_itself", path=record, round=round_id))
     return PreviousRound(manifest.round_id, manifest.mid)
 
 

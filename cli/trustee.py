@@ -28,7 +28,7 @@ from anonballot.manifest import Manifest
 from anonballot.statements import CloseStatement
 from anonballot.trustee import TrusteeKey, verify_release
 
-from .common import ApiClient, ApiError, clean_errors
+from .common import ApiClient, ApiError, clean_errors, say, t
 
 __all__ = ["load_trustee_key", "read_passphrase", "trustee"]
 
@@ -36,8 +36,10 @@ PASSPHRASE_ENV = "ANONBALLOT_PASSPHRASE"  # noqa: S105 (the variable's name)
 MIN_PASSPHRASE = 8
 
 DEMO_WARNING = (
-    "WARNING: {path} is a DEMO key file WITHOUT a passphrase. Anyone who copies it can open "
-    "the ballots. Never use demo keys for a real round."
+    "CẢNH BÁO: {path} là tệp khóa THỬ, KHÔNG có mật khẩu: ai sao được tệp đều mở được phiếu; "
+    "không bao giờ dùng cho đợt thật. WARNING: {path} is a DEMO key file WITHOUT a "
+    "passphrase. Anyone who copies it can open the ballots. Never use demo keys for a real "
+    "round."
 )
 
 
@@ -47,14 +49,14 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
         lines = passphrase_file.read_text(encoding="utf-8").splitlines()
         passphrase = lines[0] if lines else ""
         if not passphrase:
-            raise InputError(f"{passphrase_file}: the first line (the passphrase) is empty")
+            raise InputError(t("passphrase_empty", path=passphrase_file))
     elif os.environ.get(PASSPHRASE_ENV):
         passphrase = os.environ[PASSPHRASE_ENV]
     else:
         passphrase = click.prompt(
-            "Mật khẩu của khóa (passphrase)",
+            t("passphrase_prompt"),
             hide_input=True,
-            confirmation_prompt="Nhập lại mật khẩu (repeat the passphrase)" if confirm else False,
+            confirmation_prompt=t("passphrase_again") if confirm else False,
             err=True,
         )
     return unicodedata.normalize("NFC", passphrase)
@@ -109,14 +111,11 @@ def keygen(
     label = check_label(label, "--name")
     pub_path = out.with_name(out.name + ".pub.json")
     if out.exists() and not force:
-        raise InputError(
-            f"{out} exists; it may hold a key you need. Choose another --out, or --force",
-            code="exists",
-        )
+        raise InputError(t("key_exists", path=out), code="exists")
     key = TrusteeKey.generate(trustee_id)  # checks the id
     passphrase = read_passphrase(passphrase_file, confirm=True)
     if len(passphrase) < MIN_PASSPHRASE:
-        raise InputError(f"the passphrase is too short: at least {MIN_PASSPHRASE} characters")
+        raise InputError(t("passphrase_short", n=MIN_PASSPHRASE))
     encrypted = encrypt_key_file(key.to_json(), passphrase)
     write_private(out, json.dumps(encrypted, indent=2) + "\n", exclusive=not force)
     # Read it back: the file on disk must open with this passphrase and give this key.
@@ -126,12 +125,7 @@ def keygen(
     text = json.dumps(public, ensure_ascii=False, indent=2) + "\n"
     pub_path.write_text(text, encoding="utf-8")
     click.echo(text, nl=False)
-    click.echo(
-        f"key file: {out} (encrypted; keep it and its passphrase safe: without them your "
-        "share of the ballots cannot be opened)\n"
-        f"public part: {pub_path} (give it to the organizer)",
-        err=True,
-    )
+    click.echo(t("keygen_done", path=out, public=pub_path), err=True)
 
 
 @trustee.command()
@@ -176,12 +170,13 @@ def release(
     try:
         if manifest_file is not None:
             if out is None:
-                raise InputError("--manifest works offline and needs --out FILE")
+                raise InputError(t("manifest_needs_out"))
             manifest = Manifest.from_signed(read_json_file(manifest_file))
             if round_ not in (manifest.round_id, manifest.mid):
                 raise InputError(
-                    f"{manifest_file} is the manifest of round {manifest.round_id}, not {round_}"
-                )
+                    t("manifest_other_round", path=manifest_file, round=manifest.round_id,
+                      given=round_)
+                )  # fmt: skip
             round_id = manifest.round_id
         elif server:
             api = ApiClient(server)
@@ -191,7 +186,7 @@ def release(
                 raise StateError("the server's manifest does not match its own round list")
             _require_closed(api, round_id, manifest)
         else:
-            raise InputError("give --server URL, or --out FILE with --manifest FILE")
+            raise InputError(t("release_where"))
         key = load_trustee_key(key_file, passphrase_file)
         _require_member(key, manifest)
         signed = key.release(manifest.mid)
@@ -199,18 +194,11 @@ def release(
         if out is not None:
             write_private(out, jcs(signed))
             if manifest_file is not None:
-                click.echo(
-                    "offline: this command cannot see whether the round is closed. Hand the "
-                    "release over only after the organizer has closed the round.",
-                    err=True,
-                )
-            click.echo(
-                f"release of trustee {key.id} for round {round_id} written to {out}; "
-                "hand it to the organizer"
-            )
+                click.echo(t("release_offline"), err=True)
+            say("release_written", trustee=key.id, round=round_id, path=out)
             return
         if api is None:  # unreachable: without --out the server was required above
-            raise InputError("give --server URL or --out FILE")
+            raise InputError(t("release_where"))
         answer = api.post(
             f"/api/rounds/{round_id}/releases",
             content=jcs(signed),
@@ -218,7 +206,7 @@ def release(
         )
         if not isinstance(answer, dict) or answer.get("accepted") is not True:
             raise StateError("the server did not confirm the release")
-        click.echo(f"release of trustee {key.id} for round {round_id} accepted by {api.base}")
+        say("release_accepted", trustee=key.id, round=round_id, server=api.base)
     finally:
         if api is not None:
             api.close()
@@ -256,7 +244,7 @@ def submit(release_file: Path, round_: str, server: str) -> None:
         )
         if not isinstance(answer, dict) or answer.get("accepted") is not True:
             raise StateError("the server did not confirm the release")
-    click.echo(f"release of trustee {secret.id} for round {round_id} accepted by {server}")
+    say("release_accepted", trustee=secret.id, round=round_id, server=server)
 
 
 def _require_closed(api: ApiClient, round_id: str, manifest: Manifest) -> None:
@@ -266,8 +254,7 @@ def _require_closed(api: ApiClient, round_id: str, manifest: Manifest) -> None:
     except ApiError as exc:
         if exc.status == 404:
             raise StateError(
-                f"round {round_id} is not closed yet: release your key only after close",
-                code="round_not_closed",
+                t("release_not_closed", round=round_id), code="round_not_closed"
             ) from exc
         raise
     statement = CloseStatement.from_signed(close, manifest, problems=[])
@@ -278,11 +265,7 @@ def _require_closed(api: ApiClient, round_id: str, manifest: Manifest) -> None:
 def _require_member(key: TrusteeKey, manifest: Manifest) -> None:
     entry = manifest.trustees[manifest.trustee_index(key.id) - 1]
     if entry.hpke_key != key.hpke_public or entry.signing_key != key.signing.public_key:
-        raise InputError(
-            f"this key file is not the key of trustee {key.id} in round {manifest.round_id} "
-            "(its public keys differ from the manifest's)",
-            code="wrong_key",
-        )
+        raise InputError(t("wrong_key", trustee=key.id, round=manifest.round_id), code="wrong_key")
 
 
 COMMANDS: tuple[click.Command, ...] = (trustee,)

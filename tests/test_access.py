@@ -352,7 +352,7 @@ def test_access_commands_audit_and_export(restricted: Served, tmp_path: Path) ->
         run("round", "export", office.round_id, "--out", str(public_part), "--public-part")
         assert not audit_record(public_part, workers=1).complete
 
-        said = re.search(r"\(access token (\d+)\)", granted.stderr)
+        said = re.search(r"access token (\d+) for «Ủy ban Kiểm tra Quận ủy»", granted.stderr)
         assert said is not None
         token_id = said.group(1)
         assert f"{token_id}\tỦy ban Kiểm tra Quận ủy" in listed.stdout.splitlines()
@@ -378,7 +378,7 @@ def test_leaders_slips(restricted: Served, tmp_path: Path) -> None:
             env={"ANONBALLOT_SERVER": url, "ANONBALLOT_TOKEN": office.token},
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-        assert "không còn dùng được" in result.stderr
+        assert "slips printed before no longer work" in result.stderr
         page = out.read_text(encoding="utf-8")
         assert (out.stat().st_mode & 0o777) == 0o600
         assert page.count('class="slip"') == 4

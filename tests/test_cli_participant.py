@@ -178,9 +178,7 @@ def test_vote_verify_release_tally_record_and_audit(tmp_path: Path) -> None:
                 "--server", url, *args, **secret,
             )  # fmt: skip
             assert result.exit_code == 0, result.output
-            assert f"release of trustee {key.id} for round {office.round_id} accepted" in (
-                result.stdout
-            )
+            assert f"đã nhận khóa công bố của {key.id} cho đợt {office.round_id}" in result.stdout
         admin(url, office, "tally")
 
         # after the tally: how each ballot was counted

@@ -114,9 +114,12 @@ def test_a_whole_round_through_the_api(office: Office, tmp_path: Path) -> None:
     # turnout, close, releases, tally, record
     turnout = c.get("/api/admin/rounds/test-round/turnout", headers=office.admin).json()
     assert turnout["total"] == {"eligible": 6, "issued": 5, "cast": 5}
-    assert c.post(
-        "/api/admin/rounds/test-round/close", headers=office.admin, json={"force": True}
-    ).status_code == 200
+    assert (
+        c.post(
+            "/api/admin/rounds/test-round/close", headers=office.admin, json={"force": True}
+        ).status_code
+        == 200
+    )
     mid = manifest.mid
     for trustee in office.trustees[:2]:
         r = c.post(office.url("releases"), json=trustee.release(mid))
@@ -210,9 +213,7 @@ def test_each_admin_step_is_its_own_route(office: Office) -> None:
         assert (r.status_code, r.json()["error"]) == (status, code), path
         assert set(r.json()) == {"error", "detail"}
     assert c.delete("/api/admin/district", headers=office.admin).status_code == 405
-    r = c.post(
-        "/api/admin/rounds/test-round/close", headers=office.admin, json={"force": True}
-    )
+    r = c.post("/api/admin/rounds/test-round/close", headers=office.admin, json={"force": True})
     assert r.json() == {"round_id": "test-round", "state": "closed"}
 
 
