@@ -185,7 +185,7 @@ def test_vote_verify_release_tally_record_and_audit(tmp_path: Path) -> None:
         # after the tally: how each ballot was counted
         result = invoke("receipt", "verify", receipt_a, "--server", url)
         assert result.exit_code == 0, result.output
-        assert "[đạt] bảng tin cuối cùng (3 phiếu)" in result.stdout
+        assert "[đạt] bảng công khai cuối cùng (3 phiếu)" in result.stdout
         assert "phiếu được tính là HỢP LỆ" in result.stdout
         assert "Gương mẫu, gần dân." in result.stdout
         assert result.stdout.count(manifest.questionnaire.scale[0].label["vi"]) >= len(q.criteria)
