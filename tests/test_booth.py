@@ -46,7 +46,8 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-from _browser import launch_chromium
+from _browser import launch_chromium, watch_pages
+from _browser import shoot as screenshots
 from _jsonview import obj
 from _live import ROUND, Office, demo_office, server_thread
 from starlette.testclient import TestClient
@@ -79,7 +80,6 @@ except ImportError:  # pragma: no cover - playwright is in the test extra
 ROOT = Path(__file__).resolve().parent.parent
 DOC_SHOTS = ROOT / "docs" / "booth"
 PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 LEVELS = ["tot", "kha", "trung-binh", "kem", "khong-danh-gia"]
 """The demo questionnaire's scale, then its "no opinion", in the order the booth shows them."""
 TIMEOUT = 30_000
@@ -198,36 +198,13 @@ _EXPECTED_CONSOLE = re.compile(
 def new_context(browser: Browser, live: Live) -> BrowserContext:
     context = browser.new_context(viewport=PHONE, accept_downloads=True)
     context.set_default_timeout(TIMEOUT)
-
-    def watch(page: Page) -> None:
-        page.on("pageerror", lambda exc: live.errors.append(f"page error: {exc}"))
-        page.on(
-            "console",
-            lambda m: (
-                live.errors.append(f"console: {m.text}")
-                if m.type == "error" and not _EXPECTED_CONSOLE.search(m.text)
-                else None
-            ),
-        )
-
-    context.on("page", watch)
+    watch_pages(context, live.errors, _EXPECTED_CONSOLE)
     return context
 
 
 def shoot(live: Live, page: Page, name: str, scroll_to: str | None = None) -> None:
-    """Screenshots of the page as it is, at phone and at desktop width."""
-    # a null or undefined handed to append() or replaceChildren() shows as its name
-    text = page.inner_text("main")
-    assert not re.search(r"\b(null|undefined)\b", text), (name, text)
-    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(size)
-        if scroll_to:
-            page.locator(scroll_to).first.scroll_into_view_if_needed()
-            page.evaluate(
-                "sel => document.querySelector(sel).scrollIntoView({block: 'start'})", scroll_to
-            )
-        page.screenshot(path=str(live.shots / f"{name}-{label}.png"))
-    page.set_viewport_size(PHONE)
+    """Screenshots of the page as it is, at phone and at desktop width (and no stray null)."""
+    screenshots(page, live.shots, name, scroll_to)
 
 
 def storage(page: Page) -> dict[str, Any]:

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _browser import launch_chromium
+from _browser import launch_chromium, no_stray_text, watch_pages
+from _browser import shoot as screenshots
 from _live import ROUND, Clock, Office, demo_office, server_thread
 
 from anonballot.codes import generate_code, normalize_code
@@ -60,7 +61,6 @@ except ImportError:  # pragma: no cover - playwright is in the test extra
 ROOT = Path(__file__).resolve().parent.parent
 DOC_SHOTS = ROOT / "docs" / "booth"
 PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 ZOOMED: ViewportSize = {"width": 195, "height": 422}
 """A 390 x 844 phone at 200 % zoom: half as many CSS pixels each way."""
 TIMEOUT = 30_000
@@ -119,39 +119,13 @@ def new_context(browser: Browser, live: Live, **options: Any) -> BrowserContext:
     options = {"viewport": PHONE, "timezone_id": "UTC", **options}
     context = browser.new_context(**options)
     context.set_default_timeout(TIMEOUT)
-
-    def watch(page: Page) -> None:
-        page.on("pageerror", lambda exc: live.errors.append(f"page error: {exc}"))
-        page.on(
-            "console",
-            lambda m: (
-                live.errors.append(f"console: {m.text}")
-                if m.type == "error" and not _EXPECTED_CONSOLE.search(m.text)
-                else None
-            ),
-        )
-
-    context.on("page", watch)
+    watch_pages(context, live.errors, _EXPECTED_CONSOLE)
     return context
 
 
-def no_stray_text(page: Page) -> None:
-    """A null or undefined handed to append() or replaceChildren() shows as its name."""
-    text = page.inner_text("main")
-    assert not re.search(r"\b(null|undefined)\b", text), text
-
-
 def shoot(live: Live, page: Page, name: str, scroll_to: str | None = None) -> None:
-    """Screenshots of the page as it is, at phone and at desktop width."""
-    no_stray_text(page)
-    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(size)
-        if scroll_to:
-            page.evaluate(
-                "sel => document.querySelector(sel).scrollIntoView({block: 'center'})", scroll_to
-            )
-        page.screenshot(path=str(live.shots / f"{name}-{label}.png"))
-    page.set_viewport_size(PHONE)
+    """Screenshots of the page as it is, at phone and at desktop width (and no stray null)."""
+    screenshots(page, live.shots, name, scroll_to)
 
 
 def sticky_share(page: Page) -> float:
@@ -253,7 +227,7 @@ def test_a_two_phase_round_in_the_booth(live: Live, browser: Browser) -> None:
         n=used - limit, used=vi_number(used), max=vi_number(limit)
     )
     assert a.inner_text("#c-0-0-count") == over
-    shoot(live, a, "comment-too-long", scroll_to="#c-0-0")
+    shoot(live, a, "comment-too-long", scroll_to="label[for='c-0-0']")
     a.fill("#c-0-0", "Gần dân, lắng nghe.")
     assert a.inner_text("#c-0-0-count") == VI["ballot.counter"].format(n=19, max=vi_number(limit))
     answer_all(a)
