@@ -13,6 +13,7 @@ import hmac
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC
 from typing import Any
 
 from starlette.applications import Starlette
@@ -233,6 +234,23 @@ class Api:
             mid = self.service.round(round_id).mid if state != "draft" else None
             out.append({"round_id": round_id, "mid": mid, "state": state})
         return JSONResponse(out)
+
+    async def status(self, request: Request) -> Response:
+        """A round's state and the server's time now: the windows are the server's to judge
+        (its clock decides a token request or a cast), so the booth reads the time here
+        rather than trust the device's clock, which may be minutes or days off."""
+        round_id = request.path_params["round_id"]
+        engine = self.service.round(round_id)
+        state = engine.state
+        now = self.service.clock().astimezone(UTC).replace(microsecond=0)
+        return JSONResponse(
+            {
+                "round_id": round_id,
+                "mid": engine.mid if state != "draft" else None,
+                "state": state,
+                "now": now.isoformat().replace("+00:00", "Z"),
+            }
+        )
 
     async def manifest(self, request: Request) -> Response:
         engine = self.engine(request)
@@ -608,6 +626,7 @@ def create_app(service: Service) -> Starlette:
     p = a + "/plans/{subject}"
     routes: list[BaseRoute] = [
         Route("/api/rounds", guarded(api.rounds)),
+        Route(f"{r}/status", guarded(api.status)),
         Route(f"{r}/manifest", guarded(api.manifest)),
         Route(f"{r}/ward", guarded(api.ward), methods=["POST"]),
         Route(f"{r}/tokens", guarded(api.tokens), methods=["POST"]),

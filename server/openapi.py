@@ -119,6 +119,7 @@ def openapi_document() -> dict[str, Any]:
     round_param = {"name": "round_id", "in": "path", "required": True, "schema": STR}
     paths: dict[str, dict[str, Any]] = {
         "/api/rounds": {"get": _op("List the rounds", _answer("rounds", {"type": "array", "items": _obj(round_id=STR, mid={"type": ["string", "null"]}, state=STR)}), errors=())},
+        f"{r}/status": {"get": _op("The round's state and the server's time now (its clock judges the windows)", _answer("status", _obj(round_id=STR, mid={"type": ["string", "null"]}, state=STR, now=STR)), errors=(404,))},
         f"{r}/manifest": {"get": _op("The signed manifest", _answer("signed manifest", ANY_OBJ))},
         f"{r}/ward": {"post": _op("The ward of an invitation code", _answer("ward", _obj(ward=STR)), body=_obj(code=STR))},
         f"{r}/tokens": {"post": _op("Blind-sign a token request (once per code; the same request again gets the same answer)", _answer("blind signature", _obj(blind_sig=B64U)), body=_obj(code=STR, blinded=B64U), errors=(400, 404, 409))},

@@ -1,8 +1,9 @@
 """Printable invitation slips: A4 sheets of cut-out slips, one code and QR code each.
 
 Each slip shows the round's title, the ward, the code as printed (``XXXX-XXXX-XXXX-XXXX``),
-a QR code of the booth URL and short instructions in Vietnamese and English. It never shows
-a participant's name: slips are handed out in person, and a lost slip names nobody.
+a QR code of the booth URL, both windows (when to activate the code, when to vote) in the
+district's time, and short instructions in Vietnamese and English. It never shows a
+participant's name: slips are handed out in person, and a lost slip names nobody.
 
 The QR code holds ``{booth}/r/{round_id}#code={CODE}`` where ``CODE`` is the code's
 16-character normal form, **without dashes** (a smaller QR code; the booth accepts a code
@@ -18,6 +19,7 @@ a new sheet.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import io
 from collections.abc import Iterable, Sequence
@@ -29,8 +31,9 @@ import jinja2
 import markupsafe
 
 from anonballot.codes import format_code, normalize_code
+from anonballot.encoding import parse_time
 from anonballot.errors import InputError
-from anonballot.manifest import RoundConfig
+from anonballot.manifest import RoundConfig, Window
 
 from .templating import make_environment
 
@@ -47,12 +50,35 @@ __all__ = [
     "qr_svg",
     "render_leader_slips",
     "render_slips",
+    "slip_time",
+    "slip_window",
     "slips_csv",
 ]
 
 COLUMNS, ROWS = 2, 4
 SLIPS_PER_SHEET = COLUMNS * ROWS
 """Eight slips of 95 mm x 69 mm on each A4 sheet (2 columns, 4 rows)."""
+
+DISTRICT_TIME = dt.timezone(dt.timedelta(hours=7), "UTC+7")
+"""The district's time: Viet Nam keeps UTC+7 all year (no summer time). The booth shows the
+same times (server/static/js/i18n.js, Asia/Ho_Chi_Minh), whatever offset the manifest's
+RFC 3339 strings were written with."""
+
+
+def slip_time(text: str, *, year: bool = True) -> str:
+    """A manifest time as a slip prints it, in the district's time: ``08:00 02/11/2026``."""
+    return (
+        parse_time(text)
+        .astimezone(DISTRICT_TIME)
+        .strftime("%H:%M %d/%m/%Y" if year else "%H:%M %d/%m")
+    )
+
+
+def slip_window(window: Window) -> str:
+    """``08:00 02/11 – 17:00 06/11/2026``: the year once when both ends share it (a slip has
+    room for one line per window)."""
+    opens, closes = (parse_time(t).astimezone(DISTRICT_TIME) for t in (window.opens, window.closes))
+    return f"{slip_time(window.opens, year=opens.year != closes.year)} – {slip_time(window.closes)}"
 
 
 @dataclass(frozen=True)
@@ -145,6 +171,8 @@ def render_slips(config: RoundConfig, slips: Sequence[Slip]) -> str:
         round_id=config.round_id,
         title_vi=config.title.get("vi") or "",
         title_en=config.title.get("en") or "",
+        issuance=slip_window(config.issuance),
+        voting=slip_window(config.voting),
         sheets=sheets,
         count=len(slips),
         # segno's SVG is markup segno made, with no text of ours in it

@@ -7,6 +7,7 @@ chromium. A missing browser or Playwright fails the test, never skips it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +28,46 @@ def launch_chromium(playwright: Any) -> Any:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: the browser tests need it (make test installs it)")
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def watch_pages(context: Any, errors: list[str], expected: re.Pattern[str]) -> None:
+    """Every page of ``context`` adds its uncaught errors and its console errors to
+    ``errors``, but those ``expected`` (the refusals a test provokes show as failed loads)."""
+
+    def watch(page: Any) -> None:
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        page.on(
+            "console",
+            lambda m: (
+                errors.append(f"console: {m.text}")
+                if m.type == "error" and not expected.search(m.text)
+                else None
+            ),
+        )
+
+    context.on("page", watch)
+
+
+def no_stray_text(page: Any) -> None:
+    """A null or undefined handed to append() or replaceChildren() shows as its name."""
+    text = page.inner_text("main")
+    assert not re.search(r"\b(null|undefined)\b", text), text
+
+
+def shoot(page: Any, folder: Path, name: str, scroll_to: str | None = None) -> None:
+    """Screenshots of the page as it is, at phone and at desktop width, into ``folder``
+    (``{name}-phone.png``, ``{name}-desktop.png``); the page is left at phone width."""
+    no_stray_text(page)
+    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        if scroll_to:
+            page.locator(scroll_to).first.scroll_into_view_if_needed()
+            page.evaluate(
+                "sel => document.querySelector(sel).scrollIntoView({block: 'start'})", scroll_to
+            )
+        page.screenshot(path=str(folder / f"{name}-{label}.png"))
+    page.set_viewport_size(PHONE)

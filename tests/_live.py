@@ -2,12 +2,16 @@
 
 ``demo_office(tmp)`` prepares a small data directory (2 demo wards, 2048-bit keys, a few
 participants per ward) with an open round, and returns its paths and invitation codes.
+``Clock`` is a time a test moves, for a server whose windows open and close on cue
+(``server_thread(data, clock=clock)``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import datetime as dt
 import os
 import re
 import signal
@@ -26,6 +30,7 @@ import uvicorn
 
 from anonballot.district import District
 from anonballot.keyfile import write_private
+from anonballot.manifest import Window
 from anonballot.server.app import create_app
 from anonballot.server.roster import RosterEntry
 from anonballot.server.service import Service
@@ -52,6 +57,20 @@ def wait_until_up(url: str, timeout: float = 20) -> None:
     raise RuntimeError(f"the server at {url} did not come up")
 
 
+class Clock:
+    """A time that stands still until a test moves it: the ``clock`` of a Service."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, when: str) -> None:
+        """Move to ``when`` (RFC 3339)."""
+        self.now = dt.datetime.fromisoformat(when)
+
+
 @dataclass
 class Office:
     data: Path
@@ -69,11 +88,13 @@ def demo_office(
     voters: int = 4,
     open_round: bool = True,
     results_access: str = "public",
+    windows: tuple[Window, Window] | None = None,
 ) -> Office:
     """A data directory with a small demo round, ready to serve.
 
     The round's results are public unless ``results_access`` says "restricted" (a new
-    round's default): most tests read them without an access token."""
+    round's default): most tests read them without an access token. ``windows`` (issuance,
+    voting) replace the demo's one window open now (a two-phase round, say)."""
     service = Service(data, key_bits=2048)
     try:
         token = service.new_admin_token()
@@ -81,6 +102,8 @@ def demo_office(
         write_private(token_file, token + "\n")
         full = long_bien_district()
         config, trustees = demo_config(wards=wards, round_id=ROUND, results_access=results_access)
+        if windows is not None:
+            config = dataclasses.replace(config, issuance=windows[0], voting=windows[1])
         district: District = config.district
         assert {w.id for w in district.wards} <= {w.id for w in full.wards}
         service.set_district(district)
@@ -120,9 +143,10 @@ def serve_app(app: Any) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server_thread(data: Path) -> Iterator[str]:
-    """The server of a data directory in a thread of this process; yields the base URL."""
-    service = Service(data)
+def server_thread(data: Path, clock: Clock | None = None) -> Iterator[str]:
+    """The server of a data directory in a thread of this process; yields the base URL.
+    With ``clock``, the server's time is the test's to move."""
+    service = Service(data) if clock is None else Service(data, clock=clock)
     try:
         with serve_app(create_app(service)) as url:
             yield url

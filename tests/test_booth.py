@@ -11,7 +11,8 @@ booth's routes added), participants of the two wards vote through the booth:
   booth resumes with the same request and the same leaf: the board holds its leaf once and
   the receipt is the one the server first answered. P2 switches the booth to English;
 - P3 (Bồ Đề) votes with the **keyboard alone**, from typing the code into the form (its
-  clock says voting has not opened yet: the booth tells it when to come back);
+  clock is ten minutes slow and says voting has not opened yet: the booth goes by the
+  server's time and casts);
 - P4 (Cự Khối) loses the answer to its cast and comes back only after the round closed: the
   booth finds its leaf on the board and rebuilds the receipt.
 
@@ -21,8 +22,10 @@ same code on P1's own device shows its receipt again. The receipts verify on ``/
 releases and the tally, ``/verify`` opens each ballot in the browser and shows exactly the
 ratings given, and the round record passes ``anonballot.audit.audit_record``.
 
-Screenshots of every step, at phone (390x844) and desktop (1280x800) widths, go to a temporary
-folder; with ANONBALLOT_SCREENSHOTS=1 they are also copied to docs/booth/ (docs/booth.md).
+Each participant keeps the receipt on the device (the booth keeps only its code unless asked)
+so that ``/verify`` on the device can check it. Screenshots of every step, at phone (390x844)
+and desktop (1280x800) widths, go to a temporary folder (none of them shows a stray "null");
+with ANONBALLOT_SCREENSHOTS=1 they are also copied to docs/booth/ (docs/booth.md).
 Without Chromium or Playwright the test fails (``make test`` installs Debian's chromium).
 """
 
@@ -43,7 +46,8 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-from _browser import launch_chromium
+from _browser import launch_chromium, watch_pages
+from _browser import shoot as screenshots
 from _jsonview import obj
 from _live import ROUND, Office, demo_office, server_thread
 from starlette.testclient import TestClient
@@ -76,7 +80,6 @@ except ImportError:  # pragma: no cover - playwright is in the test extra
 ROOT = Path(__file__).resolve().parent.parent
 DOC_SHOTS = ROOT / "docs" / "booth"
 PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 LEVELS = ["tot", "kha", "trung-binh", "kem", "khong-danh-gia"]
 """The demo questionnaire's scale, then its "no opinion", in the order the booth shows them."""
 TIMEOUT = 30_000
@@ -195,33 +198,13 @@ _EXPECTED_CONSOLE = re.compile(
 def new_context(browser: Browser, live: Live) -> BrowserContext:
     context = browser.new_context(viewport=PHONE, accept_downloads=True)
     context.set_default_timeout(TIMEOUT)
-
-    def watch(page: Page) -> None:
-        page.on("pageerror", lambda exc: live.errors.append(f"page error: {exc}"))
-        page.on(
-            "console",
-            lambda m: (
-                live.errors.append(f"console: {m.text}")
-                if m.type == "error" and not _EXPECTED_CONSOLE.search(m.text)
-                else None
-            ),
-        )
-
-    context.on("page", watch)
+    watch_pages(context, live.errors, _EXPECTED_CONSOLE)
     return context
 
 
 def shoot(live: Live, page: Page, name: str, scroll_to: str | None = None) -> None:
-    """Screenshots of the page as it is, at phone and at desktop width."""
-    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
-        page.set_viewport_size(size)
-        if scroll_to:
-            page.locator(scroll_to).first.scroll_into_view_if_needed()
-            page.evaluate(
-                "sel => document.querySelector(sel).scrollIntoView({block: 'start'})", scroll_to
-            )
-        page.screenshot(path=str(live.shots / f"{name}-{label}.png"))
-    page.set_viewport_size(PHONE)
+    """Screenshots of the page as it is, at phone and at desktop width (and no stray null)."""
+    screenshots(page, live.shots, name, scroll_to)
 
 
 def storage(page: Page) -> dict[str, Any]:
@@ -319,6 +302,18 @@ def in_group(fieldset_id: str, focused: dict[str, str]) -> bool:
     return focused["fieldset"] == fieldset_id and focused["type"] == "radio"
 
 
+def keep_receipt(page: Page) -> dict[str, Any]:
+    """Tick "keep the receipt on this device"; the device's state of that receipt."""
+    page.check("#keep-receipt")
+    page.wait_for_function(
+        "() => Object.entries(localStorage).some(([k, v]) =>"
+        " k.startsWith('anonballot:booth:') && v.includes('leaf_index'))"
+    )
+    [state] = [s for s in storage(page).values() if s["phase"] == "done"]
+    kept: dict[str, Any] = state
+    return kept
+
+
 def vote_with_keyboard(page: Page, code: str, *, expect_come_back: bool = False) -> Answers:
     """Type the code, answer every question, review and cast: keys only, no mouse."""
     page.wait_for_selector("#code-input")
@@ -326,7 +321,7 @@ def vote_with_keyboard(page: Page, code: str, *, expect_come_back: bool = False)
     page.keyboard.type(code.lower())  # as typed on a phone: case does not matter
     page.keyboard.press("Enter")
     page.wait_for_selector("#ballot-heading:focus")
-    assert page.locator("#come-back").count() == int(expect_come_back)
+    assert page.locator(".come-back").count() == int(expect_come_back)
     chosen: Answers = {}
     for fieldset in page.locator("fieldset.question").all():
         fid = fieldset.get_attribute("id") or ""
@@ -448,10 +443,11 @@ def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) 
     assert download.value.suggested_filename == f"receipt-{ROUND}-{p1_code_shown}.json"
     p1_receipt = parse_json(receipt_file.read_bytes())
     [done] = storage(p1).values()
-    assert done["receipt"] == p1_receipt
     assert done["receipt_code"] == p1_code_shown
-    # the token secrets are gone: only the receipt stays on the device
-    assert set(done) == {"v", "key", "round_id", "phase", "ward", "mid", "receipt", "receipt_code"}
+    # the token secrets are gone, and the receipt is not kept unless asked: only its code
+    assert set(done) == {"v", "key", "round_id", "phase", "ward", "mid", "receipt_code", "expires"}
+    done = keep_receipt(p1)
+    assert done["receipt"] == p1_receipt
     manifest = Manifest.from_signed(httpx.get(live.api("manifest")).json())
     assert Receipt.from_json(p1_receipt).verify(manifest)
     assert Receipt.from_json(p1_receipt).code == p1_code_shown
@@ -512,7 +508,7 @@ def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) 
     assert served["ballots"]["leaf_hash"] == leaf_hash(p2_leaf)  # it is on the board already
     p2.reload()  # the same leaf is sent again; the server answers the same receipt
     p2.wait_for_selector("#receipt-heading")
-    [p2_done] = storage(p2).values()
+    p2_done = keep_receipt(p2)
     assert p2_done["receipt"] == served["ballots"]
     assert p2.inner_text("#receipt-code") == Receipt.from_json(served["ballots"]).code
     leaves = board(live)
@@ -522,13 +518,14 @@ def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) 
     # -- P3: the keyboard alone ----------------------------------------------------------------
     c3 = new_context(browser, live)
     p3 = c3.new_page()
-    # P3's clock says voting has not opened yet: the booth says when to come back
-    # (a two-phase round), and the server, whose clock is right, still takes the ballot.
+    # P3's clock is ten minutes slow: it says voting has not opened yet. The server's clock
+    # decides, and the booth goes by it (GET .../status): no "come back", the ballot is cast.
     opens = dt.datetime.fromisoformat(manifest.voting.opens)
     p3.clock.install(time=opens - dt.timedelta(minutes=10))
     p3.goto(f"{live.url}/r/{ROUND}")
-    p3_answers = vote_with_keyboard(p3, p3_code, expect_come_back=True)
+    p3_answers = vote_with_keyboard(p3, p3_code, expect_come_back=False)
     assert len(board(live)) == 3
+    keep_receipt(p3)
 
     # -- the receipts verify on /verify, before the tally ------------------------------------------
     p1.goto(f"{live.url}/verify")
@@ -573,7 +570,7 @@ def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) 
         p4.unroute(f"**/api/rounds/{ROUND}/ballots")
         p4.reload()
         p4.wait_for_selector("#receipt-heading")
-        [p4_done] = storage(p4).values()
+        p4_done = keep_receipt(p4)
         assert p4_done["receipt"]["leaf_index"] == lost["ballots"]["leaf_index"]
         assert p4_done["receipt"]["leaf_hash"] == lost["ballots"]["leaf_hash"]
         assert Receipt.from_json(p4_done["receipt"]).verify(manifest)

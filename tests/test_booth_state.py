@@ -5,28 +5,35 @@ No page and no DOM: the harness (``tests/browser/harness.js``, ``window.boothHar
 real server application (``create_app`` through Starlette's TestClient, called from the page
 through ``page.expose_function``). Each "page load" is a new machine on the same device
 storage, so a reload is a new machine; a lost answer is a request the server carried out
-whose answer never reaches the machine.
+whose answer never reaches the machine. A two-phase round runs on a server whose clock the
+test moves (tests/_live.py's ``Clock``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _live import ROUND, Office, demo_office
+from _live import ROUND, Clock, Office, demo_office
 from _static import harness_page, static_server
 from starlette.testclient import TestClient
 
 from anonballot.codes import normalize_code
+from anonballot.manifest import Window
 from anonballot.server.app import create_app
 from anonballot.server.service import Service
 
 pytestmark = pytest.mark.slow
 
-DONE_KEYS = {"v", "key", "round_id", "phase", "ward", "mid", "receipt", "receipt_code"}
+DONE_KEYS = {"v", "key", "round_id", "phase", "ward", "mid", "receipt_code", "expires"}
+"""What a cast leaves on the device: the receipt code, not the receipt (unless asked)."""
+ISSUANCE = Window("2026-11-02T08:00:00+07:00", "2026-11-06T17:00:00+07:00")
+VOTING = Window("2026-11-09T08:00:00+07:00", "2026-11-13T17:00:00+07:00")
+"""A two-phase round: every token exists before the first ballot (threat-model.md)."""
 
 
 @dataclass
@@ -74,9 +81,15 @@ class Harness:
     page: Any
     server: Server
 
-    def open(self, device: str, machine: str) -> None:
+    def open(self, device: str, machine: str, tab: str | None = None) -> None:
         self.page.evaluate(
-            "([d, m, r]) => window.boothHarness.open(d, m, r)", [device, machine, ROUND]
+            "([d, m, r, t]) => window.boothHarness.open(d, m, r, t)", [device, machine, ROUND, tab]
+        )
+
+    def ask(self, machine: str, method: str, *args: Any) -> Any:
+        return self.page.evaluate(
+            "([m, method, args]) => window.boothHarness.ask(m, method, ...args)",
+            [machine, method, list(args)],
         )
 
     def step(self, machine: str, method: str, *args: Any) -> dict[str, Any]:
@@ -120,8 +133,27 @@ def static_url() -> Iterator[str]:
 
 @pytest.fixture
 def booth(tmp_path: Path, static_url: str) -> Iterator[Harness]:
-    office = demo_office(tmp_path / "data", wards=1, voters=4)
-    service = Service(office.data)
+    yield from harness(tmp_path, static_url)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(dt.datetime.fromisoformat("2026-11-03T09:00:00+07:00"))  # issuance, day 2
+
+
+@pytest.fixture
+def two_phase(tmp_path: Path, static_url: str, clock: Clock) -> Iterator[Harness]:
+    yield from harness(tmp_path, static_url, clock, windows=(ISSUANCE, VOTING))
+
+
+def harness(
+    tmp_path: Path,
+    static_url: str,
+    clock: Clock | None = None,
+    windows: tuple[Window, Window] | None = None,
+) -> Iterator[Harness]:
+    office = demo_office(tmp_path / "data", wards=1, voters=4, windows=windows)
+    service = Service(office.data) if clock is None else Service(office.data, clock=clock)
     try:
         with TestClient(create_app(service)) as client:
             server = Server(client, office)
@@ -202,7 +234,7 @@ def test_a_lost_cast_answer_casts_the_same_leaf_once(booth: Harness) -> None:
     first, second = booth.server.bodies("ballots")
     assert first == second == casting["leaf"]
     assert booth.server.board_size() == 1  # cast once
-    assert booth.state("phone")["receipt"]["leaf_index"] == 0
+    assert booth.ask("load2", "receipt")["leaf_index"] == 0
 
 
 def test_a_lost_cast_answer_after_close_finds_the_leaf_on_the_board(booth: Harness) -> None:
@@ -214,7 +246,7 @@ def test_a_lost_cast_answer_after_close_finds_the_leaf_on_the_board(booth: Harne
     booth.server.close()
     booth.open("phone", "load2")
     assert booth.step("load2", "begin", None) == {"kind": "receipt", "again": False}
-    receipt = booth.state("phone")["receipt"]
+    receipt = booth.ask("load2", "receipt")
     assert receipt["leaf_index"] == 0
     assert "leaves" in {name for _, name, _ in booth.server.calls}
 
@@ -285,3 +317,121 @@ def test_a_changed_manifest_stops_the_booth(booth: Harness) -> None:
     changed = booth.step("load2", "begin", None)
     assert (changed["kind"], changed["code"]) == ("error", "manifest_changed")
     assert changed["actions"] == ["action.other_code"]
+
+
+# --------------------------------------------------------------------------- the two-phase round
+
+
+def test_a_token_taken_early_is_cast_once_voting_opens(two_phase: Harness, clock: Clock) -> None:
+    """During issuance the code is activated (the token kept on the device), the ballot can be
+    filled in but not cast; from the voting opening, by the server's clock, it casts."""
+    booth = two_phase
+    booth.open("phone", "load1")
+    assert booth.step("load1", "begin", code(booth, 0)) == {"kind": "ballot"}
+    assert booth.state("phone")["phase"] == "voting"
+    assert booth.ask("load1", "votingOpensLater") is True  # the page shows "come back at"
+    booth.answer_all("load1")
+    early = booth.step("load1", "castBallot")  # had the page let it: the server refuses
+    assert (early["kind"], early["code"], early["say"]) == (
+        "error",
+        "outside_window",
+        "error.voting_not_open",
+    )
+    assert "action.change_answers" in early["actions"]
+    assert booth.server.board_size() == 0
+
+    clock.set("2026-11-09T08:00:00+07:00")  # voting opens; the participant comes back
+    booth.open("phone", "load2")
+    assert booth.step("load2", "begin", None) == {"kind": "receipt", "again": False}
+    assert booth.server.board_size() == 1
+    assert len(booth.server.bodies("tokens")) == 1  # the token of the first visit
+
+
+def test_the_server_clock_not_the_device_clock_decides(two_phase: Harness, clock: Clock) -> None:
+    booth = two_phase
+    booth.open("phone", "load1")
+    booth.step("load1", "begin", code(booth, 1))
+    # the machine's time is the server's (2026), whatever this browser's clock says
+    now = booth.ask("load1", "now")
+    assert abs(now / 1000 - clock.now.timestamp()) < 60
+    clock.set("2026-11-09T07:59:00+07:00")
+    booth.open("phone", "load2")
+    booth.step("load2", "begin", None)
+    assert booth.ask("load2", "votingOpensLater") is True
+    assert 59_000 <= booth.ask("load2", "untilVotingOpens") <= 61_000
+
+
+def test_a_code_without_token_after_issuance_is_told_plainly(
+    two_phase: Harness, clock: Clock
+) -> None:
+    booth = two_phase
+    clock.set("2026-11-07T10:00:00+07:00")  # issuance closed, voting not open yet
+    booth.open("laptop", "load1")
+    late = booth.step("load1", "begin", code(booth, 2))
+    assert (late["kind"], late["code"], late["say"]) == (
+        "error",
+        "outside_window",
+        "error.issuance_closed",
+    )
+    assert late["actions"] == ["action.other_code"]  # no "try again" that cannot work
+    clock.set("2026-11-01T10:00:00+07:00")  # before issuance: trying again later works
+    booth.open("laptop", "load2")
+    soon = booth.step("load2", "begin", code(booth, 3))
+    assert soon["say"] == "error.issuance_not_open"
+    assert soon["actions"] == ["action.retry", "action.other_code"]
+    clock.set("2026-11-14T10:00:00+07:00")  # after voting: said so
+    booth.open("laptop", "load3")
+    assert booth.step("load3", "begin", code(booth, 3))["say"] == "error.voting_closed"
+
+
+def test_a_receipt_stays_as_its_code_unless_kept(two_phase: Harness, clock: Clock) -> None:
+    """A shared phone: the next person finds neither the receipt nor, in another tab, the
+    receipt code; the one who asks keeps the receipt; everything expires after voting."""
+    booth = two_phase
+    first, second = normalize_code(code(booth, 0)), normalize_code(code(booth, 1))
+
+    def kept(which: str) -> dict[str, Any]:
+        [state] = [
+            s for s in booth.storage("phone").values() if s.get("code") == which or (
+                which == "done" and s["phase"] == "done"
+            )
+        ]  # fmt: skip
+        return state
+
+    booth.open("phone", "load1", tab="tab1")
+    booth.step("load1", "begin", first)
+    booth.answer_all("load1")
+    # another participant leaves an unfinished ballot on the same phone
+    booth.open("phone", "other", tab="tab2")
+    booth.step("other", "begin", second)
+    booth.answer_all("other")
+    assert kept(second)["expires"] == "2026-11-13T10:00:00.000Z"  # when voting closes
+
+    clock.set("2026-11-10T09:00:00+07:00")
+    booth.open("phone", "load2", tab="tab1")
+    assert booth.step("load2", "begin", first) == {"kind": "ballot"}
+    assert booth.step("load2", "castBallot") == {"kind": "receipt", "again": False}
+    done = kept("done")
+    assert set(done) == DONE_KEYS  # the code, not the receipt
+    assert done["expires"] == "2027-01-12T10:00:00.000Z"  # 60 days after voting closes
+    assert booth.ask("load2", "receipt")["leaf_index"] == 0  # in memory, for this visit
+    assert booth.current("phone") is None  # the device points at no receipt...
+    booth.open("phone", "reload", tab="tab1")  # ...but a reload of the same tab does
+    assert booth.step("reload", "begin", None) == {"kind": "receipt", "again": True}
+    assert booth.ask("reload", "receipt") is None  # only the code is on the device
+    booth.open("phone", "next-person", tab="tab3")
+    assert booth.step("next-person", "begin", None)["kind"] == "code"
+
+    assert booth.step("load2", "keepReceipt", True)["kind"] == "receipt"
+    assert kept("done")["receipt"] == booth.ask("load2", "receipt")
+    assert booth.step("load2", "keepReceipt", False)["kind"] == "receipt"
+    assert set(kept("done")) == DONE_KEYS
+
+    clock.set("2026-11-14T09:00:00+07:00")  # voting closed: the unfinished answers go
+    booth.open("phone", "after-voting", tab="tab4")
+    assert booth.step("after-voting", "begin", None)["kind"] == "code"
+    assert [s["phase"] for s in booth.storage("phone").values()] == ["done"]
+    clock.set("2027-01-12T10:00:01Z")  # and the receipt code 60 days later
+    booth.open("phone", "much-later", tab="tab4")
+    booth.step("much-later", "begin", None)
+    assert booth.storage("phone") == {}

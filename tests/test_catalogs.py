@@ -75,3 +75,42 @@ def test_vi_and_en_agree(folder: Path) -> None:
             for form, text in all_forms[key].items()
         }
         assert len({frozenset(p) for p in placeholders.values()}) == 1, (key, placeholders)
+
+
+# One word for each thing, in the booth, the report pages, the CLI and the invitation slips
+# (issue 9): a participant reads the slip, then the booth, then the turnout and the results,
+# and must not wonder whether two words are two things.
+TERMS = {
+    "mã mời": "the invitation code",
+    "giấy mời": "the invitation slip",
+    "kích hoạt mã mời": "collecting the token with the code",
+    "thẻ bỏ phiếu": "the token",
+    "Hạn kích hoạt mã mời": "the issuance window",
+    "Thời gian bỏ phiếu": "the voting window",
+    "phiếu": "the ballot",
+    "bảng công khai": "the public board",
+    "mã nhận dạng của đợt": "the round's fingerprint (mid)",
+}
+RETIRED = {
+    "phiếu xác thực": "thẻ bỏ phiếu",  # the token is not a "phiếu": that is the ballot
+    "thời gian nhận phiếu": "Hạn kích hoạt mã mời",  # read as "when ballots are received"
+    "bảng tin": "bảng công khai",  # a news board
+    "phiếu mời": "giấy mời",
+    "mã tham gia": "mã mời",
+    "mã định danh của đợt": "mã nhận dạng của đợt",
+    "eligibility token": "voting token",
+}
+
+
+def test_one_word_for_each_thing() -> None:
+    texts = [SERVER / "templates" / "slips.html", SERVER.parent / "cli" / "messages" / "vi.json"]
+    texts += [p for folder in catalog_folders() for p in folder.glob("*.json")]
+    found = [
+        f"{path.relative_to(SERVER.parent)}: {old!r}, say {new!r}"
+        for path in texts
+        for old, new in RETIRED.items()
+        if old in path.read_text(encoding="utf-8").lower()
+    ]
+    assert found == []
+    booth = (SERVER / "static" / "i18n" / "vi.json").read_text(encoding="utf-8").lower()
+    assert [term for term in TERMS if term.lower() not in booth] == []

@@ -184,7 +184,7 @@ def test_vote_verify_release_tally_record_and_audit(tmp_path: Path) -> None:
         # after the tally: how each ballot was counted
         result = invoke("receipt", "verify", receipt_a, "--server", url)
         assert result.exit_code == 0, result.output
-        assert "[đạt] bảng tin cuối cùng (3 phiếu)" in result.stdout
+        assert "[đạt] bảng công khai cuối cùng (3 phiếu)" in result.stdout
         assert "phiếu được tính là HỢP LỆ" in result.stdout
         assert "Gương mẫu, gần dân." in result.stdout
         assert result.stdout.count(manifest.questionnaire.scale[0].label["vi"]) >= len(q.criteria)
@@ -215,7 +215,7 @@ def test_vote_verify_release_tally_record_and_audit(tmp_path: Path) -> None:
         lines = result.stdout.splitlines()
         assert lines[-1] == "KẾT LUẬN: mọi kiểm tra đều đạt"
         assert any(
-            line.startswith("  A5 ĐẠT  không phiếu xác thực nào được dùng hai lần")
+            line.startswith("  A5 ĐẠT  không thẻ bỏ phiếu nào được dùng hai lần")
             for line in lines
         )
         assert "Kết quả kiểm lại từ các phiếu:" in lines
@@ -338,7 +338,7 @@ def test_a_second_use_of_a_code_is_refused(
     other = tmp_path / "another-device.json"
     result = invoke(*args, "--answers", answers, "--state", other)
     line = one_line_error(result, status=2)
-    assert line.startswith("lỗi: Mã mời này đã được dùng để nhận phiếu xác thực")
+    assert line.startswith("lỗi: Mã mời này đã được dùng để nhận thẻ bỏ phiếu")
     assert line.endswith("(this invitation code already received a token for another request)")
     assert not other.exists()  # nothing to resume
     assert board_size(url, office) == before

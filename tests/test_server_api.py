@@ -229,6 +229,15 @@ def test_the_service_clock_decides_the_windows(office: Office) -> None:
             body = {"code": code, "blinded": b64u_encode(p.request_token())}
             r = c.post(office.url("tokens"), json=body)
             assert (r.status_code, r.json()["error"]) == (409, "outside_window")
+            # the booth reads the server's time, not the device's, to judge the windows
+            status = c.get(office.url("status")).json()
+            assert status == {
+                "round_id": office.round_id,
+                "mid": office.service.round(office.round_id).mid,
+                "state": "open",
+                "now": late.isoformat().replace("+00:00", "Z"),
+            }
+            assert c.get("/api/rounds/nope/status").json()["error"] == "unknown_round"
         # the office's own service (the real time) still issues
         assert office.client.post(office.url("tokens"), json=body).status_code == 200
     finally:

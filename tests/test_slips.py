@@ -14,7 +14,7 @@ from PIL import Image
 
 from anonballot.codes import format_code, generate_code
 from anonballot.errors import InputError
-from anonballot.manifest import RoundConfig
+from anonballot.manifest import RoundConfig, Window
 from anonballot.server.slips import (
     SLIPS_PER_SHEET,
     booth_url,
@@ -22,6 +22,7 @@ from anonballot.server.slips import (
     qr_png,
     qr_svg,
     render_slips,
+    slip_time,
     slips_csv,
 )
 from anonballot.testing import demo_config
@@ -176,3 +177,23 @@ def test_csv_has_every_participant_and_code() -> None:
     assert text.startswith("\ufeffward,participant,code\r\n")
     read = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert read == [{**r, "code": format_code(r["code"])} for r in rows]
+
+
+def test_slips_print_both_windows_in_the_districts_time() -> None:
+    """The two-phase round: when to activate the code, when to vote, in Viet Nam's time
+    (UTC+7) whatever offset the manifest was written with; the same words as the booth."""
+    cfg = dataclasses.replace(
+        config(),
+        issuance=Window("2026-11-02T01:00:00Z", "2026-11-06T17:00:00+07:00"),
+        voting=Window("2026-11-09T08:00:00+07:00", "2027-01-02T03:00:00Z"),
+    )
+    invitations = [{"ward": "bo-de", "participant": "x", "code": generate_code()}]
+    page = render_slips(cfg, make_slips(cfg, invitations, BOOTH))
+    assert "Hạn kích hoạt mã mời" in page
+    assert "08:00 02/11 – 17:00 06/11/2026" in page  # 01:00Z is 08:00 in Hà Nội
+    assert "Thời gian bỏ phiếu" in page
+    assert "08:00 09/11/2026 – 10:00 02/01/2027" in page  # the year twice when they differ
+    assert "Mã mời / Invitation code" in page
+    for old in ("Mã tham gia", "nhận phiếu", "phiếu mời"):  # the words the booth no longer uses
+        assert old not in page
+    assert slip_time("2026-05-31T17:30:00Z") == "00:30 01/06/2026"

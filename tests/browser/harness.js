@@ -406,9 +406,16 @@ class MemoryStorage {
   removeItem(key) {
     this.items.delete(key);
   }
+  key(i) {
+    return [...this.items.keys()][i] ?? null;
+  }
+  get length() {
+    return this.items.size;
+  }
 }
 
 const devices = {};
+const sessions = {};
 const machines = {};
 
 /**
@@ -441,15 +448,21 @@ function describe(outcome) {
       actions: outcome.actions.map((a) => a.key),
       notes: outcome.notes.map((n) => n.key),
     });
+    if (outcome.say) out.say = outcome.say.key;
   }
   return out;
 }
 
 window.boothHarness = {
-  /** A booth (a page load) named `machine` on the device `device`. */
-  open(device, machine, roundId) {
+  /** A booth (a page load) named `machine` on the device `device`, in the browser tab `tab` if given (its session storage). */
+  open(device, machine, roundId, tab = null) {
     devices[device] ??= new MemoryStorage();
-    machines[machine] = { booth: new boothState.Booth({ roundId, storage: devices[device], request: serverRequest }), last: null };
+    const session = tab === null ? undefined : (sessions[`${device}/${tab}`] ??= new MemoryStorage());
+    machines[machine] = { booth: new boothState.Booth({ roundId, storage: devices[device], session, request: serverRequest }), last: null };
+  },
+  /** Ask the machine something (votingOpensLater, receipt, receiptKept, ...): a plain value. */
+  ask(machine, method, ...args) {
+    return machines[machine].booth[method](...args);
   },
   /** Call a step of the machine ("begin", "enterCode", "goTo", "castBallot", ...). */
   async step(machine, method, ...args) {

@@ -19,9 +19,18 @@
 //               the same request is sent again until the server answers (same answer)
 //   voting      the token; the answers as they are given (step "ballot" or "review")
 //   casting     the signed leaf; the same leaf is sent again until a receipt comes back
-//   done        only the receipt
+//   done        only the receipt code, unless the participant asks to keep the receipt
+//               itself on the device (a shared phone: the next person should not find a
+//               receipt that, after the tally, shows how this ballot was counted)
 // A reload or a lost answer resumes at the same phase, so a vote is never lost and never
-// cast twice. A lock per code (Web Locks) keeps two tabs of one code from racing.
+// cast twice. A lock per code (Web Locks) keeps two tabs of one code from racing. A done
+// state is pointed at from the tab's session storage only, so that a reload shows the
+// receipt again but the next person who opens the booth on a shared phone gets the code form.
+//
+// Time: the server's clock decides whether a token request or a cast is inside its window,
+// so the machine reads the server's time (GET .../status) and judges the windows by it, not
+// by the device's clock. Every state carries an expiry (see expiryOf): nothing the booth
+// kept for a round outlives its use by long on a shared phone.
 //
 // Everything the machine touches is given to it: the storage, the server (`request`, paths
 // relative to the round's API), the lock and the cryptography, so that it runs and is tested
@@ -46,6 +55,16 @@ import { firstNewCharacter } from "./unicode14.js";
 export const STATE_VERSION = 1;
 export const PREFIX = "anonballot:booth:";
 
+/**
+ * Days after the voting window closes that a receipt (or a cast whose answer was lost) stays
+ * on the device. The device cannot know when the tally happens, only when voting closes (the
+ * signed manifest says so); the tally follows within days, and 60 days leave weeks to check
+ * how the ballot was counted, yet clear the device long before the next round six months
+ * later, so that a shared phone never gathers the receipts of several people and rounds.
+ */
+export const KEEP_DAYS_AFTER_VOTING = 60;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 /** The refusals of a cast after which the server kept nothing: the answers may change. */
 const REFUSED_CAST = ["outside_window", "round_not_open", "too_large"];
 /** The refusals of a cast after a lost answer: the leaf may be on the board already. */
@@ -63,9 +82,9 @@ const MAYBE_CAST = ["round_not_open", "outside_window", "token_spent"];
  *   v: number, key: string, round_id: string, phase: Phase, code?: string, ward?: string, mid?: string,
  *   voter_seed?: string, prepared?: string, inv?: string, blinded?: string,
  *   token?: {msg: string, sig: string}, step?: "ballot" | "review", answers?: Record<string, Answer>,
- *   leaf?: string, receipt?: Record<string, any>, receipt_code?: string,
+ *   leaf?: string, receipt?: Record<string, any>, receipt_code?: string, expires?: string,
  * }} State what the device keeps for one code (the stored JSON)
- * @typedef {Pick<Storage, "getItem" | "setItem" | "removeItem">} StorageLike
+ * @typedef {Pick<Storage, "getItem" | "setItem" | "removeItem" | "key" | "length">} StorageLike
  * @typedef {(path: string, options?: RequestOptions) => Promise<any>} Requester the round's API: path relative to api/rounds/<round>/
  * @typedef {(name: string, fn: () => Promise<void>) => Promise<void>} Locker
  * @typedef {{key: string, params?: Record<string, unknown>}} Note a catalog text shown with an error
@@ -74,15 +93,16 @@ const MAYBE_CAST = ["round_not_open", "outside_window", "token_spent"];
  *   | {kind: "ballot"}
  *   | {kind: "review"}
  *   | {kind: "receipt", again: boolean}
- *   | {kind: "error", error: unknown, stage: string, actions: Action[], notes: Note[]}} Outcome what the page shows next
+ *   | {kind: "error", error: unknown, stage: string, actions: Action[], notes: Note[], say?: Note}} Outcome what the page shows
+ *   next; an error's `say` is the text that explains it better than the error's own (a window's refusal, with its time)
  * @typedef {{
  *   openSignedManifest: typeof openSignedManifest, generateVoterKey: typeof generateVoterKey,
  *   createTokenRequest: typeof createTokenRequest, finalizeToken: typeof finalizeToken,
  *   verifyToken: typeof verifyToken, seal: typeof seal, verifyReceipt: typeof verifyReceipt,
  * }} BoothCrypto
  * @typedef {{
- *   roundId: string, storage: StorageLike, request: Requester, lock?: Locker,
- *   crypto?: Partial<BoothCrypto>, onStatus?: (key: string) => void,
+ *   roundId: string, storage: StorageLike, session?: Pick<StorageLike, "getItem" | "setItem" | "removeItem">,
+ *   request: Requester, lock?: Locker, crypto?: Partial<BoothCrypto>, onStatus?: (key: string) => void,
  * }} BoothOptions
  */
 
@@ -150,6 +170,61 @@ export async function codeTag(code) {
 }
 
 /**
+ * When a state of `phase` expires, for a round whose voting closes at `closes` (RFC 3339).
+ * A state that has not cast is of no use once voting closes (the server refuses its token and
+ * its ballot) while it holds the answers: it goes then. A receipt, or a cast whose answer was
+ * lost (the booth can still find it on the board), stays KEEP_DAYS_AFTER_VOTING days more.
+ * @param {Phase} phase
+ * @param {string} closes
+ * @returns {string}
+ */
+export function expiryOf(phase, closes) {
+  const after = phase === "done" || phase === "casting" ? KEEP_DAYS_AFTER_VOTING * DAY_MS : 0;
+  return new Date(Date.parse(closes) + after).toISOString();
+}
+
+/**
+ * Remove the booth's states that expired by `now` (ms), of every round, and the pointers left
+ * without a state. `phases` limits the sweep to states of those phases (a page that only
+ * knows the device's clock, which may be wrong, sweeps receipts only: never a token).
+ * @param {StorageLike} storage
+ * @param {number} now
+ * @param {Phase[] | null} [phases]
+ * @returns {number} how many states were removed
+ */
+export function sweepExpired(storage, now, phases = null) {
+  /** @type {string[]} */
+  const keys = [];
+  try {
+    for (let i = 0; i < storage.length; i++) {
+      const key = storage.key(i);
+      if (key?.startsWith(PREFIX)) keys.push(key);
+    }
+  } catch {
+    return 0; // no storage: nothing kept
+  }
+  let removed = 0;
+  for (const key of keys.filter((k) => !k.endsWith(":current"))) {
+    let state;
+    try {
+      state = JSON.parse(storage.getItem(key) ?? "null");
+    } catch {
+      continue; // not the booth's JSON: left alone
+    }
+    const expires = Date.parse(state?.expires);
+    if (!Number.isFinite(expires) || expires > now) continue;
+    if (phases && !phases.includes(state.phase)) continue;
+    storage.removeItem(key);
+    removed++;
+  }
+  for (const pointer of keys.filter((k) => k.endsWith(":current"))) {
+    const target = storage.getItem(pointer);
+    if (target && storage.getItem(target) === null) storage.removeItem(pointer);
+  }
+  return removed;
+}
+
+/**
  * The tree size of a checkpoint note (its second line), or NaN.
  * @param {string} note
  * @returns {number}
@@ -160,9 +235,10 @@ export function checkpointSize(note) {
 
 export class Booth {
   /** @param {BoothOptions} options */
-  constructor({ roundId, storage, request, lock = webLock, crypto = {}, onStatus = () => {} }) {
+  constructor({ roundId, storage, session = undefined, request, lock = webLock, crypto = {}, onStatus = () => {} }) {
     this.roundId = roundId;
     this.storage = storage;
+    this.session = session;
     this.request = request;
     this.lock = lock;
     /** @type {BoothCrypto} */
@@ -174,6 +250,33 @@ export class Booth {
     this.state = null;
     /** Whether the receipt in `state` was made in this visit (not shown again from an earlier one). */
     this.justCast = false;
+    /** The whole receipt of this visit's cast, kept in memory (the device keeps only its code). */
+    /** @type {Record<string, any> | null} */
+    this.freshReceipt = null;
+    /** The server's clock minus the device's (ms), from GET .../status. */
+    this.skew = 0;
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /** @returns {number} the server's time now (ms), as well as the device can tell */
+  now() {
+    return Date.now() + this.skew;
+  }
+
+  /** @returns {boolean} whether voting has not opened yet (a two-phase round's first phase) */
+  votingOpensLater() {
+    return this.now() < Date.parse(this.requireRound().manifest.voting.opens);
+  }
+
+  /** @returns {boolean} whether the voting window has closed */
+  votingOver() {
+    return this.now() >= Date.parse(this.requireRound().manifest.voting.closes);
+  }
+
+  /** @returns {number} ms until voting opens (0 when it is open or over) */
+  untilVotingOpens() {
+    return Math.max(0, Date.parse(this.requireRound().manifest.voting.opens) - this.now());
   }
 
   // ---------------------------------------------------------------- the device's storage
@@ -202,12 +305,31 @@ export class Booth {
    * @param {State} state
    */
   save(state) {
+    const closes = this.round?.manifest.voting.closes;
+    if (closes) state = { ...state, expires: expiryOf(state.phase, closes) };
     try {
       this.storage.setItem(state.key, JSON.stringify(state));
+      this.pointAt(state);
     } catch {
       throw new StorageUnavailable();
     }
     this.state = state;
+  }
+
+  /**
+   * Make `state` the one a reload without a code resumes: from the device's storage while
+   * the vote is under way; from this tab's session only once it is done (see the top).
+   * @param {State} state
+   */
+  pointAt(state) {
+    if (state.phase === "done") {
+      // another code's vote under way on this device keeps its pointer
+      if (this.storage.getItem(this.currentPointer) === state.key) this.storage.removeItem(this.currentPointer);
+      this.session?.setItem(this.currentPointer, state.key);
+    } else {
+      this.storage.setItem(this.currentPointer, state.key);
+      this.session?.removeItem(this.currentPointer);
+    }
   }
 
   /**
@@ -233,18 +355,13 @@ export class Booth {
     const key = `${PREFIX}${this.roundId}:${await codeTag(code)}`;
     const state = this.read(key) ?? { v: STATE_VERSION, key, round_id: this.roundId, phase: "new", code };
     this.save(state);
-    try {
-      this.storage.setItem(this.currentPointer, key);
-    } catch {
-      throw new StorageUnavailable();
-    }
-    return state;
+    return /** @type {State} */ (this.state);
   }
 
   /** @returns {State | null} the state of the code in use on this device */
   currentState() {
     try {
-      const key = this.storage.getItem(this.currentPointer);
+      const key = this.storage.getItem(this.currentPointer) ?? this.session?.getItem(this.currentPointer);
       return key ? this.read(key) : null;
     } catch {
       return null;
@@ -255,10 +372,12 @@ export class Booth {
   forgetCurrent() {
     try {
       this.storage.removeItem(this.currentPointer);
+      this.session?.removeItem(this.currentPointer);
     } catch {
       // nothing to forget
     }
     this.state = null;
+    this.freshReceipt = null;
   }
 
   /** @param {string} key */
@@ -292,12 +411,14 @@ export class Booth {
     let state = null;
     let codeError = null;
     try {
+      if (!this.round) await this.loadRound();
+      await this.loadClock();
+      sweepExpired(this.storage, this.now());
       if (raw !== null) {
         const code = normalizeCode(raw);
         if (code) state = await this.adoptCode(code);
         else codeError = "error.bad_code";
       } else state = this.currentState();
-      if (!this.round) await this.loadRound();
     } catch (error) {
       return this.failure(error, stageOf(error, "manifest"), [this.retry(() => this.begin(raw))]);
     }
@@ -333,6 +454,16 @@ export class Booth {
     this.round = round;
   }
 
+  /** The server's time, so that the windows are judged by it. */
+  async loadClock() {
+    const sent = Date.now();
+    const status = await this.request("status");
+    const received = Date.now();
+    const now = Date.parse(status?.now);
+    if (!Number.isFinite(now)) throw new ApiError(200, "bad_answer", "the status has no time");
+    this.skew = now - (sent + received) / 2; // the answer was made about half-way
+  }
+
   /**
    * Continue `state` from wherever it stopped.
    * @param {State} state
@@ -341,6 +472,7 @@ export class Booth {
   async resume(state) {
     this.state = state;
     this.justCast = false;
+    this.freshReceipt = null; // another code's receipt is not this one's
     const round = this.requireRound();
     if (state.mid && state.mid !== round.mid) {
       return this.failure(new ApiError(0, "manifest_changed", `expected ${state.mid}, the server has ${round.mid}`), "generic", [this.otherCode()]);
@@ -361,13 +493,35 @@ export class Booth {
     } catch (error) {
       const used = error instanceof ApiError && error.code === "code_used";
       const actions = used ? [this.otherCode()] : [this.retry(() => this.resume(this.requireState())), this.otherCode()];
+      if (error instanceof ApiError && error.code === "outside_window") return this.issuanceRefused(error, actions);
       return this.failure(error, stageOf(error, "token"), actions);
     }
     const now = this.requireState();
+    if (now.phase === "voting" && this.votingOver()) {
+      // The token can no longer be spent; the answers go with the state when it expires.
+      return this.failure(new ApiError(0, "outside_window", "voting has closed"), "ballot", [this.otherCode()], [], this.votingClosed());
+    }
     if (now.phase === "voting") return { kind: now.step === "review" && this.unanswered().length === 0 ? "review" : "ballot" };
     if (now.phase === "casting") return this.castBallot();
     if (now.phase === "done") return { kind: "receipt", again: !this.justCast };
     return { kind: "code", errorKey: null, value: "" };
+  }
+
+  /**
+   * A token request outside the issuance window, said by the window it missed: before it
+   * opens, when to come back (trying again then works); after it closed, plainly that this
+   * code can no longer be activated, with no "try again" that cannot work.
+   * @param {ApiError} error
+   * @param {Action[]} actions
+   * @returns {Outcome}
+   */
+  issuanceRefused(error, actions) {
+    const { issuance } = this.requireRound().manifest;
+    if (this.votingOver()) return this.failure(error, "token", [this.otherCode()], [], this.votingClosed());
+    if (this.now() >= Date.parse(issuance.closes)) {
+      return this.failure(error, "token", [this.otherCode()], [], { key: "error.issuance_closed", params: { closes: { $time: issuance.closes } } });
+    }
+    return this.failure(error, "token", actions, [], { key: "error.issuance_not_open", params: { opens: { $time: issuance.opens }, closes: { $time: issuance.closes } } });
   }
 
   async learnWard() {
@@ -598,6 +752,8 @@ export class Booth {
         }
         throw error;
       }
+      // The device keeps the code only; the whole receipt stays in memory for this visit
+      // (download, print) and on the device only if the participant asks (keepReceipt).
       this.save({
         v: STATE_VERSION,
         key: state.key,
@@ -605,9 +761,9 @@ export class Booth {
         phase: "done",
         ward: state.ward,
         mid: state.mid,
-        receipt: answer,
         receipt_code: checked.code,
       });
+      this.freshReceipt = answer;
       this.justCast = true;
     });
   }
@@ -628,15 +784,32 @@ export class Booth {
       /** @type {Note[]} */
       const notes = [];
       const refused = error instanceof ApiError && REFUSED_CAST.includes(error.code);
-      if (phase === "casting" && refused) {
+      /** @type {Note | undefined} */
+      let say;
+      if (error instanceof ApiError && error.code === "outside_window" && this.round) {
+        const voting = this.round.manifest.voting;
+        if (this.votingOver()) {
+          actions.length = 0; // trying again cannot help once voting has closed
+          say = this.votingClosed();
+        } else if (this.votingOpensLater()) {
+          say = { key: "error.voting_not_open", params: { opens: { $time: voting.opens }, closes: { $time: voting.closes } } };
+        }
+      }
+      if (phase === "casting" && refused && !this.votingOver()) {
         // The server refused this leaf and kept nothing: the answers may still be changed.
         actions.push({ key: "action.change_answers", run: async () => this.changeAnswers() });
       } else if (phase === "casting") {
         notes.push({ key: "cast.saved_note" });
       }
       if (error instanceof CryptoError && error.localCode) notes.push({ key: "error.local_code", params: { code: error.localCode } });
-      return this.failure(error, stageOf(error, "ballot"), actions, notes);
+      if (!actions.length) actions.push(this.otherCode());
+      return this.failure(error, stageOf(error, "ballot"), actions, notes, say);
     }
+  }
+
+  /** @returns {Note} voting has closed, at what time */
+  votingClosed() {
+    return { key: "error.voting_closed", params: { closes: { $time: this.requireRound().manifest.voting.closes } } };
   }
 
   /** @returns {Outcome} back to the ballot, the refused leaf dropped */
@@ -658,7 +831,36 @@ export class Booth {
     return { kind: "code", errorKey: null, value: "" };
   }
 
-  /** @returns {Outcome} the receipt erased from this device, then the code form */
+  /** @returns {Record<string, any> | null} the whole receipt: this visit's, or the one kept on the device */
+  receipt() {
+    return this.freshReceipt ?? this.state?.receipt ?? null;
+  }
+
+  /** @returns {boolean} whether the whole receipt is kept on this device (not only its code) */
+  receiptKept() {
+    return this.state?.phase === "done" && Boolean(this.state.receipt);
+  }
+
+  /**
+   * Keep the whole receipt on this device, as the participant asked (so that the receipt
+   * checker of this device can check it), or only its code again.
+   * @param {boolean} keep
+   * @returns {Outcome}
+   */
+  keepReceipt(keep) {
+    const state = this.requireState();
+    const receipt = this.receipt();
+    if (state.phase !== "done" || !receipt) return { kind: "receipt", again: !this.justCast };
+    const { receipt: _, ...codeOnly } = state;
+    try {
+      this.save(keep ? { ...codeOnly, receipt } : codeOnly);
+    } catch (error) {
+      return this.failure(error, "generic", []);
+    }
+    return { kind: "receipt", again: !this.justCast };
+  }
+
+  /** @returns {Outcome} the receipt (and its code) erased from this device, then the code form */
   forgetReceipt() {
     if (this.state) this.remove(this.state.key);
     return this.anotherCode();
@@ -684,12 +886,13 @@ export class Booth {
    * @param {string} stage
    * @param {Action[]} actions
    * @param {Note[]} [notes]
+   * @param {Note} [say]
    * @returns {Outcome}
    */
-  failure(error, stage, actions, notes = []) {
+  failure(error, stage, actions, notes = [], say = undefined) {
     if (!(error instanceof ApiError || error instanceof CryptoError || error instanceof StorageUnavailable)) {
       console.warn(messageOf(error)); // a bug, not a refusal: kept for whoever debugs the page
     }
-    return { kind: "error", error, stage, actions, notes };
+    return say ? { kind: "error", error, stage, actions, notes, say } : { kind: "error", error, stage, actions, notes };
   }
 }

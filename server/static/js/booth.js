@@ -14,7 +14,7 @@ import { normalizeCode } from "./codes.js";
 import { jcs } from "./jcs.js";
 import { stripWhiteSpace } from "./ballot.js";
 import { firstNewCharacter } from "./unicode14.js";
-import { Booth, checkpointSize, StorageUnavailable } from "./booth-state.js";
+import { Booth, checkpointSize, KEEP_DAYS_AFTER_VOTING, StorageUnavailable } from "./booth-state.js";
 
 /**
  * @typedef {import("./booth-state.js").Outcome} Outcome
@@ -30,6 +30,7 @@ const root = new URL("..", new URL(location.pathname, location.origin));
 const booth = new Booth({
   roundId,
   storage: window.localStorage,
+  session: window.sessionStorage,
   request: (path, options) => request(apiUrl(root, `rounds/${encodeURIComponent(roundId)}/${path}`), options),
   onStatus: working,
 });
@@ -77,7 +78,9 @@ function showRound() {
   if (!round || $("round-fingerprint").dataset.mid === round.mid) return;
   lbl($("round-title"), round.manifest.title);
   const fingerprint = $("round-fingerprint");
-  tr(fingerprint, "booth.fingerprint", { mid: round.mid });
+  // The fingerprint alone may break anywhere (it has no words); the sentence before it
+  // breaks between words only.
+  fingerprint.replaceChildren(ht("span", "booth.fingerprint"), " ", h("code", { class: "mid", text: round.mid }));
   fingerprint.dataset.mid = round.mid;
   fingerprint.hidden = false;
   const title = document.querySelector("title");
@@ -105,6 +108,7 @@ function windows() {
  * @param {Outcome} outcome
  */
 function render(outcome) {
+  clearTimeout(openingTimer);
   showRound();
   switch (outcome.kind) {
     case "code":
@@ -121,7 +125,7 @@ function render(outcome) {
       renderReceipt(outcome.again);
       return;
     case "error":
-      showError(outcome.error, outcome.stage, outcome.actions, outcome.notes);
+      showError(outcome.error, outcome.stage, outcome.actions, outcome.notes, outcome.say);
       return;
   }
 }
@@ -141,8 +145,9 @@ async function run(step) {
  * @param {string} stage
  * @param {Action[]} actions
  * @param {Note[]} notes
+ * @param {Note} [say] the text that explains the error better than its own
  */
-function showError(error, stage, actions, notes) {
+function showError(error, stage, actions, notes, say) {
   const view = showView("view-error");
   let key;
   let detail;
@@ -153,13 +158,13 @@ function showError(error, stage, actions, notes) {
     ({ key, detail } = explain(error, stage));
   }
   const alarming = error instanceof CryptoError || key === "error.manifest_changed";
-  const showWindows = error instanceof ApiError && error.code === "outside_window";
+  const showWindows = !say && error instanceof ApiError && error.code === "outside_window";
   view.replaceChildren(
     ht("h2", alarming ? "error.heading_alarm" : "error.heading", undefined, { id: "error-heading" }),
     h(
       "div",
       { class: alarming ? "notice alarm" : "notice", role: "alert" },
-      ht("p", key),
+      say ? ht("p", say.key, say.params, { id: "error-text" }) : ht("p", key, undefined, { id: "error-text" }),
       ...notes.map((note) => ht("p", note.key, note.params)),
       ...(showWindows ? windows() : []),
     ),
@@ -260,8 +265,10 @@ function updateCounter(textarea) {
   const max = Number(textarea.dataset.max);
   const used = codePoints(textarea.value);
   const counter = $(`${textarea.id}-count`);
-  tr(counter, "ballot.counter", { n: used, max });
   const over = used > max;
+  // Over the limit, the counter says by how much in words: red alone tells nobody what to do.
+  if (over) tr(counter, "ballot.counter_over", { n: used - max, used, max });
+  else tr(counter, "ballot.counter", { n: used, max });
   counter.classList.toggle("over", over);
   const unknown = firstNewCharacter(textarea.value);
   const error = $(`${textarea.id}-error`);
@@ -286,14 +293,12 @@ function renderBallot(focus = true) {
   subjects.forEach((subject, si) => {
     const answer = booth.answerOf(subject.id);
     const section = h("section", { class: "subject", "aria-labelledby": `subject-${si}` });
+    // Only the name stays on screen while the questions scroll under it: the number and the
+    // role are read once, above and below it, so that the sticky line is one or two lines.
     section.append(
-      h(
-        "h3",
-        { id: `subject-${si}`, class: "subject-heading" },
-        ht("span", "ballot.subject_number", { i: si + 1, n: subjects.length }, { class: "subject-number" }),
-        h("span", { class: "subject-name" }, lbl(h("span"), subject.name)),
-        subject.roleInfo ? lbl(h("span", { class: "subject-role" }), subject.roleInfo.title) : null,
-      ),
+      ht("p", "ballot.subject_number", { i: si + 1, n: subjects.length }, { class: "subject-number" }),
+      h("h3", { id: `subject-${si}`, class: "subject-heading" }, lbl(h("span", { class: "subject-name" }), subject.name)),
+      ...(subject.roleInfo ? [lbl(h("p", { class: "subject-role" }), subject.roleInfo.title)] : []),
     );
     q.criteria.forEach((criterion, ci) => {
       const fieldset = h("fieldset", { class: "question", id: `q-${si}-${ci}`, "data-subject": subject.id, "data-criterion": criterion.id });
@@ -385,19 +390,50 @@ function renderBallot(focus = true) {
     h("div", { class: "bar-status" }, h("progress", { id: "progress", max: 1, value: 0 }), h("p", { id: "remaining", role: "status" })),
     ht("button", "ballot.to_review", undefined, { type: "submit", class: "primary", form: "ballot-form", id: "to-review" }),
   );
-  // A two-phase round: the token is collected before voting opens (threat-model.md).
-  const voting = booth.requireRound().manifest.voting;
-  const early = Date.now() < Date.parse(voting.opens);
   view.replaceChildren(
     ht("h2", "ballot.heading", undefined, { id: "ballot-heading" }),
-    ...(early ? [h("div", { class: "notice", id: "come-back" }, ht("p", "ballot.come_back", { opens: { $time: voting.opens }, closes: { $time: voting.closes } }))] : []),
+    ...comeBack(),
     h("div", { class: "intro" }, ht("p", "ballot.intro"), ht("p", "ballot.saved_note", undefined, { class: "hint" })),
     form,
     bar,
   );
   for (const textarea of form.querySelectorAll("textarea")) updateCounter(textarea);
   updateRemaining();
+  whenVotingOpens(removeComeBack);
   if (focus) focusOn($("ballot-heading"), { top: true });
+}
+
+/**
+ * A two-phase round before voting opens (threat-model.md): the token is taken and kept on
+ * this device; the notice says when, and on which device, to come back. Judged by the
+ * server's time (booth.now()), not the device's.
+ * @returns {HTMLElement[]}
+ */
+function comeBack() {
+  if (!booth.votingOpensLater()) return [];
+  const voting = booth.requireRound().manifest.voting;
+  const times = { opens: { $time: voting.opens }, closes: { $time: voting.closes } };
+  return [h("div", { class: "notice come-back" }, ht("p", "ballot.come_back_when", times, { class: "strong" }), ht("p", "ballot.come_back", times))];
+}
+
+/** Voting has opened: no "come back" any more, in the view shown or in the others kept. */
+function removeComeBack() {
+  for (const notice of document.querySelectorAll(".come-back")) notice.remove();
+}
+
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let openingTimer = undefined;
+
+/**
+ * Call `fn` when voting opens, if the page is still showing the same step then (a phone
+ * left on the review enables its cast button by itself). Browsers cap a timer at about 24.8
+ * days; a page left open longer simply waits for a reload.
+ * @param {() => void} fn
+ */
+function whenVotingOpens(fn) {
+  clearTimeout(openingTimer);
+  const wait = booth.untilVotingOpens();
+  if (wait > 0 && wait < 2 ** 31 - 1) openingTimer = setTimeout(fn, wait + 1000); // a second late rather than early
 }
 
 function toReview() {
@@ -428,6 +464,27 @@ function toReview() {
   }
   render(booth.goTo("review"));
 }
+
+// The review is one entry of the history after the ballot, so that the phone's Back button
+// on the review returns to the ballot instead of leaving the booth.
+const STEP = "anonballotStep";
+
+function reviewInHistory() {
+  if (history.state?.[STEP] === "review") return; // a reload of the review keeps its entry
+  if (history.state?.[STEP] !== "ballot") history.replaceState({ ...history.state, [STEP]: "ballot" }, "");
+  history.pushState({ [STEP]: "review" }, "");
+}
+
+function backToBallot() {
+  if (history.state?.[STEP] === "review") history.back(); // popstate shows the ballot
+  else render(booth.goTo("ballot"));
+}
+
+window.addEventListener("popstate", (event) => {
+  const step = event.state?.[STEP];
+  if (!$("view-review").hidden && step !== "review") render(booth.goTo("ballot"));
+  else if (step === "review" && !$("view-ballot").hidden) toReview();
+});
 
 
 // ------------------------------------------------------------------ step 3: the review
@@ -469,6 +526,7 @@ function renderReview() {
   });
   view.replaceChildren(
     ht("h2", "review.heading", undefined, { id: "review-heading" }),
+    ...comeBack(),
     ht("p", "review.intro"),
     ...parts,
     h("div", { class: "notice" }, ht("p", "review.final_note")),
@@ -479,25 +537,37 @@ function renderReview() {
         type: "button",
         class: "secondary",
         id: "edit-ballot",
-        on: {
-          click: () => render(booth.goTo("ballot")),
-        },
+        on: { click: backToBallot },
       }),
-      ht("button", "review.cast", undefined, {
-        type: "button",
-        class: "primary",
-        id: "cast-ballot",
-        on: {
-          click: (event) => {
-            const button = event.currentTarget;
-            if (button instanceof HTMLButtonElement) button.disabled = true; // one click, one cast (a second would be harmless)
-            run(() => booth.castBallot());
-          },
-        },
-      }),
+      castButton(),
     ),
   );
+  reviewInHistory();
+  whenVotingOpens(() => {
+    removeComeBack();
+    $("cast-ballot").replaceWith(castButton());
+  });
   focusOn($("review-heading"), { top: true });
+}
+
+/** @returns {HTMLButtonElement} the cast button; before voting opens, disabled and saying from when */
+function castButton() {
+  const voting = booth.requireRound().manifest.voting;
+  if (booth.votingOpensLater()) {
+    return ht("button", "review.cast_from", { opens: { $time: voting.opens } }, { type: "button", class: "primary", id: "cast-ballot", disabled: true });
+  }
+  return ht("button", "review.cast", undefined, {
+    type: "button",
+    class: "primary",
+    id: "cast-ballot",
+    on: {
+      click: (event) => {
+        const button = event.currentTarget;
+        if (button instanceof HTMLButtonElement) button.disabled = true; // one click, one cast (a second would be harmless)
+        run(() => booth.castBallot());
+      },
+    },
+  });
 }
 
 // ------------------------------------------------------------------ step 4: the receipt
@@ -528,10 +598,10 @@ function renderReceipt(already) {
   setStep("receipt");
   showWard();
   const view = showView("view-receipt");
-  const receipt = state.receipt ?? {};
+  const receipt = booth.receipt(); // null when this device kept the code only
   const code = state.receipt_code ?? "";
-  const size = checkpointSize(String(receipt.checkpoint));
   const verifyUrl = new URL("verify", root).href;
+  const expires = { expires: { $time: state.expires ?? "" }, days: KEEP_DAYS_AFTER_VOTING };
   view.replaceChildren(
     h(
       "div",
@@ -544,29 +614,40 @@ function renderReceipt(already) {
       { class: "receipt-box" },
       ht("p", "receipt.code_label", undefined, { class: "receipt-label", id: "receipt-code-label" }),
       h("p", { class: "receipt-code", id: "receipt-code", "aria-labelledby": "receipt-code-label" }, codeGroups(code)),
-      h(
-        "ul",
-        { class: "checks" },
-        ht("li", "receipt.check_signature", undefined, { class: "ok" }),
-        ht("li", "receipt.check_inclusion", { n: receipt.leaf_index + 1, size }, { class: "ok" }),
-      ),
-      h(
-        "div",
-        { class: "print-only" },
-        ht("p", "receipt.print_round", { title: booth.requireRound().manifest.title }),
-        ht("p", "receipt.print_position", { n: receipt.leaf_index + 1 }),
-        ht("p", "receipt.print_verify", { url: verifyUrl }),
-      ),
+      receipt
+        ? h(
+            "ul",
+            { class: "checks" },
+            ht("li", "receipt.check_signature", undefined, { class: "ok" }),
+            ht("li", "receipt.check_inclusion", { n: receipt.leaf_index + 1, size: checkpointSize(String(receipt.checkpoint)) }, { class: "ok" }),
+          )
+        : null,
+      receipt
+        ? h(
+            "div",
+            { class: "print-only" },
+            ht("p", "receipt.print_round", { title: booth.requireRound().manifest.title }),
+            ht("p", "receipt.print_position", { n: receipt.leaf_index + 1 }),
+            ht("p", "receipt.print_verify", { url: verifyUrl }),
+          )
+        : null,
     ),
-    ht("p", "receipt.keep"),
+    receipt ? ht("p", "receipt.keep") : ht("p", "receipt.not_kept", undefined, { id: "receipt-not-kept" }),
     ht("p", "receipt.privacy", undefined, { class: "hint" }),
-    h(
-      "div",
-      { class: "actions no-print" },
-      ht("button", "receipt.download", undefined, { type: "button", class: "primary", id: "download-receipt", on: { click: () => download(receipt, code) } }),
-      ht("button", "receipt.print", undefined, { type: "button", class: "secondary", id: "print-receipt", on: { click: () => window.print() } }),
-      ht("a", "receipt.verify", undefined, { class: "button secondary", href: verifyUrl, id: "verify-link" }),
-    ),
+    // replaceChildren writes a null as the text "null": what is left out is an empty list
+    ...(receipt
+      ? [
+          h(
+            "div",
+            { class: "actions no-print" },
+            ht("button", "receipt.download", undefined, { type: "button", class: "primary", id: "download-receipt", on: { click: () => download(receipt, code) } }),
+            ht("button", "receipt.print", undefined, { type: "button", class: "secondary", id: "print-receipt", on: { click: () => window.print() } }),
+          ),
+          keepChoice(),
+        ]
+      : []),
+    ht("p", "receipt.expires", expires, { class: "hint no-print", id: "receipt-expires" }),
+    h("div", { class: "actions no-print" }, ht("a", "receipt.verify", undefined, { class: "button secondary", href: verifyUrl, id: "verify-link" })),
     h(
       "div",
       { class: "actions no-print minor" },
@@ -585,6 +666,23 @@ function renderReceipt(already) {
     ),
   );
   focusOn($("receipt-heading"), { top: true });
+}
+
+/**
+ * Whether the device keeps the whole receipt or its code only (the default: on a shared
+ * phone the next person must not find a receipt that shows, after the tally, how it was
+ * counted). A choice made on a phone of one's own, for the receipt checker of this device.
+ * @returns {HTMLElement}
+ */
+function keepChoice() {
+  const box = h("input", { type: "checkbox", id: "keep-receipt", checked: booth.receiptKept(), "aria-describedby": "keep-note" });
+  const note = ht("p", booth.receiptKept() ? "receipt.kept_note" : "receipt.code_only_note", undefined, { class: "hint", id: "keep-note" });
+  box.addEventListener("change", () => {
+    const outcome = booth.keepReceipt(box.checked);
+    if (outcome.kind === "error") render(outcome);
+    else tr(note, booth.receiptKept() ? "receipt.kept_note" : "receipt.code_only_note");
+  });
+  return h("div", { class: "keep no-print" }, h("label", { class: "option keep-option", for: "keep-receipt" }, box, ht("span", "receipt.keep_label")), note);
 }
 
 // ------------------------------------------------------------------ the flow

@@ -231,12 +231,20 @@ export async function initI18n() {
 }
 
 /**
- * A date-time of the manifest (RFC 3339) for people, in the current language.
+ * The district's time zone: the times of a round are shown as its invitation slips print
+ * them (server/slips.py), whatever zone the device is set to (a borrowed laptop set to UTC
+ * must not tell a participant that voting opens at 01:00). Viet Nam keeps UTC+7 all year.
+ */
+export const DISTRICT_TIME_ZONE = "Asia/Ho_Chi_Minh";
+
+/**
+ * A date-time of the manifest (RFC 3339) for people, in the current language and the
+ * district's time zone.
  * @param {string} text
  * @returns {string}
  */
 export function formatTime(text) {
   const date = new Date(text);
   if (Number.isNaN(date.getTime())) return text;
-  return new Intl.DateTimeFormat(current === "vi" ? "vi-VN" : "en-GB", { dateStyle: "full", timeStyle: "short" }).format(date);
+  return new Intl.DateTimeFormat(current === "vi" ? "vi-VN" : "en-GB", { dateStyle: "full", timeStyle: "short", timeZone: DISTRICT_TIME_ZONE }).format(date);
 }

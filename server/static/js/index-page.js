@@ -2,7 +2,9 @@
 // anonballot: the front page (GET /), the rounds of this server with a link to each booth.
 //
 // GET api/rounds gives the round ids and states; each open round's signed manifest gives
-// its title and windows (verified here, like the booth does, before it is shown).
+// its title and windows (verified here, like the booth does, before it is shown), and its
+// status the server's time, by which the page says which window is open now (the server's
+// clock decides, not the device's).
 
 import { apply, initI18n, onLanguageChange } from "./i18n.js";
 import { apiUrl, request } from "./api.js";
@@ -37,16 +39,45 @@ async function roundItem(entry) {
   const item = h("li", { class: "round", "data-round": entry.round_id }, h("h3", {}, title));
   if (round) {
     const m = round.manifest;
+    // Both windows, in a two-phase round the code is activated days before voting opens.
     item.append(
-      ht("p", "booth.window.voting", { opens: { $time: m.voting.opens }, closes: { $time: m.voting.closes } }, { class: "hint" }),
+      ht("p", "booth.window.issuance", { opens: { $time: m.issuance.opens }, closes: { $time: m.issuance.closes } }, { class: "window" }),
+      ht("p", "booth.window.voting", { opens: { $time: m.voting.opens }, closes: { $time: m.voting.closes } }, { class: "window" }),
     );
   }
+  let now = "";
+  if (round && entry.state === "open") {
+    try {
+      const status = await request(apiUrl(root, `rounds/${encodeURIComponent(entry.round_id)}/status`));
+      const time = Date.parse(status?.now);
+      if (Number.isFinite(time)) now = nowKey(round.manifest, time);
+    } catch {
+      // the windows above say it all
+    }
+    if (now) item.append(ht("p", now, undefined, { class: "now" }));
+  }
   if (entry.state === "open") {
-    item.append(ht("a", "index.enter", undefined, { class: "button primary", href: booth }));
+    // Before voting opens, the booth activates the code: the button says so.
+    const enter = now === "index.now.issuance" ? "index.activate" : "index.enter";
+    item.append(ht("a", enter, undefined, { class: "button primary", href: booth }));
   } else {
     item.append(ht("p", `index.state.${entry.state}`, undefined, { class: "hint" }));
   }
   return item;
+}
+
+/**
+ * The catalog text of what a participant can do now in an open round.
+ * @param {import("./manifest.js").Manifest} m
+ * @param {number} now the server's time (ms)
+ * @returns {string}
+ */
+function nowKey(m, now) {
+  const inside = (/** @type {{opens: string, closes: string}} */ w) => Date.parse(w.opens) <= now && now < Date.parse(w.closes);
+  if (now >= Date.parse(m.voting.closes)) return "index.now.over";
+  if (inside(m.voting)) return inside(m.issuance) ? "index.now.voting" : "index.now.voting_only";
+  if (inside(m.issuance)) return "index.now.issuance";
+  return now < Date.parse(m.issuance.opens) ? "index.now.before" : "index.now.between";
 }
 
 async function main() {

@@ -29,7 +29,7 @@ import { parseReceipt, receiptCode, verifyReceipt } from "./receipt.js";
 import { countedReleases } from "./releases.js";
 import { openLeaf } from "./opening.js";
 import { stripWhiteSpace } from "./ballot.js";
-import { PREFIX } from "./booth-state.js";
+import { PREFIX, sweepExpired } from "./booth-state.js";
 
 const root = new URL(".", new URL(location.pathname, location.origin));
 /**
@@ -362,6 +362,10 @@ function deviceReceipts() {
   /** @type {import("./booth-state.js").State[]} */
   const out = [];
   try {
+    // Expired receipts go first. This page knows only the device's clock, which may be
+    // wrong: it removes receipts only, never a vote under way (the booth does, by the
+    // server's clock).
+    sweepExpired(localStorage, Date.now(), ["done"]);
     for (let i = 0; i < localStorage.length; i++) {
       const key = localStorage.key(i);
       if (!key?.startsWith(PREFIX) || key.endsWith(":current")) continue;
