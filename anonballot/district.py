@@ -6,6 +6,7 @@ ward's roster count and issuer key.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,20 @@ from .encoding import JSONValue, check_id, check_label
 from .errors import ManifestError
 from .tokens import IssuerPublicKey
 
-__all__ = ["District", "Role", "Subject", "SubjectChange", "Ward", "compare_subjects"]
+__all__ = [
+    "DISTRICT_TIME",
+    "District",
+    "Role",
+    "Subject",
+    "SubjectChange",
+    "Ward",
+    "compare_subjects",
+]
+
+DISTRICT_TIME = dt.timezone(dt.timedelta(hours=7), "UTC+7")
+"""The district's time, in which every time is shown to people: Viet Nam keeps UTC+7 all
+year (no summer time). The booth shows the same times (server/static/js/i18n.js,
+Asia/Ho_Chi_Minh), whatever offset the manifest's RFC 3339 strings were written with."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import click
 import yaml
 
-from anonballot.district import District, Subject, compare_subjects
+from anonballot.district import DISTRICT_TIME, District, Subject, compare_subjects
 from anonballot.encoding import parse_json
 from anonballot.errors import AnonBallotError, InputError
 from anonballot.manifest import PUBLIC, RESTRICTED, PreviousRound, RoundConfig, Window
@@ -327,7 +327,7 @@ def roster_show(server: str, token_file: Path | None) -> None:
 
 # -- rounds --------------------------------------------------------------------------------------
 
-VN = dt.timezone(dt.timedelta(hours=7))
+VN = DISTRICT_TIME
 
 
 def local_time(text: str) -> str:

@@ -19,7 +19,6 @@ a new sheet.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import functools
 import io
 from collections.abc import Iterable, Sequence
@@ -31,6 +30,7 @@ import jinja2
 import markupsafe
 
 from anonballot.codes import format_code, normalize_code
+from anonballot.district import DISTRICT_TIME
 from anonballot.encoding import parse_time
 from anonballot.errors import InputError
 from anonballot.manifest import RoundConfig, Window
@@ -58,11 +58,6 @@ __all__ = [
 COLUMNS, ROWS = 2, 4
 SLIPS_PER_SHEET = COLUMNS * ROWS
 """Eight slips of 95 mm x 69 mm on each A4 sheet (2 columns, 4 rows)."""
-
-DISTRICT_TIME = dt.timezone(dt.timedelta(hours=7), "UTC+7")
-"""The district's time: Viet Nam keeps UTC+7 all year (no summer time). The booth shows the
-same times (server/static/js/i18n.js, Asia/Ho_Chi_Minh), whatever offset the manifest's
-RFC 3339 strings were written with."""
 
 
 def slip_time(text: str, *, year: bool = True) -> str:

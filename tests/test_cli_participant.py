@@ -215,8 +215,7 @@ def test_vote_verify_release_tally_record_and_audit(tmp_path: Path) -> None:
         lines = result.stdout.splitlines()
         assert lines[-1] == "KẾT LUẬN: mọi kiểm tra đều đạt"
         assert any(
-            line.startswith("  A5 ĐẠT  không thẻ bỏ phiếu nào được dùng hai lần")
-            for line in lines
+            line.startswith("  A5 ĐẠT  không thẻ bỏ phiếu nào được dùng hai lần") for line in lines
         )
         assert "Kết quả kiểm lại từ các phiếu:" in lines
         assert any(line.startswith("  Phường Bồ Đề: ") and "phiếu hợp lệ" in line for line in lines)

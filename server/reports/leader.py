@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from anonballot.disclosure import Comparison, Difference, Disclosure
+from anonballot.district import DISTRICT_TIME
 from anonballot.encoding import b64u_encode, parse_time
 from anonballot.errors import NotFound
 from anonballot.manifest import Manifest, Window
@@ -78,8 +79,10 @@ def date_text(m: Messages, when: dt.date) -> str:
 
 
 def dates_text(m: Messages, window: Window) -> str:
-    """A window's dates (UTC, as protocol section 2 writes times)."""
-    opens, closes = parse_time(window.opens).date(), parse_time(window.closes).date()
+    """A window's dates, in the district's time (a window opening at 06:00 in Hà Nội opens
+    on that day, though it is still the day before in UTC)."""
+    opens = parse_time(window.opens).astimezone(DISTRICT_TIME).date()
+    closes = parse_time(window.closes).astimezone(DISTRICT_TIME).date()
     return m.t("dates", opens=date_text(m, opens), closes=date_text(m, closes))
 
 
