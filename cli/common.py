@@ -20,6 +20,7 @@ __all__ = [
     "ApiClient",
     "ApiError",
     "CheckFailed",
+    "NotNow",
     "ServerFailed",
     "TryAgain",
     "access_token_option",
@@ -67,6 +68,13 @@ class TryAgain(AnonBallotError):
         )
 
 
+class NotNow(AnonBallotError):
+    """Outside the window for this step: what was done is saved, the text says when to come
+    back (or that it is too late); exit 1, as a retry can succeed later."""
+
+    code = "not_now"
+
+
 class CheckFailed(VerificationError):
     """A check the command made did not pass."""
 
@@ -78,6 +86,7 @@ EXIT_STATUS: dict[type[AnonBallotError], int] = {
     VerificationError: 1,
     ServerFailed: 1,
     TryAgain: 1,
+    NotNow: 1,
 }
 """Exit status by error class (a subclass takes that of its nearest listed base): 1 when a
 check failed or the server failed, 2 when the input was unusable."""

@@ -46,6 +46,7 @@ from .common import (
     ApiClient,
     ApiError,
     CheckFailed,
+    NotNow,
     TryAgain,
     access_token_option,
     clean_errors,
@@ -431,8 +432,10 @@ def _vote(
                 f"{base}/tokens", json={"code": normalized, "blinded": b64u_encode(blinded)}
             )
         except ApiError as exc:
-            if fresh and exc.code == "code_used":
+            if fresh and exc.code in ("code_used", "outside_window"):
                 state_path.unlink(missing_ok=True)  # this request was never served
+            if exc.code == "outside_window":
+                raise _not_now(api, base, p.manifest, t, "issuance", state_path) from exc
             raise
         if not isinstance(issued, dict):
             raise StateError("the server's token answer is not an object")
@@ -450,9 +453,14 @@ def _vote(
 
     if p.receipt is None:
         click.echo(t("sending"))
-        answer = api.post(
-            f"{base}/ballots", content=p.leaf, headers={"content-type": "application/json"}
-        )
+        try:
+            answer = api.post(
+                f"{base}/ballots", content=p.leaf, headers={"content-type": "application/json"}
+            )
+        except ApiError as exc:
+            if exc.code == "outside_window":
+                raise _not_now(api, base, p.manifest, t, "voting", state_path) from exc
+            raise
         p.check_receipt(answer)
         save()
     receipt = p.receipt
@@ -465,6 +473,31 @@ def _vote(
     show_receipt_code(receipt.code, t)
     click.echo(t("receipt_saved", path=path))
     click.echo(t("check_later", path=path, server=api.base))
+
+
+def _not_now(
+    api: ApiClient, base: str, manifest: Manifest, t: Lang, step: str, state_path: Path
+) -> NotNow:
+    """The server refused a step outside its window: say plainly, in the district's time,
+    whether to come back (and when, on this same device) or that it is too late."""
+    from anonballot.district import DISTRICT_TIME
+    from anonballot.encoding import parse_time
+
+    status = api.get(f"{base}/status")
+    now = parse_time(str(status["now"])) if isinstance(status, dict) else None
+    window = manifest.issuance if step == "issuance" else manifest.voting
+
+    def local(text: str) -> str:
+        return f"{parse_time(text).astimezone(DISTRICT_TIME):%H:%M %d/%m/%Y}"
+
+    opens, closes = local(window.opens), local(window.closes)
+    early = now is not None and now < parse_time(window.opens)
+    if step == "issuance":
+        key = "not_yet_issuance" if early else "too_late_issuance"
+        return NotNow(t(key, opens=opens, closes=closes))
+    if early:
+        return NotNow(t("not_yet_voting", opens=opens, closes=closes, path=state_path))
+    return NotNow(t("too_late_voting", closes=closes))
 
 
 def _finished_again(

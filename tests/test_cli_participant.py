@@ -418,3 +418,66 @@ def test_receipt_verify_input_errors(live: tuple[Office, str], tmp_path: Path) -
     assert "has no round" in one_line_error(result)
     result = invoke("receipt", "verify", bad, "--record", tmp_path / "nothing")
     assert "no such file or folder" in one_line_error(result)
+
+
+def test_a_two_phase_round_says_when_to_come_back(tmp_path: Path) -> None:
+    """During issuance the token is taken and the ballot sealed, then the command says when
+    voting opens (exit 1); after issuance, a code without a token hears it is too late."""
+    import dataclasses
+    import datetime as dt
+
+    from _live import serve_app
+    from conftest import all_answers
+
+    from anonballot.manifest import Window
+    from anonballot.server.app import create_app
+    from anonballot.server.roster import RosterEntry
+    from anonballot.server.service import Service
+    from anonballot.testing import demo_config
+
+    start = dt.datetime(2026, 5, 4, 0, 0, tzinfo=dt.UTC)  # 07:00 in Hà Nội
+    now = [start + dt.timedelta(hours=1)]
+    service = Service(tmp_path / "data", key_bits=2048, clock=lambda: now[0])
+    config, _ = demo_config(wards=1, round_id="two-phase")
+    config = dataclasses.replace(
+        config,
+        issuance=Window("2026-05-04T00:00:00Z", "2026-05-09T00:00:00Z"),
+        voting=Window("2026-05-11T00:00:00Z", "2026-05-16T00:00:00Z"),
+    )
+    service.set_district(config.district)
+    ward = config.district.wards[0].id
+    service.import_roster([RosterEntry(ward, f"Người {i}") for i in range(2)])
+    service.create_round(config)
+    early, late = (i.code for i in service.make_invitations("two-phase"))
+    service.round("two-phase").open()
+    manifest = service.round("two-phase").manifest
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(all_answers(manifest, ward, "tot")), encoding="utf-8")
+    try:
+        with serve_app(create_app(service)) as url:
+
+            def vote(code: str, state: str) -> Result:
+                return invoke(
+                    "vote", "--server", url, "--round", "two-phase", "--code", code,
+                    "--answers", answers, "--state", tmp_path / state,
+                    "--receipt", tmp_path / f"{state}.receipt", "--lang", "en",
+                )  # fmt: skip
+
+            result = vote(early, "early.json")
+            assert result.exit_code == 1, result.output
+            assert "Voting token received." in result.stdout
+            assert result.stderr.strip().startswith(
+                "error: the voting token is taken and the ballot sealed, but voting has not "
+                "started: from 07:00 11/05/2026 to 07:00 16/05/2026 (Hà Nội time)"
+            )
+            now[0] = dt.datetime(2026, 5, 12, 3, 0, tzinfo=dt.UTC)
+            result = vote(early, "early.json")
+            assert result.exit_code == 0, result.output
+            assert "Your ballot has been recorded." in result.stdout
+            result = vote(late, "late.json")
+            assert result.exit_code == 1, result.output
+            assert "this code can no longer get a voting token" in result.stderr
+            assert "contact the ward's organizers" in result.stderr
+            assert not (tmp_path / "late.json").exists()  # nothing to resume
+    finally:
+        service.close()
