@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from anonballot.district import DISTRICT_TIME
 from anonballot.manifest import Manifest
 
 from ..i18n import Messages
@@ -101,7 +102,7 @@ def render_turnout(
         state=str(turnout["state"]),
         rows=rows,
         total=total,
-        stamp=now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        stamp=now.astimezone(DISTRICT_TIME).strftime("%H:%M:%S %d/%m/%Y"),
     )
 
 
