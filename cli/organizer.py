@@ -179,15 +179,12 @@ def _ward_names(wards: Any) -> dict[str, str]:
 
 # -- district ------------------------------------------------------------------------------------
 
-DISTRICT_COMMENTS = {
-    "name": "The district's name: a label, Vietnamese (vi) required, other languages optional.",
-    "wards": "Each ward: an id (a-z, 0-9 and '-') and its name. Rosters name wards by id or name.",
-    "roles": "The roles rated in every ward.",
-    "subjects": (
-        "The people rated: one per role and ward. Every ward needs at least one.\n"
-        "The names below are PLACEHOLDERS: replace them with the real names."
-    ),
-}
+DISTRICT_KEYS = ("name", "wards", "roles", "subjects")
+
+
+def _comments(kind: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """The comments above a configuration file's keys, in this run's language."""
+    return {k: t(f"cfg.{kind}.{k}") for k in keys}
 
 
 @click.group()
@@ -225,7 +222,7 @@ def district_show(as_json: bool, server: str, token_file: Path | None) -> None:
     if as_json:
         click.echo(json.dumps(value, ensure_ascii=False, indent=2))
     else:
-        click.echo(dump_yaml(value, DISTRICT_COMMENTS), nl=False)
+        click.echo(dump_yaml(value, _comments("district", DISTRICT_KEYS)), nl=False)
 
 
 @district.command("example")
@@ -234,11 +231,9 @@ def district_example() -> None:
     """Print the Long Biên demo district as YAML: a starting point to edit."""
     from anonballot.testing import long_bien_district
 
-    header = (
-        "anonballot district: edit, then `anonballot district set district.yaml`.\n"
-        "The Long Biên demo district (14 wards, two roles each)."
-    )
-    click.echo(dump_yaml(long_bien_district().to_json(), DISTRICT_COMMENTS, header), nl=False)
+    comments = _comments("district", DISTRICT_KEYS)
+    text = dump_yaml(long_bien_district().to_json(), comments, t("cfg.district_header"))
+    click.echo(text, nl=False)
 
 
 # -- roster --------------------------------------------------------------------------------------
@@ -410,34 +405,21 @@ def _windows(
     return _phases(_time(start, "--start"), days or 7, issuance_days)
 
 
-ROUND_COMMENTS = {
-    "round_id": "The round's id (a-z, 0-9 and '-'), e.g. the district and the month.",
-    "title": "Shown to participants and on the invitation slips.",
-    "district": "The district's name.",
-    "origin": (
-        "The name of the round's log (its checkpoints' first line): your server's host name\n"
-        "and the round id, no spaces. REPLACE district.example with your server's host."
-    ),
-    "issuance": "When participants can collect their token with their invitation code.",
-    "voting": "When ballots are accepted. Times are RFC 3339 with an offset (+07:00 is Hà Nội).",
-    "questionnaire": "The form: the scale, 'no opinion', the criteria and the comment fields.",
-    "roles": "From here to subjects: the district (anonballot district show).",
-    "trustees": (
-        "The trustees: each one's PUBLIC keys, from `anonballot trustee keygen` on their own\n"
-        "machine. Nobody can open the ballots without `threshold` of them."
-    ),
-    "threshold": "How many trustees must release their key before the tally.",
-    "min_group": "Results are shown for groups of at least this many ballots.",
-    "results_access": (
-        "Who reads the trustees' releases, the results and the reports: restricted (holders\n"
-        "of an access token: the standing committee, the auditors; each person rated sees\n"
-        "their own report) or public (everyone). Turnout and the board are always public."
-    ),
-    "previous": (
-        "The round this one follows (round_id and mid); `round create --previous ROUND`\n"
-        "and `round clone` fill it in."
-    ),
-}
+ROUND_KEYS = (
+    "round_id",
+    "title",
+    "district",
+    "origin",
+    "issuance",
+    "voting",
+    "questionnaire",
+    "roles",
+    "trustees",
+    "threshold",
+    "min_group",
+    "results_access",
+    "previous",
+)
 
 PLACEHOLDER = "REPLACE-with-the-trustee-public-key"
 MONTHS = (
@@ -548,10 +530,7 @@ def round_example_config(
         click.echo(problem_line_warning(t("placeholder_keys")), err=True)
     if single_phase:
         _overlap_warning(issuance_window, voting_window)
-    header = (
-        "anonballot round configuration: edit, then\n`anonballot round create --config round.yaml`."
-    )
-    click.echo(dump_yaml(value, ROUND_COMMENTS, header), nl=False)
+    click.echo(dump_yaml(value, _comments("round", ROUND_KEYS), t("cfg.round_header")), nl=False)
 
 
 @round_group.command("create")
@@ -828,7 +807,7 @@ def round_show(round_id: str, as_json: bool, server: str, token_file: Path | Non
     if as_json:
         click.echo(json.dumps(value, ensure_ascii=False, indent=2))
     else:
-        click.echo(dump_yaml(value, ROUND_COMMENTS), nl=False)
+        click.echo(dump_yaml(value, _comments("round", ROUND_KEYS)), nl=False)
 
 
 # -- invitations and turnout ---------------------------------------------------------------------

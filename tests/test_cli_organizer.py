@@ -735,6 +735,9 @@ def test_the_organizer_s_commands_speak_vietnamese_by_default(ro: Live) -> None:
     assert refused.exit_code == 2
     assert refused.stderr.startswith("lỗi: ")
     assert ok(ro.run("--lang", "en", "roster", "show", env=vietnamese)).endswith("total: 8\n")
+    config = ok(ro.run("round", "example-config", env=vietnamese))
+    assert "# Các bên giữ khóa: khóa CÔNG KHAI của từng bên" in config
+    assert "# Hạn kích hoạt mã mời" in config
     missing = CliRunner().invoke(
         main, ["round", "list", "--server", f"http://127.0.0.1:{free_port()}"],
         env={"ANONBALLOT_LANG": ""},
