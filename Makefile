@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck typecheck-js pytest bench clean system-packages
+.PHONY: test demo lint typecheck typecheck-js pytest bench bench-booth clean system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/audit.py
+
+# The booth on a throttled phone (Chromium): from the slip's link to the ballot on screen
+bench-booth: $(STAMP) system-packages
+	$(BIN)/python bench/booth_load.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis node_modules

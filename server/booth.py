@@ -14,6 +14,12 @@ clear, exactly as with the command-line client. See docs/booth.md.
 
 The pages use relative addresses, so the booth also works behind a reverse proxy that serves
 it under a path prefix.
+
+Every file, the pages included, is read and gzipped once, when the routes are made
+(``server/assets.py``): edit a file, restart the server. The pages are served with their
+static addresses under the folder's version, cached as immutable, and with preloads of their
+modules (and the booth of its round's manifest); the pages themselves are ``no-cache``, each
+with a strong ETag.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ import re
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .assets import REVALIDATE, Asset, StaticFolder, media_type
 
 __all__ = ["STATIC", "booth_routes"]
 
@@ -32,38 +39,58 @@ STATIC = Path(__file__).resolve().parent / "static"
 """The folder served under ``/static``."""
 
 _ROUND_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-_PAGE_HEADERS = {"cache-control": "no-cache"}
+_HTML = media_type("page.html")
 
 
-def _page(name: str) -> Response:
-    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+class Pages:
+    """The three pages, pinned to the static folder's version (:meth:`StaticFolder.pin`)."""
+
+    def __init__(self, static: StaticFolder) -> None:
+        def pinned(name: str) -> str:
+            return static.pin(static.files[name].plain.body.decode("utf-8"))
+
+        self.index_page = Asset.of(pinned("index.html").encode("utf-8"), _HTML)
+        self.verify_page = Asset.of(pinned("verify.html").encode("utf-8"), _HTML)
+        self.booth_html = pinned("booth.html")
+
+    async def index(self, request: Request) -> Response:
+        """The rounds open for voting, with a link to each booth."""
+        return self.index_page.answer(request, REVALIDATE)
+
+    async def booth(self, request: Request) -> Response:
+        """The voting booth of one round: the same page for every round, but for a preload of
+        the round's manifest."""
+        round_id = request.path_params["round_id"]
+        if not _ROUND_ID.fullmatch(round_id):
+            return JSONResponse(
+                {"error": "not_found", "detail": f"there is nothing at {request.url.path}"},
+                status_code=404,
+            )
+        return self.booth_page(round_id).answer(request, REVALIDATE)
+
+    def booth_page(self, round_id: str) -> Asset:
+        """The booth's page for ``round_id`` (checked against :data:`_ROUND_ID`, so safe in an
+        attribute). The booth asks for the manifest first thing, but only once its modules
+        and catalog are in: the preload asks with the page, a round trip of a phone network
+        earlier (the same URL, mode and credentials as api.js's fetch, so that it is used).
+        Made for each request (some microseconds): nothing is kept per round id, made up or not."""
+        manifest = f"../api/rounds/{round_id}/manifest"
+        link = f'<link rel="preload" href="{manifest}" as="fetch" crossorigin>\n'
+        html = self.booth_html.replace("</head>", f"{link}</head>", 1)
+        return Asset.of(html.encode("utf-8"), _HTML)
+
+    async def verify(self, request: Request) -> Response:
+        """The receipt checker."""
+        return self.verify_page.answer(request, REVALIDATE)
 
 
-async def index(request: Request) -> Response:
-    """The rounds open for voting, with a link to each booth."""
-    return _page("index.html")
-
-
-async def booth(request: Request) -> Response:
-    """The voting booth of one round (the page itself is the same for every round)."""
-    if not _ROUND_ID.fullmatch(request.path_params["round_id"]):
-        return JSONResponse(
-            {"error": "not_found", "detail": f"there is nothing at {request.url.path}"},
-            status_code=404,
-        )
-    return _page("booth.html")
-
-
-async def verify(request: Request) -> Response:
-    """The receipt checker."""
-    return _page("verify.html")
-
-
-def booth_routes() -> list[BaseRoute]:
+def booth_routes(static: Path = STATIC) -> list[BaseRoute]:
     """The routes of the participants' pages, to add to the application's routes."""
+    folder = StaticFolder(static)
+    pages = Pages(folder)
     return [
-        Route("/", index, methods=["GET", "HEAD"]),
-        Route("/r/{round_id}", booth, methods=["GET", "HEAD"]),
-        Route("/verify", verify, methods=["GET", "HEAD"]),
-        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        Route("/", pages.index, methods=["GET", "HEAD"]),
+        Route("/r/{round_id}", pages.booth, methods=["GET", "HEAD"]),
+        Route("/verify", pages.verify, methods=["GET", "HEAD"]),
+        Route("/static/{path:path}", folder.serve, methods=["GET", "HEAD"], name="static"),
     ]

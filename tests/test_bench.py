@@ -1,4 +1,5 @@
-"""Smoke test of the audit benchmark (bench/audit.py): a tiny round, built, audited, reported."""
+"""Smoke tests of the benchmarks: the audit (bench/audit.py), a tiny round built, audited and
+reported; the booth's load (bench/booth_load.py), two throttled loads in Chromium."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "audit.py"
+BOOTH_LOAD = BENCH.parent / "booth_load.py"
 
 
 def test_bench_quick_runs(tmp_path: Path) -> None:
@@ -38,3 +40,21 @@ def test_bench_quick_runs(tmp_path: Path) -> None:
     assert row is not None, result.stdout
     assert float(row.group(1)) > 0  # the ratio to the primitive floor
     assert "target ratio <= 1.3" in result.stdout
+
+
+def test_booth_load_quick_runs(tmp_path: Path) -> None:
+    result = subprocess.run(  # noqa: S603 (our own script, with the test's interpreter)
+        [sys.executable, str(BOOTH_LOAD), "--quick", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for cache in ("cold", "warm"):
+        row = re.search(rf"^{cache}\s+(\d+)\s+(\d+)\s+(\d+)\s", result.stdout, re.MULTILINE)
+        assert row is not None, result.stdout
+        median, low, high = (int(g) for g in row.groups())
+        assert 0 < low <= median <= high
+    assert "ballot on screen" in result.stdout
+    assert "profile slow-4g: latency 150 ms" in result.stdout

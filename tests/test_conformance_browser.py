@@ -29,9 +29,11 @@ MODULES = {
     "b64u": "/static/js/b64u.js",
     "bytes": "/static/js/bytes.js",
     "checkpoint": "/static/js/checkpoint.js",
+    "codes": "/static/js/codes.js",
     "hpke": "/static/js/hpke.js",
     "jcs": "/static/js/jcs.js",
     "leaf": "/static/js/leaf.js",
+    "ledger": "/static/js/ledger.js",
     "manifest": "/static/js/manifest.js",
     "merkle": "/static/js/merkle.js",
     "receipt": "/static/js/receipt.js",
@@ -108,6 +110,87 @@ def test_invitation_codes(page: Page) -> None:
         [c["input"] for c in cases],
     )
     assert got == [c["normalized"] for c in cases]
+
+
+def test_ledger_pseudonyms(page: Page) -> None:
+    """codes.js computes the pseudonym of each code as typed, as anonballot.codes does; a
+    text that is not a code has none."""
+    v = vector("codes.json")
+    got = page.evaluate(
+        """async ([mid, inputs]) => {
+          const { codes, attempt } = window.conf;
+          return Promise.all(inputs.map(async (text) => {
+            const r = await attempt(() => codes.pseudonym(mid, text));
+            return r.ok ? r.value : null;
+          }));
+        }""",
+        [v["mid"], [c["input"] for c in v["cases"]]],
+    )
+    assert got == [c.get("pseudonym") for c in v["cases"]]
+    assert any(p is not None for p in got)
+    assert None in got
+
+
+def test_issuance_ledger(page: Page) -> None:
+    """ledger.js opens the record's issuance ledger under its signed close statement, and
+    refuses every ledger the close statement does not bind or that breaks section 8."""
+    record = SUITE / "record"
+    signed_manifest = json.loads((record / "manifest.json").read_text(encoding="utf-8"))
+    signed_close = json.loads((record / "close.json").read_text(encoding="utf-8"))
+    ledger = json.loads((record / "issuance.json").read_text(encoding="utf-8"))
+    first_ward = sorted(ledger["wards"])[0]
+    entries = ledger["wards"][first_ward]
+    tampered = {
+        "one entry less": {**ledger, "wards": {**ledger["wards"], first_ward: entries[1:]}},
+        "unsorted": {
+            **ledger,
+            "wards": {**ledger["wards"], first_ward: [entries[1], entries[0], *entries[2:]]},
+        },
+        "twice": {
+            **ledger,
+            "wards": {**ledger["wards"], first_ward: [entries[0], *entries]},
+        },
+        "another round": {**ledger, "round": vector("codes.json")["mid"][::-1]},
+        "a ward missing": {**ledger, "wards": {first_ward: entries}},
+        "not a pseudonym": {**ledger, "wards": {**ledger["wards"], first_ward: ["x", *entries]}},
+        "an extra key": {**ledger, "extra": 1},
+    }
+    got = page.evaluate(
+        """async ([signedManifest, signedClose, ledger, tampered, firstWard]) => {
+          const { manifest, ledger: L, b64u, attempt } = window.conf;
+          const round = await manifest.openSignedManifest(signedManifest);
+          const key = b64u.b64uDecode(round.manifest.organizer_key, 32);
+          const close = await manifest.verifySignedObject(signedClose, "close", key);
+          const opened = await L.openLedger(ledger, round, close);
+          const counts = Object.fromEntries(
+            Object.entries(opened.wards).map(([w, e]) => [w, e.length]),
+          );
+          const code = async (value, c = close) => {
+            const r = await attempt(() => L.openLedger(value, round, c));
+            return r.ok ? "opened" : r.error;
+          };
+          const refused = {};
+          for (const [name, value] of Object.entries(tampered)) refused[name] = await code(value);
+          const issued = { ...close.issued, [firstWard]: close.issued[firstWard] + 1 };
+          refused["counts"] = await code(ledger, { ...close, issued });
+          return {
+            counts,
+            found: L.wardOf(opened, ledger.wards[firstWard][0]),
+            missing: L.wardOf(opened, "A".repeat(43)),
+            refused,
+          };
+        }""",
+        [signed_manifest, signed_close, ledger, tampered, first_ward],
+    )
+    assert got["counts"] == signed_close["close"]["issued"]
+    assert got["found"] == first_ward
+    assert got["missing"] is None
+    assert set(got["refused"]) == {*tampered, "counts"}
+    for name, error in got["refused"].items():
+        assert error != "opened", name
+    assert "close statement" in got["refused"]["one entry less"]
+    assert "close statement's counts" in got["refused"]["counts"]
+    assert "another round" in got["refused"]["another round"]
 
 
 def test_mid(page: Page) -> None:

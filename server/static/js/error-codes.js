@@ -93,6 +93,8 @@ export const CRYPTO_ERRORS = /** @type {const} */ ([
   "undecryptable",
   "unknown_ward",
   "wrong_round",
+  "bad_statement",
+  "ledger_mismatch",
 ]);
 
 export const LOCAL_ERRORS = /** @type {const} */ (["network", "bad_answer", "manifest_changed", "storage"]);

@@ -43,7 +43,9 @@ function stored() {
  */
 async function load(lang) {
   if (!catalogs[lang]) {
-    const response = await fetch(new URL(`../i18n/${lang}.json`, import.meta.url), { cache: "no-cache" });
+    // The server's Cache-Control decides: immutable under the versioned static folder, no-cache
+    // (revalidated) elsewhere. The page's <link rel="preload"> of vi.json is this very request.
+    const response = await fetch(new URL(`../i18n/${lang}.json`, import.meta.url));
     if (!response.ok) throw new Error(`the ${lang} message catalog did not load (${response.status})`);
     catalogs[lang] = await response.json();
   }

@@ -13,6 +13,12 @@
 //      receipt's), the trustees' published releases (releases.js, protocol 7.2), the leaf
 //      opened here (opening.js, protocol 7.3), and the signed results, whose list of invalid
 //      ballots must agree with what the opening found.
+//
+// And whether an invitation code was used to take a ballot (a token): once the round is
+// closed, its issuance ledger (protocol section 8, ledger.js) lists the pseudonym of every
+// code that was, bound by the signed close statement. The page computes the code's pseudonym
+// itself (codes.js) and looks it up: the code never leaves the device, not even in the
+// address (arriving as /verify#code=...&round=..., the fragment is taken out at once).
 
 import { apply, attr, initI18n, label, onLanguageChange, tr } from "./i18n.js";
 import { ApiError, apiUrl, messageOf, request } from "./api.js";
@@ -30,6 +36,8 @@ import { countedReleases } from "./releases.js";
 import { openLeaf } from "./opening.js";
 import { stripWhiteSpace } from "./ballot.js";
 import { PREFIX, sweepExpired } from "./booth-state.js";
+import { formatCode, normalizeCode, pseudonym } from "./codes.js";
+import { openLedger, wardOf } from "./ledger.js";
 
 const root = new URL(".", new URL(location.pathname, location.origin));
 /**
@@ -414,6 +422,169 @@ function receiptText() {
   return /** @type {HTMLTextAreaElement} */ ($("receipt-text"));
 }
 
+// ------------------------------------------------------------------ was this code used?
+
+/**
+ * @typedef {{round_id: string, state: string, round: Round | null}} CodeRound a round of the
+ *   server, with its verified manifest when it loaded
+ */
+
+/** @type {CodeRound[]} */
+let codeRounds = [];
+
+/** @param {string | null} key the catalog text of what is wrong with the code, or none */
+function codeError(key) {
+  const error = $("code-check-error");
+  if (key) tr(error, key);
+  error.hidden = !key;
+  $("code-check-input").toggleAttribute("aria-invalid", Boolean(key));
+}
+
+/**
+ * The rounds of this server a code can be checked in (all but drafts), as choices; `wanted`
+ * (the fragment's round) is chosen if there, else the first closed one, else the first.
+ * @param {string | null} wanted
+ */
+async function loadCodeRounds(wanted) {
+  const listed = await request(apiUrl(root, "rounds"));
+  const entries = (Array.isArray(listed) ? listed : []).filter((r) => isObject(r) && typeof r.round_id === "string" && r.state !== "draft");
+  codeRounds = await Promise.all(
+    entries.map(async (entry) => {
+      let round = null;
+      try {
+        round = await openSignedManifest(await request(apiUrl(root, `rounds/${encodeURIComponent(entry.round_id)}/manifest`)));
+      } catch {
+        // listed by its id; the check itself reports what is wrong
+      }
+      return { round_id: String(entry.round_id), state: String(entry.state), round };
+    }),
+  );
+  const chosen = codeRounds.find((r) => r.round_id === wanted) ?? codeRounds.find((r) => r.state !== "open") ?? codeRounds[0];
+  $("code-round-options").replaceChildren(
+    ...codeRounds.map((r, i) =>
+      h(
+        "label",
+        { class: "option", for: `code-round-${i}` },
+        h("input", { type: "radio", id: `code-round-${i}`, name: "code-round", value: r.round_id, checked: r === chosen }),
+        h(
+          "span",
+          {},
+          r.round ? h("span", { "data-label": JSON.stringify(r.round.manifest.title), text: label(r.round.manifest.title) }) : h("span", { text: r.round_id }),
+          h("br"),
+          ht("small", r.state === "open" ? "verify.code.state_open" : "verify.code.state_closed"),
+        ),
+      ),
+    ),
+  );
+  $("code-rounds").hidden = codeRounds.length < 2;
+}
+
+/** @returns {CodeRound | undefined} the round chosen for the code check */
+function chosenRound() {
+  const checked = document.querySelector('input[name="code-round"]:checked');
+  return codeRounds.find((r) => checked instanceof HTMLInputElement && r.round_id === checked.value);
+}
+
+/**
+ * Look `code` (normalized) up in the issuance ledger of `entry`, every step on this device.
+ * @param {string} code
+ * @param {CodeRound} entry
+ */
+async function checkCode(code, entry) {
+  const section = $("code-result");
+  section.hidden = false;
+  const heading = ht("h3", "verify.code.result_heading", { code: formatCode(code) }, { id: "code-result-heading" });
+  const status = h("div", { role: "status" }, ht("p", "verify.code.checking", undefined, { class: "working" }));
+  section.replaceChildren(heading, status);
+  section.setAttribute("aria-busy", "true");
+  focusOn(heading);
+  const api = (/** @type {string} */ path) => apiUrl(root, `rounds/${encodeURIComponent(entry.round_id)}/${path}`);
+  try {
+    const round = await openSignedManifest(await request(api("manifest")));
+    const roundLine = ht("p", "verify.code.round", { title: round.manifest.title });
+    const signedClose = await optional(api("close"));
+    if (signedClose === null) {
+      status.replaceChildren(roundLine, h("div", { class: "notice", "data-verdict": "not_closed" }, ht("p", "verify.code.not_closed", { closes: { $time: round.manifest.voting.closes } })));
+      return;
+    }
+    const close = await verifySignedObject(signedClose, "close", b64uDecode(round.manifest.organizer_key, 32));
+    if (!isObject(close) || close.round !== round.mid) throw new CryptoError("the close statement is of another round", "wrong_round");
+    const ledger = await openLedger(await request(api("issuance")), round, close);
+    const ward = wardOf(ledger, await pseudonym(round.mid, code));
+    const wardInfo = round.manifest.wards.find((w) => w.id === ward);
+    status.replaceChildren(
+      roundLine,
+      ward !== null
+        ? h(
+            "div",
+            { class: "notice", "data-verdict": "used" },
+            h("p", {}, ht("strong", "verify.code.used")),
+            wardInfo ? ht("p", "verify.code.used_ward", { ward: wardInfo.name }) : null,
+            ht("p", "verify.code.used_help"),
+          )
+        : h("div", { class: "notice", "data-verdict": "unused" }, h("p", {}, ht("strong", "verify.code.unused")), ht("p", "verify.code.unused_help")),
+    );
+  } catch (error) {
+    const { key, detail } = error instanceof CryptoError ? { key: "verify.code.fail", detail: `${error.code}: ${error.message}` } : explain(error, "verify");
+    status.replaceChildren(h("div", { class: "notice alarm", "data-verdict": "failed" }, ht("p", key), detail ? h("code", { class: "check-detail", text: detail }) : null));
+    if (!(error instanceof ApiError) && !(error instanceof CryptoError)) console.warn(error);
+  } finally {
+    section.removeAttribute("aria-busy");
+  }
+}
+
+/**
+ * The code and round of the address's fragment (#code=...&round=...), taken out of the
+ * address bar and the history at once, as the booth does.
+ * @returns {{code: string | null, round: string | null}}
+ */
+function takeFragment() {
+  if (!location.hash) return { code: null, round: null };
+  const params = new URLSearchParams(location.hash.slice(1));
+  history.replaceState(history.state, "", location.pathname + location.search);
+  return { code: params.get("code"), round: params.get("round") };
+}
+
+async function setUpCodeCheck() {
+  const input = /** @type {HTMLInputElement} */ ($("code-check-input"));
+  const arrived = takeFragment();
+  let ready = loadCodeRounds(arrived.round);
+  const submit = async () => {
+    const code = normalizeCode(input.value);
+    if (!code) {
+      codeError("error.bad_code");
+      input.focus();
+      return;
+    }
+    codeError(null);
+    try {
+      await ready;
+    } catch (error) {
+      ready = loadCodeRounds(arrived.round); // the next try asks again
+      const section = $("code-result");
+      section.hidden = false;
+      section.replaceChildren(h("div", { class: "notice alarm" }, ht("p", explain(error, "verify").key)));
+      return;
+    }
+    const entry = chosenRound();
+    if (!entry) {
+      const section = $("code-result");
+      section.hidden = false;
+      section.replaceChildren(h("div", { class: "notice" }, ht("p", "verify.code.no_rounds")));
+      return;
+    }
+    await checkCode(code, entry);
+  };
+  $("code-check-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  if (arrived.code !== null) {
+    input.value = arrived.code;
+    await submit();
+  }
+}
+
 async function main() {
   await initI18n();
   onLanguageChange(() => apply(document));
@@ -444,6 +615,7 @@ async function main() {
     inputError(null);
     await check(value);
   });
+  await setUpCodeCheck();
 }
 
 main();
