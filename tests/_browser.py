@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,8 +34,20 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+TIMEOUT = 30_000
+"""Milliseconds a page step may take on a loaded two-core machine."""
+DOC_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "booth"
+"""Where the documentation's screenshots live (docs/booth.md, docs/operations.md)."""
+
+
+def publish_shots(folder: Path) -> None:
+    """With ANONBALLOT_SCREENSHOTS=1, copy the screenshots a test took into the docs."""
+    if os.environ.get("ANONBALLOT_SCREENSHOTS") == "1":
+        DOC_SHOTS.mkdir(exist_ok=True)
+        for png in sorted(folder.glob("*.png")):
+            shutil.copyfile(png, DOC_SHOTS / png.name)
 
 
 def watch_pages(context: Any, errors: list[str], expected: re.Pattern[str]) -> None:

@@ -34,9 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import os
 import re
-import shutil
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,7 +44,7 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-from _browser import launch_chromium, watch_pages
+from _browser import PHONE, TIMEOUT, launch_chromium, publish_shots, watch_pages
 from _browser import shoot as screenshots
 from _jsonview import obj
 from _live import ROUND, Office, demo_office, server_thread
@@ -69,7 +67,6 @@ try:
         BrowserContext,
         Page,
         Route,
-        ViewportSize,
         sync_playwright,
     )
 
@@ -77,12 +74,8 @@ try:
 except ImportError:  # pragma: no cover - playwright is in the test extra
     HAVE_PLAYWRIGHT = False
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC_SHOTS = ROOT / "docs" / "booth"
-PHONE: ViewportSize = {"width": 390, "height": 844}
 LEVELS = ["tot", "kha", "trung-binh", "kem", "khong-danh-gia"]
 """The demo questionnaire's scale, then its "no opinion", in the order the booth shows them."""
-TIMEOUT = 30_000
 VI = json.loads((STATIC / "i18n" / "vi.json").read_text(encoding="utf-8"))
 EN = json.loads((STATIC / "i18n" / "en.json").read_text(encoding="utf-8"))
 
@@ -606,7 +599,4 @@ def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) 
         context.close()
     assert not live.errors, live.errors
     assert len(list(live.shots.glob("*.png"))) == 20
-    if os.environ.get("ANONBALLOT_SCREENSHOTS") == "1":
-        DOC_SHOTS.mkdir(exist_ok=True)
-        for png in sorted(live.shots.glob("*.png")):
-            shutil.copyfile(png, DOC_SHOTS / png.name)
+    publish_shots(live.shots)

@@ -30,16 +30,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _browser import launch_chromium, no_stray_text, watch_pages
+from _browser import PHONE, TIMEOUT, launch_chromium, no_stray_text, publish_shots, watch_pages
 from _browser import shoot as screenshots
 from _live import ROUND, Clock, Office, demo_office, server_thread
 
@@ -58,12 +56,8 @@ try:
 except ImportError:  # pragma: no cover - playwright is in the test extra
     HAVE_PLAYWRIGHT = False
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC_SHOTS = ROOT / "docs" / "booth"
-PHONE: ViewportSize = {"width": 390, "height": 844}
 ZOOMED: ViewportSize = {"width": 195, "height": 422}
 """A 390 x 844 phone at 200 % zoom: half as many CSS pixels each way."""
-TIMEOUT = 30_000
 VI = json.loads((STATIC / "i18n" / "vi.json").read_text(encoding="utf-8"))
 
 ISSUANCE = Window("2026-11-02T08:00:00+07:00", "2026-11-06T17:00:00+07:00")
@@ -307,10 +301,7 @@ def test_a_two_phase_round_in_the_booth(live: Live, browser: Browser) -> None:
         context.close()
     assert not live.errors, live.errors
     assert len(list(live.shots.glob("*.png"))) == 11
-    if os.environ.get("ANONBALLOT_SCREENSHOTS") == "1":
-        DOC_SHOTS.mkdir(exist_ok=True)
-        for png in sorted(live.shots.glob("*.png")):
-            shutil.copyfile(png, DOC_SHOTS / png.name)
+    publish_shots(live.shots)
 
 
 def test_the_slips_of_a_two_phase_round_fit_their_cut_lines(

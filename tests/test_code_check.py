@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from _browser import launch_chromium
+from _browser import DESKTOP, PHONE, launch_chromium, publish_shots
 from _live import ROUND, demo_office, server_thread
 
 from anonballot.codes import format_code, normalize_code
@@ -34,10 +32,6 @@ from anonballot.testing import demo_config
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC_SHOTS = ROOT / "docs" / "booth"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 VI = json.loads((STATIC / "i18n" / "vi.json").read_text(encoding="utf-8"))
 EN = json.loads((STATIC / "i18n" / "en.json").read_text(encoding="utf-8"))
 OTHER_ROUND = "other-round"
@@ -193,10 +187,7 @@ def test_a_code_is_looked_up_in_the_ledger_on_the_device(tmp_path: Path) -> None
     assert any(r["url"].endswith(f"/api/rounds/{ROUND}/issuance") for r in sent)
     assert problems == [] or all("status of 404" in m for m in problems), problems
 
-    if os.environ.get("ANONBALLOT_SCREENSHOTS") == "1":
-        DOC_SHOTS.mkdir(exist_ok=True)
-        for png in sorted(shots.glob("*.png")):
-            shutil.copyfile(png, DOC_SHOTS / png.name)
+    publish_shots(shots)
 
 
 def _manifest(data: Path) -> dict[str, Any]:

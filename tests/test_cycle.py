@@ -19,20 +19,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from _browser import launch_chromium
+from _browser import DESKTOP, PHONE, TIMEOUT, launch_chromium, publish_shots
 from _live import Office, demo_office, leader_links, server_thread, vote_and_tally
 from _records import pdf_text
 from click.testing import CliRunner, Result
 from playwright.sync_api import Browser as PlaywrightBrowser
-from playwright.sync_api import ConsoleMessage, Page, Playwright, ViewportSize, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Playwright, sync_playwright
 
 from anonballot.cli.main import main
 from anonballot.district import District, Subject
@@ -41,11 +39,6 @@ from anonballot.record import Record
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC_SHOTS = ROOT / "docs" / "booth"
-PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-TIMEOUT = 30_000
 
 NOV = "nov-2026"
 NEW_CHAIRMAN = "bo-de-chairman-2026-09"
@@ -130,10 +123,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
         finally:
             b.close()
     assert b.errors == []
-    if os.environ.get("ANONBALLOT_SCREENSHOTS") == "1":
-        DOC_SHOTS.mkdir(exist_ok=True)
-        for png in sorted(shots.glob("*.png")):
-            shutil.copyfile(png, DOC_SHOTS / png.name)
+    publish_shots(shots)
 
 
 # -- what a leader does on their page -----------------------------------------------------------
