@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from .html import render_results
 from .model import ABSTAIN_FILL, PALETTE, ResultsView
-from .routes import CSS_PATH, report_routes
+from .pdf import CSS_PATH
+from .routes import report_routes
 from .turnout import render_turnout
 
 __all__ = [

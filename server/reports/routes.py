@@ -37,7 +37,7 @@ from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from anonballot.encoding import parse_json
@@ -60,9 +60,8 @@ from .pages import (
 from .pdf import CSS_NAME, PdfError, html_to_pdf
 from .turnout import render_token_wrong, render_turnout, render_turnout_form
 
-__all__ = ["CSS_PATH", "ReportPages", "report_routes"]
+__all__ = ["ReportPages", "report_routes"]
 
-CSS_PATH = Path(__file__).resolve().parent.parent / "static" / "css" / "reports.css"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF_TYPE = "application/pdf"
 COMMITTEE_FORMATS = ("html", "pdf", "xlsx")
@@ -266,10 +265,6 @@ class ReportPages:
         status, text = await run_in_threadpool(self.turnout_page, round_id, m, token)
         return html_response(text, status, remember, no_store=True)
 
-    async def css(self, request: Request) -> Response:
-        return FileResponse(CSS_PATH, media_type="text/css; charset=utf-8")
-
-
 async def _posted_token(request: Request) -> str | None:
     """The ``token`` field of a POST form ("" when absent); None for a GET."""
     if request.method != "POST":
@@ -309,5 +304,4 @@ def report_routes(service: Service) -> list[BaseRoute]:
         Route("/committee/{round_id}.{fmt:str}", pages.committee_page, methods=["GET", "POST"]),
         Route("/committee/{round_id}", pages.committee_page, methods=["GET", "POST"]),
         Route("/turnout/{round_id}", pages.turnout, methods=["GET", "POST"]),
-        Route("/static/css/reports.css", pages.css, methods=["GET"]),
     ]
