@@ -15,6 +15,8 @@ import click
 from anonballot.encoding import parse_json
 from anonballot.errors import AnonBallotError, InputError, VerificationError
 
+from .transfer import TransferError
+
 __all__ = [
     "EXIT_STATUS",
     "ApiClient",
@@ -27,6 +29,7 @@ __all__ = [
     "clean_errors",
     "exit_status",
     "message",
+    "one_line",
     "read_access_token",
     "read_token",
     "server_option",
@@ -105,6 +108,19 @@ def message(lang: str, key: str, **fields: object) -> str:
     return text.format(**fields)
 
 
+MAX_SERVER_DETAIL = 300
+"""Characters of a server's ``detail`` shown: one sentence, not whatever a server sends."""
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of a terminal: line breaks, escape sequences and other
+    invisible characters are shown escaped (``\\n``, ``\\x1b``), never acted on."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
 def api_error(status: int, body: bytes) -> ApiError:
     """The server's refusal ``{"error", "detail"}`` (or a plain status) as an ApiError."""
     try:
@@ -113,7 +129,14 @@ def api_error(status: int, body: bytes) -> ApiError:
         code, detail = str(value["error"]), str(value["detail"])
     except (AnonBallotError, KeyError, TypeError):
         code, detail = "http_error", f"the server answered {status}"
-    return (ServerFailed if status >= 500 else ApiError)(status, code, detail)
+    if len(detail) > MAX_SERVER_DETAIL:
+        detail = detail[:MAX_SERVER_DETAIL] + "…"
+    return (ServerFailed if status >= 500 else ApiError)(status, code[:64], detail)
+
+
+def _fail(text: str, status: int) -> None:
+    click.echo(f"error: {one_line(text)}", err=True)
+    sys.exit(status)
 
 
 def clean_errors(fn: F) -> F:
@@ -126,22 +149,17 @@ def clean_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AnonBallotError as exc:
-            click.echo(f"error: {exc.detail}", err=True)
-            sys.exit(exit_status(exc))
+            _fail(exc.detail, exit_status(exc))
+        except TransferError as exc:
+            _fail(exc.detail, 2)
         except ModuleNotFoundError as exc:
             # the library and the command install without the server's packages
-            click.echo(
-                f"error: this command needs {exc.name}: pip install 'anonballot[server]'",
-                err=True,
-            )
-            sys.exit(2)
+            _fail(f"this command needs {exc.name}: pip install 'anonballot[server]'", 2)
         except httpx.HTTPError as exc:
-            click.echo(f"error: cannot reach the server: {exc}", err=True)
-            sys.exit(2)
+            _fail(f"cannot reach the server: {exc}", 2)
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
-            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
-            sys.exit(2)
+            _fail(f"{exc.strerror or exc}{where}", 2)
 
     return wrapper  # type: ignore[return-value]
 
@@ -198,14 +216,19 @@ def read_access_token(token_file: Path | None) -> str | None:
 
 
 class ApiClient:
-    """A small client of the server's JSON API (httpx), raising :class:`ApiError`."""
+    """A small client of the server's JSON API (httpx), raising :class:`ApiError`.
 
-    def __init__(self, server: str, token: str | None = None, *, timeout: float = 60) -> None:
-        import httpx
+    Every answer is read within the bounds of :mod:`anonballot.cli.transfer`: at most
+    ``MAX_ANSWER`` bytes (a refusal ``MAX_ERROR_ANSWER``), under the stall rule, and no
+    redirect is followed; beyond them, :class:`~anonballot.cli.transfer.TransferError`.
+    """
+
+    def __init__(self, server: str, token: str | None = None) -> None:
+        from .transfer import client
 
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.base = server.rstrip("/")
-        self.http = httpx.Client(base_url=self.base, headers=headers, timeout=timeout)
+        self.http = client(self.base, headers)
 
     def close(self) -> None:
         self.http.close()
@@ -218,13 +241,28 @@ class ApiClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The answer's JSON (or bytes for non-JSON answers); ApiError for 4xx and 5xx."""
-        answer = self.http.request(method, path, **kwargs)
-        kind = answer.headers.get("content-type", "")
-        if answer.status_code >= 400:
-            raise api_error(answer.status_code, answer.content)
-        if kind.split(";")[0].strip() == "application/json":
-            return parse_json(answer.content)
-        return answer.content
+        kind, body = self.fetch(method, path, **kwargs)
+        if kind == "application/json":
+            return parse_json(body)
+        return body
+
+    def fetch(
+        self, method: str, path: str, *, limit: int | None = None, **kwargs: Any
+    ) -> tuple[str, bytes]:
+        """The answer's media type and body, at most ``limit`` bytes (``MAX_ANSWER`` by
+        default); ApiError for 4xx and 5xx, TransferError beyond the bounds."""
+        from . import transfer
+
+        with self.http.stream(method, path, **kwargs) as answer:
+            status = answer.status_code
+            if 300 <= status < 400:
+                raise transfer.redirect_error(answer)
+            if status >= 400:
+                body = transfer.receive(answer, transfer.MAX_ERROR_ANSWER, "the error answer")
+                raise api_error(status, body)
+            body = transfer.receive(answer, limit or transfer.MAX_ANSWER, "the answer")
+            kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+        return kind, body
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

@@ -39,7 +39,7 @@ from anonballot.keyfile import read_json_file, write_private
 from anonballot.manifest import Manifest
 from anonballot.participant import Participant
 from anonballot.receipt import Receipt, ReceiptReport, RecordSource, verify_receipt
-from anonballot.record import Record
+from anonballot.record import MAX_LEAF_LINE, Record
 
 from .common import (
     ApiClient,
@@ -51,6 +51,7 @@ from .common import (
     message,
     read_access_token,
 )
+from .transfer import TransferError
 
 __all__ = [
     "STATE_VERSION",
@@ -363,9 +364,14 @@ def vote(
             if exc.status >= 500 and state_path.exists():
                 raise TryAgain(exc.detail, state_path) from exc
             raise
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, TransferError) as exc:
             if state_path.exists():
-                raise TryAgain(f"cannot reach the server: {exc}", state_path) from exc
+                why = (
+                    exc.detail
+                    if isinstance(exc, TransferError)
+                    else f"cannot reach the server: {exc}"
+                )
+                raise TryAgain(why, state_path) from exc
             raise
 
 
@@ -570,10 +576,16 @@ class ServerSource:
         return self._optional("close")
 
     def leaf(self, index: int) -> bytes:
-        answer = self.api.http.get(f"{self.base}/leaves", params={"start": index, "end": index + 1})
-        if answer.status_code != 200:
-            raise NotFound(f"the server did not give leaf {index}")
-        return answer.content.removesuffix(b"\n")
+        try:
+            _, body = self.api.fetch(
+                "GET",
+                f"{self.base}/leaves",
+                params={"start": index, "end": index + 1},
+                limit=MAX_LEAF_LINE + 1,  # one leaf and its newline
+            )
+        except ApiError as exc:
+            raise NotFound(f"the server did not give leaf {index}") from exc
+        return body.removesuffix(b"\n")
 
     def releases(self) -> list[object]:
         try:
