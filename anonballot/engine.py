@@ -281,6 +281,8 @@ class Round:
         normalized = normalize_code(code)
         h = code_hash(normalized)
         ward = self.ward_for_code(normalized)
+        # before anything is looked up or stored: a bad request leaves the code unspent
+        manifest.issuer_key(ward).check_blinded(blinded)
         existing = self.store.get_issuance(h)
         if existing is not None:
             return self._same_request(existing, blinded)

@@ -219,7 +219,7 @@ def _ask_number(t: Lang, count: int, default: int | None) -> int:
             show_default=default is not None,
         )
         raw = raw.strip()
-        if raw.isdigit() and 1 <= int(raw) <= count:
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= count:  # "²".isdigit()
             return int(raw)
         click.echo(t("bad_choice", n=count))
 

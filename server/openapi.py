@@ -56,6 +56,8 @@ ERROR_CODES: dict[str, str] = {
     "plan_not_accepted": "progress is recorded on an accepted plan only",
     "plan_changed": "the plan changed meanwhile (another change won)",
     "empty_plan": "a plan needs at least one item",
+    "bad_blinded": "the blinded message is not one for the ward's key (length, value, or one of 0, 1 and n - 1); the invitation code is not spent",
+    "storage_full": "the server's disk is full: the request was not carried out (try again later)",
 }  # fmt: skip
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -77,6 +79,7 @@ def _op(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None,
     op: dict[str, Any] = {"summary": summary, "responses": {status: ok}}
     for error_status in errors:
         op["responses"][str(error_status)] = _answer("error", _ERROR)
+    op["responses"]["503"] = _answer("the server's disk is full (storage_full)", _ERROR)
     if body is not None:
         op["responses"]["413"] = _answer("the body is too large", _ERROR)
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}

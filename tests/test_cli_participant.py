@@ -408,3 +408,13 @@ def test_receipt_verify_input_errors(live: tuple[Office, str], tmp_path: Path) -
     assert "has no round" in one_line_error(result)
     result = invoke("receipt", "verify", bad, "--record", tmp_path / "nothing")
     assert "no such file or folder" in one_line_error(result)
+
+
+@pytest.mark.parametrize("typed", ["²", "١", "３"])
+def test_a_choice_is_ascii_digits(typed: str) -> None:
+    # "²".isdigit() is true and int("²") fails: such a choice is asked again, no traceback
+    from anonballot.cli.participant import Lang, _ask_number
+
+    with CliRunner().isolation(input=f"{typed}\n2\n") as (out, _, _):
+        assert _ask_number(Lang("en"), 4, None) == 2
+    assert "Traceback" not in out.getvalue().decode()

@@ -67,6 +67,8 @@ export const API_ERRORS = /** @type {const} */ ([
   "plan_not_accepted",
   "plan_changed",
   "empty_plan",
+  "bad_blinded",
+  "storage_full",
 ]);
 
 export const OPENING_REASONS = /** @type {const} */ ([
