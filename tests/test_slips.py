@@ -176,3 +176,16 @@ def test_csv_has_every_participant_and_code() -> None:
     assert text.startswith("\ufeffward,participant,code\r\n")
     read = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert read == [{**r, "code": format_code(r["code"])} for r in rows]
+
+
+def test_csv_cells_are_never_formulas() -> None:
+    # names and positions are typed by people: any of them may start like a formula
+    names = ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR",
+             "Lê Văn An", "An = Bình", "'quoted"]  # fmt: skip
+    rows = [{"ward": "bo-de", "participant": name, "code": generate_code()} for name in names]
+    read = list(csv.DictReader(io.StringIO(slips_csv(rows).removeprefix("\ufeff"))))
+    assert [r["participant"] for r in read] == [
+        "'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tTab", "'\rCR",
+        "Lê Văn An", "An = Bình", "'quoted",
+    ]  # fmt: skip
+    assert [r["code"] for r in read] == [format_code(r["code"]) for r in rows]
