@@ -684,6 +684,12 @@ class SqliteRoundStore:
         row = self._one("SELECT note FROM checkpoints WHERE round_id=? AND size=?", size)
         return None if row is None else str(row[0])
 
+    def checkpoint_covering(self, index: int) -> str | None:
+        row = self._one(
+            "SELECT note FROM checkpoints WHERE round_id=? AND size>? ORDER BY size LIMIT 1", index
+        )
+        return None if row is None else str(row[0])
+
     def put_checkpoint(self, size: int, checkpoint: str) -> None:
         with self.database.transaction() as conn:
             conn.execute(

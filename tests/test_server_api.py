@@ -426,3 +426,25 @@ def test_trivial_blinded_values_are_refused_and_spend_nothing(office: Office) ->
     r = c.post(office.url("tokens"), json={"code": code, "blinded": b64u_encode(p.request_token())})
     assert r.status_code == 200, r.text
     p.finish_token(b64u_decode(r.json()["blind_sig"]))
+
+
+def test_identical_leaf_again_gets_the_same_receipt(office: Office) -> None:
+    import random
+
+    c = office.client
+    engine = office.service.round("test-round")
+    leaves: list[bytes] = []
+    for code, ward in office.codes[:3]:
+        p = Participant(c.get(office.url("manifest")).json(), ward)
+        blinded = b64u_encode(p.request_token())
+        answer = c.post(office.url("tokens"), json={"code": code, "blinded": blinded})
+        p.finish_token(b64u_decode(answer.json()["blind_sig"]))
+        leaves.append(p.make_leaf(random_answers(p.manifest, ward, random.Random(len(leaves)))))
+    # two ballots in one group commit (one checkpoint of size 2), one more after them
+    group = engine.cast_many(leaves[:2])
+    assert c.post(office.url("ballots"), content=leaves[2]).status_code == 200
+    for leaf, receipt in zip(leaves[:2], group, strict=True):
+        again = c.post(office.url("ballots"), content=leaf)
+        assert again.status_code == 200, again.text
+        assert isinstance(receipt, Receipt)
+        assert again.json() == receipt.to_json()
