@@ -589,7 +589,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return error(404, "not_found", f"there is nothing at {request.url.path}")
     if status == 405:
         response = error(405, "method_not_allowed", f"{request.method} is not allowed here")
-        response.headers["allow"] = ", ".join(allowed_methods(request))  # RFC 9110 15.5.6
+        # RFC 9110 15.5.6; under /static (a mount, not routes) the files take GET and HEAD
+        response.headers["allow"] = ", ".join(allowed_methods(request) or ["GET", "HEAD"])
         return response
     detail = exc.detail if isinstance(exc, HTTPException) else "the request is malformed"
     code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")

@@ -352,6 +352,9 @@ def test_method_not_allowed_says_which_are(office: Office) -> None:
     assert r.headers["allow"] == "GET, HEAD, POST"
     assert c.put("/api/rounds").headers["allow"] == "GET, HEAD"
     assert c.get(office.url("ballots")).headers["allow"] == "POST"
+    static = c.post("/static/booth.css")  # a mount: its files are read with GET and HEAD
+    assert (static.status_code, static.json()["error"]) == (405, "method_not_allowed")
+    assert static.headers["allow"] == "GET, HEAD"
 
 
 def test_trailing_slash_is_not_redirected_to_the_host_asked_for(office: Office) -> None:
