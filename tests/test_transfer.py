@@ -100,6 +100,8 @@ class Hostile:
         while self.sent[scenario] < total and not self.gone[scenario].is_set():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             self.sent[scenario] += len(chunk)
+            # a send to a closed connection returns at once: let the loop see the close
+            await asyncio.sleep(0)
         await send({"type": "http.response.body", "body": b""})
 
     async def _huge_json(self, scenario: str, scope: Any, send: Any) -> None:
