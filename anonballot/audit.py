@@ -7,7 +7,9 @@ token and signature checks, decryption and counting) over worker processes. It r
 
 Exit status (:attr:`AuditReport.exit_status`): 0 when no check fails, 1 when any fails.
 A source that is not a round record at all raises :class:`~anonballot.errors.RecordError`
-(exit status 2).
+(exit status 2), and so does a file the record reader will not read whole (code
+``too_large``: larger than it may be, or a zip member that inflates like a zip bomb): such a
+record was not judged. The board is read up to one line past the most it can hold and pass.
 
 The public part of a restricted round's record (protocol sections 4.2 and 9.2: no
 releases, no results) is audited as far as it goes: A1 to A9 run, A10 to A12 are "not
@@ -275,6 +277,14 @@ def _chunks(lines: Iterator[bytes]) -> Iterator[tuple[int, list[bytes]]]:
 
 # -- the audit ------------------------------------------------------------------------------------
 
+
+def _unless_too_large(exc: AnonBallotError) -> None:
+    """Raise ``exc`` again when the reader refused to read on (``too_large``): the record
+    is then not judged at all (exit 2), rather than failing one check."""
+    if isinstance(exc, RecordError) and exc.code == "too_large":
+        raise exc
+
+
 Progress = Callable[[int, int], None]
 """Called with (bytes of the board read so far, total bytes)."""
 
@@ -298,6 +308,10 @@ class _Audit:
         self.checks = {cid: CheckResult(cid, title) for cid, title in CHECKS.items()}
         self.manifest: Manifest | None = None
         self.board_error: str | None = None
+        self.max_lines: int | None = None
+        """How many board lines are read: one more than the final checkpoint's size (or,
+        without a usable one, than the round's eligible participants, since A9 needs
+        ballots <= eligible), so that a longer board fails however long it is."""
 
     def c(self, cid: str) -> CheckResult:
         return self.checks[cid]
@@ -306,6 +320,7 @@ class _Audit:
         try:
             return parse_json(self.record.read(name))
         except AnonBallotError as exc:
+            _unless_too_large(exc)
             self.c(check).fail(exc.detail, file=name)
             return None
 
@@ -321,6 +336,8 @@ class _Audit:
         self.manifest = manifest
         mid = manifest.mid
         final = self._final_checkpoint(manifest)
+        bound = final.size if final is not None else sum(w.eligible for w in manifest.wards)
+        self.max_lines = bound + 1
         earlier = self._earlier_checkpoints(manifest)
         close = self._close_statement(manifest)
         ledger = self._ledger(manifest, close)
@@ -333,11 +350,18 @@ class _Audit:
         # A6: the board's root and size against the final checkpoint
         a6 = self.c("A6")
         a6.counts["leaves"] = size
+        if final is None and size > bound:
+            a6.fail(
+                f"board.jsonl has more than {bound} lines (the round's eligible participants): "
+                "not read further",
+                file="board.jsonl",
+            )
         if final is not None:
             # every failure names the file it is about (protocol section 9.2: leaf index or file)
             if final.size != size:
+                lines = f"more than {bound}" if size > bound else str(size)
                 a6.fail(
-                    f"the final checkpoint has size {final.size}, the board {size} leaves",
+                    f"the final checkpoint has size {final.size}, the board {lines} leaves",
                     file="checkpoint.txt",
                 )
             elif final.root != root:
@@ -418,6 +442,7 @@ class _Audit:
                 self.record.read("checkpoint.txt"), manifest.origin, manifest.log_key
             )
         except AnonBallotError as exc:
+            _unless_too_large(exc)
             self.c("A6").fail(exc.detail, file="checkpoint.txt")
             return None
 
@@ -429,6 +454,7 @@ class _Audit:
             try:
                 cp = Checkpoint.parse(self.record.read(name), manifest.origin, manifest.log_key)
             except AnonBallotError as exc:
+                _unless_too_large(exc)
                 self.c("A7").fail(exc.detail, file=name)
                 continue
             out.append((name, cp))
@@ -603,8 +629,9 @@ class _Audit:
             self.board_error = "the record has no board.jsonl"
             return
         try:
-            yield from self.record.board()
+            yield from self.record.board(max_lines=self.max_lines)
         except RecordError as exc:
+            _unless_too_large(exc)
             # reported after the last chunk is absorbed, so that the report does not
             # depend on how many chunks the workers still held
             self.board_error = exc.detail
@@ -616,7 +643,8 @@ class _Audit:
         try:
             body = jcs(recomputed)
             raw = self.record.read("results.json")
-        except AnonBallotError:
+        except AnonBallotError as exc:
+            _unless_too_large(exc)
             return False
         start, end = len(b'{"results":'), len(b'{"results":') + len(body)
         if not (
@@ -645,7 +673,7 @@ class _Audit:
             return
         first: dict[bytes, int] = {}
         try:
-            lines = enumerate(self.record.board())
+            lines = enumerate(self.record.board(max_lines=self.max_lines))
             for index, line in lines:
                 if not line.endswith(b"\n"):
                     continue  # A2 rejected such a line in the first pass; skip it here too

@@ -281,6 +281,8 @@ class Round:
         normalized = normalize_code(code)
         h = code_hash(normalized)
         ward = self.ward_for_code(normalized)
+        # before anything is looked up or stored: a bad request leaves the code unspent
+        manifest.issuer_key(ward).check_blinded(blinded)
         existing = self.store.get_issuance(h)
         if existing is not None:
             return self._same_request(existing, blinded)
@@ -444,17 +446,16 @@ class Round:
         return board
 
     def _resubmission(self, index: int, leaf: bytes) -> Receipt:
+        """The receipt of a leaf cast again, byte for byte the one it got when it was
+        appended (protocol section 6.4): its index, the checkpoint stored with the group
+        that appended it (the smallest stored tree that holds it) and that tree's proof."""
         stored = next(self.store.leaves(index, index + 1))
         if stored != leaf:
             raise Conflict("this token was already spent on another ballot", code="token_spent")
-        size = index + 1
-        note = self.store.checkpoint_at(size)
-        if note is None:  # a store that groups commits keeps fewer checkpoints
-            note = self.checkpoint()
-            # The proof must be for the size of the checkpoint it is given with; the latest
-            # stored checkpoint need not be of the current board size in such a store.
-            manifest = self.manifest
-            size = Checkpoint.parse(note, manifest.origin, manifest.log_key).size
+        note = self.store.checkpoint_covering(index) or self.checkpoint()
+        # the proof is for the size of the checkpoint it is given with
+        manifest = self.manifest
+        size = Checkpoint.parse(note, manifest.origin, manifest.log_key).size
         return self.board.receipt(index, note, size)
 
     def _log_key(self) -> SigningKey:

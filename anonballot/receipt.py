@@ -358,17 +358,19 @@ def _counted(
 class RecordSource:
     """A round record (protocol section 9.1) as the source of :func:`verify_receipt`.
 
-    The board is read once, keeping the leaf hashes (32 bytes per leaf) for the proofs.
+    The board is read once, keeping the leaf hashes (32 bytes per leaf) for the proofs, and
+    never past one line more than the final checkpoint's size: a longer board fails all the
+    same, however long a hostile record makes it.
     """
 
     def __init__(self, record: Record) -> None:
         self.record = record
         self._tree: MerkleTree | None = None
 
-    def _board(self) -> MerkleTree:
+    def _board(self, size: int) -> MerkleTree:
         if self._tree is None:
             tree = MerkleTree()
-            for line in self.record.board():
+            for line in self.record.board(max_lines=size + 1):
                 if not line.endswith(b"\n"):
                     raise RecordError(f"board line {tree.size} is cut short")
                 tree.append(leaf_hash(line[:-1]))
@@ -383,7 +385,9 @@ class RecordSource:
         return self.record.read("checkpoint.txt")
 
     def consistency_proof(self, old: int, new: int) -> Sequence[bytes]:
-        tree = self._board()
+        tree = self._board(new)
+        if tree.size > new:
+            raise InvalidProof(f"the board has more leaves than the final checkpoint's {new}")
         if tree.size != new:
             raise InvalidProof(f"the board has {tree.size} leaves, the final checkpoint {new}")
         return tree.consistency_proof(old, new)
@@ -395,7 +399,7 @@ class RecordSource:
         return value
 
     def leaf(self, index: int) -> bytes:
-        for i, line in enumerate(self.record.board()):
+        for i, line in enumerate(self.record.board(max_lines=index + 1)):
             if i == index:
                 return line.removesuffix(b"\n")
         raise NotFound(f"the board has no leaf {index}", code="unknown_leaf")

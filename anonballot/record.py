@@ -14,11 +14,18 @@
 A folder record is the ``<round_id>/`` folder itself (or a folder holding exactly one such
 folder); a zip record holds the files under ``<round_id>/``. The board is streamed, never
 loaded whole.
+
+A record may come from anyone, a hostile server included, so reading it is bounded: a file
+is measured by the bytes really read (inflated), never by the size a zip header declares; a
+zip member may not inflate to more than :data:`MAX_INFLATE_RATIO` times its compressed size
+(past :data:`INFLATE_ALLOWANCE`); and the board is read up to a number of lines the caller
+gives (the audit: the final checkpoint's size plus one). Past a bound the reader stops with
+a :class:`RecordError` of code ``too_large``. An encrypted zip, or one compressed with a
+method this reader lacks, is refused when it is opened.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
 import shutil
@@ -26,13 +33,40 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from .errors import RecordError
 
-__all__ = ["MAX_LEAF_LINE", "Record", "is_confidential", "public_part", "write_record"]
+__all__ = [
+    "INFLATE_ALLOWANCE",
+    "MAX_FILE_SIZE",
+    "MAX_INFLATE_RATIO",
+    "MAX_LEAF_LINE",
+    "Record",
+    "is_confidential",
+    "public_part",
+    "write_record",
+]
 
 MAX_LEAF_LINE = 96 * 1024
 """No valid leaf line is longer (64 KiB of ciphertext in base64url plus the rest)."""
+
+MAX_FILE_SIZE = 64 * 1024 * 1024
+"""The largest record file but the board that is read (:meth:`Record.read`): a large
+round's ``results.json``, every comment included, is a few MiB."""
+
+MAX_INFLATE_RATIO = 200
+"""How many times its compressed size a zip member may inflate to. A record's JSON files
+deflate 2 to 15 times, its board (base64url ciphertext) about 1.4 times; deflate reaches
+about 1000 on repeated bytes, which is what a zip bomb uses."""
+
+INFLATE_ALLOWANCE = 1024 * 1024
+"""Bytes any zip member may inflate to whatever its ratio (a tiny file compresses well)."""
+
+# The compression methods read: what write_record and every common zip tool write. zipfile
+# would fail mid-read on others (NotImplementedError for deflate64 or AES, and bzip2 and
+# lzma raise their own errors on damage): refused when the zip is opened.
+_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 
 # What reading a damaged zip member raises (a bad CRC, a broken deflate stream, a cut-off
 # file); Record turns these into RecordError so that callers see one exception tree.
@@ -139,6 +173,7 @@ class Record:
                 raise RecordError(
                     f"{self.source}: not a folder or a zip file", code="no_record"
                 ) from exc
+            _check_members(self._zip, self.source)
             # Only "manifest.json" or "<dir>/manifest.json" is a manifest (protocol 9.1):
             # a bare endswith("manifest.json") would take "x/old-manifest.json" for one.
             tops = {
@@ -176,22 +211,37 @@ class Record:
             return True
         return (self._root / name).is_file()
 
-    def read(self, name: str, *, limit: int = 64 * 1024 * 1024) -> bytes:
-        """The bytes of one file; :class:`RecordError` if it is missing or too large."""
+    def read(self, name: str, *, limit: int = MAX_FILE_SIZE) -> bytes:
+        """The bytes of one file; :class:`RecordError` if it is missing, damaged, or larger
+        than ``limit`` (code ``too_large``: counted as read, whatever its header says)."""
         if not self.exists(name):
             raise RecordError(f"the record has no {name}", code="missing_file")
-        if self._zip is not None:
-            info = self._zip.getinfo(self._prefix + name)
-            if info.file_size > limit:
-                raise RecordError(f"{name} is too large", code="bad_record")
-            try:
-                return self._zip.read(info)
-            except _ZIP_ERRORS as exc:  # a damaged member is bad input, not a zipfile/zlib error
-                raise RecordError(f"{name}: damaged zip member ({exc})", code="bad_record") from exc
-        path = self._root / name
-        if path.stat().st_size > limit:
-            raise RecordError(f"{name} is too large", code="bad_record")
-        return path.read_bytes()
+        with self._open(name, limit) as stream:
+            chunks = []
+            while chunk := stream.read(1024 * 1024):
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    def _open(self, name: str, limit: int | None, *, whole: bool = True) -> _Bounded:
+        """``name`` as a stream that stops past ``limit`` bytes read (None: no limit but, in
+        a zip, :data:`MAX_INFLATE_RATIO`). ``whole``: the file is to be read to its end, so
+        one whose size already says it is too large is refused before reading."""
+        if self._zip is None:
+            path = self._root / name
+            if whole and limit is not None and path.stat().st_size > limit:
+                raise _too_large(name, limit)
+            return _Bounded(path.open("rb"), name, limit, limit)
+        info = self._zip.getinfo(self._prefix + name)
+        ratio_limit = max(INFLATE_ALLOWANCE, MAX_INFLATE_RATIO * info.compress_size)
+        bound = ratio_limit if limit is None else min(limit, ratio_limit)
+        # what the header admits needs no inflating to be refused
+        if info.file_size > (bound if whole else ratio_limit):
+            raise _too_large(name, limit if whole else None, ratio_limit)
+        try:
+            stream = self._zip.open(info)
+        except _ZIP_ERRORS as exc:
+            raise RecordError(f"{name}: damaged zip member ({exc})", code="bad_record") from exc
+        return _Bounded(stream, name, bound, limit, ratio_limit)
 
     def names(self, folder: str) -> list[str]:
         """Files directly inside ``folder/``, as record-relative names, sorted."""
@@ -218,37 +268,108 @@ class Record:
             return self._zip.getinfo(self._prefix + "board.jsonl").file_size
         return (self._root / "board.jsonl").stat().st_size
 
-    def board(self) -> Iterator[bytes]:
+    def board(self, *, max_lines: int | None = None) -> Iterator[bytes]:
         """The board's lines, one at a time, each with its final newline.
 
         A line without a final newline (the last line of a truncated file, or a line longer
         than :data:`MAX_LEAF_LINE`, which is cut there and skipped to its end) is passed on
         without one, so that the audit reports it at its index. A damaged zip member raises
         :class:`RecordError` where the damage is found.
+
+        With ``max_lines``, at most that many lines are read, and at most ``max_lines``
+        lines of :data:`MAX_LEAF_LINE` bytes: a line that goes on past that raises
+        :class:`RecordError` (``too_large``) rather than being skipped to its end.
         """
         if not self.exists("board.jsonl"):
             raise RecordError("the record has no board.jsonl", code="missing_file")
-        stream: io.BufferedIOBase
-        if self._zip is not None:
-            stream = self._zip.open(self._prefix + "board.jsonl")  # type: ignore[assignment]
-        else:
-            stream = (self._root / "board.jsonl").open("rb")
-        with stream:
-            while True:
-                try:
-                    line = stream.readline(MAX_LEAF_LINE + 1)
-                    # A zip member's readline(limit) may return more than limit bytes
-                    # (CPython's IOBase.readline): measure the line, not the request.
-                    ended = line.endswith(b"\n")
-                    if len(line) - ended > MAX_LEAF_LINE:
-                        rest = line
-                        while rest and not rest.endswith(b"\n"):
-                            rest = stream.readline(MAX_LEAF_LINE)
-                        line = line[:MAX_LEAF_LINE]
-                except _ZIP_ERRORS as exc:  # damage is bad input, not a zipfile/zlib error
-                    raise RecordError(
-                        f"board.jsonl: damaged zip member ({exc})", code="bad_record"
-                    ) from exc
+        budget = None if max_lines is None else max_lines * (MAX_LEAF_LINE + 1)
+        count = 0
+        with self._open("board.jsonl", budget, whole=False) as stream:
+            while max_lines is None or count < max_lines:
+                count += 1
+                line = stream.readline(MAX_LEAF_LINE + 1)
+                # A zip member's readline(limit) may return more than limit bytes
+                # (CPython's IOBase.readline): measure the line, not the request.
+                ended = line.endswith(b"\n")
+                if len(line) - ended > MAX_LEAF_LINE:
+                    rest = line
+                    while rest and not rest.endswith(b"\n"):
+                        rest = stream.readline(MAX_LEAF_LINE)
+                    line = line[:MAX_LEAF_LINE]
                 if not line:
                     return
                 yield line
+
+
+def _check_members(zf: zipfile.ZipFile, source: Path) -> None:
+    """Refuse a zip whose members zipfile would fail on mid-read (RuntimeError,
+    NotImplementedError): an encrypted member (a round record is never encrypted), or a
+    compression method other than stored and deflate."""
+    for info in zf.infolist():
+        if info.flag_bits & 0x1:
+            problem = f"an encrypted zip ({info.filename}); a round record is not encrypted"
+        elif info.compress_type not in _METHODS:
+            problem = (
+                f"{info.filename} is compressed with zip method {info.compress_type}, which "
+                "a round record does not use (stored or deflate)"
+            )
+        else:
+            continue
+        zf.close()
+        raise RecordError(f"{source}: {problem}", code="bad_record")
+
+
+def _too_large(name: str, limit: int | None, ratio_limit: int | None = None) -> RecordError:
+    if ratio_limit is not None and (limit is None or ratio_limit < limit):
+        why = (
+            f"it inflates to more than {MAX_INFLATE_RATIO} times its compressed size (a zip bomb?)"
+        )
+    else:
+        why = f"it is larger than {limit} bytes"
+    return RecordError(f"{name}: not read, {why}", code="too_large")
+
+
+class _Bounded:
+    """A record file's stream that counts the bytes really read (a zip member's inflated
+    bytes, not its declared size) and raises :class:`RecordError` (``too_large``) past
+    ``bound``, the smaller of the caller's ``limit`` and the zip's ``ratio_limit``."""
+
+    def __init__(
+        self,
+        stream: IO[bytes],
+        name: str,
+        bound: int | None,
+        limit: int | None,
+        ratio_limit: int | None = None,
+    ) -> None:
+        self.stream, self.name, self.bound = stream, name, bound
+        self.limit, self.ratio_limit = limit, ratio_limit
+        self.count = 0
+
+    def _counted(self, data: bytes) -> bytes:
+        self.count += len(data)
+        if self.bound is not None and self.count > self.bound:
+            raise _too_large(self.name, self.limit, self.ratio_limit)
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._counted(self.stream.read(size))
+        except _ZIP_ERRORS as exc:  # a damaged member is bad input, not a zipfile/zlib error
+            raise RecordError(
+                f"{self.name}: damaged zip member ({exc})", code="bad_record"
+            ) from exc
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self._counted(self.stream.readline(size))
+        except _ZIP_ERRORS as exc:
+            raise RecordError(
+                f"{self.name}: damaged zip member ({exc})", code="bad_record"
+            ) from exc
+
+    def __enter__(self) -> _Bounded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()

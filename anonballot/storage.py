@@ -113,6 +113,11 @@ class RoundStore(Protocol):
         """The checkpoint signed for tree size ``size``, if one was."""
         ...
 
+    def checkpoint_covering(self, index: int) -> str | None:
+        """The checkpoint of the smallest stored tree that holds leaf ``index``: the one
+        stored with the group that appended it (what its receipt was given with)."""
+        ...
+
     def put_checkpoint(self, size: int, checkpoint: str) -> None:
         """Store a checkpoint signed without a new leaf (the empty tree at open)."""
         ...
@@ -227,6 +232,10 @@ class MemoryStore:
 
     def checkpoint_at(self, size: int) -> str | None:
         return self._checkpoints.get(size)
+
+    def checkpoint_covering(self, index: int) -> str | None:
+        sizes = [size for size in self._checkpoints if size > index]
+        return self._checkpoints[min(sizes)] if sizes else None
 
     def put_checkpoint(self, size: int, checkpoint: str) -> None:
         self._checkpoints[size] = checkpoint

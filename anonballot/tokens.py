@@ -210,6 +210,27 @@ class IssuerPublicKey:
         """The length of blinded messages, blind signatures and token signatures."""
         return self._k
 
+    def check_blinded(self, blinded: bytes) -> None:
+        """Raise :class:`InputError` (code ``bad_blinded``) unless ``blinded`` could be a
+        token request for this key (protocol section 5.2): exactly ``k`` bytes, a value
+        below ``n`` and none of 0, 1 and ``n - 1``.
+
+        Those three are what a real blinding ``m * r^e mod n`` is only with negligible
+        chance, and their "signatures" are themselves under every key: a request for one is
+        a broken or probing client, refused before anything is signed or an invitation
+        code is spent.
+        """
+        if not isinstance(blinded, bytes) or len(blinded) != self._k:
+            raise InputError(
+                f"blinded: expected {self._k} bytes (the modulus length of the ward's key)",
+                code="bad_blinded",
+            )
+        value = int.from_bytes(blinded, "big")
+        if value >= self._n:
+            raise InputError("blinded: the value is not below the modulus", code="bad_blinded")
+        if value in (0, 1, self._n - 1):
+            raise InputError("blinded: 0, 1 and n - 1 are not blinded messages", code="bad_blinded")
+
     def verify(self, token: Token) -> None:
         """Raise :class:`~anonballot.errors.InvalidToken` unless ``token`` is signed by this
         key (protocol section 5.3)."""
@@ -313,12 +334,18 @@ class IssuerKey:
     def sign_blinded(self, blinded: bytes) -> bytes:
         """RFC 9474 ``BlindSign`` of a client's blinded message.
 
-        Raises :class:`InputError` when ``blinded`` is not a ``k``-byte value less than ``n``
-        and coprime with it. The issuer learns nothing about the token it signs.
+        Raises :class:`InputError` (code ``bad_blinded``) when ``blinded`` is not a
+        ``k``-byte value less than ``n`` and coprime with it, or is one of 0, 1 and ``n - 1``
+        (:meth:`IssuerPublicKey.check_blinded`). The issuer learns nothing about the token
+        it signs.
         """
+        self._public.check_blinded(blinded)
         if self._signer is None:
             self._signer = blind_rsa.BlindSigner(self._private_key)
-        return self._signer.sign(blinded)
+        try:
+            return self._signer.sign(blinded)
+        except InputError as exc:  # a value sharing a factor with n
+            raise InputError(exc.detail, code="bad_blinded") from exc
 
     def sign_token_directly(self, msg: bytes) -> Token:
         """Sign the 64-byte token ``msg`` (``prefix || voter_public_key``) without blinding.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,9 @@ MAX_SLIPS_FILE = 32 * 1024 * 1024
 
 LARGE_BOARD = 8 * 1024 * 1024
 """Boards larger than this get a progress bar (on a terminal)."""
+MAX_RECORD_MIB = 2048
+"""The largest record downloaded by default, in MiB (``--max-size``): a district of 200,000
+participants makes a record of about 1 GiB."""
 
 
 @click.command()
@@ -60,11 +65,19 @@ LARGE_BOARD = 8 * 1024 * 1024
     help="The printed codes (slips.csv: ward,participant,code): check that every pseudonym in "
     "the issuance ledger is a printed code, and list the codes never used.",
 )
+@click.option(
+    "--max-size",
+    "max_size",
+    type=click.IntRange(min=1),
+    default=MAX_RECORD_MIB,
+    show_default=True,
+    help="With a URL: the largest record downloaded, in MiB.",
+)
 @access_token_option
 @clean_errors
 def audit(
     record: str, as_json: bool, workers: int | None, round_id: str | None, save: Path | None,
-    slips_file: Path | None, access_token_file: Path | None,
+    slips_file: Path | None, max_size: int, access_token_file: Path | None,
 ) -> None:  # fmt: skip
     """Check a round record: A1 to A12. Exit 0 pass, 1 fail, 2 bad input.
 
@@ -78,28 +91,34 @@ def audit(
     on this machine): a pseudonym of no printed code fails the audit (exit 1).
     """
     slips = _read_slips(slips_file) if slips_file is not None else None
+    source = click.get_current_context().get_parameter_source("max_size")
     if not record.startswith(("http://", "https://")):
         if round_id is not None or save is not None:
             raise InputError("--round and --save go with a URL")
         if access_token_file is not None:
             raise InputError("--access-token-file goes with a URL")
+        if source is not click.core.ParameterSource.DEFAULT:
+            raise InputError("--max-size goes with a URL")
         _audit(Path(record), as_json, workers, slips)
         return
     import tempfile
 
     url = record_url(record, round_id)
     token = read_access_token(access_token_file)
-    with tempfile.TemporaryDirectory(prefix="anonballot-audit-") as tmp:
+    limit = max_size * 1024 * 1024
+    # The downloaded record is removed on every way out: an error, Ctrl-C, and a SIGTERM,
+    # made to unwind like Ctrl-C while the folder exists.
+    with _terminate_unwinds(), tempfile.TemporaryDirectory(prefix="anonballot-audit-") as tmp:
         path = Path(tmp) / "record.zip"
         try:
-            download(url, path, token)
+            download(url, path, token, limit)
         except ApiError as exc:
             if exc.code != "restricted" or token is not None:
                 raise
             # protocol section 9.2: the public part proves A1 to A9 without the results
             say("audit_restricted", err=True)
             url += "?part=public"
-            download(url, path)
+            download(url, path, None, limit)
         say("audit_downloaded", url=url, size=path.stat().st_size, err=True)
         if save is not None:
             import shutil
@@ -137,17 +156,41 @@ def record_url(url: str, round_id: str | None) -> str:
     )
 
 
-def download(url: str, dest: Path, token: str | None = None) -> None:
-    """Stream ``url`` into ``dest``; the server's refusal becomes an :class:`ApiError`."""
-    import httpx
+def download(url: str, dest: Path, token: str | None, limit: int) -> None:
+    """Stream ``url`` into ``dest``, at most ``limit`` bytes, within the bounds of
+    :mod:`.transfer`; the server's refusal becomes an :class:`ApiError`."""
+    from . import transfer
 
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    with httpx.stream("GET", url, headers=headers, timeout=60) as answer:
-        if answer.status_code >= 400:
-            raise api_error(answer.status_code, answer.read())
+    with transfer.client(headers=headers) as http, http.stream("GET", url) as answer:
+        status = answer.status_code
+        if 300 <= status < 400:
+            raise transfer.redirect_error(answer)
+        if status >= 400:
+            body = transfer.receive(answer, transfer.MAX_ERROR_ANSWER, "the error answer")
+            raise api_error(status, body)
         with dest.open("wb") as out:
-            for chunk in answer.iter_bytes(1024 * 1024):
-                out.write(chunk)
+            what = f"the record (--max-size {limit // (1024 * 1024)} MiB)"
+            transfer.receive(answer, limit, what, out)
+
+
+@contextlib.contextmanager
+def _terminate_unwinds() -> Iterator[None]:
+    """While inside: SIGTERM raises SystemExit (status 143) in the main thread, as Ctrl-C
+    raises KeyboardInterrupt, so that every ``with`` block unwinds and cleans up."""
+
+    def unwind(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, unwind)
+    except ValueError:  # not the main thread: the caller's signals are not ours to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _read_slips(path: Path) -> list[tuple[str, str, str]]:

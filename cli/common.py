@@ -15,6 +15,8 @@ import click
 from anonballot.encoding import parse_json
 from anonballot.errors import AnonBallotError, InputError, VerificationError
 
+from .transfer import TransferError
+
 __all__ = [
     "EXIT_STATUS",
     "ApiClient",
@@ -30,6 +32,7 @@ __all__ = [
     "error_line",
     "exit_status",
     "message",
+    "one_line",
     "problem_line",
     "read_access_token",
     "read_token",
@@ -143,8 +146,9 @@ def error_line(exc: AnonBallotError) -> str:
 
 
 def problem_line(text: str) -> str:
-    """``error: TEXT`` (``lỗi: TEXT`` in Vietnamese)."""
-    return f"{t('error_prefix')}: {text}"
+    """``error: TEXT`` (``lỗi: TEXT`` in Vietnamese), on one line whatever TEXT holds (a
+    server's detail may carry line breaks or escape sequences: shown escaped)."""
+    return f"{t('error_prefix')}: {one_line(text)}"
 
 
 def _catalog(lang: str) -> dict[str, str]:
@@ -163,6 +167,19 @@ def message(lang: str, key: str, **fields: object) -> str:
     return text.format(**fields)
 
 
+MAX_SERVER_DETAIL = 300
+"""Characters of a server's ``detail`` shown: one sentence, not whatever a server sends."""
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of a terminal: line breaks, escape sequences and other
+    invisible characters are shown escaped (``\\n``, ``\\x1b``), never acted on."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
 def api_error(status: int, body: bytes) -> ApiError:
     """The server's refusal ``{"error", "detail"}`` (or a plain status) as an ApiError."""
     try:
@@ -171,7 +188,9 @@ def api_error(status: int, body: bytes) -> ApiError:
         code, detail = str(value["error"]), str(value["detail"])
     except (AnonBallotError, KeyError, TypeError):
         code, detail = "http_error", f"the server answered {status}"
-    return (ServerFailed if status >= 500 else ApiError)(status, code, detail)
+    if len(detail) > MAX_SERVER_DETAIL:
+        detail = detail[:MAX_SERVER_DETAIL] + "…"
+    return (ServerFailed if status >= 500 else ApiError)(status, code[:64], detail)
 
 
 def clean_errors(fn: F) -> F:
@@ -186,6 +205,9 @@ def clean_errors(fn: F) -> F:
         except AnonBallotError as exc:
             click.echo(error_line(exc), err=True)
             sys.exit(exit_status(exc))
+        except TransferError as exc:
+            click.echo(problem_line(exc.detail), err=True)
+            sys.exit(2)
         except ModuleNotFoundError as exc:
             # the library and the command install without the server's packages
             click.echo(problem_line(t("needs_module", name=exc.name)), err=True)
@@ -265,14 +287,19 @@ def read_access_token(token_file: Path | None) -> str | None:
 
 
 class ApiClient:
-    """A small client of the server's JSON API (httpx), raising :class:`ApiError`."""
+    """A small client of the server's JSON API (httpx), raising :class:`ApiError`.
 
-    def __init__(self, server: str, token: str | None = None, *, timeout: float = 60) -> None:
-        import httpx
+    Every answer is read within the bounds of :mod:`anonballot.cli.transfer`: at most
+    ``MAX_ANSWER`` bytes (a refusal ``MAX_ERROR_ANSWER``), under the stall rule, and no
+    redirect is followed; beyond them, :class:`~anonballot.cli.transfer.TransferError`.
+    """
+
+    def __init__(self, server: str, token: str | None = None) -> None:
+        from .transfer import client
 
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.base = server.rstrip("/")
-        self.http = httpx.Client(base_url=self.base, headers=headers, timeout=timeout)
+        self.http = client(self.base, headers)
 
     def close(self) -> None:
         self.http.close()
@@ -285,13 +312,28 @@ class ApiClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The answer's JSON (or bytes for non-JSON answers); ApiError for 4xx and 5xx."""
-        answer = self.http.request(method, path, **kwargs)
-        kind = answer.headers.get("content-type", "")
-        if answer.status_code >= 400:
-            raise api_error(answer.status_code, answer.content)
-        if kind.split(";")[0].strip() == "application/json":
-            return parse_json(answer.content)
-        return answer.content
+        kind, body = self.fetch(method, path, **kwargs)
+        if kind == "application/json":
+            return parse_json(body)
+        return body
+
+    def fetch(
+        self, method: str, path: str, *, limit: int | None = None, **kwargs: Any
+    ) -> tuple[str, bytes]:
+        """The answer's media type and body, at most ``limit`` bytes (``MAX_ANSWER`` by
+        default); ApiError for 4xx and 5xx, TransferError beyond the bounds."""
+        from . import transfer
+
+        with self.http.stream(method, path, **kwargs) as answer:
+            status = answer.status_code
+            if 300 <= status < 400:
+                raise transfer.redirect_error(answer)
+            if status >= 400:
+                body = transfer.receive(answer, transfer.MAX_ERROR_ANSWER, "the error answer")
+                raise api_error(status, body)
+            body = transfer.receive(answer, limit or transfer.MAX_ANSWER, "the answer")
+            kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+        return kind, body
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

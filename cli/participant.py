@@ -39,7 +39,7 @@ from anonballot.keyfile import read_json_file, write_private
 from anonballot.manifest import Manifest
 from anonballot.participant import Participant
 from anonballot.receipt import Receipt, ReceiptReport, RecordSource, verify_receipt
-from anonballot.record import Record
+from anonballot.record import MAX_LEAF_LINE, Record
 
 from .common import (
     LANGS,
@@ -55,6 +55,7 @@ from .common import (
     read_access_token,
     set_lang,
 )
+from .transfer import TransferError
 
 __all__ = [
     "STATE_VERSION",
@@ -227,7 +228,7 @@ def _ask_number(t: Lang, count: int, default: int | None) -> int:
             show_default=default is not None,
         )
         raw = raw.strip()
-        if raw.isdigit() and 1 <= int(raw) <= count:
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= count:  # "²".isdigit()
             return int(raw)
         click.echo(t("bad_choice", n=count))
 
@@ -372,9 +373,14 @@ def vote(
             if exc.status >= 500 and state_path.exists():
                 raise TryAgain(exc.detail, state_path) from exc
             raise
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, TransferError) as exc:
             if state_path.exists():
-                raise TryAgain(f"cannot reach the server: {exc}", state_path) from exc
+                why = (
+                    exc.detail
+                    if isinstance(exc, TransferError)
+                    else f"cannot reach the server: {exc}"
+                )
+                raise TryAgain(why, state_path) from exc
             raise
 
 
@@ -611,10 +617,16 @@ class ServerSource:
         return self._optional("close")
 
     def leaf(self, index: int) -> bytes:
-        answer = self.api.http.get(f"{self.base}/leaves", params={"start": index, "end": index + 1})
-        if answer.status_code != 200:
-            raise NotFound(f"the server did not give leaf {index}")
-        return answer.content.removesuffix(b"\n")
+        try:
+            _, body = self.api.fetch(
+                "GET",
+                f"{self.base}/leaves",
+                params={"start": index, "end": index + 1},
+                limit=MAX_LEAF_LINE + 1,  # one leaf and its newline
+            )
+        except ApiError as exc:
+            raise NotFound(f"the server did not give leaf {index}") from exc
+        return body.removesuffix(b"\n")
 
     def releases(self) -> list[object]:
         try:

@@ -12,16 +12,18 @@ import contextlib
 import hmac
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anonballot.codes import format_code
@@ -42,7 +44,7 @@ from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
 from .booth import booth_routes
-from .errors import AuthError, Restricted, TooLarge, http_status
+from .errors import AuthError, Restricted, TooLarge, http_status, is_storage_full
 from .openapi import openapi_document
 from .plan_pages import plan_page_routes
 from .plans import PlanDesk
@@ -73,8 +75,25 @@ def error(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
 
 
+def with_security_headers(
+    path: str, headers: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` and the security headers they lack; under ``/api/`` no caching either."""
+    out = list(headers)
+    present = {k.lower() for k, _ in out}
+    for name, value in SECURITY_HEADERS.items():
+        if name.encode() not in present:
+            out.append((name.encode(), value.encode()))
+    if path.startswith("/api/") and b"cache-control" not in present:
+        out.append((b"cache-control", b"no-store"))
+    return out
+
+
 class SecurityHeaders:
-    """Security headers on every answer; API answers are never cached."""
+    """Security headers on every answer; API answers are never cached.
+
+    The answers of the last resort (an unexpected error's 500, made outside every
+    middleware) get them from :func:`server_error`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -86,17 +105,16 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                for name, value in SECURITY_HEADERS.items():
-                    if name.encode() not in present:
-                        headers.append((name.encode(), value.encode()))
-                if scope["path"].startswith("/api/") and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
+                message["headers"] = with_security_headers(
+                    scope["path"], list(message.get("headers", []))
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_UINT = re.compile(r"[0-9]{1,18}")
+"""A non-negative integer in ASCII digits (``str.isdigit`` also takes other scripts' digits)."""
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -118,7 +136,9 @@ def guarded(handler: Handler) -> Handler:
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
+        raise InputError("Content-Length: expected a non-negative integer", code="bad_request")
+    if declared is not None and int(declared) > limit:
         raise TooLarge(f"the request body is larger than {limit} bytes")
     chunks = []
     size = 0
@@ -152,10 +172,6 @@ def fields(value: Any, **types: type) -> dict[str, Any]:
         if not isinstance(value[name], kind) or isinstance(value[name], bool) is not (kind is bool):
             raise InputError(f"{name}: expected {kind.__name__}", code="bad_request")
     return value
-
-
-_UINT = re.compile(r"[0-9]{1,18}")
-"""A non-negative integer in ASCII digits (``str.isdigit`` also takes other scripts' digits)."""
 
 
 def query_ints(
@@ -607,16 +623,53 @@ def _record_zip(engine: Round, public_only: bool = False) -> bytes:
         return path.read_bytes()
 
 
-async def not_found(request: Request, exc: Exception) -> Response:
-    return error(404, "not_found", f"there is nothing at {request.url.path}")
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+"""The error code of Starlette's own refusals (HTTPException) by status."""
 
 
-async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    return error(405, "method_not_allowed", f"{request.method} is not allowed here")
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no route, a method the path does not take, a malformed
+    form) as every other error: JSON ``{"error", "detail"}``."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    if status == 404:
+        return error(404, "not_found", f"there is nothing at {request.url.path}")
+    if status == 405:
+        response = error(405, "method_not_allowed", f"{request.method} is not allowed here")
+        # RFC 9110 15.5.6; under /static (a mount, not routes) the files take GET and HEAD
+        response.headers["allow"] = ", ".join(allowed_methods(request) or ["GET", "HEAD"])
+        return response
+    detail = exc.detail if isinstance(exc, HTTPException) else "the request is malformed"
+    code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+    return error(status, code, detail)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route takes at this path: a path may have one route per method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
+
+
+async def storage_error(request: Request, exc: Exception) -> Response:
+    """A write the disk refused: 503 ``storage_full``, one line in the log and no traceback
+    (the write was rolled back; the same request succeeds once there is room). Any other
+    storage or I/O error goes on to :func:`server_error`."""
+    if not is_storage_full(exc):
+        raise exc
+    logger.warning("a write was refused: the disk is full (%s)", exc)
+    return error(503, "storage_full", "the server's disk is full: the request was not carried out")
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    return error(500, "internal_error", "the server failed; the request was not carried out")
+    # Made by Starlette's outermost middleware, outside SecurityHeaders: its headers here.
+    response = error(500, "internal_error", "the server failed; the request was not carried out")
+    for name, value in with_security_headers(request.url.path, []):
+        response.headers.append(name.decode(), value.decode())
+    return response
 
 
 def create_app(service: Service) -> Starlette:
@@ -669,12 +722,22 @@ def create_app(service: Service) -> Starlette:
     routes += report_routes(service)  # /results/{round_id}, /turnout/{round_id}
     routes += plan_page_routes(service)  # /leader/{round_id}, /plans/{round_id}
     routes += booth_routes()  # /, /r/{round_id}, /verify and /static
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+        exception_handlers={
+            HTTPException: http_error,
+            sqlite3.OperationalError: storage_error,
+            OSError: storage_error,
+            500: server_error,
+        },
         lifespan=_lifespan(service),
     )
+    # No redirect from "/path/" to "/path": Starlette builds it as an absolute URL from the
+    # request's Host header, which a client chooses (a cache or a proxy that keeps it would
+    # send others to that host). Every link and client uses the exact paths: a 404 is safe.
+    app.router.redirect_slashes = False
+    return app
 
 
 logger = logging.getLogger(__name__)
@@ -692,8 +755,11 @@ def _lifespan(service: Service) -> Callable[[object], contextlib.AbstractAsyncCo
         while True:
             try:
                 await asyncio.to_thread(service.forget_issuance_answers)
-            except Exception:  # tried again at the next pass: it never stops the server
-                logger.exception("forgetting the token requests' answers failed")
+            except Exception as exc:  # tried again at the next pass: it never stops the server
+                if is_storage_full(exc):
+                    logger.warning("forgetting the token requests' answers: the disk is full")
+                else:
+                    logger.exception("forgetting the token requests' answers failed")
             await asyncio.sleep(TEND_INTERVAL)
 
     @contextlib.asynccontextmanager

@@ -9,6 +9,8 @@ its parent's status without a change here.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -21,7 +23,14 @@ from anonballot.errors import (
     VerificationError,
 )
 
-__all__ = ["HTTP_STATUS", "AuthError", "Restricted", "TooLarge", "http_status"]
+__all__ = [
+    "HTTP_STATUS",
+    "AuthError",
+    "Restricted",
+    "TooLarge",
+    "http_status",
+    "is_storage_full",
+]
 
 
 class AuthError(AnonBallotError):
@@ -64,3 +73,13 @@ def http_status(exc: AnonBallotError) -> int:
         if cls in HTTP_STATUS:
             return HTTP_STATUS[cls]
     return 400  # unreachable: AnonBallotError is in the table
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is a full disk: SQLite's ``SQLITE_FULL`` ("database or disk is full")
+    or an ``OSError`` of ``ENOSPC`` or ``EDQUOT``. Such a write was rolled back: nothing is
+    half done, and the same request succeeds once there is room."""
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)

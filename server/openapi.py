@@ -59,6 +59,8 @@ ERROR_CODES: dict[str, str] = {
     "roster_exists": "the roster already has people in these wards: import with append or replace",
     "duplicate_rows": "rows already on the roster (the same file imported twice?)",
     "voting_not_over": "the voting window has not ended: closing now needs force",
+    "bad_blinded": "the blinded message is not one for the ward's key (length, value, or one of 0, 1 and n - 1); the invitation code is not spent",
+    "storage_full": "the server's disk is full: the request was not carried out (try again later)",
 }  # fmt: skip
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -80,6 +82,7 @@ def _op(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None,
     op: dict[str, Any] = {"summary": summary, "responses": {status: ok}}
     for error_status in errors:
         op["responses"][str(error_status)] = _answer("error", _ERROR)
+    op["responses"]["503"] = _answer("the server's disk is full (storage_full)", _ERROR)
     if body is not None:
         op["responses"]["413"] = _answer("the body is too large", _ERROR)
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}

@@ -35,6 +35,7 @@ from anonballot.encoding import parse_time
 from anonballot.errors import InputError
 from anonballot.manifest import RoundConfig, Window
 
+from .spreadsheet import csv_cell
 from .templating import make_environment
 
 __all__ = [
@@ -119,13 +120,16 @@ def qr_png(url: str, *, scale: int = 8) -> bytes:
 
 
 def slips_csv(rows: Iterable[dict[str, str]]) -> str:
-    """``ward,participant,code``, one row per invitation (with a BOM, for spreadsheets)."""
+    """``ward,participant,code``, one row per invitation (with a BOM, for spreadsheets);
+    a cell a spreadsheet would run as a formula (a name typed as ``=...``) starts with an
+    apostrophe (:func:`~anonballot.server.spreadsheet.csv_cell`)."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["ward", "participant", "code"])
     for row in rows:
-        writer.writerow([row["ward"], row["participant"], format_code(row["code"])])
+        cells = [row["ward"], row["participant"], format_code(row["code"])]
+        writer.writerow([csv_cell(cell) for cell in cells])
     return out.getvalue()
 
 

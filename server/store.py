@@ -264,9 +264,17 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk, an I/O
+                # error): a ROLLBACK then would fail and hide the error that matters.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error:  # a commit that failed leaves no transaction open
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
             if self._checkpointer is None:
                 self._checkpointer = threading.Thread(
                     target=self._checkpoints, name="sqlite-checkpointer", daemon=True
@@ -674,6 +682,12 @@ class SqliteRoundStore:
 
     def checkpoint_at(self, size: int) -> str | None:
         row = self._one("SELECT note FROM checkpoints WHERE round_id=? AND size=?", size)
+        return None if row is None else str(row[0])
+
+    def checkpoint_covering(self, index: int) -> str | None:
+        row = self._one(
+            "SELECT note FROM checkpoints WHERE round_id=? AND size>? ORDER BY size LIMIT 1", index
+        )
         return None if row is None else str(row[0])
 
     def put_checkpoint(self, size: int, checkpoint: str) -> None:

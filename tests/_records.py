@@ -10,7 +10,9 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import struct
 import subprocess
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,3 +138,29 @@ def pdf_text(path: Path) -> str:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return re.sub(r"\s+", " ", text)
+
+
+def patch_zip_member(path: Path, name: str, *, flag_bits: int = 0, method: int | None = None,
+               file_size: int | None = None) -> None:  # fmt: skip
+    """Rewrite ``name``'s local header and central directory entry in place: add
+    ``flag_bits``, set the compression method or the declared (inflated) size."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(name)
+    encoded = name.encode()
+    local = info.header_offset
+    entries = [(local, 6)]  # (offset of the header, offset of its flag bits)
+    at = data.find(b"PK\x01\x02")
+    while at != -1:
+        length = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46 : at + 46 + length] == encoded:
+            entries.append((at, 8))
+        at = data.find(b"PK\x01\x02", at + 4)
+    assert len(entries) == 2
+    for offset, flags in entries:
+        struct.pack_into("<H", data, offset + flags, info.flag_bits | flag_bits)
+        if method is not None:
+            struct.pack_into("<H", data, offset + flags + 2, method)
+        if file_size is not None:
+            struct.pack_into("<I", data, offset + flags + 16, file_size)
+    path.write_bytes(bytes(data))

@@ -16,6 +16,7 @@ from _records import (
     audit,
     board_lines,
     copy_record,
+    patch_zip_member,
     read_json,
     resign,
     run_round,
@@ -231,8 +232,12 @@ def test_each_check_fails_and_says_where(
     assert audit(record, workers=2).to_json() == report.to_json()
 
 
-def test_failures_are_counted_beyond_the_listed(record: Path) -> None:
+def test_failures_are_counted_beyond_the_listed(run: RoundRun, record: Path) -> None:
     write_board(record, [*board_lines(record), *([b"{}\n"] * (MAX_LISTED + 10))])
+    # a final checkpoint as long as the board: it is read to its end (A6 fails by its root)
+    size = LEAVES + MAX_LISTED + 10
+    note = Checkpoint(run.engine.manifest.origin, size, bytes(32)).sign(run.log)
+    (record / "checkpoint.txt").write_text(note, encoding="utf-8")
     a2 = audit(record).checks["A2"]
     assert a2.failure_count == MAX_LISTED + 10
     assert len(a2.failures) == MAX_LISTED
@@ -277,7 +282,9 @@ def test_damaged_zip_board_is_a_failed_check(run: RoundRun, tmp_path: Path) -> N
     archive = tmp_path / "record.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.write(run.path / "manifest.json", "r/manifest.json")
-        zf.writestr("r/board.jsonl", (run.path / "board.jsonl").read_bytes() * 20)
+        # as many lines as the final checkpoint says: the whole board is read
+        zf.write(run.path / "checkpoint.txt", "r/checkpoint.txt")
+        zf.writestr("r/board.jsonl", (run.path / "board.jsonl").read_bytes())
     data = bytearray(archive.read_bytes())
     with zipfile.ZipFile(archive) as zf:
         info = zf.getinfo("r/board.jsonl")
@@ -509,3 +516,74 @@ def test_not_a_record_raises(tmp_path: Path, kind: str) -> None:
     with pytest.raises(RecordError) as error:
         audit_record(target, workers=1)
     assert isinstance(error.value, InputError)
+
+
+# -- a hostile record: the audit reads no more than the record can hold and pass ------------
+
+
+def test_board_longer_than_the_final_checkpoint_is_read_one_line_past_it(record: Path) -> None:
+    write_board(record, [*board_lines(record), *([b"{}\n"] * 5000)])
+    report = audit(record)
+    # one line past the checkpoint's size is enough to fail; the rest is not read
+    assert report.checks["A2"].failure_count == 1
+    assert report.checks["A2"].failures[0]["leaf_index"] == LEAVES
+    assert report.checks["A6"].failures[0]["detail"] == (
+        f"the final checkpoint has size {LEAVES}, the board more than {LEAVES} leaves"
+    )
+    assert audit(record, workers=2).to_json() == report.to_json()
+
+
+def test_board_without_a_usable_checkpoint_is_read_up_to_the_eligible(record: Path) -> None:
+    (record / "checkpoint.txt").write_text("not a checkpoint\n", encoding="utf-8")
+    write_board(record, [*board_lines(record), *([b"{}\n"] * 5000)])
+    report = audit(record)
+    assert report.checks["A2"].failure_count == 1  # 6 eligible: 7 lines read
+    assert any(
+        f["detail"] == f"board.jsonl has more than {LEAVES} lines (the round's eligible "
+        "participants): not read further"
+        for f in report.checks["A6"].failures
+    )
+
+
+def _one_line_error(args: list[str]) -> str:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return lines[0]
+
+
+@pytest.mark.parametrize("member", ["board.jsonl", "results.json", "checkpoint.txt"])
+def test_zip_bomb_record_is_unusable_input(run: RoundRun, tmp_path: Path, member: str) -> None:
+    archive = tmp_path / "record.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(run.path.rglob("*")):
+            name = path.relative_to(run.path).as_posix()
+            if path.is_file() and name != member:
+                zf.write(path, f"r/{name}")
+        # 48 MiB of newlines deflate to about 48 KiB
+        zf.writestr(f"r/{member}", b"\n" * (48 * 1024 * 1024))
+    with pytest.raises(RecordError) as refused:
+        audit(archive)
+    assert refused.value.code == "too_large"
+    line = _one_line_error(["audit", str(archive), "--workers", "1"])
+    assert f"{member}: not read, it inflates to more than 200 times" in line
+
+
+@pytest.mark.parametrize(
+    "patch", [{"flag_bits": 0x1}, {"method": 9}], ids=["encrypted", "deflate64"]
+)
+def test_zip_that_zipfile_cannot_read_is_unusable_input(
+    run: RoundRun, tmp_path: Path, patch: dict[str, int]
+) -> None:
+    archive = write_record(
+        tmp_path / "record.zip",
+        run.engine.config.round_id,
+        {"manifest.json": (run.path / "manifest.json").read_bytes()},
+        [line.rstrip(b"\n") for line in board_lines(run.path)],
+    )
+    patch_zip_member(archive, f"{run.engine.config.round_id}/manifest.json", **patch)
+    line = _one_line_error(["audit", str(archive), "--workers", "1"])
+    assert "encrypted" in line or "zip method 9" in line

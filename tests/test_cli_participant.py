@@ -481,3 +481,13 @@ def test_a_two_phase_round_says_when_to_come_back(tmp_path: Path) -> None:
             assert not (tmp_path / "late.json").exists()  # nothing to resume
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("typed", ["²", "١", "３"])
+def test_a_choice_is_ascii_digits(typed: str) -> None:
+    # "²".isdigit() is true and int("²") fails: such a choice is asked again, no traceback
+    from anonballot.cli.participant import Lang, _ask_number
+
+    with CliRunner().isolation(input=f"{typed}\n2\n") as (out, _, _):
+        assert _ask_number(Lang("en"), 4, None) == 2
+    assert "Traceback" not in out.getvalue().decode()

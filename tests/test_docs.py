@@ -68,14 +68,15 @@ from anonballot.checkpoint import Checkpoint
 from anonballot.cli.main import main as cli_main
 from anonballot.cli.organizer import dump_yaml, load_config_file
 from anonballot.codes import format_code, normalize_code, pseudonym
-from anonballot.encoding import b64u_decode, jcs, parse_time
+from anonballot.encoding import b64u_decode, jcs, parse_json, parse_time
 from anonballot.engine import Round
 from anonballot.hazmat.merkle import verify_inclusion
 from anonballot.hazmat.note import key_id, verifier_key
 from anonballot.keyfile import decrypt_key_file, encrypt_key_file, read_json_file, write_private
-from anonballot.manifest import Window
+from anonballot.leaf import parse_leaf
+from anonballot.manifest import Manifest, Window
 from anonballot.participant import Participant
-from anonballot.receipt import receipt_code
+from anonballot.receipt import Receipt, receipt_code
 from anonballot.server.openapi import ERROR_CODES, openapi_document
 from anonballot.server.roster import RosterEntry
 from anonballot.server.service import Service
@@ -821,6 +822,29 @@ def test_server_md_json_examples_parse() -> None:
     for language, body in code_blocks(SERVER_MD):
         if language == "json":
             json.loads(body)
+
+
+def _server_md_section(operation: str) -> str:
+    start = SERVER_MD.index(f"### `{operation}`")
+    return SERVER_MD[start : SERVER_MD.index("\n### ", start + 1)]
+
+
+def test_server_md_cast_example_is_a_real_leaf_and_its_receipt() -> None:
+    record = ROOT / "tests" / "vectors" / "anonballot-v1" / "record"
+    manifest = Manifest.from_signed(parse_json((record / "manifest.json").read_bytes()))
+    section = _server_md_section("POST /api/rounds/{round_id}/ballots")
+    body, answer = [text for language, text in code_blocks(section) if language == "json"]
+    leaf = body.strip("\n").encode()
+    parsed = parse_leaf(leaf, manifest, manifest.mid)  # canonical, and this round's
+    parsed.verify_token(manifest)
+    parsed.verify_voter_sig()
+    receipt = Receipt.from_json(json.loads(answer))
+    checkpoint = receipt.verify(manifest, leaf)
+    assert checkpoint.size == receipt.leaf_index + 1
+    # the checkpoint operation shows the same note
+    shown = _server_md_section("GET /api/rounds/{round_id}/checkpoint")
+    (note,) = [text for language, text in code_blocks(shown) if language == "text"]
+    assert note == receipt.checkpoint
 
 
 def _commands(group: click.Group, prefix: str = "anonballot") -> Iterator[tuple[str, Any]]:

@@ -755,3 +755,17 @@ def test_cast_many_commits_a_group_under_one_checkpoint(make_round: RoundFactory
     assert isinstance(answers[5], EncodingError)
     assert answers[5].code == "bad_leaf"
     assert engine.store.leaf_count() == 3
+
+
+def test_resubmission_gets_the_very_same_receipt(make_round: RoundFactory) -> None:
+    # Protocol section 6.4: the identical leaf again gets the same receipt, byte for byte,
+    # also when it was not the last of its group and ballots came after it.
+    demo = make_round()
+    engine = demo.engine
+    (_, first), (_, second), (_, later) = (demo.voter(i) for i in range(3))
+    receipts = engine.cast_many([first, second])
+    engine.cast(later)
+    for leaf, receipt in zip((first, second), receipts, strict=True):
+        assert isinstance(receipt, Receipt)
+        assert engine.cast(leaf) == receipt
+        assert engine.cast_many([leaf])[0] == receipt

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from _records import patch_zip_member
 
 from anonballot.errors import InputError, RecordError
 from anonballot.record import MAX_LEAF_LINE, Record, write_record
@@ -61,7 +62,7 @@ def test_missing_file_and_size_limit(written: Path) -> None:
         assert missing.value.code == "missing_file"
         with pytest.raises(RecordError) as large:
             record.read("manifest.json", limit=3)
-        assert large.value.code == "bad_record"
+        assert large.value.code == "too_large"
 
 
 def test_written_record_is_readable_by_others(tmp_path: Path) -> None:
@@ -216,3 +217,97 @@ def test_not_a_record(tmp_path: Path, kind: str) -> None:
         Record(target)
     assert isinstance(error.value, InputError)
     assert error.value.code == "no_record"
+
+
+# -- bounded reading: a record may come from a hostile server ----------------------------------
+
+
+def _zip(tmp_path: Path, members: dict[str, bytes], **patch: int) -> Path:
+    path = tmp_path / "r.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("r/manifest.json", b"{}")
+        for name, data in members.items():
+            zf.writestr(f"r/{name}", data)
+    if patch:
+        patch_zip_member(path, f"r/{next(iter(members))}", **patch)
+    return path
+
+
+def test_zip_bomb_member_is_not_inflated(tmp_path: Path) -> None:
+    # 64 MiB of zeros deflate to 64 KiB: far past MAX_INFLATE_RATIO, though below the limit
+    bomb = b"\0" * (64 * 1024 * 1024)
+    path = _zip(tmp_path, {"results.json": bomb, "board.jsonl": bomb})
+    with Record(path) as record:
+        with pytest.raises(RecordError) as too_large:
+            record.read("results.json", limit=len(bomb) + 1)
+        assert too_large.value.code == "too_large"
+        assert "zip bomb" in too_large.value.detail
+        with pytest.raises(RecordError) as board:
+            list(record.board())
+        assert board.value.code == "too_large"
+
+
+def test_zip_member_counted_as_inflated_not_as_declared(tmp_path: Path) -> None:
+    # The header says 2 KiB of a 1 MiB member (and so escapes the ratio): what is read
+    # stops at what the header says (zipfile), and what is read is what is counted.
+    real = os.urandom(512 * 1024).hex().encode()
+    path = _zip(tmp_path, {"results.json": real}, file_size=2048)
+    with Record(path) as record:
+        with pytest.raises(RecordError) as lied:  # the CRC of 2 KiB is not the member's
+            record.read("results.json", limit=4096)
+        assert lied.value.code == "bad_record"
+        with pytest.raises(RecordError) as limited:
+            record.read("results.json", limit=1024)
+        assert limited.value.code == "too_large"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_folder_file_counted_as_read_not_as_its_size(tmp_path: Path) -> None:
+    # /proc files say they are empty (st_size 0) and are not: what is read is counted
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "manifest.json").write_bytes(b"{}")
+    (root / "results.json").symlink_to("/proc/self/status")
+    with Record(root) as record:
+        assert len(record.read("results.json")) > 100
+        with pytest.raises(RecordError) as large:
+            record.read("results.json", limit=100)
+        assert large.value.code == "too_large"
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip"])
+def test_board_read_up_to_max_lines(tmp_path: Path, kind: str) -> None:
+    lines = [b"%d\n" % i for i in range(10)]
+    with _board(tmp_path, b"".join(lines), kind) as record:
+        assert list(record.board(max_lines=3)) == lines[:3]
+        assert list(record.board(max_lines=10)) == lines
+        assert list(record.board(max_lines=20)) == lines
+        assert list(record.board(max_lines=0)) == []
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip"])
+def test_board_line_that_never_ends_stops_at_max_lines_of_bytes(tmp_path: Path, kind: str) -> None:
+    # without max_lines such a line is skipped to its end, however far that is
+    endless = os.urandom(3 * MAX_LEAF_LINE).hex().encode()
+    with _board(tmp_path, b"first\n" + endless + b"\nlast\n", kind) as record:
+        assert len(list(record.board())) == 3
+        with pytest.raises(RecordError) as large:
+            list(record.board(max_lines=2))
+        assert large.value.code == "too_large"
+        # a budget of max_lines whole lines holds them
+        assert len(list(record.board(max_lines=10))) == 3
+
+
+@pytest.mark.parametrize(
+    ("patch", "words"),
+    [({"flag_bits": 0x1}, "encrypted"), ({"method": 9}, "zip method 9")],
+    ids=["encrypted", "deflate64"],
+)
+def test_zip_zipfile_cannot_read_is_refused_when_opened(
+    tmp_path: Path, patch: dict[str, int], words: str
+) -> None:
+    path = _zip(tmp_path, {"close.json": b"{}"}, **patch)
+    with pytest.raises(RecordError) as refused:
+        Record(path)
+    assert refused.value.code == "bad_record"
+    assert words in refused.value.detail

@@ -374,6 +374,9 @@ def test_results_xlsx(tallied: Tallied) -> None:
     formula_cells = [c for row in wb["Bồ Đề ward"].iter_rows() for c in row if c.value == FORMULA]
     assert formula_cells
     assert all(c.data_type == "s" for c in formula_cells)
+    # with the quote prefix, as if typed '=1+1: editing the cell keeps it text
+    assert all(c.quotePrefix for c in formula_cells)
+    assert not any(c.quotePrefix for row in wb["Overview"].iter_rows() for c in row)
     hidden = [v for row in wb["Cự Khối ward"].iter_rows() for c in row if (v := c.value)]
     assert not any(PRIVATE in str(v) for v in hidden)
     assert any("fewer than the round's minimum" in str(v) for v in hidden)

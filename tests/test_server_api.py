@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,3 +268,200 @@ def test_openapi_lists_every_route(office: Office) -> None:
     assert doc["openapi"].startswith("3.1")
     for path in ("/api/rounds/{round_id}/tokens", "/api/rounds/{round_id}/proof/consistency"):
         assert path in doc["paths"]
+
+
+# -- bounded and uniform answers (issue 9, "bounded clients and inputs") ----------------------
+
+NOT_ASCII_INTEGERS = ["²", "١", "１", "1_0", "+1", " 1", "1 ", "-0", "0x1", ""]
+
+
+@pytest.mark.parametrize("raw", NOT_ASCII_INTEGERS)
+@pytest.mark.parametrize(
+    ("tail", "names"),
+    [("leaves", ("start", "end")), ("proof/inclusion", ("index", "size")),
+     ("proof/consistency", ("old", "new"))],
+)  # fmt: skip
+def test_integer_parameters_take_ascii_digits_only(
+    office: Office, tail: str, names: tuple[str, str], raw: str
+) -> None:
+    for bad in names:
+        params = {name: raw if name == bad else "0" for name in names}
+        r = office.client.get(office.url(tail), params=params)
+        assert (r.status_code, r.json()["error"]) == (400, "bad_request"), r.text
+
+
+def _asgi(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+    """The status of one request made straight to the ASGI app, headers as given (an
+    HTTP client would refuse to send some of them)."""
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    return int(sent[0]["status"])
+
+
+@pytest.mark.parametrize("raw", ["²", "١", "1_0", "+5"])
+def test_content_length_takes_ascii_digits_only(office: Office, raw: str) -> None:
+    headers = [(b"content-length", raw.encode("latin-1", "replace")),
+               (b"content-type", b"application/json")]  # fmt: skip
+    status = _asgi(office.client.app, "POST", office.url("ward"), headers, b'{"code": "x"}')
+    assert status == 400
+
+
+def _assert_security_headers(r: Any) -> None:
+    from anonballot.server.app import SECURITY_HEADERS
+
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers.get(name) == value, (r.status_code, name)
+    if r.request.url.path.startswith("/api/"):
+        assert r.headers.get("cache-control") == "no-store"
+
+
+def test_error_answers_carry_the_security_headers(office: Office, monkeypatch: Any) -> None:
+    c = office.client
+    answers = [
+        c.get("/no/such/page"),  # Starlette's own 404
+        c.get("/api/nothing"),
+        c.put("/api/rounds"),  # Starlette's own 405
+        c.post(office.url("ward"), content=b"{"),  # 400
+        c.post(office.url("ward"), content=b" " * (300 * 1024)),  # 413
+        c.get("/api/rounds/no-such-round/manifest"),  # 404 of the library
+    ]
+    for r in answers:
+        assert 400 <= r.status_code < 500, r.text
+        assert set(r.json()) == {"error", "detail"}
+        _assert_security_headers(r)
+    # the last resort: an unexpected failure's 500, made outside every middleware
+    monkeypatch.setattr(office.service, "round_ids", _raise(PermissionError(13, "denied")))
+    failing = TestClient(office.client.app, raise_server_exceptions=False)
+    r = failing.get("/api/rounds")
+    assert (r.status_code, r.json()["error"]) == (500, "internal_error")
+    _assert_security_headers(r)
+
+
+def _raise(exc: BaseException) -> Any:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    return fail
+
+
+def test_method_not_allowed_says_which_are(office: Office) -> None:
+    c = office.client
+    r = c.delete(office.url("releases"))  # two routes at this path: GET and POST
+    assert (r.status_code, r.json()["error"]) == (405, "method_not_allowed")
+    assert r.headers["allow"] == "GET, HEAD, POST"
+    assert c.put("/api/rounds").headers["allow"] == "GET, HEAD"
+    assert c.get(office.url("ballots")).headers["allow"] == "POST"
+    static = c.post("/static/booth.css")  # a mount: its files are read with GET and HEAD
+    assert (static.status_code, static.json()["error"]) == (405, "method_not_allowed")
+    assert static.headers["allow"] == "GET, HEAD"
+
+
+def test_trailing_slash_is_not_redirected_to_the_host_asked_for(office: Office) -> None:
+    for path in ("/api/rounds/", "/verify/", f"{office.url('manifest')}/"):
+        r = office.client.get(path, headers={"host": "evil.example"}, follow_redirects=False)
+        assert (r.status_code, r.json()["error"]) == (404, "not_found"), path
+        assert "location" not in r.headers
+        _assert_security_headers(r)
+
+
+def test_full_disk_is_503_storage_full_and_loses_nothing(
+    office: Office, caplog: pytest.LogCaptureFixture
+) -> None:
+    import random
+
+    c = office.client
+    code, ward = office.codes[0]
+    p = Participant(c.get(office.url("manifest")).json(), ward)
+    blinded = b64u_encode(p.request_token())
+    answer = c.post(office.url("tokens"), json={"code": code, "blinded": blinded})
+    p.finish_token(b64u_decode(answer.json()["blind_sig"]))
+    answers = random_answers(p.manifest, ward, random.Random(0))
+    for answer in answers.values():  # every comment at its longest: a leaf of several pages
+        answer["comments"] = {f.id: "x" * f.max_chars for f in p.manifest.questionnaire.comments}
+    leaf = p.make_leaf(answers)
+    # SQLite's own "database or disk is full": the database may not grow by a page, and a
+    # filler takes the free pages it has
+    conn = office.service.db.conn
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count={pages + 16}")
+    conn.execute("CREATE TABLE filler(x BLOB)")
+    with contextlib.suppress(sqlite3.OperationalError):
+        for _ in range(1000):
+            conn.execute("INSERT INTO filler VALUES(zeroblob(4096))")
+    with caplog.at_level("WARNING"):
+        full = c.post(office.url("ballots"), content=leaf)
+    assert (full.status_code, full.json()["error"]) == (503, "storage_full"), full.text
+    _assert_security_headers(full)
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert any("disk is full" in r.getMessage() for r in caplog.records)
+    conn.execute(f"PRAGMA max_page_count={1 << 30}")
+    cast = c.post(office.url("ballots"), content=leaf)  # room again: the same leaf is taken
+    assert cast.status_code == 200, cast.text
+    assert cast.json()["leaf_index"] == 0
+
+
+def test_no_space_left_is_503_and_another_os_error_500(office: Office, monkeypatch: Any) -> None:
+    import errno
+
+    client = TestClient(office.client.app, raise_server_exceptions=False)
+    monkeypatch.setattr(office.service, "round_ids", _raise(OSError(errno.ENOSPC, "No space")))
+    r = client.get("/api/rounds")
+    assert (r.status_code, r.json()["error"]) == (503, "storage_full")
+    monkeypatch.setattr(office.service, "round_ids", _raise(OSError(errno.EIO, "I/O error")))
+    assert client.get("/api/rounds").status_code == 500
+
+
+def test_trivial_blinded_values_are_refused_and_spend_nothing(office: Office) -> None:
+    c = office.client
+    code, ward = office.codes[0]
+    key = office.service.round("test-round").manifest.issuer_key(ward)
+    k, n = key.modulus_bytes, key.to_cryptography().public_numbers().n
+    for value in (0, 1, n - 1, n):
+        blinded = b64u_encode(value.to_bytes(k, "big"))
+        r = c.post(office.url("tokens"), json={"code": code, "blinded": blinded})
+        assert (r.status_code, r.json()["error"]) == (400, "bad_blinded"), (value, r.text)
+    short = b64u_encode(b"\x05" * (k - 1))
+    r = c.post(office.url("tokens"), json={"code": code, "blinded": short})
+    assert (r.status_code, r.json()["error"]) == (400, "bad_blinded")
+    # the code was not spent: a real request gets its token
+    p = Participant(c.get(office.url("manifest")).json(), ward)
+    r = c.post(office.url("tokens"), json={"code": code, "blinded": b64u_encode(p.request_token())})
+    assert r.status_code == 200, r.text
+    p.finish_token(b64u_decode(r.json()["blind_sig"]))
+
+
+def test_identical_leaf_again_gets_the_same_receipt(office: Office) -> None:
+    import random
+
+    c = office.client
+    engine = office.service.round("test-round")
+    leaves: list[bytes] = []
+    for code, ward in office.codes[:3]:
+        p = Participant(c.get(office.url("manifest")).json(), ward)
+        blinded = b64u_encode(p.request_token())
+        answer = c.post(office.url("tokens"), json={"code": code, "blinded": blinded})
+        p.finish_token(b64u_decode(answer.json()["blind_sig"]))
+        leaves.append(p.make_leaf(random_answers(p.manifest, ward, random.Random(len(leaves)))))
+    # two ballots in one group commit (one checkpoint of size 2), one more after them
+    group = engine.cast_many(leaves[:2])
+    assert c.post(office.url("ballots"), content=leaves[2]).status_code == 200
+    for leaf, receipt in zip(leaves[:2], group, strict=True):
+        again = c.post(office.url("ballots"), content=leaf)
+        assert again.status_code == 200, again.text
+        assert isinstance(receipt, Receipt)
+        assert again.json() == receipt.to_json()

@@ -197,3 +197,16 @@ def test_slips_print_both_windows_in_the_districts_time() -> None:
     for old in ("Mã tham gia", "nhận phiếu", "phiếu mời"):  # the words the booth no longer uses
         assert old not in page
     assert slip_time("2026-05-31T17:30:00Z") == "00:30 01/06/2026"
+
+
+def test_csv_cells_are_never_formulas() -> None:
+    # names and positions are typed by people: any of them may start like a formula
+    names = ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR",
+             "Lê Văn An", "An = Bình", "'quoted"]  # fmt: skip
+    rows = [{"ward": "bo-de", "participant": name, "code": generate_code()} for name in names]
+    read = list(csv.DictReader(io.StringIO(slips_csv(rows).removeprefix("\ufeff"))))
+    assert [r["participant"] for r in read] == [
+        "'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tTab", "'\rCR",
+        "Lê Văn An", "An = Bình", "'quoted",
+    ]  # fmt: skip
+    assert [r["code"] for r in read] == [format_code(r["code"]) for r in rows]

@@ -141,9 +141,22 @@ def test_sign_blinded_rejects_bad_input() -> None:
     key = issuer()
     n = key.public_key.to_cryptography().public_numbers().n
     k = key.modulus_bytes
-    for bad in (b"\x00" * k, n.to_bytes(k, "big"), b"\xff" * k, b"\x01" * (k - 1)):
-        with pytest.raises(InputError):
+    private = serialization.load_pem_private_key(key.to_pem(), password=None)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    p = private.private_numbers().p  # a value sharing a factor with n
+    for bad in (
+        b"\x00" * k, n.to_bytes(k, "big"), b"\xff" * k, b"\x01" * (k - 1),
+        (1).to_bytes(k, "big"), (n - 1).to_bytes(k, "big"), p.to_bytes(k, "big"),
+    ):  # fmt: skip
+        with pytest.raises(InputError) as refused:
             key.sign_blinded(bad)
+        assert refused.value.code == "bad_blinded"
+    # 0, 1 and n - 1 are refused by the public key too, before any signing
+    for value in (0, 1, n - 1):
+        with pytest.raises(InputError) as refused:
+            key.public_key.check_blinded(value.to_bytes(k, "big"))
+        assert refused.value.code == "bad_blinded"
+    key.public_key.check_blinded((2).to_bytes(k, "big"))
 
 
 # --- token verification ---------------------------------------------------------------------

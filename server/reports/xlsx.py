@@ -14,8 +14,9 @@ sorting and pivot tables. The view model applied the ``min_group`` rule already:
 group's cells are empty, and the row says it is not shown.
 
 Texts come from the catalogs of ``server/i18n.py`` and the manifest's labels. Cell values
-are always text or numbers, never formulas: a comment that starts with ``=`` stays text, and
-characters a workbook cannot hold (C0 controls) are replaced.
+are always text or numbers, never formulas: a comment that starts with ``=`` stays text (a
+string with the quote prefix, ``spreadsheet.py``), and characters a workbook cannot hold
+(C0 controls) are replaced.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import openpyxl
 from anonballot.manifest import Manifest
 
 from ..i18n import Messages
+from ..spreadsheet import formula_like
 from .committee import CommitteeView
 from .leader import ChangeRow, PlanView
 from .model import COUNT_KEYS, Aggregate, ResultsView
@@ -65,6 +67,8 @@ class _Sheet:
             if isinstance(value, str):
                 cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
                 cell.data_type = "s"  # a text starting with "=" is not a formula
+                # and stays text when someone edits the cell (spreadsheet.py)
+                cell.quotePrefix = formula_like(value)
             else:
                 cell.value = value
             if font is not None:

@@ -70,6 +70,8 @@ export const API_ERRORS = /** @type {const} */ ([
   "roster_exists",
   "duplicate_rows",
   "voting_not_over",
+  "bad_blinded",
+  "storage_full",
 ]);
 
 export const OPENING_REASONS = /** @type {const} */ ([
