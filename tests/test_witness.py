@@ -354,3 +354,19 @@ def test_oversized_and_other_methods(client: TestClient) -> None:
     refused = client.put("/add-checkpoint", content=b"")
     assert (refused.status_code, refused.headers["allow"]) == (405, "POST")
     assert client.get("/").status_code == 404
+
+
+def test_protocol_worked_example() -> None:
+    """docs/protocol.md section 6.8: the cosignature of section 6.6's checkpoint."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
+    section = text.split("### 6.8 ")[1].split("\n## ")[0]
+    checkpoint = text.split("### 6.6 ")[1].split("```text\n")[1].split("```")[0]
+    (line,) = [b.split("```")[0] for b in section.split("```text\n")[1:]]
+    vkey = "witness.example/w1+20324abe+BCmsuuFBvMrwsi4alNNNC8c2HlJtC/4SyJeUvJMilm3X"
+    assert vkey in section
+    key = WitnessKey("witness.example/w1", SigningKey(bytes(range(32, 64))))
+    assert key.vkey() == vkey
+    assert key.cosign(checkpoint, 1794279600) == line
+    assert verify_cosignature(checkpoint, line, vkey) == 1794279600
