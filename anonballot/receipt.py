@@ -12,6 +12,7 @@ returns a :class:`ReceiptReport` that a command line or a web page only renders.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast
@@ -36,6 +37,8 @@ from .trustee import TrusteeSecret, verify_release
 
 __all__ = [
     "CHECK_IDS",
+    "MAX_RECEIPT",
+    "TLOG_PROOF_HEADER",
     "CountedAs",
     "Receipt",
     "ReceiptCheck",
@@ -43,9 +46,16 @@ __all__ = [
     "ReceiptSource",
     "RecordSource",
     "check_consistent",
+    "read_receipt",
     "receipt_code",
     "verify_receipt",
 ]
+
+TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+"""The first line of a receipt written as a c2sp.org/tlog-proof (protocol section 6.7)."""
+
+MAX_RECEIPT = 64 * 1024
+"""A receipt of a board of a billion leaves is about 2 KB; anything larger is not one."""
 
 
 def receipt_code(leaf_hash_bytes: bytes) -> str:
@@ -99,6 +109,52 @@ class Receipt:
             tuple(b64u_decode(p, length=32, what="inclusion proof") for p in proof),
         )
 
+    def to_tlog_proof(self) -> str:
+        """The receipt as a c2sp.org/tlog-proof@v1 file (protocol section 6.7): its ``extra``
+        line carries the round's ``mid`` and the leaf hash (32 bytes each), which the
+        verifier checks, not trusts; the checkpoint follows verbatim."""
+        extra = base64.b64encode(b64u_decode(self.round, length=32, what="round") + self.leaf_hash)
+        proof = [base64.b64encode(p).decode("ascii") for p in self.inclusion]
+        head = [TLOG_PROOF_HEADER, f"extra {extra.decode('ascii')}", f"index {self.leaf_index}"]
+        checkpoint = self.checkpoint if self.checkpoint.endswith("\n") else self.checkpoint + "\n"
+        return "\n".join([*head, *proof, ""]) + "\n" + checkpoint
+
+    @classmethod
+    def from_tlog_proof(cls, text: str) -> Receipt:
+        """Parse a receipt written by :meth:`to_tlog_proof` (a c2sp.org/tlog-proof@v1 whose
+        ``extra`` is the round's ``mid`` and the leaf hash). The proof is checked by
+        :meth:`verify`, as for a JSON receipt."""
+
+        def bad(why: str) -> EncodingError:
+            return EncodingError(f"tlog-proof: {why}", code="bad_receipt")
+
+        head, sep, checkpoint = text.partition("\n\n")
+        lines = head.split("\n")
+        if not sep or not checkpoint or lines[0] != TLOG_PROOF_HEADER:
+            raise bad(f"expected {TLOG_PROOF_HEADER}, index and proof lines, an empty line and "
+                      "the checkpoint")  # fmt: skip
+        if len(lines) < 3 or not lines[1].startswith("extra "):
+            raise bad("an anonballot receipt carries the round and the leaf hash in its extra line")
+        try:
+            extra = base64.b64decode(lines[1][len("extra ") :], validate=True)
+        except ValueError:
+            raise bad("the extra line is not base64") from None
+        if len(extra) != 64:
+            raise bad("the extra line holds the round's mid and the leaf hash (64 bytes)")
+        index = lines[2].removeprefix("index ")
+        if not lines[2].startswith("index ") or not _decimal(index):
+            raise bad("expected the line index N (an ASCII decimal, no leading zero)")
+        proof = []
+        for line in lines[3:]:
+            try:
+                node = base64.b64decode(line, validate=True)
+            except ValueError:
+                raise bad("an inclusion proof line is not base64") from None
+            if len(node) != 32:
+                raise bad("an inclusion proof line is not a SHA-256 hash")
+            proof.append(node)
+        return cls(b64u_encode(extra[:32]), int(index), extra[32:], checkpoint, tuple(proof))
+
     def verify(self, manifest: Manifest, leaf: bytes | None = None) -> Checkpoint:
         """Check the checkpoint signature and the inclusion proof; return the checkpoint.
 
@@ -113,6 +169,24 @@ class Receipt:
             self.leaf_hash, self.leaf_index, checkpoint.size, self.inclusion, checkpoint.root
         )
         return checkpoint
+
+
+def _decimal(text: str) -> bool:
+    return text == "0" or (text[:1] in "123456789" and text.isascii() and text.isdecimal())
+
+
+def read_receipt(data: bytes) -> Receipt:
+    """A receipt file as the booth or ``anonballot vote`` writes it: JSON (section 6.7) or
+    a c2sp.org/tlog-proof (``.tlog-proof``)."""
+    if len(data) > MAX_RECEIPT:
+        raise EncodingError(f"a receipt is at most {MAX_RECEIPT} bytes", code="bad_receipt")
+    if data.startswith(b"c2sp.org/tlog-proof"):  # any version: from_tlog_proof says which
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EncodingError("tlog-proof: not UTF-8 text", code="bad_receipt") from None
+        return Receipt.from_tlog_proof(text)
+    return Receipt.from_json(parse_json(data))
 
 
 def check_consistent(older: Checkpoint, newer: Checkpoint, proof: Sequence[bytes]) -> None:

@@ -38,7 +38,14 @@ from anonballot.errors import (
 from anonballot.keyfile import read_json_file, write_private
 from anonballot.manifest import Manifest
 from anonballot.participant import Participant
-from anonballot.receipt import Receipt, ReceiptReport, RecordSource, verify_receipt
+from anonballot.receipt import (
+    MAX_RECEIPT,
+    Receipt,
+    ReceiptReport,
+    RecordSource,
+    read_receipt,
+    verify_receipt,
+)
 from anonballot.record import MAX_LEAF_LINE, Record
 
 from .common import (
@@ -474,10 +481,12 @@ def _vote(
         raise StateError("no receipt")
     path = receipt_file or Path(f"receipt-{round_id}-{receipt.code}.json")
     write_private(path, jcs(receipt.to_json()))
+    proof = _write_tlog_proof(path, receipt)
     save_state(state_path, finished_state(round_id, p))
     click.echo(t("cast"))
     show_receipt_code(receipt.code, t)
     click.echo(t("receipt_saved", path=path))
+    click.echo(t("tlog_proof_saved", path=proof))
     click.echo(t("check_later", path=path, server=api.base))
 
 
@@ -504,6 +513,14 @@ def _not_now(
     if early:
         return NotNow(t("not_yet_voting", opens=opens, closes=closes, path=state_path))
     return NotNow(t("too_late_voting", closes=closes))
+
+
+def _write_tlog_proof(path: Path, receipt: Receipt) -> Path:
+    """The receipt also as a c2sp.org/tlog-proof beside it (``.tlog-proof``): the same proof
+    in the transparency logs' own format, checked offline with the round's manifest."""
+    proof = path.with_suffix(".tlog-proof")
+    write_private(proof, receipt.to_tlog_proof())
+    return proof
 
 
 def _finished_again(
@@ -542,30 +559,44 @@ def receipt() -> None:
     default=None,
     help="Check against a round record (folder or .zip) instead.",
 )
+@click.option(
+    "--manifest",
+    "manifest_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Offline: check the receipt's own proof against the round's signed manifest "
+    "(manifest.json) alone.",
+)
 @access_token_option
 @LANG_OPTION
 @clean_errors
 def verify(
-    receipt_file: Path, server: str | None, record_path: Path | None,
+    receipt_file: Path, server: str | None, record_path: Path | None, manifest_file: Path | None,
     access_token_file: Path | None, lang: str,
 ) -> None:  # fmt: skip
     """Check a receipt: inclusion, consistency, and after the tally how it was counted.
 
-    A restricted round's results need an access token (--access-token-file or
-    ANONBALLOT_ACCESS_TOKEN); without one, every other check is made.
-    Exit 0 when every check passes, 1 when one fails, 2 on bad input.
+    RECEIPT_FILE is the receipt as JSON or as a c2sp.org/tlog-proof (.tlog-proof). With
+    --manifest, offline: the board's signature and the proof that the ballot is on it, from
+    the receipt and the round's manifest alone. A restricted round's results need an access
+    token (--access-token-file or ANONBALLOT_ACCESS_TOKEN); without one, every other check
+    is made. Exit 0 when every check passes, 1 when one fails, 2 on bad input.
     """
     t = Lang(lang)
     source = click.get_current_context().get_parameter_source("server")
-    if record_path is not None and source is click.core.ParameterSource.ENVIRONMENT:
-        server = None  # an explicit --record wins over the environment's server
-    if (server is None) == (record_path is None):
-        raise InputError("give exactly one of --server URL and --record RECORD")
+    if (record_path is not None or manifest_file is not None) and (
+        source is click.core.ParameterSource.ENVIRONMENT
+    ):
+        server = None  # an explicit --record or --manifest wins over the environment's server
+    if [server, record_path, manifest_file].count(None) != 2:
+        raise InputError(t("receipt_where"))
     try:
-        rc = Receipt.from_json(read_json_file(receipt_file))
+        rc = read_receipt(receipt_file.read_bytes()[: MAX_RECEIPT + 1])
     except AnonBallotError as exc:
         raise InputError(f"{receipt_file}: {exc.detail}", code="bad_receipt") from exc
-    if server is not None:
+    if manifest_file is not None:
+        _verify_offline(rc, manifest_file, t)
+    elif server is not None:
         with ApiClient(server, read_access_token(access_token_file)) as api:
             _verify_with_server(api, rc, t)
     elif record_path is not None:
@@ -654,6 +685,18 @@ def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
     round_id, _ = resolve_round(api, rc.round)
     source = ServerSource(api, round_id)
     _render(verify_receipt(rc, source), t, restricted=source.restricted)
+
+
+def _verify_offline(rc: Receipt, manifest_file: Path, t: Lang) -> None:
+    """The receipt's own proof, against the signed manifest alone: nothing from a server."""
+    manifest = Manifest.from_signed(read_json_file(manifest_file))
+    try:
+        checkpoint = rc.verify(manifest)
+    except AnonBallotError as exc:
+        raise CheckFailed(f"inclusion: {exc.detail}") from exc
+    click.echo(t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=manifest.round_id))
+    _ok(t, t("inclusion", size=checkpoint.size))
+    click.echo(t("offline_only"))
 
 
 def _verify_with_record(record: Record, rc: Receipt, t: Lang) -> None:

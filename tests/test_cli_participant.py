@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from anonballot.cli.main import main
 from anonballot.cli.participant import load_state, participant_state, save_state
 from anonballot.codes import normalize_code
-from anonballot.encoding import b64u_decode, b64u_encode
+from anonballot.encoding import b64u_decode, b64u_encode, jcs
 from anonballot.keyfile import encrypt_key_file, write_private
 from anonballot.manifest import Manifest
 from anonballot.participant import Participant
@@ -405,7 +405,9 @@ def test_receipt_verify_input_errors(live: tuple[Office, str], tmp_path: Path) -
     result = invoke("receipt", "verify", bad, "--server", url)
     assert "a receipt has exactly" in one_line_error(result)
     result = invoke("receipt", "verify", bad)
-    assert "exactly one of --server URL and --record RECORD" in one_line_error(result)
+    assert "cần đúng một trong --server URL, --record HỒ-SƠ và --manifest TỆP" in one_line_error(
+        result
+    )
     foreign = {
         "round": b64u_encode(bytes(32)),
         "leaf_index": 0,
@@ -474,6 +476,20 @@ def test_a_two_phase_round_says_when_to_come_back(tmp_path: Path) -> None:
             result = vote(early, "early.json")
             assert result.exit_code == 0, result.output
             assert "Your ballot has been recorded." in result.stdout
+            # the receipt also as a c2sp.org/tlog-proof, checked offline with the manifest
+            proof = tmp_path / "early.json.tlog-proof"  # beside early.json.receipt
+            assert proof.read_text(encoding="utf-8").startswith("c2sp.org/tlog-proof@v1\n")
+            signed = tmp_path / "manifest.json"
+            signed.write_bytes(jcs(service.round("two-phase").signed_manifest()))
+            offline = invoke("receipt", "verify", proof, "--manifest", signed, "--lang", "en")
+            assert offline.exit_code == 0, offline.output
+            assert "Checked offline" in offline.stdout
+            assert offline.stdout.splitlines()[-1] == "All checks pass."
+            forged = tmp_path / "forged.tlog-proof"
+            text = proof.read_text(encoding="utf-8").replace("index 0", "index 1")
+            forged.write_text(text, encoding="utf-8")
+            refused = invoke("receipt", "verify", forged, "--manifest", signed, "--lang", "en")
+            assert refused.exit_code == 1, refused.output
             result = vote(late, "late.json")
             assert result.exit_code == 1, result.output
             assert "this code can no longer get a voting token" in result.stderr

@@ -951,6 +951,16 @@ def test_protocol_receipt_example_verifies() -> None:
     assert f"`{receipt_code(leaf_hash)}`" in PROTOCOL
 
 
+def test_protocol_tlog_proof_example_is_the_receipt() -> None:
+    from anonballot.receipt import Receipt, read_receipt
+
+    match = re.search(r"```text\n(c2sp\.org/tlog-proof@v1\n.*?)```", PROTOCOL, re.DOTALL)
+    assert match is not None
+    receipt = Receipt.from_json(_receipt_example())
+    assert match.group(1) == receipt.to_tlog_proof()
+    assert read_receipt(match.group(1).encode()) == receipt
+
+
 def test_protocol_pseudonym_example() -> None:
     match = re.search(
         r"`mid = ([\w-]{43})`, the\s+code `([\w-]+)` \(normalized `(\w+)`\) has the pseudonym\s+"

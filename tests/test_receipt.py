@@ -9,8 +9,9 @@ import pytest
 from _jsonview import obj
 from _records import RoundRun, copy_record, run_round
 
-from anonballot.encoding import jcs, parse_json
-from anonballot.receipt import CHECK_IDS, Receipt, RecordSource, verify_receipt
+from anonballot.encoding import b64u_decode, jcs, parse_json
+from anonballot.errors import AnonBallotError
+from anonballot.receipt import CHECK_IDS, Receipt, RecordSource, read_receipt, verify_receipt
 from anonballot.record import Record
 from anonballot.signing import sign_object
 
@@ -97,3 +98,50 @@ def test_before_close_only_inclusion_and_consistency_run(run: RoundRun, tmp_path
     assert [c.id for c in report.checks] == ["manifest", "inclusion", "consistency"]
     assert not report.closed
     assert report.counted is None
+
+
+def test_a_receipt_as_a_tlog_proof(run: RoundRun) -> None:
+    """c2sp.org/tlog-proof@v1: the same receipt, in the transparency logs' own format."""
+    import base64
+
+    manifest = run.engine.manifest
+    rc = receipt_of(run, 2)
+    text = rc.to_tlog_proof()
+    lines = text.split("\n")
+    assert lines[0] == "c2sp.org/tlog-proof@v1"
+    extra = base64.b64decode(lines[1].removeprefix("extra "), validate=True)
+    assert extra == b64u_decode(manifest.mid) + rc.leaf_hash
+    assert lines[2] == "index 2"
+    proof = lines[3 : 3 + len(rc.inclusion)]
+    assert [base64.b64decode(p) for p in proof] == list(rc.inclusion)  # standard base64
+    assert lines[3 + len(rc.inclusion)] == ""
+    assert text.endswith(rc.checkpoint)  # the checkpoint verbatim
+    again = read_receipt(text.encode())
+    assert again == rc
+    assert again.verify(manifest).size == 3
+    assert read_receipt(jcs(rc.to_json())) == rc  # the JSON form still reads
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda t: t.replace("c2sp.org/tlog-proof@v1", "c2sp.org/tlog-proof@v2"), "expected"),
+        (lambda t: t.replace("index 2", "index 02"), "index N"),
+        (lambda t: t.replace("index 2", "index ²"), "index N"),
+        (lambda t: "\n".join(x for x in t.split("\n") if not x.startswith("extra")), "extra"),
+        (lambda t: t.replace("\n\n", "\n", 1), "not base64"),  # the checkpoint read as proof
+    ],
+)  # fmt: skip
+def test_a_malformed_tlog_proof_is_refused(run: RoundRun, change: object, words: str) -> None:
+    text = change(receipt_of(run, 2).to_tlog_proof())  # type: ignore[operator]
+    with pytest.raises(AnonBallotError) as caught:
+        read_receipt(text.encode())
+    assert words in caught.value.detail
+    assert caught.value.code == "bad_receipt"
+
+
+def test_a_tampered_tlog_proof_fails_its_proof(run: RoundRun) -> None:
+    lines = receipt_of(run, 2).to_tlog_proof().split("\n")
+    lines[3] = "A" * 43 + "="  # another sibling hash
+    with pytest.raises(AnonBallotError):
+        read_receipt("\n".join(lines).encode()).verify(run.engine.manifest)
