@@ -45,7 +45,7 @@ from anonballot.hazmat.blind_rsa import mgf1_sha384, verify
 from anonballot.hazmat.note import b64std_decode, sign_note
 from anonballot.manifest import Manifest
 from anonballot.opening import open_sealed
-from anonballot.receipt import Receipt
+from anonballot.receipt import Receipt, read_receipt
 from anonballot.sealing import SealedBallot, _randbelow_from, seal
 from anonballot.signing import SigningKey, sign_object
 from anonballot.tally import strip_comment
@@ -927,3 +927,13 @@ def test_protocol_worked_example_receipt(page: Page) -> None:
     }
     moved = {**receipt, "leaf_index": 1}
     assert call(page, "receiptWithKey", moved, *args)["ok"] is False
+
+
+def test_the_tlog_proof_is_the_same_in_the_browser(page: Page, make_round: RoundFactory) -> None:
+    """receipt.js toTlogProof writes byte for byte what Receipt.to_tlog_proof writes."""
+    demo = make_round(wards=1, voters=3)
+    receipts = [demo.cast(i)[1] for i in range(3)]
+    for receipt in receipts:
+        js = page.evaluate("value => window.ab.receipt.toTlogProof(value)", receipt.to_json())
+        assert js == receipt.to_tlog_proof()
+        assert read_receipt(js.encode()) == receipt

@@ -12,6 +12,7 @@ import { explain, focusOn, h, ht, showOnly } from "./page.js";
 import { CryptoError } from "./errors.js";
 import { normalizeCode } from "./codes.js";
 import { jcs } from "./jcs.js";
+import { toTlogProof } from "./receipt.js";
 import { stripWhiteSpace } from "./ballot.js";
 import { firstNewCharacter } from "./unicode14.js";
 import { Booth, checkpointSize, KEEP_DAYS_AFTER_VOTING, StorageUnavailable } from "./booth-state.js";
@@ -586,6 +587,22 @@ function download(receipt, code) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/**
+ * The same receipt as a c2sp.org/tlog-proof file: what transparency-log tools read, and
+ * what `anonballot receipt verify --manifest` checks offline.
+ * @param {unknown} receipt
+ * @param {string} code
+ */
+function downloadProof(receipt, code) {
+  const blob = new Blob([toTlogProof(receipt)], { type: "text/plain" });
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: `receipt-${roundId}-${code}.tlog-proof`, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /** The receipt code with line breaks allowed only between its groups of four. */
 /** @param {string} code */
 function codeGroups(code) {
@@ -642,6 +659,7 @@ function renderReceipt(already) {
             { class: "actions no-print" },
             ht("button", "receipt.download", undefined, { type: "button", class: "primary", id: "download-receipt", on: { click: () => download(receipt, code) } }),
             ht("button", "receipt.print", undefined, { type: "button", class: "secondary", id: "print-receipt", on: { click: () => window.print() } }),
+            ht("button", "receipt.download_proof", undefined, { type: "button", class: "secondary", id: "download-proof", on: { click: () => downloadProof(receipt, code) } }),
           ),
           keepChoice(),
         ]

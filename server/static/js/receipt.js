@@ -10,8 +10,8 @@
 // A receipt proves inclusion, not authorship.
 
 import { CryptoError } from "./errors.js";
-import { b64uDecode } from "./b64u.js";
-import { equal, toHex } from "./bytes.js";
+import { b64stdEncode, b64uDecode } from "./b64u.js";
+import { concat, equal, toHex } from "./bytes.js";
 import { parseCheckpoint } from "./checkpoint.js";
 import { leafHash, verifyInclusion } from "./merkle.js";
 
@@ -56,6 +56,22 @@ export function parseReceipt(value) {
     checkpoint: value.checkpoint,
     inclusion: value.inclusion.map((/** @type {unknown} */ p) => b64uDecode(p, 32, "inclusion proof")),
   };
+}
+
+/**
+ * The receipt as a c2sp.org/tlog-proof@v1 file (protocol section 6.7): the header line,
+ * `extra` (standard base64 of mid || leaf hash), `index`, one standard base64 line per
+ * proof element, an empty line, the checkpoint verbatim. Byte for byte what
+ * `Receipt.to_tlog_proof` writes in Python.
+ * @param {unknown} value the parsed JSON of the receipt
+ * @returns {string}
+ */
+export function toTlogProof(value) {
+  const r = parseReceipt(value);
+  const extra = b64stdEncode(concat(b64uDecode(r.round, 32, "round"), r.leafHash));
+  const proof = r.inclusion.map((p) => b64stdEncode(p));
+  const checkpoint = r.checkpoint.endsWith("\n") ? r.checkpoint : `${r.checkpoint}\n`;
+  return [`c2sp.org/tlog-proof@v1`, `extra ${extra}`, `index ${r.leafIndex}`, ...proof, ""].join("\n") + "\n" + checkpoint;
 }
 
 /**
