@@ -265,6 +265,7 @@ class ReportPages:
         status, text = await run_in_threadpool(self.turnout_page, round_id, m, token)
         return html_response(text, status, remember, no_store=True)
 
+
 async def _posted_token(request: Request) -> str | None:
     """The ``token`` field of a POST form ("" when absent); None for a GET."""
     if request.method != "POST":

@@ -70,6 +70,9 @@ export const API_ERRORS = /** @type {const} */ ([
   "roster_exists",
   "duplicate_rows",
   "voting_not_over",
+  "bad_tile_path",
+  "tile_not_found",
+  "entry_too_large",
 ]);
 
 export const OPENING_REASONS = /** @type {const} */ ([
