@@ -31,7 +31,7 @@ from .encoding import JSONValue, jcs, parse_json, parse_time
 from .errors import AnonBallotError, Conflict, InputError, NotFound, StateError
 from .hazmat.merkle import MerkleTree
 from .hazmat.tiles import TilePath, encode_entry_bundle, entries_range, tile_hashes
-from .leaf import Leaf, parse_leaf
+from .leaf import MAX_LEAF_SIZE, Leaf, check_leaves_fit, parse_leaf
 from .manifest import Manifest, RoundConfig
 from .opening import LeafOpener
 from .receipt import Receipt
@@ -62,6 +62,17 @@ class IssueRequest:
 def _ward_of(leaf: bytes) -> str:
     """The ward of a stored (canonical) leaf: its last member, so no full parse is needed."""
     return leaf.rsplit(b'"ward":"', 1)[-1][:-2].decode("ascii", "replace")
+
+
+def _check_leaves_fit(config: RoundConfig, sig_sizes: dict[str, int]) -> None:
+    """Refuse a round whose largest valid ballot would not fit in a leaf (protocol sections
+    4.2 and 6.3): a participant could fill in the form and find the ballot refused."""
+    subjects: dict[str, list[str]] = {w.id: [] for w in config.district.wards}
+    for subject in config.district.subjects:
+        subjects[subject.ward].append(subject.id)
+    check_leaves_fit(
+        config.questionnaire, subjects, trustees=len(config.trustees), sig_sizes=sig_sizes
+    )
 
 
 def _spent() -> Conflict:
@@ -109,6 +120,7 @@ class Round:
             ward.id: (issuer_keys or {}).get(ward.id) or IssuerKey.generate(key_bits)
             for ward in config.district.wards
         }
+        _check_leaves_fit(config, {w: k.public_key.modulus_bytes for w, k in keys.items()})
         with store.atomic():  # a crash leaves either no round or a whole draft
             store.put_document("config", jcs(config.to_json()))
             store.put_secret("organizer", organizer.seed)
@@ -161,6 +173,7 @@ class Round:
             issuers = self._load_issuers([w.id for w in config.district.wards])
             organizer = self._secret_key("organizer")
             log = self._secret_key("log")
+            _check_leaves_fit(config, {w: k.public_key.modulus_bytes for w, k in issuers.items()})
             manifest = Manifest.build(
                 config,
                 eligible=self.store.invitation_counts(),
@@ -367,7 +380,8 @@ class Round:
         """
         self._require("open")
         manifest = self.manifest
-        parsed = parse_leaf(leaf, manifest, self.mid)
+        # The cap of protocol section 6.3 applies to what is cast, not to what is read.
+        parsed = parse_leaf(leaf, manifest, self.mid, max_size=MAX_LEAF_SIZE)
         if not manifest.voting.contains(self.clock()):
             raise StateError("voting is not open now", code="outside_window")
         parsed.verify_token(manifest)

@@ -55,7 +55,8 @@ from .tiles import TileCache, TileFolder, log_routes
 __all__ = ["MAX_BODY", "bearer", "create_app", "is_restricted"]
 
 MAX_BODY = 256 * 1024
-"""Largest request body accepted (a leaf is at most about 90 KiB)."""
+"""Largest request body accepted (a leaf is at most 65,535 bytes, protocol section 6.3; a
+larger body is refused before it is read, a leaf above the cap once read)."""
 MAX_ADMIN_BODY = 32 * 1024 * 1024
 """Admin uploads (a roster of a whole city) may be larger."""
 MAX_LEAVES = 10_000

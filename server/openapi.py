@@ -59,6 +59,7 @@ ERROR_CODES: dict[str, str] = {
     "roster_exists": "the roster already has people in these wards: import with append or replace",
     "duplicate_rows": "rows already on the roster (the same file imported twice?)",
     "voting_not_over": "the voting window has not ended: closing now needs force",
+    "leaf_too_large": "the leaf is larger than 65,535 bytes, the most a leaf may have",
     "bad_tile_path": "the path under /log/{round_id}/ is not a tile path of c2sp.org/tlog-tiles",
     "tile_not_found": "the tile is beyond the tree of the latest checkpoint, or wider than what exists",
     "entry_too_large": "a leaf of the entry bundle is larger than an entry can be (65,535 bytes; a board made before the cap)",

@@ -70,6 +70,7 @@ export const API_ERRORS = /** @type {const} */ ([
   "roster_exists",
   "duplicate_rows",
   "voting_not_over",
+  "leaf_too_large",
   "bad_tile_path",
   "tile_not_found",
   "entry_too_large",
@@ -98,6 +99,8 @@ export const CRYPTO_ERRORS = /** @type {const} */ ([
   "wrong_round",
   "bad_statement",
   "ledger_mismatch",
+  "ballot_too_large",
+  "leaf_too_large",
 ]);
 
 export const LOCAL_ERRORS = /** @type {const} */ (["network", "bad_answer", "manifest_changed", "storage"]);
