@@ -1,16 +1,20 @@
 """The public board (protocol section 6.5): an append-only RFC 9162 Merkle log of leaves.
 
 It hands out the receipts (:mod:`anonballot.receipt`) and proofs of the leaves it holds.
+The names of C2SP tlog-tiles that the server needs to publish the board as tiles (protocol
+section 6.8) are re-exported here from :mod:`anonballot.hazmat.tiles`, so that it does not
+reach into the hazmat layer.
 """
 
 from __future__ import annotations
 
 from .checkpoint import Checkpoint
 from .hazmat.merkle import MerkleTree, leaf_hash
+from .hazmat.tiles import MAX_ENTRY_SIZE, TILE_WIDTH, TilePath, hashes_at_level
 from .manifest import Manifest
 from .receipt import Receipt
 
-__all__ = ["Board"]
+__all__ = ["MAX_ENTRY_SIZE", "TILE_WIDTH", "Board", "TilePath", "hashes_at_level"]
 
 
 class Board:

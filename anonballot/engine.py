@@ -29,7 +29,9 @@ from .checkpoint import Checkpoint
 from .codes import code_hash, normalize_code, pseudonym
 from .encoding import JSONValue, jcs, parse_json, parse_time
 from .errors import AnonBallotError, Conflict, InputError, NotFound, StateError
-from .leaf import Leaf, parse_leaf
+from .hazmat.merkle import MerkleTree
+from .hazmat.tiles import TilePath, encode_entry_bundle, entries_range, tile_hashes
+from .leaf import MAX_LEAF_SIZE, Leaf, check_leaves_fit, parse_leaf
 from .manifest import Manifest, RoundConfig
 from .opening import LeafOpener
 from .receipt import Receipt
@@ -60,6 +62,17 @@ class IssueRequest:
 def _ward_of(leaf: bytes) -> str:
     """The ward of a stored (canonical) leaf: its last member, so no full parse is needed."""
     return leaf.rsplit(b'"ward":"', 1)[-1][:-2].decode("ascii", "replace")
+
+
+def _check_leaves_fit(config: RoundConfig, sig_sizes: dict[str, int]) -> None:
+    """Refuse a round whose largest valid ballot would not fit in a leaf (protocol sections
+    4.2 and 6.3): a participant could fill in the form and find the ballot refused."""
+    subjects: dict[str, list[str]] = {w.id: [] for w in config.district.wards}
+    for subject in config.district.subjects:
+        subjects[subject.ward].append(subject.id)
+    check_leaves_fit(
+        config.questionnaire, subjects, trustees=len(config.trustees), sig_sizes=sig_sizes
+    )
 
 
 def _spent() -> Conflict:
@@ -107,6 +120,7 @@ class Round:
             ward.id: (issuer_keys or {}).get(ward.id) or IssuerKey.generate(key_bits)
             for ward in config.district.wards
         }
+        _check_leaves_fit(config, {w: k.public_key.modulus_bytes for w, k in keys.items()})
         with store.atomic():  # a crash leaves either no round or a whole draft
             store.put_document("config", jcs(config.to_json()))
             store.put_secret("organizer", organizer.seed)
@@ -159,6 +173,7 @@ class Round:
             issuers = self._load_issuers([w.id for w in config.district.wards])
             organizer = self._secret_key("organizer")
             log = self._secret_key("log")
+            _check_leaves_fit(config, {w: k.public_key.modulus_bytes for w, k in issuers.items()})
             manifest = Manifest.build(
                 config,
                 eligible=self.store.invitation_counts(),
@@ -367,7 +382,8 @@ class Round:
         """
         self._require("open")
         manifest = self.manifest
-        parsed = parse_leaf(leaf, manifest, self.mid)
+        # The cap of protocol section 6.3 applies to what is cast, not to what is read.
+        parsed = parse_leaf(leaf, manifest, self.mid, max_size=MAX_LEAF_SIZE)
         if not manifest.voting.contains(self.clock()):
             raise StateError("voting is not open now", code="outside_window")
         parsed.verify_token(manifest)
@@ -492,6 +508,51 @@ class Round:
         if note is None:
             raise StateError("the round has not been opened", code="round_not_open")
         return note
+
+    def published(self) -> tuple[str, int]:
+        """The latest signed checkpoint and its tree size: what the log publishes.
+
+        The board in memory may hold more leaves (a group being committed); only those the
+        latest checkpoint covers are on disk and signed (protocol section 6.4).
+        """
+        note = self.checkpoint()
+        # The store's own note, signed by this engine: its second line is the tree size
+        # (protocol section 6.6), read without verifying the signature again.
+        return note, int(note.split("\n", 2)[1])
+
+    def tree(self, size: int) -> MerkleTree:
+        """The board's tree, holding at least ``size`` leaves (rebuilt from the store first
+        if another engine on the same store appended them)."""
+        board = self.board
+        if board.size < size:
+            with self._lock:
+                board = self._sync_board()
+        if board.size < size:
+            raise StateError(f"the board has {board.size} leaves, not {size}", code="wrong_state")
+        return board.tree
+
+    def tile(self, tile: TilePath, size: int | None = None) -> bytes:
+        """A C2SP tlog-tiles hash tile or entry bundle of the board of ``size`` leaves (by
+        default the published size, :meth:`published`), protocol section 6.8.
+
+        Raises :class:`NotFound` (``tile_not_found``) for a tile that board does not hold
+        whole, and (``entry_too_large``) for an entry bundle with a leaf too large for it.
+        """
+        if size is None:
+            size = self.published()[1]
+        if not tile.is_entries:
+            return tile_hashes(self.tree(size), tile, size)
+        start, end = entries_range(tile, size)
+        try:
+            return encode_entry_bundle(self.store.leaves(start, end))
+        except InputError as exc:
+            # Only a board made before leaves were capped (protocol section 6.3) can hold
+            # one; the leaf is still served by the JSON API and the round record.
+            raise NotFound(
+                f"{tile.path()}: {exc.detail} (a leaf cast before the cap of protocol section "
+                "6.3; read it from the leaves of the API or the round record)",
+                code="entry_too_large",
+            ) from exc
 
     def leaves(self, start: int, end: int) -> Iterator[bytes]:
         count = self.store.leaf_count()

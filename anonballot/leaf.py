@@ -3,6 +3,14 @@
 A leaf's bytes are its JCS. :func:`parse_leaf` checks structure and canonical form
 (audit check A2), :meth:`Leaf.verify_token` the eligibility token (A3) and
 :meth:`Leaf.verify_voter_sig` the one-time voter signature (A4).
+
+A leaf is at most :data:`MAX_LEAF_SIZE` bytes (section 6.3), the largest entry of a
+tlog-tiles entry bundle (section 6.8). Whoever makes or accepts a leaf applies the cap
+(:func:`build_leaf`, ``parse_leaf(..., max_size=MAX_LEAF_SIZE)`` for a cast); whoever reads
+a board does not, since records made before the cap may hold larger leaves. The size of a
+leaf follows from the size of its plaintext (:func:`leaf_size`), so a ballot too large is
+refused before it is sealed, and :func:`worst_case_leaf_size` bounds every ballot of a
+ward, which a new round's manifest must keep under the cap (:func:`check_leaves_fit`).
 """
 
 from __future__ import annotations
@@ -10,19 +18,152 @@ from __future__ import annotations
 import binascii
 import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import cast
 
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, parse_json
-from .errors import EncodingError, InvalidSignature
+from .errors import EncodingError, InputError, InvalidSignature, ManifestError
 from .manifest import Manifest
+from .questionnaire import Questionnaire
 from .sealing import MAX_CT, MIN_CT, SHARE_SIZE, SealedBallot
 from .signing import SigningKey, VerifyKey
 from .tokens import MAX_SIG_BYTES, MIN_SIG_BYTES, Token
 
-__all__ = ["LEAF_KEYS", "Leaf", "build_leaf", "parse_leaf"]
+__all__ = [
+    "LEAF_KEYS",
+    "MAX_LEAF_SIZE",
+    "WORST_BYTES_PER_CHARACTER",
+    "Leaf",
+    "build_leaf",
+    "check_leaves_fit",
+    "leaf_size",
+    "parse_leaf",
+    "worst_case_ballot_size",
+    "worst_case_leaf_size",
+]
 
 LEAF_KEYS = frozenset({"v", "round", "ward", "token", "ballot", "voter_sig"})
+
+MAX_LEAF_SIZE = 0xFFFF
+"""The largest leaf, 65,535 bytes (protocol section 6.3): an entry of a tlog-tiles entry
+bundle carries its length in a uint16 (section 6.8)."""
+
+WORST_BYTES_PER_CHARACTER = 6
+"""The most bytes one code point of a comment takes in a ballot's JCS: a control character
+is written ``\\u00XX`` (section 2.1), six bytes; any other code point takes at most four
+(UTF-8), a Vietnamese letter two or three."""
+
+_MID_LENGTH = 43  # b64u of the 32-byte mid
+
+
+def _b64u_length(size: int) -> int:
+    return (4 * size + 2) // 3
+
+
+def leaf_size(*, ward: str, trustees: int, plaintext_size: int, sig_size: int) -> int:
+    """The exact size of a leaf of ``ward`` that seals a plaintext of ``plaintext_size``
+    bytes for ``trustees`` trustees, with a token signature of ``sig_size`` bytes.
+
+    Every other value of a leaf has a fixed size (section 6.3) and no JCS escape (base64url,
+    identifiers, the integer 1), so this is the size of the leaf the plaintext will make,
+    known before sealing."""
+    template: dict[str, JSONValue] = {
+        "v": 1,
+        "round": "A" * _MID_LENGTH,
+        "ward": ward,
+        "token": {"msg": "A" * 86, "sig": "A" * _b64u_length(sig_size)},
+        "ballot": {
+            "shares": ["A" * _b64u_length(SHARE_SIZE)] * trustees,
+            "nonce": "A" * _b64u_length(12),
+            "ct": "A" * _b64u_length(plaintext_size + 16),
+        },
+        "voter_sig": "A" * 86,
+    }
+    return len(jcs(template))
+
+
+def worst_case_ballot_size(questionnaire: Questionnaire, ward: str, subjects: Sequence[str]) -> int:
+    """The size of the largest valid ballot of ``ward`` (the JCS of ``B``, section 6.1):
+    every comment field at its ``max_chars``, each character of
+    :data:`WORST_BYTES_PER_CHARACTER` bytes, and the longest rating everywhere."""
+    longest = max(questionnaire.answer_ids, key=len)
+    answer: dict[str, JSONValue] = {
+        "ratings": {c.id: longest for c in questionnaire.criteria},
+        "comments": {
+            c.id: "A" * (WORST_BYTES_PER_CHARACTER * c.max_chars) for c in questionnaire.comments
+        },
+    }
+    ballot: dict[str, JSONValue] = {
+        "v": 1,
+        "ward": ward,
+        "answers": dict.fromkeys(subjects, answer),
+    }
+    return len(jcs(ballot))
+
+
+def worst_case_leaf_size(
+    questionnaire: Questionnaire,
+    ward: str,
+    subjects: Sequence[str],
+    *,
+    trustees: int,
+    sig_size: int,
+) -> int:
+    """The size of the leaf of the largest valid ballot of ``ward``."""
+    plaintext = worst_case_ballot_size(questionnaire, ward, subjects)
+    return leaf_size(ward=ward, trustees=trustees, plaintext_size=plaintext, sig_size=sig_size)
+
+
+def check_leaves_fit(
+    questionnaire: Questionnaire,
+    wards: Mapping[str, Sequence[str]],
+    *,
+    trustees: int,
+    sig_sizes: Mapping[str, int],
+) -> None:
+    """Raise :class:`ManifestError` unless every valid ballot of every ward (ward id to its
+    subjects' ids) makes a leaf of at most :data:`MAX_LEAF_SIZE` bytes, with the message
+    the organizer needs: which ward, how large, and the ``max_chars`` that would fit.
+
+    A rule for building a new round's manifest (section 4.2), not a check of a signed one:
+    manifests made before it stay valid."""
+    for ward, subjects in wards.items():
+        size = worst_case_leaf_size(
+            questionnaire, ward, subjects, trustees=trustees, sig_size=sig_sizes[ward]
+        )
+        if size <= MAX_LEAF_SIZE:
+            continue
+        fits = _largest_fitting_max_chars(questionnaire, ward, subjects, trustees, sig_sizes[ward])
+        raise ManifestError(
+            f"ward {ward}: a ballot with every comment at its longest ({len(subjects)} "
+            f"people rated, {len(questionnaire.comments)} comment fields) would make a leaf "
+            f"of {size:,} bytes, more than the {MAX_LEAF_SIZE:,} a leaf may have (protocol "
+            f"section 6.3); lower the comment fields' max_chars to at most {fits:,} each"
+        )
+
+
+def _largest_fitting_max_chars(
+    questionnaire: Questionnaire, ward: str, subjects: Sequence[str], trustees: int, sig: int
+) -> int:
+    """The largest ``n`` such that capping every comment field at ``n`` characters fits."""
+
+    def fits(n: int) -> bool:
+        fields = tuple(replace(c, max_chars=min(c.max_chars, n)) for c in questionnaire.comments)
+        capped = replace(questionnaire, comments=fields)
+        return (
+            worst_case_leaf_size(capped, ward, subjects, trustees=trustees, sig_size=sig)
+            <= MAX_LEAF_SIZE
+        )
+
+    low, high = 0, max((c.max_chars for c in questionnaire.comments), default=0)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 @dataclass(frozen=True)
@@ -174,12 +315,22 @@ def _parse_fast(data: bytes, manifest: Manifest, mid: str) -> Leaf | None:
     return leaf
 
 
-def parse_leaf(data: bytes, manifest: Manifest, mid: str | None = None) -> Leaf:
+def parse_leaf(
+    data: bytes, manifest: Manifest, mid: str | None = None, *, max_size: int | None = None
+) -> Leaf:
     """Parse leaf bytes strictly: canonical JCS, exact keys and sizes, this round, known ward.
 
-    Raises :class:`EncodingError` (code ``bad_leaf``, ``wrong_round`` or ``unknown_ward``).
+    ``max_size`` (a cast passes :data:`MAX_LEAF_SIZE`, protocol section 6.4) refuses a larger
+    leaf; reading a board passes none, as records made before the cap may hold larger ones.
+    Raises :class:`EncodingError` (code ``bad_leaf``, ``wrong_round``, ``unknown_ward`` or
+    ``leaf_too_large``).
     """
     mid = mid or manifest.mid
+    if max_size is not None and isinstance(data, bytes) and len(data) > max_size:
+        raise EncodingError(
+            f"leaf: {len(data):,} bytes, more than the {max_size:,} a leaf may have",
+            code="leaf_too_large",
+        )
     if isinstance(data, bytes):
         leaf = _parse_fast(data, manifest, mid)
         if leaf is not None:
@@ -229,4 +380,11 @@ def build_leaf(
         "ballot": ballot.to_json(),
     }
     unsigned["voter_sig"] = b64u_encode(voter_key.sign(jcs(unsigned)))
-    return jcs(unsigned)
+    leaf = jcs(unsigned)
+    if len(leaf) > MAX_LEAF_SIZE:
+        raise InputError(
+            f"the leaf is {len(leaf):,} bytes, more than the {MAX_LEAF_SIZE:,} a leaf may have "
+            "(protocol section 6.3)",
+            code="leaf_too_large",
+        )
+    return leaf

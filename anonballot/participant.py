@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 
 from .ballot import Answers, make_ballot, validate_ballot
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs
-from .errors import EncodingError, StateError
-from .leaf import build_leaf
+from .errors import BallotContentError, EncodingError, StateError
+from .leaf import MAX_LEAF_SIZE, build_leaf, leaf_size
 from .manifest import Manifest
 from .receipt import Receipt
 from .sealing import SealedBallot, seal
@@ -65,9 +65,11 @@ class Participant:
         return self.token
 
     def ballot(self, answers: Answers) -> dict[str, JSONValue]:
-        """The plaintext ballot for ``answers``, validated for this ward."""
+        """The plaintext ballot for ``answers``, validated for this ward and small enough for
+        a leaf (:meth:`check_fits`)."""
         ballot = make_ballot(self.ward, answers)
         validate_ballot(ballot, self.manifest, self.ward)
+        self.check_fits(len(jcs(ballot)))
         return ballot
 
     def make_leaf(
@@ -84,6 +86,26 @@ class Participant:
         sealed = self.seal(jcs(self.ballot(answers)), rng=rng)
         self.leaf = build_leaf(self.manifest.mid, self.ward, self.token, sealed, self.voter_key)
         return self.leaf
+
+    def check_fits(self, plaintext_size: int) -> None:
+        """Raise :class:`BallotContentError` (``ballot_too_large``) if a ballot of
+        ``plaintext_size`` bytes would make a leaf larger than a leaf may be (protocol
+        section 6.3), before anything is sealed; its detail says how much is too much."""
+        size = leaf_size(
+            ward=self.ward,
+            trustees=len(self.manifest.trustees),
+            plaintext_size=plaintext_size,
+            # a token's signature is exactly the modulus length (section 5.3)
+            sig_size=self.manifest.issuer_key(self.ward).modulus_bytes,
+        )
+        if size > MAX_LEAF_SIZE:
+            over = size - MAX_LEAF_SIZE
+            raise BallotContentError(
+                f"the ballot is too long: its leaf would be {size:,} bytes, {over:,} more than "
+                f"the {MAX_LEAF_SIZE:,} a leaf may have; shorten the comments (by about "
+                f"{-(-over * 3 // 4):,} bytes of text)",
+                code="ballot_too_large",
+            )
 
     def seal(self, plaintext: bytes, *, rng: Callable[[int], bytes] = os.urandom) -> SealedBallot:
         """Seal arbitrary plaintext for this round's trustees (tests use it for bad ballots)."""

@@ -113,6 +113,10 @@ def _label_item(value: object, what: str) -> tuple[str, Label]:
     return wrap(check_id, o["id"], what), wrap(check_label, o["label"], what)
 
 
+MAX_COMMENT = 1000
+"""The default form's ``max_chars`` of each comment field."""
+
+
 def default_questionnaire() -> Questionnaire:
     """The editable default form: four levels plus "no opinion", 7 criteria, 3 comments."""
     scale = (
@@ -152,9 +156,17 @@ def default_questionnaire() -> Questionnaire:
             {"vi": "Kết quả thực hiện nhiệm vụ", "en": "Results in carrying out duties"},
         ),
     )
-    comments = (
-        CommentField("uu-diem", {"vi": "Ưu điểm", "en": "Strengths"}, 2000),
-        CommentField("ton-tai-han-che", {"vi": "Tồn tại, hạn chế", "en": "Shortcomings"}, 2000),
-        CommentField("de-xuat-kien-nghi", {"vi": "Đề xuất, kiến nghị", "en": "Proposals"}, 2000),
+    # 1,000 characters a field (a long paragraph): the largest ballot of a ward of two
+    # people rated, every field full of the costliest characters, makes a leaf of about
+    # 51,000 bytes, under the 65,535 a leaf may have (protocol section 6.3) with room for
+    # more trustees; 2,000 did not fit (about 98,600). A ward of three people rated fits
+    # up to about 860 (anonballot.leaf.check_leaves_fit says so when a round is created).
+    comments = tuple(
+        CommentField(field_id, label, MAX_COMMENT)
+        for field_id, label in (
+            ("uu-diem", {"vi": "Ưu điểm", "en": "Strengths"}),
+            ("ton-tai-han-che", {"vi": "Tồn tại, hạn chế", "en": "Shortcomings"}),
+            ("de-xuat-kien-nghi", {"vi": "Đề xuất, kiến nghị", "en": "Proposals"}),
+        )
     )
     return Questionnaire(scale, abstain, criteria, comments)

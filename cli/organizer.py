@@ -509,7 +509,9 @@ def round_example_config(
             "en": f"Rating the heads of the wards, {MONTHS[opens.month - 1]} {opens.year}",
         },
         "district": dict(the_district.name),
-        "origin": f"district.example/{round_id}",
+        # The log's URL prefix without the scheme (protocol section 4.2): the server
+        # publishes the round's tiles at https://HOST/log/ROUND_ID/ (section 6.8).
+        "origin": f"district.example/log/{round_id}",
         "issuance": issuance_window.to_json(),
         "voting": voting_window.to_json(),
         "questionnaire": default_questionnaire().to_json(),

@@ -31,6 +31,7 @@ from anonballot.codes import code_hash, normalize_code
 from anonballot.encoding import b64u_decode, b64u_encode, jcs
 from anonballot.errors import (
     AnonBallotError,
+    BallotContentError,
     InputError,
     NotFound,
     StateError,
@@ -58,6 +59,7 @@ from .common import (
     access_token_option,
     clean_errors,
     current_lang,
+    error_line,
     message,
     read_access_token,
     set_lang,
@@ -459,7 +461,17 @@ def _vote(
     if p.leaf is None:
         if answers is None:
             answers = ask_ballot(p.manifest, p.ward, t)
-        p.make_leaf(answers)
+        while True:
+            try:
+                p.make_leaf(answers)
+                break
+            except BallotContentError as exc:
+                # Too long for a leaf (protocol section 6.3), found before sealing: the
+                # answers are asked again, as they were, for the comments to be shortened.
+                if exc.code != "ballot_too_large" or answers_file is not None:
+                    raise
+                click.echo(error_line(exc))
+                answers = ask_ballot(p.manifest, p.ward, t, previous=answers)
         save()  # the same sealed ballot is sent on every retry
     elif answers_file is not None or not fresh:
         click.echo(t("already_sealed"))

@@ -11,15 +11,18 @@ from .common import clean_errors, say, t
 DATA_HELP = "The server's data directory (SQLite database and keys)."
 
 
-def _serve(data: Path, host: str, port: int, key_bits: int = 3072) -> None:
+def _serve(
+    data: Path, host: str, port: int, key_bits: int = 3072, tiles_dir: Path | None = None
+) -> None:
     import uvicorn
 
     from anonballot.server.app import create_app
     from anonballot.server.service import Service
 
     service = Service(data, key_bits=key_bits)
+    app = create_app(service, tiles_dir=tiles_dir)
     # No access log: nothing per request is written anywhere (no address, time or path).
-    uvicorn.run(create_app(service), host=host, port=port, access_log=False, log_level="warning")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
 
 
 @click.command()
@@ -57,11 +60,18 @@ def init(data: Path, demo: bool) -> None:
     show_default=True,
     help="RSA issuer key size for rounds created through this server.",
 )
+@click.option(
+    "--tiles-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write every round's log as C2SP tlog-tiles files to this folder, for a static "
+    "web server to serve under /log/ (docs/server.md).",
+)
 @clean_errors
-def serve(data: Path, host: str, port: int, key_bits: int) -> None:
+def serve(data: Path, host: str, port: int, key_bits: int, tiles_dir: Path | None) -> None:
     """Run the reference server on a data directory."""
     say("serving", path=data, url=f"http://{host}:{port}/")
-    _serve(data, host, port, key_bits)
+    _serve(data, host, port, key_bits, tiles_dir)
 
 
 @click.command()

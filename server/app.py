@@ -15,6 +15,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -51,11 +52,13 @@ from .plans import PlanDesk
 from .reports import report_routes
 from .roster import RosterEntry, parse_roster
 from .service import Service
+from .tiles import TileCache, TileFolder, log_routes
 
 __all__ = ["MAX_BODY", "bearer", "create_app", "is_restricted"]
 
 MAX_BODY = 256 * 1024
-"""Largest request body accepted (a leaf is at most about 90 KiB)."""
+"""Largest request body accepted (a leaf is at most 65,535 bytes, protocol section 6.3; a
+larger body is refused before it is read, a leaf above the cap once read)."""
 MAX_ADMIN_BODY = 32 * 1024 * 1024
 """Admin uploads (a roster of a whole city) may be larger."""
 MAX_LEAVES = 10_000
@@ -203,8 +206,9 @@ def jcs_response(value: Any) -> Response:
 class Api:
     """The handlers, bound to one service."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, tiles: TileFolder | None = None) -> None:
         self.service = service
+        self.tiles = tiles
         self.batchers: dict[str, CastBatcher] = {}
         self.issuers: dict[str, Issuer] = {}
         self.issue_lock = asyncio.Lock()
@@ -299,7 +303,14 @@ class Api:
         if batcher is None or batcher.engine is not engine:
             batcher = self.batchers[round_id] = CastBatcher(engine)
         receipt = await batcher.cast(leaf)
+        self.board_changed(round_id)
         return JSONResponse(receipt.to_json())
+
+    def board_changed(self, round_id: str) -> None:
+        """A commit made a new checkpoint: the tiles folder's writer follows in its own
+        thread (server/tiles.py), so the answer does not wait for it."""
+        if self.tiles is not None:
+            self.tiles.notify(round_id)
 
     async def checkpoint(self, request: Request) -> Response:
         return Response(self.engine(request).checkpoint(), media_type="text/plain; charset=utf-8")
@@ -477,6 +488,7 @@ class Api:
         self.require_admin(request)
         engine = self.engine(request)
         await run_in_threadpool(step, engine)
+        self.board_changed(request.path_params["round_id"])  # open and close sign checkpoints
         return JSONResponse({"round_id": request.path_params["round_id"], "state": engine.state})
 
     async def admin_open(self, request: Request) -> Response:
@@ -609,7 +621,6 @@ def is_restricted(engine: Round) -> bool:
 
 def _record_zip(engine: Round, public_only: bool = False) -> bytes:
     import tempfile
-    from pathlib import Path
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "record.zip"
@@ -672,8 +683,11 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-def create_app(service: Service) -> Starlette:
-    api = Api(service)
+def create_app(service: Service, *, tiles_dir: str | Path | None = None) -> Starlette:
+    """The application over ``service``; with ``tiles_dir``, every round's log is also
+    written to that folder as it grows (``anonballot serve --tiles-dir``)."""
+    folder = TileFolder(service, tiles_dir) if tiles_dir is not None else None
+    api = Api(service, folder)
     r = "/api/rounds/{round_id}"
     a = "/api/admin/rounds/{round_id}"
     p = a + "/plans/{subject}"
@@ -719,6 +733,7 @@ def create_app(service: Service) -> Starlette:
         Route(f"{p}/return", guarded(api.admin_return_plan), methods=["POST"]),
         Route(f"{p}/progress", guarded(api.admin_plan_progress), methods=["POST"]),
     ]  # fmt: skip
+    routes += log_routes(service, TileCache())  # /log/{round_id}/: c2sp.org/tlog-tiles
     routes += report_routes(service)  # /results/{round_id}, /turnout/{round_id}
     routes += plan_page_routes(service)  # /leader/{round_id}, /plans/{round_id}
     routes += booth_routes()  # /, /r/{round_id}, /verify and /static
@@ -731,12 +746,13 @@ def create_app(service: Service) -> Starlette:
             OSError: storage_error,
             500: server_error,
         },
-        lifespan=_lifespan(service),
+        lifespan=_lifespan(service, folder),
     )
     # No redirect from "/path/" to "/path": Starlette builds it as an absolute URL from the
     # request's Host header, which a client chooses (a cache or a proxy that keeps it would
     # send others to that host). Every link and client uses the exact paths: a 404 is safe.
     app.router.redirect_slashes = False
+    app.state.tiles = folder  # the folder's writer (None without tiles_dir): tests wait on it
     return app
 
 
@@ -745,11 +761,14 @@ TEND_INTERVAL = 30.0
 """Seconds between two passes of :meth:`Service.forget_issuance_answers` while serving."""
 
 
-def _lifespan(service: Service) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
+def _lifespan(
+    service: Service, tiles: TileFolder | None = None
+) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
     """While the server runs: from its start, every :data:`TEND_INTERVAL` seconds, forget the
     token requests' answers of every round whose issuance window has ended, so that a
-    copy of the data folder taken after it keeps nothing of them or of their order. At
-    shutdown: that, and the blind-signing worker processes stop."""
+    copy of the data folder taken after it keeps nothing of them or of their order; and
+    the tiles folder's writer, which first catches up with the database. At shutdown:
+    those, and the blind-signing worker processes stop."""
 
     async def tend() -> None:
         while True:
@@ -764,11 +783,15 @@ def _lifespan(service: Service) -> Callable[[object], contextlib.AbstractAsyncCo
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
+        if tiles is not None:
+            await asyncio.to_thread(tiles.start)
         task = asyncio.create_task(tend())
         try:
             async with stop_signers_at_shutdown(app):
                 yield
         finally:
+            if tiles is not None:
+                await asyncio.to_thread(tiles.stop)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -61,6 +61,10 @@ ERROR_CODES: dict[str, str] = {
     "voting_not_over": "the voting window has not ended: closing now needs force",
     "bad_blinded": "the blinded message is not one for the ward's key (length, value, or one of 0, 1 and n - 1); the invitation code is not spent",
     "storage_full": "the server's disk is full: the request was not carried out (try again later)",
+    "leaf_too_large": "the leaf is larger than 65,535 bytes, the most a leaf may have",
+    "bad_tile_path": "the path under /log/{round_id}/ is not a tile path of c2sp.org/tlog-tiles",
+    "tile_not_found": "the tile is beyond the tree of the latest checkpoint, or wider than what exists",
+    "entry_too_large": "a leaf of the entry bundle is larger than an entry can be (65,535 bytes; a board made before the cap)",
 }  # fmt: skip
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -141,6 +145,8 @@ def openapi_document() -> dict[str, Any]:
         f"{r}/record": {"get": _op("The round record as a .zip: ?part=full (once tallied; a restricted round: access token) or ?part=public (once closed, everyone)", _answer("record", {"type": "string", "format": "binary"}, "application/zip"), errors=(400, 403, 404, 409), reader=True, params=[{"name": "part", "in": "query", "required": False, "schema": {"type": "string", "enum": ["full", "public"]}}])},
         f"{r}/turnout": {"get": _op("Eligible, issued and cast per ward, once the round is closed", _answer("turnout", ANY_OBJ), errors=(404, 409))},
         f"{r}/plans": {"get": _op("plans.json: the accepted plans and their progress, signed (a restricted round: access token)", _answer("plans", ANY_OBJ), errors=(403, 404, 409), reader=True)},
+        "/log/{round_id}/checkpoint": {"get": _op("The latest signed checkpoint, as c2sp.org/tlog-tiles serves it (Cache-Control: no-cache)", _answer("checkpoint", STR, "text/plain"), errors=(404, 409))},
+        "/log/{round_id}/tile/{path}": {"get": _op("A hash tile tile/<L>/<N>[.p/<W>] or an entry bundle tile/entries/<N>[.p/<W>] of c2sp.org/tlog-tiles (immutable)", _answer("tile", {"type": "string", "format": "binary"}, "application/octet-stream"), errors=(400, 404, 409), params=[{"name": "path", "in": "path", "required": True, "schema": STR}])},
         "/api/openapi.json": {"get": _op("This description", _answer("OpenAPI 3.1", ANY_OBJ), errors=())},
         "/api/admin/district": {
             "get": _op("The district configuration", _answer("district", ANY_OBJ), admin=True),

@@ -690,6 +690,14 @@ class SqliteRoundStore:
         )
         return None if row is None else str(row[0])
 
+    def checkpoint_sizes(self, after: int, upto: int) -> list[int]:
+        """The sizes of the stored checkpoints in ``(after, upto]``, smallest first."""
+        rows = self.database.read(
+            "SELECT size FROM checkpoints WHERE round_id=? AND size>? AND size<=? ORDER BY size",
+            (self.round_id, after, upto),
+        )
+        return [int(r[0]) for r in rows]
+
     def put_checkpoint(self, size: int, checkpoint: str) -> None:
         with self.database.transaction() as conn:
             conn.execute(

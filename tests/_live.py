@@ -143,12 +143,15 @@ def serve_app(app: Any) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server_thread(data: Path, clock: Clock | None = None) -> Iterator[str]:
+def server_thread(
+    data: Path, clock: Clock | None = None, *, tiles_dir: Path | None = None
+) -> Iterator[str]:
     """The server of a data directory in a thread of this process; yields the base URL.
-    With ``clock``, the server's time is the test's to move."""
+    With ``clock``, the server's time is the test's to move; with ``tiles_dir``, it writes
+    the rounds' tiles there (``anonballot serve --tiles-dir``)."""
     service = Service(data) if clock is None else Service(data, clock=clock)
     try:
-        with serve_app(create_app(service)) as url:
+        with serve_app(create_app(service, tiles_dir=tiles_dir)) as url:
             yield url
     finally:
         service.close()

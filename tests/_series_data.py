@@ -44,6 +44,18 @@ BASE_CONFIG, _ = demo_config(
     ],
     now=dt.datetime(2026, 5, 4, 8, tzinfo=dt.UTC),
 )
+# The default form as it was when docs/plans.md's example was signed (2,000 characters a
+# comment field, before the cap on leaves of protocol section 6.3): the manifests here are
+# made by Manifest.build, which takes a form from before the cap, so their mids stay.
+BASE_CONFIG = dataclasses.replace(
+    BASE_CONFIG,
+    questionnaire=dataclasses.replace(
+        BASE_CONFIG.questionnaire,
+        comments=tuple(
+            dataclasses.replace(c, max_chars=2000) for c in BASE_CONFIG.questionnaire.comments
+        ),
+    ),
+)
 """The demo questionnaire, trustees and windows, fixed: a round's ``mid`` is reproducible."""
 LEVELS = BASE_CONFIG.questionnaire.answer_ids
 CRITERIA = tuple(c.id for c in BASE_CONFIG.questionnaire.criteria)

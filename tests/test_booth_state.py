@@ -435,3 +435,36 @@ def test_a_receipt_stays_as_its_code_unless_kept(two_phase: Harness, clock: Cloc
     booth.open("phone", "much-later", tab="tab4")
     booth.step("much-later", "begin", None)
     assert booth.storage("phone") == {}
+
+
+def test_a_ballot_too_long_for_a_leaf_is_refused_before_sealing(
+    tmp_path: Path, static_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round made before the cap on leaves (protocol section 6.3) lets the form's comments
+    add up to more than a leaf may hold: the booth says so and goes back to the ballot,
+    nothing sealed or sent."""
+    from anonballot import engine, questionnaire
+
+    monkeypatch.setattr(questionnaire, "MAX_COMMENT", 2000)
+    monkeypatch.setattr(engine, "_check_leaves_fit", lambda *args: None)
+    for booth in harness(tmp_path, static_url):
+        booth.open("phone", "load1")
+        assert booth.step("load1", "begin", code(booth, 0)) == {"kind": "ballot"}
+        booth.answer_all("load1")
+        booth.page.evaluate(
+            """m => {
+                const booth = window.boothHarness.machine(m);
+                const fields = booth.requireRound().manifest.questionnaire.comments;
+                for (const s of booth.wardSubjects())
+                    for (const f of fields) booth.setComment(s.id, f.id, "😀".repeat(f.max_chars));
+                booth.saveAnswers();
+            }""",
+            "load1",
+        )
+        refused = booth.step("load1", "castBallot")
+        assert refused["kind"] == "error"
+        assert (refused["code"], refused["say"]) == ("ballot_too_large", "error.ballot_too_large")
+        assert refused["actions"] == ["action.change_answers"]
+        assert booth.server.bodies("ballots") == []  # nothing was sent
+        assert booth.state("phone")["phase"] == "voting"
+        assert booth.act("load1", "action.change_answers") == {"kind": "ballot"}

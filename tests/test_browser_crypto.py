@@ -937,3 +937,23 @@ def test_the_tlog_proof_is_the_same_in_the_browser(page: Page, make_round: Round
         js = page.evaluate("value => window.ab.receipt.toTlogProof(value)", receipt.to_json())
         assert js == receipt.to_tlog_proof()
         assert read_receipt(js.encode()) == receipt
+
+
+# --------------------------------------------------------------------------- the leaf cap
+
+
+def test_leaf_size_is_the_python_library_s(page: Page) -> None:
+    """leaf.js's size of a leaf before sealing (protocol section 6.3) is anonballot.leaf's."""
+    from anonballot.leaf import MAX_LEAF_SIZE, leaf_size
+
+    assert page.evaluate("window.ab.leaf.MAX_LEAF_SIZE") == MAX_LEAF_SIZE == 65_535
+    for ward, trustees, plaintext, sig in [
+        ("bo-de", 3, 0, 256),
+        ("thuong-thanh", 3, 40_000, 384),
+        ("a", 1, 1, 512),
+        ("phuc-dong", 7, 65_520, 512),
+        ("x-1", 5, 12_345, 257),
+    ]:
+        sizes = {"ward": ward, "trustees": trustees, "plaintextLength": plaintext, "sigLength": sig}
+        expected = leaf_size(ward=ward, trustees=trustees, plaintext_size=plaintext, sig_size=sig)
+        assert page.evaluate("s => window.ab.leaf.leafSize(s)", sizes) == expected, sizes

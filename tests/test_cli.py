@@ -129,7 +129,7 @@ def test_simulated_rounds_make_a_series(simulated: Path, tmp_path: Path) -> None
         nov = json.loads(zf.read("long-bien-2026-11/manifest.json"))["manifest"]
     assert nov["previous"] == {"round_id": "long-bien-demo", "mid": may_mid}
     assert nov["results_access"] == "restricted"
-    assert nov["origin"] == "district.example/long-bien-2026-11"
+    assert nov["origin"] == "district.example/log/long-bien-2026-11"
     # the same people rated under the same ids: a series
     assert nov["subjects"] == may["subjects"]
     # the whole record either way, and it audits

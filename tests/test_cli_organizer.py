@@ -382,7 +382,7 @@ def test_clone_the_may_round_into_november(live: Live) -> None:
     new = RoundConfig.from_json(live.admin("/api/admin/rounds/nov-2026/config"))
     assert new.round_id == "nov-2026"
     assert new.title == {"vi": "Lấy ý kiến tháng 11/2026", "en": "Rating, November 2026"}
-    assert new.origin == "district.example/nov-2026"
+    assert new.origin == "district.example/log/nov-2026"
     assert new.issuance.closes == "2026-11-06T17:00:00+07:00"
     assert new.voting.closes == "2026-11-09T17:00:00+07:00"
     assert new.previous is None

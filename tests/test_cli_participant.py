@@ -391,7 +391,7 @@ def test_interactive_vote_in_vietnamese(live: tuple[Office, str], tmp_path: Path
     result, _, receipt = vote(url, office, code, tmp_path, None, input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     assert "Xin nhập một số từ 1 đến 5." in result.stdout
-    assert "Tối đa 2000 ký tự" in result.stdout
+    assert "Tối đa 1000 ký tự" in result.stdout
     assert "Xin gõ c (có) hoặc k (không)." in result.stdout
     assert "Xem lại phiếu" in result.stdout
     assert "MÃ BIÊN NHẬN" in result.stdout

@@ -264,11 +264,13 @@ class DocSession:
     def __exit__(self, *exc: object) -> None:
         self._server.close()
 
-    def start_server(self, data: Path) -> str:
-        """Serve ``data`` (instead of any earlier server) and point ANONBALLOT_SERVER at it."""
+    def start_server(self, data: Path, tiles_dir: Path | None = None) -> str:
+        """Serve ``data`` (instead of any earlier server) and point ANONBALLOT_SERVER at it;
+        with ``tiles_dir``, as ``serve --tiles-dir`` does, the server writes its tiles."""
         self._server.close()
         self._server = contextlib.ExitStack()
-        self.url = self._server.enter_context(server_thread(self.cwd / data))
+        tiles = None if tiles_dir is None else self.cwd / tiles_dir
+        self.url = self._server.enter_context(server_thread(self.cwd / data, tiles_dir=tiles))
         self.env["ANONBALLOT_SERVER"] = self.url
         return self.url
 
@@ -346,7 +348,7 @@ class DocSession:
             target, args = self.cwd / args[-1], args[:-2]
         name, params = parse_cli(args)
         if name == "anonballot serve" and params:
-            self.start_server(Path(params["data"]))
+            self.start_server(Path(params["data"]), params.get("tiles_dir"))
             return
         if name == "anonballot demo" and params and not params["no_serve"]:
             self._run_cli([*args, "--no-serve"], line, ())

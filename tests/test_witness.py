@@ -357,11 +357,11 @@ def test_oversized_and_other_methods(client: TestClient) -> None:
 
 
 def test_protocol_worked_example() -> None:
-    """docs/protocol.md section 6.8: the cosignature of section 6.6's checkpoint."""
+    """docs/protocol.md section 6.9: the cosignature of section 6.6's checkpoint."""
     from pathlib import Path
 
     text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
-    section = text.split("### 6.8 ")[1].split("\n## ")[0]
+    section = text.split("### 6.9 ")[1].split("\n## ")[0]
     checkpoint = text.split("### 6.6 ")[1].split("```text\n")[1].split("```")[0]
     (line,) = [b.split("```")[0] for b in section.split("```text\n")[1:]]
     vkey = "witness.example/w1+20324abe+BCmsuuFBvMrwsi4alNNNC8c2HlJtC/4SyJeUvJMilm3X"

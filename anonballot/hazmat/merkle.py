@@ -116,6 +116,23 @@ class MerkleTree:
             raise InputError(f"leaf index {index!r} is out of range for tree size {self.size}")
         return self._levels[0][index]
 
+    def complete_subtrees(self, height: int, start: int, end: int) -> list[bytes]:
+        """The roots of the complete ``2**height``-leaf subtrees ``start`` to ``end - 1``
+        (subtree ``j`` covers leaves ``[j * 2**height, (j + 1) * 2**height)``), as stored.
+
+        The tree keeps them all, so this is a slice, not a computation: what makes a
+        tlog-tiles hash tile (:mod:`anonballot.hazmat.tiles`) cheap to serve.
+        """
+        if not _is_count(height) or not _is_count(start) or not _is_count(end) or start > end:
+            raise InputError(f"subtrees {start!r} to {end!r} of height {height!r}: bad range")
+        level = self._levels[height] if height < len(self._levels) else []
+        if end > len(level):
+            raise InputError(
+                f"the tree of size {self.size} has {len(level)} complete subtrees of height "
+                f"{height}, not {end}"
+            )
+        return level[start:end]
+
     def _check_size(self, size: int, what: str = "tree size") -> None:
         if not _is_count(size) or size > self.size:
             raise InputError(f"{what} {size!r} is out of range for tree size {self.size}")

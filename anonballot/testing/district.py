@@ -135,7 +135,7 @@ def demo_config(
             "vi": "Lấy ý kiến góp ý người đứng đầu các phường (mô phỏng)",
             "en": "Rating the heads of the wards (simulation)",
         },
-        origin=f"district.example/{round_id}",
+        origin=f"district.example/log/{round_id}",
         issuance=window,
         voting=window,
         questionnaire=default_questionnaire(),

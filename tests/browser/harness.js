@@ -460,6 +460,10 @@ window.boothHarness = {
     const session = tab === null ? undefined : (sessions[`${device}/${tab}`] ??= new MemoryStorage());
     machines[machine] = { booth: new boothState.Booth({ roundId, storage: devices[device], session, request: serverRequest }), last: null };
   },
+  /** The machine itself, for a test that drives it directly. */
+  machine(machine) {
+    return machines[machine].booth;
+  },
   /** Ask the machine something (votingOpensLater, receipt, receiptKept, ...): a plain value. */
   ask(machine, method, ...args) {
     return machines[machine].booth[method](...args);

@@ -45,7 +45,7 @@ import { formatCode, normalizeCode } from "./codes.js";
 import { jcs } from "./jcs.js";
 import { openSignedManifest } from "./manifest.js";
 import { createTokenRequest, finalizeToken, tokenFromJson, tokenToJson, verifyToken } from "./token.js";
-import { buildLeaf, exportVoterSeed, generateVoterKey, importVoterSeed } from "./leaf.js";
+import { MAX_LEAF_SIZE, buildLeaf, exportVoterSeed, generateVoterKey, importVoterSeed, leafSize } from "./leaf.js";
 import { makeBallot, validateBallot } from "./ballot.js";
 import { seal } from "./sealing.js";
 import { leafHash } from "./merkle.js";
@@ -66,7 +66,7 @@ export const KEEP_DAYS_AFTER_VOTING = 60;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** The refusals of a cast after which the server kept nothing: the answers may change. */
-const REFUSED_CAST = ["outside_window", "round_not_open", "too_large"];
+const REFUSED_CAST = ["outside_window", "round_not_open", "too_large", "leaf_too_large"];
 /** The refusals of a cast after a lost answer: the leaf may be on the board already. */
 const MAYBE_CAST = ["round_not_open", "outside_window", "token_spent"];
 
@@ -676,9 +676,17 @@ export class Booth {
       answers[subject.id] = { ratings: { ...(a?.ratings ?? {}) }, comments };
     }
     const ballot = validateBallot(makeBallot(ward, answers), round.manifest, ward);
-    const sealed = await this.crypto.seal(jcs(ballot), { mid: round.mid, ward, trustees: round.trustees, threshold: round.threshold });
+    const plaintext = jcs(ballot);
+    const token = tokenFromJson(must(state.token, "token"));
+    // A leaf is at most 65,535 bytes (protocol section 6.3), and its size follows from the
+    // plaintext's: a ballot too long is refused here, before anything is sealed or sent.
+    const size = leafSize({ ward, trustees: round.trustees.length, plaintextLength: plaintext.length, sigLength: token.sig.length });
+    if (size > MAX_LEAF_SIZE) {
+      throw new CryptoError(`the ballot would make a leaf of ${size} bytes, ${size - MAX_LEAF_SIZE} more than the ${MAX_LEAF_SIZE} a leaf may have`, "ballot_too_large");
+    }
+    const sealed = await this.crypto.seal(plaintext, { mid: round.mid, ward, trustees: round.trustees, threshold: round.threshold });
     const voter = await importVoterSeed(b64uDecode(state.voter_seed, 32, "voter seed"));
-    return buildLeaf({ mid: round.mid, ward, token: tokenFromJson(must(state.token, "token")), sealed, voter });
+    return buildLeaf({ mid: round.mid, ward, token, sealed, voter });
   }
 
   /**
@@ -795,7 +803,12 @@ export class Booth {
           say = { key: "error.voting_not_open", params: { opens: { $time: voting.opens }, closes: { $time: voting.closes } } };
         }
       }
-      if (phase === "casting" && refused && !this.votingOver()) {
+      if (error instanceof CryptoError && error.code === "ballot_too_large") {
+        // Nothing was sealed or sent: the participant shortens the comments and casts again.
+        actions.length = 0;
+        actions.push({ key: "action.change_answers", run: async () => this.changeAnswers() });
+        say = { key: "error.ballot_too_large" };
+      } else if (phase === "casting" && refused && !this.votingOver()) {
         // The server refused this leaf and kept nothing: the answers may still be changed.
         actions.push({ key: "action.change_answers", run: async () => this.changeAnswers() });
       } else if (phase === "casting") {

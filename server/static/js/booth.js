@@ -158,7 +158,9 @@ function showError(error, stage, actions, notes, say) {
   } else {
     ({ key, detail } = explain(error, stage));
   }
-  const alarming = error instanceof CryptoError || key === "error.manifest_changed";
+  // A ballot too long is the participant's to shorten, not a fault of the server's data.
+  const tooLong = error instanceof CryptoError && error.code === "ballot_too_large";
+  const alarming = (error instanceof CryptoError && !tooLong) || key === "error.manifest_changed";
   const showWindows = !say && error instanceof ApiError && error.code === "outside_window";
   view.replaceChildren(
     ht("h2", alarming ? "error.heading_alarm" : "error.heading", undefined, { id: "error-heading" }),

@@ -72,6 +72,10 @@ export const API_ERRORS = /** @type {const} */ ([
   "voting_not_over",
   "bad_blinded",
   "storage_full",
+  "leaf_too_large",
+  "bad_tile_path",
+  "tile_not_found",
+  "entry_too_large",
 ]);
 
 export const OPENING_REASONS = /** @type {const} */ ([
@@ -97,6 +101,8 @@ export const CRYPTO_ERRORS = /** @type {const} */ ([
   "wrong_round",
   "bad_statement",
   "ledger_mismatch",
+  "ballot_too_large",
+  "leaf_too_large",
 ]);
 
 export const LOCAL_ERRORS = /** @type {const} */ (["network", "bad_answer", "manifest_changed", "storage"]);

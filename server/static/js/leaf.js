@@ -71,6 +71,40 @@ export async function importVoterSeed(seed) {
   return withPublicKey(privateKey);
 }
 
+/** The largest leaf, 65,535 bytes (protocol section 6.3): the largest entry of a tlog-tiles
+ * entry bundle (section 6.8), whose length is a uint16. */
+export const MAX_LEAF_SIZE = 0xffff;
+
+/**
+ * @param {number} size
+ * @returns {number} the length of b64u(size bytes), without padding
+ */
+const b64uLength = (size) => Math.floor((4 * size + 2) / 3);
+
+/**
+ * The exact size of the leaf of `ward` that seals a plaintext of `plaintextLength` bytes for
+ * `trustees` trustees, with a token signature of `sigLength` bytes: every other value of a
+ * leaf has a fixed size and no JCS escape (base64url, identifiers, the integer 1), so the
+ * size is known before sealing, as anonballot.leaf.leaf_size computes it.
+ * @param {{ward: string, trustees: number, plaintextLength: number, sigLength: number}} sizes
+ * @returns {number}
+ */
+export function leafSize({ ward, trustees, plaintextLength, sigLength }) {
+  const template = {
+    v: 1,
+    round: "A".repeat(43),
+    ward,
+    token: { msg: "A".repeat(86), sig: "A".repeat(b64uLength(sigLength)) },
+    ballot: {
+      shares: Array.from({ length: trustees }, () => "A".repeat(b64uLength(114))),
+      nonce: "A".repeat(b64uLength(12)),
+      ct: "A".repeat(b64uLength(plaintextLength + 16)),
+    },
+    voter_sig: "A".repeat(86),
+  };
+  return jcs(template).length;
+}
+
 /**
  * The JCS bytes of the leaf, signed with the voter key bound into `token`.
  * @param {{mid: string, ward: string, token: import("./token.js").Token, sealed: import("./sealing.js").Sealed, voter: VoterKey}} parts
@@ -80,5 +114,7 @@ export async function buildLeaf({ mid, ward, token, sealed, voter }) {
   if (!equal(voterKeyOf(token), voter.publicKey)) throw new CryptoError("the voter key is not the one bound into the token", "invalid_input");
   const unsigned = { v: 1, round: mid, ward, token: tokenToJson(token), ballot: sealedToJson(sealed) };
   const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, voter.privateKey, jcs(unsigned)));
-  return jcs({ ...unsigned, voter_sig: b64uEncode(signature) });
+  const leaf = jcs({ ...unsigned, voter_sig: b64uEncode(signature) });
+  if (leaf.length > MAX_LEAF_SIZE) throw new CryptoError(`the leaf is ${leaf.length} bytes, more than the ${MAX_LEAF_SIZE} a leaf may have`, "leaf_too_large");
+  return leaf;
 }
