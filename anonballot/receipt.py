@@ -46,8 +46,10 @@ __all__ = [
     "ReceiptSource",
     "RecordSource",
     "check_consistent",
+    "normalize_receipt_code",
     "read_receipt",
     "receipt_code",
+    "receipt_for_code",
     "verify_receipt",
 ]
 
@@ -187,6 +189,43 @@ def read_receipt(data: bytes) -> Receipt:
             raise EncodingError("tlog-proof: not UTF-8 text", code="bad_receipt") from None
         return Receipt.from_tlog_proof(text)
     return Receipt.from_json(parse_json(data))
+
+
+def normalize_receipt_code(code: str) -> str:
+    """A receipt code as written down: any case, spaces or dashes; InputError otherwise."""
+    digits = "".join(c for c in code.lower() if c not in " -\t")
+    if len(digits) != 20 or any(c not in "0123456789abcdef" for c in digits):
+        raise EncodingError(
+            "a receipt code is 20 hex digits (five groups of four, e.g. 5325-b155-d3ed-52f1-fe53)",
+            code="bad_receipt",
+        )
+    return "-".join(digits[i : i + 4] for i in range(0, 20, 4))
+
+
+def receipt_for_code(
+    code: str, manifest: Manifest, checkpoint: str, leaf_hashes: Sequence[bytes]
+) -> Receipt:
+    """Find the ballot whose receipt code is ``code`` among ``leaf_hashes``, every leaf hash
+    of the board of the signed ``checkpoint`` (its level-0 tiles, protocol section 6.8),
+    and build its receipt (section 6.7) from them: the lookup is made here, so whoever
+    served the hashes does not learn which code is checked.
+
+    The hashes must rebuild the checkpoint's root exactly (else :class:`InvalidProof`);
+    :class:`NotFound` when no ballot of that board has the code.
+    """
+    wanted = normalize_receipt_code(code)
+    head = Checkpoint.parse(checkpoint, manifest.origin, manifest.log_key)
+    if len(leaf_hashes) != head.size:
+        raise InvalidProof(f"{len(leaf_hashes)} leaf hashes for a board of {head.size}")
+    tree = MerkleTree(leaf_hashes)
+    if head.size and tree.root() != head.root:
+        raise InvalidProof("the leaf hashes do not rebuild the signed checkpoint's root")
+    found = [i for i, h in enumerate(leaf_hashes) if receipt_code(h) == wanted]
+    if not found:
+        raise NotFound(f"no ballot on the board of {head.size} has the receipt code {wanted}")
+    index = found[0]  # two leaves sharing 80 bits of their hash: never in practice
+    proof = tuple(tree.inclusion_proof(index, head.size))
+    return Receipt(manifest.mid, index, leaf_hashes[index], checkpoint, proof)
 
 
 def check_consistent(older: Checkpoint, newer: Checkpoint, proof: Sequence[bytes]) -> None:

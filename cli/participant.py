@@ -27,6 +27,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from anonballot.checkpoint import Checkpoint
 from anonballot.codes import code_hash, normalize_code
 from anonballot.encoding import b64u_decode, b64u_encode, jcs
 from anonballot.errors import (
@@ -557,7 +558,14 @@ def receipt() -> None:
 
 
 @receipt.command("verify")
-@click.argument("receipt_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("receipt_file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option(
+    "--code",
+    default=None,
+    help="Instead of a receipt file: the receipt code written down (20 hex digits), looked "
+    "up privately in the board's tiles (with --server and --round).",
+)
+@click.option("--round", "round_", default=None, help="With --code: the round (id or mid).")
 @click.option(
     "--server",
     default=None,
@@ -583,8 +591,9 @@ def receipt() -> None:
 @LANG_OPTION
 @clean_errors
 def verify(
-    receipt_file: Path, server: str | None, record_path: Path | None, manifest_file: Path | None,
-    access_token_file: Path | None, lang: str,
+    receipt_file: Path | None, code: str | None, round_: str | None, server: str | None,
+    record_path: Path | None, manifest_file: Path | None, access_token_file: Path | None,
+    lang: str,
 ) -> None:  # fmt: skip
     """Check a receipt: inclusion, consistency, and after the tally how it was counted.
 
@@ -595,6 +604,14 @@ def verify(
     is made. Exit 0 when every check passes, 1 when one fails, 2 on bad input.
     """
     t = Lang(lang)
+    if code is not None:
+        if receipt_file is not None or server is None or round_ is None:
+            raise InputError(t("code_needs"))
+        _verify_code(code, server, round_, t)
+        click.echo(t("all_good"))
+        return
+    if receipt_file is None:
+        raise InputError(t("receipt_needed"))
     source = click.get_current_context().get_parameter_source("server")
     if (record_path is not None or manifest_file is not None) and (
         source is click.core.ParameterSource.ENVIRONMENT
@@ -697,6 +714,45 @@ def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
     round_id, _ = resolve_round(api, rc.round)
     source = ServerSource(api, round_id)
     _render(verify_receipt(rc, source), t, restricted=source.restricted)
+
+
+MAX_TILE = 256 * 32
+"""A level-0 hash tile: at most 256 hashes of 32 bytes (protocol section 6.8)."""
+
+
+def _verify_code(code: str, server: str, round_: str, t: Lang) -> None:
+    """Find a written-down receipt code on the board without telling the server which: every
+    level-0 tile of the latest checkpoint's tree is fetched (all leaf hashes, 32 bytes a
+    ballot) and the code is looked for here (receipt_for_code)."""
+    from anonballot.board import TILE_WIDTH, TilePath
+    from anonballot.receipt import normalize_receipt_code, receipt_for_code
+
+    normalize_receipt_code(code)  # a mistyped code fails before any download
+    with ApiClient(server) as api:
+        round_id, mid = resolve_round(api, round_)
+        manifest = Manifest.from_signed(api.get(f"/api/rounds/{round_id}/manifest"))
+        if manifest.mid != mid:
+            raise StateError("the server's manifest does not match its own round list")
+        note = api.get(f"/log/{round_id}/checkpoint")
+        text = note.decode("utf-8") if isinstance(note, bytes) else str(note)
+        size = Checkpoint.parse(text, manifest.origin, manifest.log_key).size
+        hashes: list[bytes] = []
+        for index in range(-(-size // TILE_WIDTH)):
+            width = min(TILE_WIDTH, size - index * TILE_WIDTH)
+            tile = TilePath(0, index, None if width == TILE_WIDTH else width)
+            data = api.get(f"/log/{round_id}/{tile.path()}")
+            if not isinstance(data, bytes) or len(data) != 32 * width:
+                raise CheckFailed(t("bad_tile", path=tile.path()))
+            hashes += [data[i : i + 32] for i in range(0, len(data), 32)]
+    try:
+        rc = receipt_for_code(code, manifest, text, hashes)
+    except NotFound as exc:
+        raise CheckFailed(exc.detail) from exc
+    except AnonBallotError as exc:
+        raise CheckFailed(f"inclusion: {exc.detail}") from exc
+    click.echo(t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=manifest.round_id))
+    _ok(t, t("inclusion", size=size))
+    click.echo(t("code_private"))
 
 
 def _verify_offline(rc: Receipt, manifest_file: Path, t: Lang) -> None:

@@ -456,7 +456,25 @@ def test_a_two_phase_round_says_when_to_come_back(tmp_path: Path) -> None:
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps(all_answers(manifest, ward, "tot")), encoding="utf-8")
     try:
-        with serve_app(create_app(service)) as url:
+        seen: list[str] = []  # every request the server got: path, query and body
+        app = create_app(service)
+
+        async def recording(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                body = b""
+
+                async def tee() -> Any:
+                    nonlocal body
+                    message = await receive()
+                    body += message.get("body", b"")
+                    return message
+
+                await app(scope, tee, send)
+                seen.append(f"{scope['path']}?{scope['query_string'].decode()} {body.decode()}")
+                return
+            await app(scope, receive, send)
+
+        with serve_app(recording) as url:
 
             def vote(code: str, state: str) -> Result:
                 return invoke(
@@ -485,6 +503,21 @@ def test_a_two_phase_round_says_when_to_come_back(tmp_path: Path) -> None:
             assert offline.exit_code == 0, offline.output
             assert "Checked offline" in offline.stdout
             assert offline.stdout.splitlines()[-1] == "All checks pass."
+            # a written-down receipt code, looked up in the tiles: no request names it
+            code = Receipt.from_json(json.loads((tmp_path / "early.json.receipt").read_text())).code
+            seen.clear()
+            found = invoke("receipt", "verify", "--code", code.upper().replace("-", " "),
+                           "--server", url, "--round", "two-phase", "--lang", "en")  # fmt: skip
+            assert found.exit_code == 0, found.output
+            assert code in found.stdout
+            assert "the server does not learn which ballot" in found.stdout
+            assert seen
+            assert all(code.replace("-", "") not in r.replace("-", "") for r in seen)
+            assert any("/log/two-phase/tile/0/" in r for r in seen)
+            absent = invoke("receipt", "verify", "--code", "0000-0000-0000-0000-0000",
+                            "--server", url, "--round", "two-phase", "--lang", "en")  # fmt: skip
+            assert absent.exit_code == 1, absent.output
+            assert "no ballot on the board of 1 has the receipt code" in absent.stderr
             forged = tmp_path / "forged.tlog-proof"
             text = proof.read_text(encoding="utf-8").replace("index 0", "index 1")
             forged.write_text(text, encoding="utf-8")

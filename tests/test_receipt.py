@@ -11,7 +11,14 @@ from _records import RoundRun, copy_record, run_round
 
 from anonballot.encoding import b64u_decode, jcs, parse_json
 from anonballot.errors import AnonBallotError
-from anonballot.receipt import CHECK_IDS, Receipt, RecordSource, read_receipt, verify_receipt
+from anonballot.receipt import (
+    CHECK_IDS,
+    Receipt,
+    RecordSource,
+    read_receipt,
+    receipt_code,
+    verify_receipt,
+)
 from anonballot.record import Record
 from anonballot.signing import sign_object
 
@@ -145,3 +152,25 @@ def test_a_tampered_tlog_proof_fails_its_proof(run: RoundRun) -> None:
     lines[3] = "A" * 43 + "="  # another sibling hash
     with pytest.raises(AnonBallotError):
         read_receipt("\n".join(lines).encode()).verify(run.engine.manifest)
+
+
+def test_a_written_down_code_is_found_among_the_leaf_hashes(run: RoundRun) -> None:
+    """receipt_for_code: the lookup of protocol section 6.8's level-0 tiles, made locally."""
+    from anonballot.errors import InvalidProof, NotFound
+    from anonballot.receipt import receipt_for_code
+
+    manifest = run.engine.manifest
+    size = len(run.participants)
+    hashes = [run.engine.board.tree.leaf_hash_at(i) for i in range(size)]
+    checkpoint = run.checkpoints[size]
+    for index in range(size):
+        code = receipt_code(hashes[index])
+        rc = receipt_for_code(code.upper().replace("-", " "), manifest, checkpoint, hashes)
+        assert (rc.leaf_index, rc.leaf_hash) == (index, hashes[index])
+        assert rc.verify(manifest).size == size
+    with pytest.raises(NotFound):
+        receipt_for_code("0000-0000-0000-0000-0000", manifest, checkpoint, hashes)
+    with pytest.raises(InvalidProof):  # a hash swapped: not the signed board
+        receipt_for_code(receipt_code(hashes[0]), manifest, checkpoint, [hashes[1], *hashes[1:]])
+    with pytest.raises(AnonBallotError):
+        receipt_for_code("not-a-code", manifest, checkpoint, hashes)
