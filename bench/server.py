@@ -228,10 +228,11 @@ SERVE = "import sys; from anonballot.cli.main import main; sys.exit(main())"
 register the ``serve`` command: there the module runs as ``__main__``)."""
 
 
-def start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data: Path, port: int, tiles: Path | None = None) -> subprocess.Popen[bytes]:
+    extra = [] if tiles is None else ["--tiles-dir", str(tiles)]
     proc = subprocess.Popen(  # noqa: S603 (our own entry point, fixed arguments)
         [sys.executable, "-c", SERVE, "serve", "--data", str(data), "--host", HOST,
-         "--port", str(port)],
+         "--port", str(port), *extra],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -424,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="time bound of each level")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test")
     parser.add_argument("--profile", action="store_true", help="py-spy record the server")
+    parser.add_argument(
+        "--tiles", action="store_true", help="serve with --tiles-dir (the log written as tiles)"
+    )
     # the load generator process
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -458,7 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     cast_requests = [http_request(ballots_path, leaf, "application/json") for leaf in leaves]
 
     port = free_port()
-    server = start_server(data, port)
+    tiles = args.out / "tiles" if args.tiles else None
+    if tiles is not None and tiles.exists():
+        shutil.rmtree(tiles)
+    server = start_server(data, port, tiles)
     profiler = None
     levels: list[Level] = []
     try:

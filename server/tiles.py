@@ -174,11 +174,17 @@ class TileFolder:
 
     :meth:`notify` (after a commit: a set and an event, nothing else) wakes the writer
     thread, which brings each notified round's folder up to the round's latest checkpoint.
-    Several commits before a pass make one pass: the work waiting is at most one entry per
-    round. A pass that fails (a full disk) is tried again a few seconds later.
+    Several commits before a pass make one pass, and passes are at least :attr:`INTERVAL`
+    apart: the work waiting is at most one entry per round. A pass that fails (a full disk)
+    is tried again a few seconds later.
     """
 
     RETRY = 5.0
+    """Seconds before a failed pass is tried again."""
+    INTERVAL = 0.25
+    """Least seconds between two passes: the commits meanwhile make one pass, so that under
+    load the writer does not take CPU from the casts (bench/README.md, "Tiles"); the
+    folder's checkpoint trails the database's by about this much."""
 
     def __init__(self, service: Service, root: str | Path) -> None:
         self.service = service
@@ -241,6 +247,7 @@ class TileFolder:
                 self._pending |= failed
                 self._busy = False
                 self._idle.notify_all()
+            self._stop.wait(self.INTERVAL)
 
     # -- one pass ------------------------------------------------------------------------------
 

@@ -58,3 +58,19 @@ def test_booth_load_quick_runs(tmp_path: Path) -> None:
         assert 0 < low <= median <= high
     assert "ballot on screen" in result.stdout
     assert "profile slow-4g: latency 150 ms" in result.stdout
+
+
+def test_tiles_bench_quick_runs(tmp_path: Path) -> None:
+    result = subprocess.run(  # noqa: S603 (our own script, with the test's interpreter)
+        [sys.executable, str(BENCH.parent / "tiles.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in ("level-0 hash tile, full, no cache", "GET tile/0/<N>", "written: the whole log"):
+        assert line in result.stdout, result.stdout
+    rate = re.search(r"level-0 hash tile, full, no cache\s+([\d,]+)/s", result.stdout)
+    assert rate is not None
+    assert int(rate.group(1).replace(",", "")) > 0

@@ -232,3 +232,34 @@ def test_the_cli_refuses_a_ballot_too_long_before_using_the_code(
         ).json()
         assert issued["total"]["issued"] == 0
         assert issued["total"]["cast"] == 0
+
+
+def test_the_cli_asks_again_for_a_ballot_too_long(tmp_path: Path, before_the_cap: None) -> None:
+    office = demo_office(tmp_path / "data", wards=1, voters=1)
+    code, ward = office.codes[0]
+    with server_thread(office.data) as url:
+        signed = httpx.get(f"{url}/api/rounds/{office.round_id}/manifest").json()
+        p = Participant(signed, ward)
+        q = p.manifest.questionnaire
+        subjects = p.manifest.subjects_of(ward)
+        long_text = "😀" * 2000  # each field within its 2,000 characters; together too long
+        first: list[str] = []
+        for _ in subjects:
+            first += ["1"] * len(q.criteria) + [long_text] * len(q.comments)
+        # Asked again with the answers given: Enter keeps the ratings, the comments shortened.
+        second: list[str] = []
+        for _ in subjects:
+            second += [""] * len(q.criteria) + ["Gần dân."] * len(q.comments)
+        typed = "\n".join([*first, "c", *second, "c"]) + "\n"
+        result = CliRunner().invoke(
+            cli_main,
+            ["vote", "--server", url, "--round", office.round_id, "--code", code,
+             "--state", str(tmp_path / "state.json"), "--receipt", str(tmp_path / "r.json")],
+            input=typed,
+            env={"ANONBALLOT_LANG": "", "ANONBALLOT_SERVER": "", "ANONBALLOT_PASSPHRASE": ""},
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "lỗi: Phiếu quá dài, không gửi được" in result.stdout
+        assert "MÃ BIÊN NHẬN" in result.stdout
+        leaf = httpx.get(f"{url}/api/rounds/{office.round_id}/leaves?start=0&end=1").content
+        assert 0 < len(leaf) <= MAX_LEAF_SIZE + 1  # the shortened ballot, cast once
