@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from .checkpoint import Checkpoint
 from .hazmat.merkle import MerkleTree, leaf_hash
-from .hazmat.tiles import MAX_ENTRY_SIZE, TILE_WIDTH, TilePath, hashes_at_level
+from .hazmat.tiles import MAX_ENTRY_SIZE, TILE_WIDTH, TilePath, hashes_at_level, tile_levels
 from .manifest import Manifest
 from .receipt import Receipt
 
-__all__ = ["MAX_ENTRY_SIZE", "TILE_WIDTH", "Board", "TilePath", "hashes_at_level"]
+__all__ = ["MAX_ENTRY_SIZE", "TILE_WIDTH", "Board", "TilePath", "hashes_at_level", "tile_levels"]
 
 
 class Board:

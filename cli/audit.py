@@ -163,12 +163,7 @@ def download(url: str, dest: Path, token: str | None, limit: int) -> None:
 
     headers = {"authorization": f"Bearer {token}"} if token else {}
     with transfer.client(headers=headers) as http, http.stream("GET", url) as answer:
-        status = answer.status_code
-        if 300 <= status < 400:
-            raise transfer.redirect_error(answer)
-        if status >= 400:
-            body = transfer.receive(answer, transfer.MAX_ERROR_ANSWER, "the error answer")
-            raise api_error(status, body)
+        transfer.refuse_unless_ok(answer, api_error)
         with dest.open("wb") as out:
             what = f"the record (--max-size {limit // (1024 * 1024)} MiB)"
             transfer.receive(answer, limit, what, out)

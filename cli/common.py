@@ -325,12 +325,7 @@ class ApiClient:
         from . import transfer
 
         with self.http.stream(method, path, **kwargs) as answer:
-            status = answer.status_code
-            if 300 <= status < 400:
-                raise transfer.redirect_error(answer)
-            if status >= 400:
-                body = transfer.receive(answer, transfer.MAX_ERROR_ANSWER, "the error answer")
-                raise api_error(status, body)
+            transfer.refuse_unless_ok(answer, api_error)
             body = transfer.receive(answer, limit or transfer.MAX_ANSWER, "the answer")
             kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
         return kind, body

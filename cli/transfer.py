@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 import urllib.request
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 import httpcore
@@ -243,6 +243,16 @@ def receive(answer: httpx.Response, limit: int, what: str, out: IO[bytes] | None
     except httpx.ReadTimeout as exc:
         raise TransferError(f"{what}: {exc}: stopped") from exc
     return b"".join(chunks)
+
+
+def refuse_unless_ok(answer: httpx.Response, api_error: Callable[[int, bytes], Exception]) -> None:
+    """A redirect (never followed) or a refusal (its body read within
+    :data:`MAX_ERROR_ANSWER`, made an error by ``api_error``) raised; a 2xx passes."""
+    status = answer.status_code
+    if 300 <= status < 400:
+        raise redirect_error(answer)
+    if status >= 400:
+        raise api_error(status, receive(answer, MAX_ERROR_ANSWER, "the error answer"))
 
 
 def redirect_error(answer: httpx.Response) -> TransferError:

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from anonballot.board import TILE_WIDTH, TilePath, hashes_at_level
+from anonballot.board import TILE_WIDTH, TilePath, hashes_at_level, tile_levels
 from anonballot.engine import Round
 from anonballot.errors import AnonBallotError, InputError
 
@@ -319,11 +319,7 @@ def write_tiles(
     partial tiles per level. A partial entry bundle is written for ``size`` only: it costs
     up to 255 leaves, and a client checks a receipt's checkpoint with hash tiles.
     """
-    levels: list[int | None] = [None]
-    level = 0
-    while hashes_at_level(size, level):
-        levels.append(level)
-        level += 1
+    levels = tile_levels(size)
     for tile_level in levels:
         probe = TilePath(tile_level, 0)
         first = _full_count(start, probe)

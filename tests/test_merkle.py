@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from _hypothesis import examples
+from _mth import reference_mth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -47,19 +48,6 @@ def _proof(value: list[str] | None) -> list[bytes]:
     return [_b64(p) for p in value or []]
 
 
-def _reference_mth(hashes: list[bytes]) -> bytes:
-    """MTH straight from the RFC 9162 recursive definition (over leaf hashes)."""
-    n = len(hashes)
-    if n == 0:
-        return EMPTY_ROOT
-    if n == 1:
-        return hashes[0]
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return node_hash(_reference_mth(hashes[:k]), _reference_mth(hashes[k:]))
-
-
 def _random_hashes(rng: random.Random, n: int) -> list[bytes]:
     return [leaf_hash(rng.randbytes(rng.randrange(0, 40))) for _ in range(n)]
 
@@ -93,7 +81,7 @@ def test_prefix_roots(size: int) -> None:
     for h in hashes[:size]:
         compact.append(h)
     assert compact.root() == ROOTS_BY_SIZE[size]
-    assert _reference_mth(hashes[:size]) == ROOTS_BY_SIZE[size]
+    assert reference_mth(hashes[:size]) == ROOTS_BY_SIZE[size]
 
 
 @pytest.mark.parametrize("path", _vector_files("inclusion"), ids=_vector_id)
@@ -193,7 +181,7 @@ def test_random_larger_trees(seed: int) -> None:
         index = rng.randrange(size)
         old = rng.randrange(1, size + 1)
         root = tree.root(size)
-        assert root == _reference_mth(hashes[:size])
+        assert root == reference_mth(hashes[:size])
         assert tree.leaf_hash_at(index) == hashes[index]
         verify_inclusion(hashes[index], index, size, tree.inclusion_proof(index, size), root)
         proof = tree.consistency_proof(old, size)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 from _hypothesis import examples
+from _mth import reference_mth
 from conftest import RoundFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anonballot.checkpoint import Checkpoint
 from anonballot.errors import InputError, NotFound
-from anonballot.hazmat.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash
+from anonballot.hazmat.merkle import MerkleTree, leaf_hash, node_hash
 from anonballot.hazmat.tiles import (
     MAX_ENTRY_SIZE,
     TilePath,
@@ -23,20 +24,6 @@ from anonballot.hazmat.tiles import (
 from anonballot.signing import SigningKey
 
 
-def _mth(hashes: list[bytes]) -> bytes:
-    """MTH straight from the RFC 9162 recursion (over leaf hashes), independent of the
-    stored levels of MerkleTree."""
-    n = len(hashes)
-    if n == 0:
-        return EMPTY_ROOT
-    if n == 1:
-        return hashes[0]
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return node_hash(_mth(hashes[:k]), _mth(hashes[k:]))
-
-
 def _leaves(n: int) -> list[bytes]:
     return [leaf_hash(i.to_bytes(4, "big")) for i in range(n)]
 
@@ -45,7 +32,8 @@ def _expected_tile(hashes: list[bytes], level: int, index: int, width: int) -> b
     """The spec's formula: MTH(D[(n*256 + i) * 256**l : (n*256 + i + 1) * 256**l])."""
     span = 256**level
     return b"".join(
-        _mth(hashes[(index * 256 + i) * span : (index * 256 + i + 1) * span]) for i in range(width)
+        reference_mth(hashes[(index * 256 + i) * span : (index * 256 + i + 1) * span])
+        for i in range(width)
     )
 
 
@@ -160,7 +148,7 @@ def test_root_rebuilt_from_level_0_tiles(size: int) -> None:
     leaf_hashes = b"".join(tile_hashes(TREE, t, size) for t in tiles_for_size(size) if t.level == 0)
     rebuilt = [leaf_hashes[i : i + 32] for i in range(0, len(leaf_hashes), 32)]
     assert len(rebuilt) == size
-    assert _mth(rebuilt) == TREE.root(size)
+    assert reference_mth(rebuilt) == TREE.root(size)
 
 
 def test_the_highest_tiles_give_the_root() -> None:
@@ -168,7 +156,7 @@ def test_the_highest_tiles_give_the_root() -> None:
     # root, and the partial level-2 tile of width 1 is that root itself.
     level1 = tile_hashes(TREE, TilePath(1, 0), 65_536)
     roots = [level1[i : i + 32] for i in range(0, len(level1), 32)]
-    assert _mth(roots) == TREE.root(65_536)
+    assert reference_mth(roots) == TREE.root(65_536)
     assert tile_hashes(TREE, TilePath(2, 0, 1), 65_536) == TREE.root(65_536)
 
 
@@ -265,7 +253,7 @@ def test_engine_tiles_are_the_published_board(make_round: RoundFactory) -> None:
     assert bundle == stored  # each entry is the leaf's bytes as cast, without a newline
     level0 = engine.tile(TilePath(0, 0, 3))
     assert level0 == b"".join(leaf_hash(e) for e in bundle)
-    assert _mth([level0[i : i + 32] for i in range(0, 96, 32)]) == checkpoint.root
+    assert reference_mth([level0[i : i + 32] for i in range(0, 96, 32)]) == checkpoint.root
     assert engine.tile(TilePath(0, 0, 2)) == level0[:64]  # an earlier checkpoint's tile
     for beyond in (TilePath(0, 0, 4), TilePath(None, 0, 4), TilePath(0, 0), TilePath(1, 0, 1)):
         with pytest.raises(NotFound):

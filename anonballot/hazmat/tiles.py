@@ -43,6 +43,7 @@ __all__ = [
     "entries_range",
     "hashes_at_level",
     "tile_hashes",
+    "tile_levels",
     "tiles_for_size",
 ]
 
@@ -235,15 +236,21 @@ def decode_entry_bundle(data: bytes) -> list[bytes]:
     return entries
 
 
-def tiles_for_size(size: int) -> Iterator[TilePath]:
-    """Every tile of a tree of ``size`` leaves: the full tiles of each level, then its
-    partial tile when it has one, and the entry bundles likewise (level 0's)."""
+def tile_levels(size: int) -> list[int | None]:
+    """The kinds of tile a tree of ``size`` leaves has: None (the entry bundles), then each
+    hash level that holds at least one hash."""
     levels: list[int | None] = [None]
     level = 0
     while hashes_at_level(size, level):
         levels.append(level)
         level += 1
-    for tile_level in levels:
+    return levels
+
+
+def tiles_for_size(size: int) -> Iterator[TilePath]:
+    """Every tile of a tree of ``size`` leaves: the full tiles of each level, then its
+    partial tile when it has one, and the entry bundles likewise (level 0's)."""
+    for tile_level in tile_levels(size):
         count = hashes_at_level(size, 0 if tile_level is None else tile_level)
         for index in range(count // TILE_WIDTH):
             yield TilePath(tile_level, index)
