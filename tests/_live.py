@@ -175,14 +175,47 @@ def server_process(
         wait_until_up(url)
         yield url, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         log.close()
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL after 10 s; nothing if it already ended."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def grow_board(data: Path, round_id: str, sizes: list[int], *, pad: int = 300) -> None:
+    """Append made-up leaves up to each of ``sizes``, one signed checkpoint each, as the
+    engine's group commits do (the tiles do not look inside a leaf); leaf ``i`` is padded
+    with ``i % pad`` bytes so that entries differ in length."""
+    from anonballot.checkpoint import Checkpoint
+    from anonballot.hazmat.merkle import MerkleTree, leaf_hash
+    from anonballot.server.store import SqliteRoundStore
+    from anonballot.signing import SigningKey
+
+    service = Service(data, key_bits=2048)
+    try:
+        engine = service.round(round_id)
+        store = engine.store
+        assert isinstance(store, SqliteRoundStore)
+        log = SigningKey(store.get_secret("log") or b"")
+        tree = MerkleTree(leaf_hash(leaf) for leaf in store.leaves(0, store.leaf_count()))
+        for size in sizes:
+            batch = []
+            for i in range(tree.size, size):
+                leaf = b'{"made-up leaf":%d}' % i + b"x" * (i % pad)
+                tree.append(leaf_hash(leaf))
+                batch.append((leaf, i.to_bytes(32, "big")))
+            note = Checkpoint(engine.manifest.origin, size, tree.root()).sign(log)
+            store.append_leaves(batch, note)
+    finally:
+        service.close()
 
 
 def vote_and_tally(office: Office, *, seed: int = 0) -> None:

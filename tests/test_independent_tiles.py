@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _live import demo_office, server_thread
+from _live import demo_office, grow_board, server_thread
 from independent.tiles_reader import (
     Fetch,
     LogView,
@@ -22,13 +22,10 @@ from independent.tiles_reader import (
     verify_receipt,
 )
 
-from anonballot.checkpoint import Checkpoint
 from anonballot.encoding import b64u_encode
-from anonballot.hazmat.merkle import MerkleTree, leaf_hash
+from anonballot.hazmat.merkle import leaf_hash
 from anonballot.participant import Participant
 from anonballot.server.service import Service
-from anonballot.server.store import SqliteRoundStore
-from anonballot.signing import SigningKey
 from anonballot.testing import random_answers
 
 pytestmark = pytest.mark.slow
@@ -48,20 +45,9 @@ def _cast_and_grow(data: Path, round_id: str, codes: list[str]) -> list[dict[str
             p.finish_token(engine.issue(code, p.request_token()))
             answers = random_answers(p.manifest, p.ward, random.Random(i))
             receipts.append(engine.cast(p.make_leaf(answers)).to_json())
-        store = engine.store
-        assert isinstance(store, SqliteRoundStore)
-        log = SigningKey(store.get_secret("log") or b"")
-        tree = MerkleTree(leaf_hash(leaf) for leaf in store.leaves(0, store.leaf_count()))
-        for size in (100, 256, 257, SIZE):
-            batch = []
-            for i in range(tree.size, size):
-                leaf = b'{"made-up leaf":%d}' % i + b"x" * (i % 50)
-                tree.append(leaf_hash(leaf))
-                batch.append((leaf, i.to_bytes(32, "big")))
-            note = Checkpoint(engine.manifest.origin, size, tree.root()).sign(log)
-            store.append_leaves(batch, note)
     finally:
         service.close()
+    grow_board(data, round_id, [100, 256, 257, SIZE], pad=50)
     return receipts
 
 

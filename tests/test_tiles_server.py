@@ -10,16 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _live import Office, demo_office, server_thread, vote_and_tally
+from _live import Office, demo_office, grow_board, server_thread, vote_and_tally
 
 from anonballot.checkpoint import Checkpoint
 from anonballot.encoding import b64u_decode, b64u_encode, parse_json
-from anonballot.hazmat.merkle import MerkleTree, leaf_hash, node_hash
+from anonballot.hazmat.merkle import leaf_hash, node_hash
 from anonballot.hazmat.tiles import decode_entry_bundle, tiles_for_size
 from anonballot.manifest import Manifest
 from anonballot.participant import Participant
-from anonballot.server.service import Service
-from anonballot.server.store import SqliteRoundStore
 from anonballot.signing import SigningKey
 from anonballot.testing import random_answers
 
@@ -210,35 +208,13 @@ def test_a_draft_round_has_no_log(tmp_path: Path) -> None:
 # -- a large board: full tiles, level 1, the folder rebuilt -------------------------------------
 
 
-def _grow(data: Path, round_id: str, sizes: list[int]) -> None:
-    """Append made-up leaves up to each of ``sizes``, one signed checkpoint each, as the
-    engine's group commits do (the tiles do not look inside a leaf)."""
-    service = Service(data, key_bits=2048)
-    try:
-        engine = service.round(round_id)
-        store = engine.store
-        assert isinstance(store, SqliteRoundStore)
-        log = SigningKey(store.get_secret("log") or b"")
-        tree = MerkleTree(leaf_hash(leaf) for leaf in store.leaves(0, store.leaf_count()))
-        for size in sizes:
-            batch = []
-            for i in range(tree.size, size):
-                leaf = b'{"made-up leaf":%d}' % i + b"x" * (i % 300)
-                tree.append(leaf_hash(leaf))
-                batch.append((leaf, i.to_bytes(32, "big")))
-            note = Checkpoint(engine.manifest.origin, size, tree.root()).sign(log)
-            store.append_leaves(batch, note)
-    finally:
-        service.close()
-
-
 @pytest.mark.slow
 def test_a_large_board_and_its_folder_rebuilt(tmp_path: Path) -> None:
     office = demo_office(tmp_path / "data", wards=1, voters=1)
     round_id = office.round_id
     tiles = tmp_path / "log"
     folder = tiles / round_id
-    _grow(office.data, round_id, [1, 200, 255, 256, 300, 511, 700])
+    grow_board(office.data, round_id, [1, 200, 255, 256, 300, 511, 700])
     with server_thread(office.data, tiles_dir=tiles) as url:
         assert check_log(url, round_id).size == 700
         files = check_folder(url, round_id, folder)
@@ -252,7 +228,7 @@ def test_a_large_board_and_its_folder_rebuilt(tmp_path: Path) -> None:
     # A crash lost a full tile and the checkpoint is old; the board grew past 65,536.
     (folder / "tile/0/001").unlink()
     (folder / "tile/entries/000").unlink()
-    _grow(office.data, round_id, [65_536, 65_600])
+    grow_board(office.data, round_id, [65_536, 65_600])
     with server_thread(office.data, tiles_dir=tiles) as url:
         assert check_log(url, round_id).size == 65_600
         files = check_folder(url, round_id, folder)
@@ -264,7 +240,7 @@ def test_a_large_board_and_its_folder_rebuilt(tmp_path: Path) -> None:
 
 def test_a_folder_of_another_log_is_left_alone(tmp_path: Path) -> None:
     office = demo_office(tmp_path / "data", wards=1, voters=1)
-    _grow(office.data, office.round_id, [3])
+    grow_board(office.data, office.round_id, [3])
     folder = tmp_path / "log" / office.round_id
     folder.mkdir(parents=True)
     foreign = Checkpoint("elsewhere.example/log/x", 5, bytes(32)).sign(SigningKey.generate())

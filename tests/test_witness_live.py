@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _live import free_port, wait_until_up
+from _live import free_port, stop_process, wait_until_up
 from click.testing import CliRunner
 
 from anonballot.checkpoint import Checkpoint
@@ -60,12 +59,7 @@ def witness_process(key: Path, data: Path, port: int) -> Iterator[str]:
         wait_until_up(url)
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

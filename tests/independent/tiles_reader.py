@@ -24,7 +24,6 @@ Every failure raises :class:`TilesError` with a reason.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +33,9 @@ import httpx
 import rfc8785
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+
+from .verifier import leaf_hash, node_hash, sha256
+from .verifier import merkle_root as mth
 
 TILE_WIDTH = 256  # tile height 8 (tlog-tiles)
 HASH_SIZE = 32
@@ -70,31 +72,6 @@ def http_fetcher(prefix: str, client: httpx.Client | None = None) -> Fetch:
 
 
 # -- RFC 9162 section 2.1 ----------------------------------------------------------------------
-
-
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def leaf_hash(entry: bytes) -> bytes:
-    return sha256(b"\x00" + entry)
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return sha256(b"\x01" + left + right)
-
-
-def mth(hashes: list[bytes]) -> bytes:
-    """MTH over already-hashed leaves (RFC 9162 2.1.1): k is the largest power of two < n."""
-    n = len(hashes)
-    if n == 0:
-        return sha256(b"")
-    if n == 1:
-        return hashes[0]
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return node_hash(mth(hashes[:k]), mth(hashes[k:]))
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes) -> None:
