@@ -253,7 +253,9 @@ class Service:
         :data:`TEND_INTERVAL` seconds. The ids of the rounds where it is done."""
         done = []
         for round_id, state in self.round_ids():
-            if state != "draft" and self.round(round_id).forget_issuance_answers():
+            # an open round only: a closed one forgot them at its close (or in schema 3),
+            # and loading every old round's board here would cost for nothing
+            if state == "open" and self.round(round_id).forget_issuance_answers():
                 done.append(round_id)
         return done
 

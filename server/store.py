@@ -118,7 +118,8 @@ MIGRATIONS: list[str] = [
     # and the issuances lose their rowids, whose order followed the roster and the order of
     # issuance: a WITHOUT ROWID table is stored in the order of its key, a hash. The
     # blinded message and its answer, kept only for retries while issuance is open, may be
-    # NULL: forget_issuance_answers() empties them.
+    # NULL: forget_issuance_answers() empties them, and a round closed before this version
+    # loses them here (the file is then rewritten, _migrate).
     """
     CREATE TABLE invitations_keyed (
         round_id TEXT NOT NULL REFERENCES rounds(round_id),
@@ -140,8 +141,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (round_id, code_hash)
     ) WITHOUT ROWID;
     INSERT INTO issuances_keyed
-        SELECT round_id, code_hash, ward, pseudonym, blinded, blind_sig FROM issuances
-        ORDER BY round_id, code_hash;
+        SELECT i.round_id, i.code_hash, i.ward, i.pseudonym,
+            CASE WHEN r.state IN ('closed', 'tallied') THEN NULL ELSE i.blinded END,
+            CASE WHEN r.state IN ('closed', 'tallied') THEN NULL ELSE i.blind_sig END
+        FROM issuances AS i JOIN rounds AS r ON r.round_id = i.round_id
+        ORDER BY i.round_id, i.code_hash;
     DROP TABLE issuances;
     ALTER TABLE issuances_keyed RENAME TO issuances;
     """,
@@ -308,6 +312,10 @@ class Database:
                     for statement in _statements(MIGRATIONS[number]):
                         conn.execute(statement)
                     conn.execute(f"PRAGMA user_version={number + 1}")
+            if 0 < version < 3:
+                # schema 3 rebuilt the invitations and issuances: the old tables' pages, in
+                # arrival order, must not stay in the file (docs/threat-model.md)
+                self.rewrite()
 
     # -- district-level values ------------------------------------------------------------------
 

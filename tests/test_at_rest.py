@@ -202,6 +202,8 @@ def test_a_database_of_the_earlier_schema_keeps_its_rows(tmp_path: Path) -> None
             conn.executescript(script)
         conn.execute("PRAGMA user_version=2")
         conn.execute("INSERT INTO rounds VALUES ('r', 'open')")
+        conn.execute("INSERT INTO rounds VALUES ('c', 'tallied')")
+        conn.execute("INSERT INTO issuances VALUES ('c', ?, 'w', 'q', x'03', x'04')", (b"\2" * 32,))
         conn.executemany(
             "INSERT INTO invitations VALUES ('r', ?, 'w')", [(bytes([i]) * 32,) for i in (3, 1, 2)]
         )
@@ -215,4 +217,8 @@ def test_a_database_of_the_earlier_schema_keeps_its_rows(tmp_path: Path) -> None
     finally:
         database.close()
     assert [row[1][0] for row in dump(path, "invitations")] == [1, 2, 3]
-    assert dump(path, "issuances") == [("r", b"\1" * 32, "w", "p", b"\1", b"\2")]
+    # an open round keeps its answers for retries; a round closed before loses them
+    assert dump(path, "issuances") == [
+        ("c", b"\2" * 32, "w", "q", None, None),
+        ("r", b"\1" * 32, "w", "p", b"\1", b"\2"),
+    ]
