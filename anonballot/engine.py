@@ -21,7 +21,7 @@ import datetime as dt
 import secrets
 import threading
 import typing  # typing.cast by its full name: "cast" here is casting a ballot
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .board import Board
@@ -165,8 +165,11 @@ class Round:
             self.store.add_invitations(rows)
         return len(rows)
 
-    def open(self) -> dict[str, JSONValue]:
-        """Freeze and sign the manifest; sign the empty tree's checkpoint."""
+    def open(self, *, booth: Mapping[str, str] | None = None) -> dict[str, JSONValue]:
+        """Freeze and sign the manifest; sign the empty tree's checkpoint.
+
+        ``booth``: the files the server serves to participants, by path, to b64u(SHA-256)
+        of their bytes as served (``M.booth``, protocol section 4.2), pinned for monitors."""
         with self._lock:
             self._require("draft")
             config = self.config
@@ -180,6 +183,7 @@ class Round:
                 issuer_keys={w: k.public_key for w, k in issuers.items()},
                 organizer_key=organizer.public_key,
                 log_key=log.public_key,
+                booth=booth,
             )
             signed = manifest.sign(organizer)
             # Check the manifest by the rules every reader applies before storing anything:
@@ -508,6 +512,32 @@ class Round:
         if note is None:
             raise StateError("the round has not been opened", code="round_not_open")
         return note
+
+    def add_cosignatures(self, size: int, lines: Sequence[str]) -> str:
+        """Add witnesses' cosignature lines to the stored checkpoint of ``size`` (protocol
+        section 6.9) and return it as now stored. A line counts only when it is a valid
+        ``cosignature/v1`` by a witness the manifest names that the note does not already
+        carry; anything else is left out."""
+        policy = self.manifest.witnesses
+        if policy is None:
+            raise StateError("the round names no witnesses", code="wrong_state")
+        with self._lock:
+            note = self.store.checkpoint_at(size)
+            if note is None:
+                raise NotFound(f"the board has no checkpoint of size {size}")
+            have = {w.name for w in policy.cosigners(note)}
+            added = []
+            for line in lines:
+                line = line.removesuffix("\n") + "\n"
+                who = policy.cosigners(note + line)
+                new = [w for w in who if w.name not in have]
+                if new:
+                    have.update(w.name for w in new)
+                    added.append(line)
+            if added:
+                note += "".join(added)
+                self.store.cosign_checkpoint(size, note)
+            return note
 
     def published(self) -> tuple[str, int]:
         """The latest signed checkpoint and its tree size: what the log publishes.

@@ -33,8 +33,10 @@ from .questionnaire import Questionnaire
 from .signing import SigningKey, VerifyKey, sign_object, verify_object
 from .tokens import IssuerPublicKey
 from .trustee import Trustee
+from .witness import WitnessPolicy
 
 __all__ = [
+    "MAX_BOOTH_FILES",
     "PUBLIC",
     "RESTRICTED",
     "RESULTS_ACCESS",
@@ -48,6 +50,9 @@ PUBLIC = "public"
 RESTRICTED = "restricted"
 RESULTS_ACCESS = (PUBLIC, RESTRICTED)
 """The values of ``results_access`` (protocol section 4.2)."""
+
+MAX_BOOTH_FILES = 256
+"""The most files ``M.booth`` may pin (protocol section 4.2)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,9 @@ class RoundConfig:
     reproducing such records, e.g. the v1 conformance suite."""
     previous: PreviousRound | None = None
     """The round this one follows in its series, if any."""
+    witnesses: WitnessPolicy | None = None
+    """The witnesses that cosign the round's checkpoints, and their quorum (protocol
+    section 6.9); ``None``: the board is vouched for by its own signature only."""
 
     def __post_init__(self) -> None:
         wrap(check_id, self.round_id, "round_id")
@@ -169,6 +177,7 @@ class RoundConfig:
             # null (only in this file, never in a manifest): the manifest states no access
             "results_access": self.results_access,
             **({"previous": self.previous.to_json()} if self.previous is not None else {}),
+            **({"witnesses": _policy_json(self.witnesses)} if self.witnesses is not None else {}),
         }
 
     @classmethod
@@ -178,7 +187,9 @@ class RoundConfig:
             "round_id", "title", "district", "origin", "issuance", "voting", "questionnaire",
             "roles", "wards", "subjects", "trustees", "threshold",
         }  # fmt: skip
-        c = obj(value, keys, "config", optional={"min_group", "results_access", "previous"})
+        c = obj(
+            value, keys, "config", optional={"min_group", "results_access", "previous", "witnesses"}
+        )
         district = District.from_json(
             {"name": c["district"], "wards": c["wards"], "roles": c["roles"],
              "subjects": c["subjects"]}
@@ -205,7 +216,31 @@ class RoundConfig:
                 else _check_results_access(c.get("results_access", RESTRICTED), "results_access")
             ),
             previous=PreviousRound.from_json(c["previous"]) if "previous" in c else None,
+            witnesses=wrap(WitnessPolicy.from_json, c["witnesses"]) if "witnesses" in c else None,
         )  # fmt: skip
+
+
+def _policy_json(policy: WitnessPolicy) -> JSONValue:
+    out: JSONValue = {
+        "quorum": policy.quorum,
+        "list": [dict(w.to_json()) for w in policy.witnesses],
+    }
+    return out
+
+
+def _check_booth(booth: Mapping[str, str]) -> None:
+    """``M.booth``: served path to b64u(SHA-256 of the bytes served), protocol section 4.2."""
+    if not isinstance(booth, Mapping) or not 1 <= len(booth) <= MAX_BOOTH_FILES:
+        raise ManifestError(f"booth: expected an object of 1 to {MAX_BOOTH_FILES} files")
+    for path, digest in booth.items():
+        if (
+            not isinstance(path, str)
+            or not path.startswith("/")
+            or len(path) > 300
+            or any(not 0x21 <= ord(c) <= 0x7E or c in "?#" for c in path)
+        ):
+            raise ManifestError(f"booth: {str(path)[:80]!r} is not an absolute path of the server")
+        b64(digest, f"booth[{path}]", 32)
 
 
 @dataclass(frozen=True)
@@ -232,6 +267,11 @@ class Manifest:
     member (every manifest made before it existed). :attr:`results_access` reads it."""
     previous: PreviousRound | None = None
     """``M.previous``: the round this one follows in its series; ``None`` when absent."""
+    witnesses: WitnessPolicy | None = None
+    """``M.witnesses``: who cosigns the checkpoints, and the quorum; ``None`` when absent."""
+    booth: Mapping[str, str] | None = None
+    """``M.booth``: each booth file the server served when the round opened, by its path, to
+    b64u(SHA-256) of its bytes as served; ``None`` when absent (protocol section 4.2)."""
     _ward_index: dict[str, Ward] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -251,6 +291,9 @@ class Manifest:
         if self.stated_results_access is not None:
             _check_results_access(self.stated_results_access, "results_access")
         _check_previous(self.previous, self.round_id)
+        if self.booth is not None:
+            _check_booth(self.booth)
+            object.__setattr__(self, "booth", dict(sorted(self.booth.items())))
         object.__setattr__(self, "_ward_index", {w.id: w for w in self.wards})
 
     # -- derived values -------------------------------------------------------------------
@@ -274,6 +317,10 @@ class Manifest:
             optional["results_access"] = self.stated_results_access
         if self.previous is not None:
             optional["previous"] = self.previous.to_json()
+        if self.witnesses is not None:
+            optional["witnesses"] = _policy_json(self.witnesses)
+        if self.booth is not None:
+            optional["booth"] = dict(self.booth)
         return {
             "v": 1,
             "round_id": self.round_id,
@@ -352,8 +399,10 @@ class Manifest:
         issuer_keys: Mapping[str, IssuerPublicKey],
         organizer_key: VerifyKey,
         log_key: VerifyKey,
+        booth: Mapping[str, str] | None = None,
     ) -> Manifest:
-        """The manifest of ``config`` with the roster counts and public keys filled in."""
+        """The manifest of ``config`` with the roster counts and public keys filled in, and
+        the booth files the server serves (``booth``, see :attr:`booth`)."""
         wards = []
         for w in config.district.wards:
             if w.id not in issuer_keys:
@@ -377,6 +426,8 @@ class Manifest:
             log_key=log_key,
             stated_results_access=config.results_access,
             previous=config.previous,
+            witnesses=config.witnesses,
+            booth=booth,
         )
 
     @classmethod
@@ -387,7 +438,9 @@ class Manifest:
             "questionnaire", "roles", "wards", "subjects", "trustees", "threshold",
             "min_group", "organizer_key", "log_key",
         }  # fmt: skip
-        m = obj(value, keys, "manifest", optional={"results_access", "previous"})
+        m = obj(
+            value, keys, "manifest", optional={"results_access", "previous", "witnesses", "booth"}
+        )
         if m["v"] != 1 or isinstance(m["v"], bool):
             raise ManifestError("manifest.v: expected 1")
         try:
@@ -442,6 +495,8 @@ class Manifest:
                 if "results_access" in m else None
             ),
             previous=PreviousRound.from_json(m["previous"]) if "previous" in m else None,
+            witnesses=wrap(WitnessPolicy.from_json, m["witnesses"]) if "witnesses" in m else None,
+            booth=_booth(m["booth"]) if "booth" in m else None,
         )  # fmt: skip
         _check_origin(manifest.origin)
         keys_seen = [w.issuer_key for w in manifest.wards]
@@ -450,6 +505,12 @@ class Manifest:
         if manifest.to_json() != m:
             raise ManifestError("manifest: does not round-trip (unexpected value types)")
         return manifest
+
+
+def _booth(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ManifestError("booth: expected an object of paths to b64u SHA-256 digests")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _issuer_key(value: object, what: str, ward_id: str) -> IssuerPublicKey:

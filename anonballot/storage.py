@@ -122,6 +122,11 @@ class RoundStore(Protocol):
         """Store a checkpoint signed without a new leaf (the empty tree at open)."""
         ...
 
+    def cosign_checkpoint(self, size: int, checkpoint: str) -> None:
+        """Replace the stored checkpoint of ``size`` by the same note with more signatures
+        (witnesses' cosignatures, protocol section 6.9); the caller checked the text."""
+        ...
+
 
 class MemoryStore:
     """A :class:`RoundStore` in memory, for tests, simulations and embedding."""
@@ -239,3 +244,7 @@ class MemoryStore:
 
     def put_checkpoint(self, size: int, checkpoint: str) -> None:
         self._checkpoints[size] = checkpoint
+
+    def cosign_checkpoint(self, size: int, checkpoint: str) -> None:
+        if size in self._checkpoints:
+            self._checkpoints[size] = checkpoint

@@ -52,12 +52,15 @@ __all__ = [
     "AddCheckpoint",
     "Cosignature",
     "MemoryWitnessStore",
+    "PolicyWitness",
     "SizeConflict",
     "Witness",
     "WitnessKey",
+    "WitnessPolicy",
     "WitnessStore",
     "WitnessVerifier",
     "cosignature_message",
+    "cosigners",
     "verify_cosignature",
 ]
 
@@ -212,6 +215,114 @@ def verify_cosignature(note: str, cosignature: str, witness: WitnessVerifier | s
     return cosig.timestamp
 
 
+MAX_WITNESSES = 32
+"""The most witnesses a round's policy may name."""
+
+
+@dataclass(frozen=True)
+class PolicyWitness:
+    """One witness of a round's policy: who it is and where it takes checkpoints."""
+
+    verifier: WitnessVerifier
+    url: str
+    """Its ``add-checkpoint`` prefix: requests go to ``<url>/add-checkpoint``."""
+
+    def __post_init__(self) -> None:
+        _check_url(self.url)
+
+    @property
+    def name(self) -> str:
+        return self.verifier.name
+
+    def to_json(self) -> dict[str, str]:
+        return {"vkey": self.verifier.vkey(), "url": self.url}
+
+
+def _check_url(url: object) -> None:
+    if (
+        not isinstance(url, str)
+        or not re.fullmatch(r"https?://[\x21-\x7e]{1,500}", url)
+        or url.endswith("/")
+        or any(c in url for c in '?#"<>\\')
+    ):
+        raise EncodingError(
+            "a witness's URL is an http(s) address without spaces, query, fragment or a "
+            "final slash, e.g. https://witness.example/ban-kiem-phieu-1"
+        )
+
+
+@dataclass(frozen=True)
+class WitnessPolicy:
+    """The witnesses a round names and how many must cosign (``M.witnesses``, protocol
+    section 6.9, in the manner of c2sp.org/tlog-policy): a checkpoint is *vouched for*
+    when at least ``quorum`` of them cosigned it."""
+
+    witnesses: tuple[PolicyWitness, ...]
+    quorum: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.witnesses) <= MAX_WITNESSES:
+            raise EncodingError(f"witnesses: expected 1 to {MAX_WITNESSES} witnesses")
+        names = [w.name for w in self.witnesses]
+        if len(set(names)) != len(names):
+            raise EncodingError("witnesses: two witnesses have the same name")
+        if isinstance(self.quorum, bool) or not 1 <= self.quorum <= len(self.witnesses):
+            raise EncodingError(
+                f"witnesses.quorum: expected 1..{len(self.witnesses)} (the number of witnesses)"
+            )
+
+    def to_json(self) -> dict[str, object]:
+        return {"quorum": self.quorum, "list": [w.to_json() for w in self.witnesses]}
+
+    @classmethod
+    def from_json(cls, value: object) -> WitnessPolicy:
+        if not isinstance(value, dict) or set(value) != {"quorum", "list"}:
+            raise EncodingError('witnesses: expected {"quorum": n, "list": [...]}')
+        entries = value["list"]
+        if not isinstance(entries, list):
+            raise EncodingError("witnesses.list: expected a list")
+        witnesses = []
+        for i, entry in enumerate(entries[: MAX_WITNESSES + 1]):
+            if not isinstance(entry, dict) or set(entry) != {"vkey", "url"}:
+                raise EncodingError(f'witnesses.list[{i}]: expected {{"vkey": ..., "url": ...}}')
+            try:
+                witnesses.append(PolicyWitness(WitnessVerifier.parse(entry["vkey"]), entry["url"]))
+            except EncodingError as exc:
+                raise EncodingError(f"witnesses.list[{i}]: {exc.detail}") from exc
+        quorum = value["quorum"]
+        if isinstance(quorum, bool) or not isinstance(quorum, int):
+            raise EncodingError("witnesses.quorum: expected an integer")
+        return cls(tuple(witnesses), quorum)
+
+    def cosigners(self, note: str) -> tuple[PolicyWitness, ...]:
+        """The witnesses of this policy whose cosignature on ``note`` verifies (the log's
+        own signature is not checked here); any other signature line is ignored."""
+        return cosigners(note, self.witnesses)
+
+    def vouched(self, note: str) -> bool:
+        return len(self.cosigners(note)) >= self.quorum
+
+
+def cosigners(note: str, witnesses: Sequence[PolicyWitness]) -> tuple[PolicyWitness, ...]:
+    """The witnesses among ``witnesses`` with a valid ``cosignature/v1`` line on ``note``."""
+    lines = _signature_lines(note)
+    found = []
+    for witness in witnesses:
+        for line in lines:
+            try:
+                verify_cosignature(note, line, witness.verifier)
+            except (InvalidSignature, EncodingError):
+                continue
+            found.append(witness)
+            break
+    return tuple(found)
+
+
+def _signature_lines(note: str) -> list[str]:
+    body = _note_body(note)
+    return [line for line in note[len(body) + 1 :].split("\n") if line]
+
+
 @dataclass(frozen=True)
 class WitnessKey:
     """A witness's Ed25519 cosigning key under its name."""
@@ -307,6 +418,13 @@ class AddCheckpoint:
         except EncodingError as exc:
             raise InputError(exc.detail) from exc
         return cls(int(old), proof, note)
+
+    def encode(self) -> bytes:
+        """The request body (the log's side: what :meth:`parse` reads)."""
+        if len(self.proof) > MAX_PROOF_LINES:
+            raise InputError(f"more than {MAX_PROOF_LINES} consistency proof lines")
+        lines = [f"old {self.old_size}", *(b64std_encode(p) for p in self.proof)]
+        return ("\n".join(lines) + "\n\n" + self.note).encode("utf-8")
 
 
 class SizeConflict(Conflict):

@@ -44,7 +44,8 @@ from anonballot.plans import ProgressUpdate
 from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
-from .booth import booth_routes
+from .booth import booth_pins, booth_routes
+from .cosigner import Cosigner
 from .errors import AuthError, Restricted, TooLarge, http_status, is_storage_full
 from .openapi import openapi_document
 from .plan_pages import plan_page_routes
@@ -206,9 +207,12 @@ def jcs_response(value: Any) -> Response:
 class Api:
     """The handlers, bound to one service."""
 
-    def __init__(self, service: Service, tiles: TileFolder | None = None) -> None:
+    def __init__(
+        self, service: Service, tiles: TileFolder | None = None, cosigner: Cosigner | None = None
+    ) -> None:
         self.service = service
         self.tiles = tiles
+        self.cosigner = cosigner
         self.batchers: dict[str, CastBatcher] = {}
         self.issuers: dict[str, Issuer] = {}
         self.issue_lock = asyncio.Lock()
@@ -306,11 +310,14 @@ class Api:
         self.board_changed(round_id)
         return JSONResponse(receipt.to_json())
 
-    def board_changed(self, round_id: str) -> None:
-        """A commit made a new checkpoint: the tiles folder's writer follows in its own
-        thread (server/tiles.py), so the answer does not wait for it."""
+    def board_changed(self, round_id: str, *, urgent: bool = False) -> None:
+        """A commit made a new checkpoint: the tiles folder's writer and the witnesses'
+        cosigner follow in threads of their own (server/tiles.py, server/cosigner.py), so the
+        answer does not wait for them. ``urgent``: the round opened or closed."""
         if self.tiles is not None:
             self.tiles.notify(round_id)
+        if self.cosigner is not None:
+            self.cosigner.notify(round_id, urgent=urgent)
 
     async def checkpoint(self, request: Request) -> Response:
         return Response(self.engine(request).checkpoint(), media_type="text/plain; charset=utf-8")
@@ -488,11 +495,14 @@ class Api:
         self.require_admin(request)
         engine = self.engine(request)
         await run_in_threadpool(step, engine)
-        self.board_changed(request.path_params["round_id"])  # open and close sign checkpoints
+        # open and close sign checkpoints
+        self.board_changed(request.path_params["round_id"], urgent=True)
         return JSONResponse({"round_id": request.path_params["round_id"], "state": engine.state})
 
     async def admin_open(self, request: Request) -> Response:
-        return await self._step(request, Round.open)
+        # the booth's files as served now are pinned in the manifest (M.booth)
+        pins = booth_pins(request.path_params["round_id"])
+        return await self._step(request, lambda engine: engine.open(booth=pins))
 
     async def admin_close(self, request: Request) -> Response:
         """Close the round; before its voting window ends only with ``{"force": true}``,
@@ -687,7 +697,8 @@ def create_app(service: Service, *, tiles_dir: str | Path | None = None) -> Star
     """The application over ``service``; with ``tiles_dir``, every round's log is also
     written to that folder as it grows (``anonballot serve --tiles-dir``)."""
     folder = TileFolder(service, tiles_dir) if tiles_dir is not None else None
-    api = Api(service, folder)
+    cosigner = Cosigner(service, on_cosigned=folder.notify if folder is not None else None)
+    api = Api(service, folder, cosigner)
     r = "/api/rounds/{round_id}"
     a = "/api/admin/rounds/{round_id}"
     p = a + "/plans/{subject}"
@@ -746,13 +757,14 @@ def create_app(service: Service, *, tiles_dir: str | Path | None = None) -> Star
             OSError: storage_error,
             500: server_error,
         },
-        lifespan=_lifespan(service, folder),
+        lifespan=_lifespan(service, folder, cosigner),
     )
     # No redirect from "/path/" to "/path": Starlette builds it as an absolute URL from the
     # request's Host header, which a client chooses (a cache or a proxy that keeps it would
     # send others to that host). Every link and client uses the exact paths: a 404 is safe.
     app.router.redirect_slashes = False
     app.state.tiles = folder  # the folder's writer (None without tiles_dir): tests wait on it
+    app.state.cosigner = cosigner
     return app
 
 
@@ -762,7 +774,7 @@ TEND_INTERVAL = 30.0
 
 
 def _lifespan(
-    service: Service, tiles: TileFolder | None = None
+    service: Service, tiles: TileFolder | None = None, cosigner: Cosigner | None = None
 ) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
     """While the server runs: from its start, every :data:`TEND_INTERVAL` seconds, forget the
     token requests' answers of every round whose issuance window has ended, so that a
@@ -785,6 +797,8 @@ def _lifespan(
     async def lifespan(app: object) -> AsyncIterator[None]:
         if tiles is not None:
             await asyncio.to_thread(tiles.start)
+        if cosigner is not None:
+            await asyncio.to_thread(cosigner.start)
         task = asyncio.create_task(tend())
         try:
             async with stop_signers_at_shutdown(app):
@@ -792,6 +806,8 @@ def _lifespan(
         finally:
             if tiles is not None:
                 await asyncio.to_thread(tiles.stop)
+            if cosigner is not None:
+                await asyncio.to_thread(cosigner.stop)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -24,6 +24,8 @@ with a strong ETag.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from pathlib import Path
 
@@ -31,9 +33,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..encoding import b64u_encode
 from .assets import REVALIDATE, Asset, StaticFolder, media_type
 
-__all__ = ["STATIC", "booth_routes"]
+__all__ = ["STATIC", "booth_pins", "booth_routes"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 """The folder served under ``/static``."""
@@ -46,6 +49,8 @@ class Pages:
     """The three pages, pinned to the static folder's version (:meth:`StaticFolder.pin`)."""
 
     def __init__(self, static: StaticFolder) -> None:
+        self.static = static
+
         def pinned(name: str) -> str:
             return static.pin(static.files[name].plain.body.decode("utf-8"))
 
@@ -83,11 +88,35 @@ class Pages:
         """The receipt checker."""
         return self.verify_page.answer(request, REVALIDATE)
 
+    def pins(self, round_id: str) -> dict[str, str]:
+        """What a monitor compares (``M.booth``, protocol section 4.2): each path a
+        participant's browser loads the booth or the receipt checker from, to b64u(SHA-256)
+        of its bytes as served (uncompressed): ``/r/{round_id}``, ``/verify`` and every file
+        of the static folder under its current version."""
+        served = {
+            f"/r/{round_id}": self.booth_page(round_id).plain.body,
+            "/verify": self.verify_page.plain.body,
+        }
+        version = self.static.version
+        for name, asset in self.static.files.items():
+            served[f"/static/{version}/{name}"] = asset.plain.body
+        return {path: b64u_encode(hashlib.sha256(body).digest()) for path, body in served.items()}
+
+
+@functools.cache
+def _pages(static: Path) -> Pages:
+    return Pages(StaticFolder(static))
+
+
+def booth_pins(round_id: str, static: Path = STATIC) -> dict[str, str]:
+    """:meth:`Pages.pins` of the pages this server serves from ``static``."""
+    return _pages(static).pins(round_id)
+
 
 def booth_routes(static: Path = STATIC) -> list[BaseRoute]:
     """The routes of the participants' pages, to add to the application's routes."""
-    folder = StaticFolder(static)
-    pages = Pages(folder)
+    pages = _pages(static)
+    folder = pages.static
     return [
         Route("/", pages.index, methods=["GET", "HEAD"]),
         Route("/r/{round_id}", pages.booth, methods=["GET", "HEAD"]),

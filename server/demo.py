@@ -17,6 +17,7 @@ from anonballot.keyfile import write_private
 from anonballot.testing import DEMO_TRUSTEES, demo_config, demo_roster_sizes, long_bien_district
 from anonballot.trustee import TrusteeKey
 
+from .booth import booth_pins
 from .roster import RosterEntry
 from .service import Service
 from .slips import slips_csv
@@ -79,7 +80,7 @@ def setup_demo(data_dir: str | Path, *, key_bits: int = 3072, seed: int = 0) -> 
         invitations = service.make_invitations(DEMO_ROUND)
         rows = [{"ward": i.ward, "participant": i.participant, "code": i.code} for i in invitations]
         write_private(paths.invitations, slips_csv(rows))  # as `anonballot invitations` does
-        service.round(DEMO_ROUND).open()
+        service.round(DEMO_ROUND).open(booth=booth_pins(DEMO_ROUND))
     finally:
         service.close()
     return DemoSetup(**{**paths.__dict__, "created": True})

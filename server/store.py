@@ -712,3 +712,10 @@ class SqliteRoundStore:
                 "INSERT OR IGNORE INTO checkpoints(round_id, size, note) VALUES(?, ?, ?)",
                 (self.round_id, size, checkpoint),
             )
+
+    def cosign_checkpoint(self, size: int, checkpoint: str) -> None:
+        with self.database.transaction() as conn:
+            conn.execute(
+                "UPDATE checkpoints SET note=? WHERE round_id=? AND size=?",
+                (checkpoint, self.round_id, size),
+            )

@@ -190,6 +190,7 @@ class TileFolder:
         self.service = service
         self.root = Path(root)
         self._published: dict[str, int] = {}
+        self._notes: dict[str, str] = {}
         self._pending: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -265,7 +266,9 @@ class TileFolder:
         store = engine.store
         if size is None or not isinstance(store, SqliteRoundStore):
             raise InputError(f"{folder / 'checkpoint'} is not a checkpoint")
-        if store.checkpoint_at(size) != note:
+        stored = store.checkpoint_at(size)
+        # the body only: the witnesses' cosignatures are added to a stored note later
+        if stored is None or _body(stored) != _body(note):
             raise InputError(
                 f"{folder / 'checkpoint'} is not a checkpoint of this round's database (a "
                 "database restored from an older backup, or another server's folder): the "
@@ -296,10 +299,16 @@ class TileFolder:
         store = engine.store
         sizes = store.checkpoint_sizes(old, size) if isinstance(store, SqliteRoundStore) else [size]
         write_tiles(engine, folder, start, old, size, sizes)
-        if size != old or verify or not (folder / "checkpoint").exists():
+        if note != self._notes.get(round_id) or verify or not (folder / "checkpoint").exists():
             _write_atomic(folder / "checkpoint", note.encode("utf-8"))  # last: see module
         self._published[round_id] = size
+        self._notes[round_id] = note  # rewritten when the witnesses' cosignatures arrive
         return size
+
+
+def _body(note: str) -> str:
+    """A signed note's text, without its signature lines."""
+    return note[: note.rfind("\n\n") + 1]
 
 
 def _full_count(size: int, tile: TilePath) -> int:

@@ -76,7 +76,7 @@ MANIFEST_KEYS = {
     "organizer_key",
     "log_key",
 }
-OPTIONAL_MANIFEST_KEYS = {"results_access", "previous"}  # protocol section 4.1
+OPTIONAL_MANIFEST_KEYS = {"results_access", "previous", "witnesses", "booth"}  # section 4.1
 LEAF_KEYS = {"v", "round", "ward", "token", "ballot", "voter_sig"}
 NOT_CHECKED = "not checked: needs the confidential part"
 """A10 to A12 on a record of a restricted round that holds no release and no results."""
