@@ -44,7 +44,7 @@ from anonballot.plans import ProgressUpdate
 from anonballot.record import write_record
 
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
-from .booth import booth_pins, booth_routes
+from .booth import booth_pins, booth_routes, unpinned
 from .cosigner import Cosigner
 from .errors import AuthError, Restricted, TooLarge, http_status, is_storage_full
 from .openapi import openapi_document
@@ -773,6 +773,24 @@ TEND_INTERVAL = 30.0
 """Seconds between two passes of :meth:`Service.forget_issuance_answers` while serving."""
 
 
+def _warn_of_unpinned_booths(service: Service) -> None:
+    """Say, at start, which open rounds' pinned booth files (``M.booth``) this server no
+    longer serves as pinned: an upgrade in the middle of a round, which monitors report."""
+    for round_id, state in service.round_ids():
+        if state != "open":
+            continue
+        pinned = service.round(round_id).manifest.booth
+        changed = unpinned(round_id, pinned) if pinned is not None else []
+        if changed:
+            logger.warning(
+                "round %s: %d booth file(s) served differ from those pinned when it opened "
+                "(first: %s); monitors of the round will report it",
+                round_id,
+                len(changed),
+                changed[0],
+            )
+
+
 def _lifespan(
     service: Service, tiles: TileFolder | None = None, cosigner: Cosigner | None = None
 ) -> Callable[[object], contextlib.AbstractAsyncContextManager[None]]:
@@ -795,6 +813,7 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
+        await asyncio.to_thread(_warn_of_unpinned_booths, service)
         if tiles is not None:
             await asyncio.to_thread(tiles.start)
         if cosigner is not None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from starlette.requests import Request
@@ -36,7 +37,7 @@ from starlette.routing import BaseRoute, Route
 from ..encoding import b64u_encode
 from .assets import REVALIDATE, Asset, StaticFolder, media_type
 
-__all__ = ["STATIC", "booth_pins", "booth_routes"]
+__all__ = ["STATIC", "booth_pins", "booth_routes", "unpinned"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 """The folder served under ``/static``."""
@@ -111,6 +112,13 @@ def _pages(static: Path) -> Pages:
 def booth_pins(round_id: str, static: Path = STATIC) -> dict[str, str]:
     """:meth:`Pages.pins` of the pages this server serves from ``static``."""
     return _pages(static).pins(round_id)
+
+
+def unpinned(round_id: str, pinned: Mapping[str, str], static: Path = STATIC) -> list[str]:
+    """The paths whose bytes this server serves differently from ``pinned`` (a round's
+    ``M.booth``), or no longer serves: what a monitor of the round will report."""
+    now = booth_pins(round_id, static)
+    return sorted(path for path, digest in pinned.items() if now.get(path) != digest)
 
 
 def booth_routes(static: Path = STATIC) -> list[BaseRoute]:

@@ -200,7 +200,11 @@ class Cosigner:
                 self._sizes[key] = size
                 return _line_of(text, witness)
             if status == 409 and text.strip().isdecimal() and len(text) < 30:
-                old = self._sizes[key] = int(text.strip())
+                theirs = int(text.strip())
+                if theirs == old:  # it holds this size, with another root
+                    self._refuse(key, f"it holds another board of {old} leaves")
+                    return None
+                old = self._sizes[key] = theirs
                 continue
             if status == 422 or status == 409:
                 self._refuse(key, f"it refused the consistency proof ({status}: {text[:200]})")

@@ -36,6 +36,7 @@ from anonballot.server.roster import RosterEntry
 from anonballot.server.service import Service
 from anonballot.testing import demo_config, long_bien_district
 from anonballot.trustee import TrusteeKey
+from anonballot.witness import WitnessPolicy
 
 ROUND = "test-round"
 
@@ -89,12 +90,14 @@ def demo_office(
     open_round: bool = True,
     results_access: str = "public",
     windows: tuple[Window, Window] | None = None,
+    witnesses: WitnessPolicy | None = None,
 ) -> Office:
     """A data directory with a small demo round, ready to serve.
 
     The round's results are public unless ``results_access`` says "restricted" (a new
     round's default): most tests read them without an access token. ``windows`` (issuance,
-    voting) replace the demo's one window open now (a two-phase round, say)."""
+    voting) replace the demo's one window open now (a two-phase round, say); ``witnesses``
+    is the round's witness policy (none by default)."""
     service = Service(data, key_bits=2048)
     try:
         token = service.new_admin_token()
@@ -104,6 +107,8 @@ def demo_office(
         config, trustees = demo_config(wards=wards, round_id=ROUND, results_access=results_access)
         if windows is not None:
             config = dataclasses.replace(config, issuance=windows[0], voting=windows[1])
+        if witnesses is not None:
+            config = dataclasses.replace(config, witnesses=witnesses)
         district: District = config.district
         assert {w.id for w in district.wards} <= {w.id for w in full.wards}
         service.set_district(district)
@@ -126,9 +131,9 @@ def demo_office(
 
 
 @contextlib.contextmanager
-def serve_app(app: Any) -> Iterator[str]:
+def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
     """An ASGI application under uvicorn in a thread of this process; yields the base URL."""
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

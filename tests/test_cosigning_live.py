@@ -1,0 +1,117 @@
+"""Witnesses over sockets (issue 10's done-when): a live server pushes its checkpoints to
+three witness servers while ballots are cast through its API, is restarted in the middle
+(and picks up from the witnesses' sizes), closes the round, and the round record's final
+checkpoint carries every cosignature; what /log/ serves carries them too."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from _live import Office, demo_office, free_port, serve_app, server_thread
+
+from anonballot.checkpoint import Checkpoint
+from anonballot.encoding import b64u_decode, b64u_encode
+from anonballot.manifest import Manifest
+from anonballot.participant import Participant
+from anonballot.server.cosigner import Cosigner
+from anonballot.server.service import Service
+from anonballot.server.witness import SqliteWitnessStore, create_witness_app
+from anonballot.testing import random_answers
+from anonballot.witness import PolicyWitness, WitnessKey, WitnessPolicy
+
+pytestmark = pytest.mark.slow
+
+NAMES = ("nhan-chung.tuyen-giao", "nhan-chung.uy-ban-mttq", "nhan-chung.thanh-tra")
+
+
+def cast(url: str, office: Office, code: str, seed: int) -> None:
+    api = f"{url}/api/rounds/{office.round_id}"
+    with httpx.Client(timeout=30) as c:
+        ward = c.post(f"{api}/ward", json={"code": code}).json()["ward"]
+        p = Participant(c.get(f"{api}/manifest").json(), ward)
+        blinded = b64u_encode(p.request_token())
+        answer = c.post(f"{api}/tokens", json={"code": code, "blinded": blinded})
+        assert answer.status_code == 200, answer.text
+        p.finish_token(b64u_decode(answer.json()["blind_sig"]))
+        leaf = p.make_leaf(random_answers(p.manifest, ward, random.Random(seed)))
+        assert c.post(f"{api}/ballots", content=leaf).status_code == 200
+
+
+def vouched_for(url: str, manifest: Manifest, size: int, timeout: float = 30) -> str:
+    """The served checkpoint once it is of ``size`` and cosigned by every witness."""
+    assert manifest.witnesses is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        note = httpx.get(f"{url}/log/{manifest.round_id}/checkpoint").text
+        checkpoint = Checkpoint.parse(note, manifest.origin, manifest.log_key)
+        names = {w.name for w in manifest.witnesses.cosigners(note)}
+        if checkpoint.size == size and names == set(NAMES):
+            return note
+        assert time.monotonic() < deadline, f"size {checkpoint.size}, cosigned by {names}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def witnessed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Office, Manifest]]:
+    monkeypatch.setattr(Cosigner, "INTERVAL", 0.2)
+    keys = [WitnessKey.generate(name) for name in NAMES]
+    ports = [free_port() for _ in keys]
+    policy = WitnessPolicy(
+        tuple(
+            PolicyWitness(k.verifier, f"http://127.0.0.1:{p}")
+            for k, p in zip(keys, ports, strict=True)
+        ),
+        2,
+    )
+    office = demo_office(tmp_path / "data", voters=3, witnesses=policy)
+    with server_thread(office.data) as url:
+        manifest = Manifest.from_signed(
+            httpx.get(f"{url}/api/rounds/{office.round_id}/manifest").json()
+        )
+    with ExitStack() as stack:
+        for key, port in zip(keys, ports, strict=True):
+            store = SqliteWitnessStore(tmp_path / key.name)
+            stack.callback(store.close)
+            app = create_witness_app(key, {manifest.origin: manifest.log_key}, store)
+            stack.enter_context(serve_app(app, port))
+        yield office, manifest
+
+
+def test_a_live_round_is_cosigned_through_a_restart_and_its_record_keeps_the_quorum(
+    witnessed: tuple[Office, Manifest],
+) -> None:
+    office, manifest = witnessed
+    codes = [code for code, _ in office.codes]
+    with server_thread(office.data) as url:
+        vouched_for(url, manifest, 0)  # the empty board, pushed when the server starts
+        for i in range(3):
+            cast(url, office, codes[i], i)
+        vouched_for(url, manifest, 3)
+    with server_thread(office.data) as url:  # a new server: the witnesses answer 409 first
+        for i in range(3, 5):
+            cast(url, office, codes[i], i)
+        vouched_for(url, manifest, 5)
+        admin = {"authorization": f"Bearer {office.token}"}
+        closed = httpx.post(
+            f"{url}/api/admin/rounds/{office.round_id}/close", json={"force": True}, headers=admin
+        )
+        assert closed.status_code == 200, closed.text
+        final = vouched_for(url, manifest, 5)
+    service = Service(office.data)
+    try:
+        engine = service.round(office.round_id)
+        for trustee in office.trustees[:2]:
+            engine.add_release(trustee.release(engine.mid))
+        engine.tally()
+        in_record = engine.record_files()["checkpoint.txt"].decode()
+    finally:
+        service.close()
+    assert in_record == final
+    assert manifest.witnesses is not None
+    assert manifest.witnesses.vouched(in_record)
