@@ -89,11 +89,11 @@ def serve(data: Path, host: str, port: int, key_bits: int, tiles_dir: Path | Non
 @clean_errors
 def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> None:
     """Set up the Long Biên demo round (open for seven days) and serve it."""
-    from anonballot.server.demo import setup_demo
+    from anonballot.server.demo import setup_demo, start_demo_witnesses
 
     if not (data / "anonballot.db").exists():
         say("demo_setting_up", path=data)
-    setup = setup_demo(data, key_bits=key_bits)
+    setup = setup_demo(data, key_bits=key_bits, port=port)
     url = f"http://{host}:{port}/"
     say("demo_round", round=setup.round_id)
     say("demo_single_phase")
@@ -105,7 +105,10 @@ def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> Non
     if first:
         say("demo_try", link=f"{url}r/{setup.round_id}#code={first}")
     if not no_serve:
-        _serve(data, host, port, key_bits)
+        with start_demo_witnesses(data) as witnesses:
+            if witnesses:
+                say("demo_witnesses", count=len(witnesses), urls=", ".join(witnesses))
+            _serve(data, host, port, key_bits)
 
 
 def _first_code(invitations: Path) -> str | None:

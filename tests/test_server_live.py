@@ -56,3 +56,49 @@ def test_demo_sets_up_the_district_and_prints_where_everything_is(tmp_path: Path
     again = CliRunner().invoke(main, ["demo", "--data", str(data), "--no-serve"])
     assert again.exit_code == 0, again.output  # a second run reuses the demo round
     assert (data / "invitations.csv").read_text(encoding="utf-8-sig").splitlines() == rows
+
+
+def test_demo_runs_the_trustee_boards_witnesses_and_its_board_is_cosigned(tmp_path: Path) -> None:
+    """`anonballot demo` starts a witness for each demo trustee board (ports after the
+    server's): the demo round's checkpoint is cosigned by them out of the box."""
+    import subprocess
+    import sys
+    import time
+
+    from _live import free_port, stop_process, wait_until_up
+
+    from anonballot.checkpoint import Checkpoint
+    from anonballot.manifest import Manifest
+
+    port = free_port()
+    log = (tmp_path / "demo.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603 (our own entry point, fixed arguments)
+        [sys.executable, "-m", "anonballot.cli", "--lang", "en", "demo", "--data",
+         str(tmp_path / "var"), "--port", str(port), "--key-bits", "2048"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, timeout=120)
+        manifest = Manifest.from_signed(
+            httpx.get(f"{url}/api/rounds/long-bien-demo/manifest").json()
+        )
+        policy = manifest.witnesses
+        assert policy is not None
+        assert policy.quorum == 2
+        assert [w.url for w in policy.witnesses] == [
+            f"http://127.0.0.1:{port + i}" for i in (1, 2, 3)
+        ]
+        deadline = time.monotonic() + 30
+        while True:
+            note = httpx.get(f"{url}/log/long-bien-demo/checkpoint").text
+            Checkpoint.parse(note, manifest.origin, manifest.log_key)
+            if len(policy.cosigners(note)) == 3:
+                break
+            assert time.monotonic() < deadline, note
+            time.sleep(0.2)
+    finally:
+        stop_process(proc)
+        log.close()
+    printed = (tmp_path / "demo.log").read_text(encoding="utf-8")
+    assert "3 witnesses of the trustee boards run with the demo server" in printed
