@@ -542,8 +542,8 @@ def test_tile_paths_are_those_of_python(page: Page) -> None:
     1234067 is x001/x234/067; and a tree's level-0 tiles are those of tiles_for_size."""
     from anonballot.hazmat.tiles import TilePath, tiles_for_size
 
-    cases = [[0, n, None] for n in TILE_INDICES]
-    cases += [[0, 1234067, 5], [2, 999, 255], [63, 1000, None]]
+    cases: list[tuple[int, int, int | None]] = [(0, n, None) for n in TILE_INDICES]
+    cases += [(0, 1234067, 5), (2, 999, 255), (63, 1000, None)]
     sizes = [0, 1, 255, 256, 257, 512, 1000]
     out = call(page, "tilePaths", cases, sizes)
     expected = [TilePath(level, n, width).path() for level, n, width in cases]
