@@ -119,6 +119,7 @@ def test_harness_exposes_every_module(page: Page) -> None:
             "sealing",
             "shamir",
             "signing",
+            "tiles",
             "token",
         ]
     )
@@ -506,6 +507,91 @@ def test_merkle_proof_vectors(page: Page, kind: str) -> None:
     assert sum(not c["wantErr"] for c in cases) >= 6
     rejected = [results[c["name"]] for c in cases if c["wantErr"]]
     assert all(r["code"] == "bad_proof" for r in rejected)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 8, 13, 255, 256, 257, 600])
+def test_merkle_root_and_inclusion_agree_with_python(page: Page, size: int) -> None:
+    """rootAndInclusion (the receipt-code lookup's) gives the MTH and the inclusion proofs
+    of anonballot.hazmat.merkle.MerkleTree, for the first, last and a few middle leaves."""
+    from anonballot.hazmat.merkle import MerkleTree, leaf_hash
+
+    hashes = [leaf_hash(b"leaf %d" % i) for i in range(size)]
+    tree = MerkleTree(hashes)
+    indices = sorted({0, size - 1, size // 2, min(size - 1, 255), (size * 2) // 3})
+    out = call(page, "merkleRootAndInclusion", [h.hex() for h in hashes], indices)
+    assert out["root"] == tree.root().hex()
+    for i, got in zip(indices, out["proofs"], strict=True):
+        assert got["root"] == tree.root().hex()
+        assert got["proof"] == [p.hex() for p in tree.inclusion_proof(i, size)], i
+    assert out["refused"]["ok"] is False  # an index past the last leaf
+
+
+def test_merkle_root_of_nothing(page: Page) -> None:
+    out = call(page, "merkleRootAndInclusion", [], [])
+    assert out["root"] == hashlib.sha256(b"").hexdigest()
+
+
+# --------------------------------------------------------------------------- tlog-tiles
+
+
+TILE_INDICES = [0, 1, 255, 256, 999, 1000, 1234067, 10**9, 2**53 - 1]
+
+
+def test_tile_paths_are_those_of_python(page: Page) -> None:
+    """tiles.js names tiles as anonballot.hazmat.tiles.TilePath does (c2sp.org/tlog-tiles):
+    1234067 is x001/x234/067; and a tree's level-0 tiles are those of tiles_for_size."""
+    from anonballot.hazmat.tiles import TilePath, tiles_for_size
+
+    cases: list[tuple[int, int, int | None]] = [(0, n, None) for n in TILE_INDICES]
+    cases += [(0, 1234067, 5), (2, 999, 255), (63, 1000, None)]
+    sizes = [0, 1, 255, 256, 257, 512, 1000]
+    out = call(page, "tilePaths", cases, sizes)
+    expected = [TilePath(level, n, width).path() for level, n, width in cases]
+    assert out["paths"] == expected
+    assert out["paths"][TILE_INDICES.index(1234067)] == "tile/0/x001/x234/067"
+    for size, got in zip(sizes, out["levelZero"], strict=True):
+        level0 = [t for t in tiles_for_size(size) if t.level == 0]
+        assert [t["path"] for t in got] == [t.path() for t in level0], size
+        assert [t["width"] for t in got] == [t.count for t in level0], size
+        assert sum(t["width"] for t in got) == size
+
+
+def test_tiles_are_read_a_few_at_a_time(page: Page) -> None:
+    from anonballot.hazmat.tiles import TilePath
+
+    out = call(page, "readTiles", 256 * 20 + 7, 6, None)
+    assert out["ok"] is True
+    assert out["placed"] is True
+    assert out["asked"] == sorted(
+        [TilePath(0, n).path() for n in range(20)] + [TilePath(0, 20, 7).path()]
+    )
+    assert 1 < out["most"] <= 6
+    bad = call(page, "readTiles", 600, 6, "tile/0/001")
+    assert (bad["ok"], bad["code"]) == (False, "bad_encoding")
+    too_big = call(page, "readTiles", 4_000_001, 6, None)
+    assert (too_big["ok"], too_big["code"], too_big["asked"]) == (False, "invalid_input", [])
+
+
+def test_receipt_codes_are_normalized_as_in_python(page: Page) -> None:
+    from anonballot.errors import AnonBallotError as Refused
+    from anonballot.receipt import normalize_receipt_code
+
+    typed = [
+        "5325-b155-d3ed-52f1-fe53",
+        "5325B155D3ED52F1FE53",
+        " 5325 b155 D3ED 52f1\tfe53 ",
+        "5325-b155-d3ed-52f1-fe5",
+        "5325-b155-d3ed-52f1-fe53-0",
+        "5325-b155-d3ed-52f1-fe5g",
+        "",
+    ]
+    got = page.evaluate("ts => ts.map((t) => window.ab.receipt.normalizeReceiptCode(t))", typed)
+    for text, js in zip(typed, got, strict=True):
+        try:
+            expected: str | None = normalize_receipt_code(text)
+        except Refused:
+            expected = None
+        assert js == expected, text
 
 
 # --------------------------------------------------------------------------- signed notes

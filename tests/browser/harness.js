@@ -23,6 +23,7 @@ import * as rsa from "/static/js/rsa-blind.js";
 import * as sealing from "/static/js/sealing.js";
 import * as shamir from "/static/js/shamir.js";
 import * as signing from "/static/js/signing.js";
+import * as tiles from "/static/js/tiles.js";
 import * as token from "/static/js/token.js";
 
 const { fromHex, toHex } = bytes;
@@ -222,6 +223,55 @@ async function merkleConsistency(cases) {
   );
 }
 
+/** MTH and the inclusion proof of each of `indices` over leaf hashes given in hex. */
+async function merkleRootAndInclusion(leafHashHexes, indices) {
+  const packed = fromHex(leafHashHexes.join(""));
+  const root = toHex((await merkle.rootAndInclusion(packed)).root);
+  const proofs = [];
+  for (const i of indices) {
+    const { root: again, proof } = await merkle.rootAndInclusion(packed, i);
+    proofs.push({ root: toHex(again), proof: proof.map(toHex) });
+  }
+  return { root, proofs, refused: await attempt(() => merkle.rootAndInclusion(packed, leafHashHexes.length)) };
+}
+
+// ----------------------------------------------------------------- C2SP tlog-tiles
+
+/** Tile paths and the level-0 tiles of sizes, and a board read back from tiles made up here. */
+async function tilePaths(cases, sizes) {
+  return {
+    paths: cases.map(([level, index, width]) => tiles.tilePath(level, index, width ?? undefined)),
+    levelZero: sizes.map((size) => tiles.levelZeroTiles(size)),
+  };
+}
+
+/** readLeafHashes over made-up tiles (hash i is 32 bytes of i % 251): the paths asked for,
+ * the most asked at once, and whether every hash landed in its place. */
+async function readTiles(size, concurrency, badPath) {
+  const asked = [];
+  let running = 0;
+  let most = 0;
+  const fetchTile = async (path) => {
+    asked.push(path);
+    running++;
+    most = Math.max(most, running);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    running--;
+    const tile = tiles.levelZeroTiles(size).findIndex((t) => t.path === path);
+    const count = path === badPath ? 3 : Math.min(256, size - tile * 256);
+    const out = new Uint8Array(count * 32);
+    for (let k = 0; k < count; k++) out.fill((tile * 256 + k) % 251, k * 32, (k + 1) * 32);
+    return out;
+  };
+  const result = await attempt(() => tiles.readLeafHashes(size, fetchTile, { concurrency }));
+  let placed = null;
+  if (result.ok) {
+    placed = result.value.length === size * 32 && result.value.every((b, j) => b === Math.floor(j / 32) % 251);
+    result.value = null;
+  }
+  return { asked: asked.sort(), most, ok: result.ok, code: result.code ?? null, placed };
+}
+
 // ----------------------------------------------------------------- signed notes
 
 async function signedNote(v) {
@@ -381,10 +431,10 @@ function ballotCases(manifestText, ward, cases) {
   });
 }
 
-window.ab = { b64u, ballot, bytes, checkpoint, codes, errorCodes, hpke, jcs, leaf, manifest, merkle, note, opening, receipt, releases, rsa, sealing, shamir, signing, token };
+window.ab = { b64u, ballot, bytes, checkpoint, codes, errorCodes, hpke, jcs, leaf, manifest, merkle, note, opening, receipt, releases, rsa, sealing, shamir, signing, tiles, token };
 window.harness = {
   rfc9474, rsaVerify, checkpointCases, startRandomBlind, finishRandomBlind, parseIssuerKeys, rfc9180, hpkeSeal, hpkeOpen, shamirSplit,
-  shamirInterpolate, sealDeterministic, merkleRoots, merkleInclusion, merkleConsistency, signedNote, jcsCases,
+  shamirInterpolate, sealDeterministic, merkleRoots, merkleInclusion, merkleConsistency, merkleRootAndInclusion, tilePaths, readTiles, signedNote, jcsCases,
   jcsJsOnly, b64Cases, boothStart, boothFinish, boothReceipt, receipts, receiptWithKey, manifestCases, ballotCases,
 };
 

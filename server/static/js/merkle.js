@@ -4,6 +4,7 @@
 //   leaf hash  = SHA-256(0x00 || leaf bytes)                  RFC 9162 section 2.1.1
 //   node hash  = SHA-256(0x01 || left || right)
 //   MTH        the root of a list of leaf hashes             RFC 9162 section 2.1.1
+//   rootAndInclusion  MTH and PATH(m, D[n])                  RFC 9162 sections 2.1.1, 2.1.3.1
 //   verifyInclusion                                          RFC 9162 section 2.1.3.2
 //   verifyConsistency                                        RFC 9162 section 2.1.4.2
 //
@@ -53,6 +54,51 @@ export async function rootOf(leafHashes) {
   let k = 1;
   while (k * 2 < n) k *= 2;
   return nodeHash(await rootOf(leafHashes.slice(0, k)), await rootOf(leafHashes.slice(k)));
+}
+
+/**
+ * MTH of `n` leaf hashes packed in one buffer (hash i at bytes 32 i to 32 i + 31), and, for
+ * `index`, the inclusion proof PATH(index, D[0:n]) (RFC 9162 section 2.1.3.1), leaf side
+ * first, as `verifyInclusion` reads it. Built level by level: each level pairs its nodes
+ * left to right and carries an odd last node up unchanged, which is the same tree as the
+ * recursive definition (its left subtrees are the largest powers of two). The proof is the
+ * sibling of the leaf's ancestor on every level that has one. Memory: the leaves' buffer and
+ * about half of it more.
+ * @param {Uint8Array<ArrayBuffer>} packed
+ * @param {number} [index] a leaf index, or none (the proof is then empty)
+ * @returns {Promise<{root: Uint8Array<ArrayBuffer>, proof: Uint8Array<ArrayBuffer>[]}>}
+ */
+export async function rootAndInclusion(packed, index = undefined) {
+  if (!(packed instanceof Uint8Array) || packed.length % HASH_SIZE) invalid(`the leaf hashes are not a multiple of ${HASH_SIZE} bytes`);
+  const size = packed.length / HASH_SIZE;
+  if (index !== undefined && !(Number.isSafeInteger(index) && index >= 0 && index < size)) invalid(`leaf index ${index} is out of range for tree size ${size}`);
+  if (size === 0) return { root: await sha256(new Uint8Array(0)), proof: [] };
+  /** @type {Uint8Array<ArrayBuffer>[]} */
+  const proof = [];
+  const node = (/** @type {Uint8Array<ArrayBuffer>} */ level, /** @type {number} */ i) => level.slice(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+  let level = packed;
+  let width = size;
+  let at = index ?? -1;
+  const CHUNK = 2048; // hashes asked of WebCrypto at once
+  while (width > 1) {
+    if (at >= 0) {
+      const sibling = at ^ 1;
+      if (sibling < width) proof.push(node(level, sibling));
+      at >>= 1;
+    }
+    const pairs = width >> 1;
+    const up = new Uint8Array(((width + 1) >> 1) * HASH_SIZE);
+    for (let start = 0; start < pairs; start += CHUNK) {
+      const end = Math.min(pairs, start + CHUNK);
+      const hashes = [];
+      for (let j = start; j < end; j++) hashes.push(nodeHash(node(level, 2 * j), node(level, 2 * j + 1)));
+      (await Promise.all(hashes)).forEach((hash, k) => up.set(hash, (start + k) * HASH_SIZE));
+    }
+    if (width & 1) up.set(node(level, width - 1), pairs * HASH_SIZE); // carried up
+    level = up;
+    width = (width + 1) >> 1;
+  }
+  return { root: node(level, 0), proof };
 }
 
 /**

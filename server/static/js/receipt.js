@@ -35,6 +35,19 @@ export function receiptCode(hash) {
 }
 
 /**
+ * A receipt code as written down (any case, spaces and dashes anywhere) in the form
+ * receiptCode shows, or null when it is not 20 hex digits; as anonballot.receipt's
+ * normalize_receipt_code.
+ * @param {unknown} input
+ * @returns {string | null}
+ */
+export function normalizeReceiptCode(input) {
+  if (typeof input !== "string") return null;
+  const digits = input.toLowerCase().replace(/[\s-]/g, "");
+  return /^[0-9a-f]{20}$/.test(digits) ? (digits.match(/.{4}/g) ?? []).join("-") : null;
+}
+
+/**
  * Parse a receipt object strictly: {round, leafIndex, leafHash, checkpoint, inclusion}.
  * @param {any} value the parsed JSON
  * @returns {{round: string, leafIndex: number, leafHash: Uint8Array<ArrayBuffer>, checkpoint: string, inclusion: Uint8Array<ArrayBuffer>[]}}

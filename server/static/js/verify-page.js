@@ -14,6 +14,14 @@
 //      opened here (opening.js, protocol 7.3), and the signed results, whose list of invalid
 //      ballots must agree with what the opening found.
 //
+// A participant who wrote down only the receipt code (20 hex digits) finds the ballot without
+// naming the code to anyone: the page reads the round's whole board from its C2SP tlog-tiles
+// log (/log/{round_id}/: the signed checkpoint, then every level-0 tile, tiles.js), checks
+// that the leaf hashes rebuild the checkpoint's root, looks for the leaf hash whose receipt
+// code it is, builds that leaf's inclusion proof itself (merkle.js) and hands the receipt so
+// made to the receipt check above: one code path from there on, the tally's part included.
+// The code arrives typed, or as /verify#receipt=...&round=... (taken out of the address).
+//
 // And whether an invitation code was used to take a ballot (a token): once the round is
 // closed, its issuance ledger (protocol section 8, ledger.js) lists the pseudonym of every
 // code that was, bound by the signed close statement. The page computes the code's pseudonym
@@ -25,13 +33,14 @@ import { ApiError, apiUrl, messageOf, request } from "./api.js";
 import { explain, focusOn, h, ht } from "./page.js";
 import { CryptoError } from "./errors.js";
 import { b64uDecode, b64uEncode } from "./b64u.js";
-import { equal } from "./bytes.js";
+import { equal, fromHex } from "./bytes.js";
 import { parse, parseCanonical } from "./jcs.js";
 import { openSignedManifest } from "./manifest.js";
 import { verifySignedObject } from "./signing.js";
 import { parseCheckpoint } from "./checkpoint.js";
-import { leafHash, verifyConsistency } from "./merkle.js";
-import { parseReceipt, receiptCode, verifyReceipt } from "./receipt.js";
+import { HASH_SIZE, leafHash, rootAndInclusion, verifyConsistency } from "./merkle.js";
+import { normalizeReceiptCode, parseReceipt, receiptCode, verifyReceipt } from "./receipt.js";
+import { MAX_LEAVES, TILE_WIDTH, readLeafHashes } from "./tiles.js";
 import { countedReleases } from "./releases.js";
 import { openLeaf } from "./opening.js";
 import { stripWhiteSpace } from "./ballot.js";
@@ -44,7 +53,7 @@ const root = new URL(".", new URL(location.pathname, location.origin));
  * @typedef {import("./manifest.js").Manifest} Manifest
  * @typedef {import("./manifest.js").Round} Round
  * @typedef {Record<string, unknown>} Params
- * @typedef {{ok: (key?: string, params?: Params) => void, info: (key: string, params?: Params) => void, fail: (error: unknown) => void}} CheckItem
+ * @typedef {{ok: (key?: string, params?: Params) => void, info: (key: string, params?: Params) => void, update: (key: string, params?: Params) => void, fail: (error: unknown) => void}} CheckItem
  */
 
 /**
@@ -105,6 +114,9 @@ function checkItem(list, key, params) {
     info(newKey, newParams) {
       item.className = "info";
       tr(text, newKey, newParams);
+    },
+    update(newKey, newParams) {
+      tr(text, newKey, newParams); // still running
     },
     fail(error) {
       item.className = "fail";
@@ -215,16 +227,18 @@ function countedView(manifest, ward, ballot) {
 }
 
 /**
- * Check a receipt (parsed JSON) step by step, each shown as it runs.
+ * Check a receipt (parsed JSON) step by step, each shown as it runs in `section` (the page's
+ * #result, or the receipt-code lookup's) under a heading `headingTag`.
  * @param {unknown} value
+ * @param {HTMLElement} [section]
+ * @param {"h2" | "h3" | "h4"} [headingTag]
  */
-async function check(value) {
-  const section = $("result");
+async function check(value, section = $("result"), headingTag = "h2") {
   section.hidden = false;
   const list = h("ul", { class: "checks" });
-  const heading = ht("h2", "verify.result_heading", undefined, { id: "result-heading" });
+  const heading = ht(headingTag, "verify.result_heading", undefined, { id: `${section.id}-heading` });
   const summary = h("p", { class: "summary", role: "status" });
-  const codeLine = h("p", { class: "receipt-code small", id: "checked-code" });
+  const codeLine = h("p", { class: "receipt-code small", id: section.id === "result" ? "checked-code" : `${section.id}-code` });
   section.replaceChildren(heading, codeLine, list, summary);
   section.setAttribute("aria-busy", "true");
   focusOn(heading);
@@ -422,6 +436,172 @@ function receiptText() {
   return /** @type {HTMLTextAreaElement} */ ($("receipt-text"));
 }
 
+// ------------------------------------------------------------------ find a ballot by its receipt code
+
+/** The tiles asked for at once. */
+const TILE_CONCURRENCY = 6;
+
+/** @param {string | null} key the catalog text of what is wrong with the receipt code, or none */
+function lookupError(key) {
+  const error = $("lookup-error");
+  if (key) tr(error, key);
+  error.hidden = !key;
+  $("lookup-input").toggleAttribute("aria-invalid", Boolean(key));
+}
+
+/**
+ * The index of the first leaf hash (packed, 32 bytes each) that begins with `prefix`, or -1.
+ * @param {Uint8Array} packed
+ * @param {Uint8Array} prefix
+ * @returns {number}
+ */
+function findPrefix(packed, prefix) {
+  for (let i = 0, at = 0; at < packed.length; i++, at += HASH_SIZE) {
+    let k = 0;
+    while (k < prefix.length && packed[at + k] === prefix[k]) k++;
+    if (k === prefix.length) return i; // two leaves sharing 80 bits of their hash: never in practice
+  }
+  return -1;
+}
+
+/**
+ * Find the ballot whose receipt code is `code` (normalized) on the board of `entry`, every
+ * step on this device: the code is in no request. Found, its receipt (built here) is checked
+ * as a receipt file is, in #lookup-check.
+ * @param {string} code
+ * @param {CodeRound} entry
+ */
+async function lookUp(code, entry) {
+  const section = $("lookup-result");
+  section.hidden = false;
+  const heading = ht("h3", "verify.lookup.result_heading", { code }, { id: "lookup-result-heading" });
+  const list = h("ul", { class: "checks" });
+  const verdict = h("div", { role: "status" });
+  const found = h("section", { id: "lookup-check", class: "result", hidden: true, "aria-labelledby": "lookup-check-heading" });
+  section.replaceChildren(heading, list, verdict, found);
+  section.setAttribute("aria-busy", "true");
+  focusOn(heading);
+  const id = encodeURIComponent(entry.round_id);
+  const log = new URL(`log/${id}/`, root);
+  /** @type {Record<string, unknown> | null} */
+  let receipt = null;
+  try {
+    const { round, note, checkpoint } = await step(list, "verify.lookup.check.board", undefined, async () => {
+      let round;
+      try {
+        round = await openSignedManifest(await request(apiUrl(root, `rounds/${id}/manifest`)));
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        throw new CheckFailed("verify.fail.manifest", messageOf(error));
+      }
+      const note = await request(new URL("checkpoint", log), { as: "text" });
+      let checkpoint;
+      try {
+        checkpoint = await parseCheckpoint(note, round.origin, round.logKey);
+      } catch (error) {
+        throw new CheckFailed("verify.lookup.fail.checkpoint", messageOf(error));
+      }
+      if (checkpoint.size > BigInt(MAX_LEAVES)) {
+        throw new CheckFailed("verify.lookup.fail.too_big", `${checkpoint.size} > ${MAX_LEAVES}`, { size: Number(checkpoint.size), max: MAX_LEAVES });
+      }
+      return { value: { round, note, checkpoint }, key: "verify.lookup.ok.board", params: { title: round.manifest.title, size: Number(checkpoint.size) } };
+    });
+    const size = Number(checkpoint.size);
+    const total = Math.ceil(size / TILE_WIDTH);
+    const packed = await step(list, "verify.lookup.check.tiles", { done: 0, total }, async (item) => {
+      const packed = await readLeafHashes(size, (path) => request(new URL(path, log), { as: "bytes" }), {
+        concurrency: TILE_CONCURRENCY,
+        onProgress: (done) => item.update("verify.lookup.check.tiles", { done, total }),
+      });
+      return { value: packed, key: "verify.lookup.ok.tiles", params: { total, size } };
+    });
+    const index = findPrefix(packed, fromHex(code.replaceAll("-", "")));
+    const proof = await step(list, "verify.lookup.check.root", undefined, async () => {
+      const { root: rebuilt, proof } = await rootAndInclusion(packed, index >= 0 ? index : undefined);
+      if (size > 0 && !equal(rebuilt, checkpoint.root)) throw new CheckFailed("verify.lookup.fail.root", "the leaf hashes do not rebuild the signed checkpoint's root");
+      return { value: proof, key: "verify.lookup.ok.root" };
+    });
+    if (index < 0) {
+      verdict.replaceChildren(
+        h("div", { class: "notice", "data-verdict": "not_found" }, h("p", {}, ht("strong", "verify.lookup.not_found", { size })), ht("p", "verify.lookup.not_found_help")),
+      );
+      return;
+    }
+    verdict.replaceChildren(h("div", { class: "notice", "data-verdict": "found" }, ht("p", "verify.lookup.found", { n: index + 1, size })));
+    receipt = {
+      round: round.mid,
+      leaf_index: index,
+      leaf_hash: b64uEncode(packed.slice(index * HASH_SIZE, (index + 1) * HASH_SIZE)),
+      checkpoint: note,
+      inclusion: proof.map((p) => b64uEncode(p)),
+    };
+  } catch (error) {
+    const tooBig = error instanceof CheckFailed && error.key === "verify.lookup.fail.too_big";
+    const key = tooBig ? "verify.lookup.too_big_help" : error instanceof ApiError ? explain(error, "verify").key : "verify.lookup.fail";
+    verdict.replaceChildren(h("div", { class: tooBig ? "notice" : "notice alarm", "data-verdict": tooBig ? "too_big" : "failed" }, ht("p", key)));
+    if (!(error instanceof CheckFailed) && !(error instanceof ApiError) && !(error instanceof CryptoError)) console.warn(error);
+  } finally {
+    section.removeAttribute("aria-busy");
+  }
+  // the receipt just made, checked as a receipt file is (how it was counted, after the tally)
+  if (receipt !== null) await check(receipt, found, "h4");
+}
+
+async function setUpLookup(/** @type {Fragment} */ arrived) {
+  const input = /** @type {HTMLInputElement} */ ($("lookup-input"));
+  const wanted = arrived.receipt !== null ? arrived.round : null;
+  /** @type {Promise<void> | null} */
+  let ready = null;
+  /** @type {CodeRound[]} */
+  let lookupRounds = [];
+  const load = () =>
+    (ready ??= rounds().then(
+      (choices) => {
+        lookupRounds = choices;
+        const chosen = choices.find((r) => r.round_id === wanted) ?? choices.find((r) => r.state === "open") ?? choices[0];
+        showRoundChoices("lookup-round", choices, chosen, (r) => (r.state === "open" ? "verify.lookup.state_open" : r.state === "tallied" ? "index.state.tallied" : "index.state.closed"));
+      },
+      (error) => {
+        ready = null; // the next try asks again
+        throw error;
+      },
+    ));
+  const submit = async () => {
+    const code = normalizeReceiptCode(input.value);
+    if (!code) {
+      lookupError("verify.lookup.bad_code");
+      input.focus();
+      return;
+    }
+    lookupError(null);
+    const section = $("lookup-result");
+    try {
+      await load();
+    } catch (error) {
+      section.hidden = false;
+      section.replaceChildren(h("div", { class: "notice alarm" }, ht("p", explain(error, "verify").key)));
+      return;
+    }
+    const entry = chosenRound("lookup-round", lookupRounds);
+    if (!entry) {
+      section.hidden = false;
+      section.replaceChildren(h("div", { class: "notice" }, ht("p", "verify.code.no_rounds")));
+      return;
+    }
+    await lookUp(code, entry);
+  };
+  $("lookup-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  if (arrived.receipt !== null) {
+    input.value = arrived.receipt;
+    await submit();
+  } else {
+    await load().catch(() => {}); // shown when the form is sent
+  }
+}
+
 // ------------------------------------------------------------------ was this code used?
 
 /**
@@ -441,14 +621,14 @@ function codeError(key) {
 }
 
 /**
- * The rounds of this server a code can be checked in (all but drafts), as choices; `wanted`
- * (the fragment's round) is chosen if there, else the first closed one, else the first.
- * @param {string | null} wanted
+ * The rounds of this server (all but drafts) with their verified manifests, for the round
+ * choices of the receipt-code lookup and of the invitation-code check.
+ * @returns {Promise<CodeRound[]>}
  */
-async function loadCodeRounds(wanted) {
+async function loadRounds() {
   const listed = await request(apiUrl(root, "rounds"));
   const entries = (Array.isArray(listed) ? listed : []).filter((r) => isObject(r) && typeof r.round_id === "string" && r.state !== "draft");
-  codeRounds = await Promise.all(
+  return Promise.all(
     entries.map(async (entry) => {
       let round = null;
       try {
@@ -459,30 +639,71 @@ async function loadCodeRounds(wanted) {
       return { round_id: String(entry.round_id), state: String(entry.state), round };
     }),
   );
-  const chosen = codeRounds.find((r) => r.round_id === wanted) ?? codeRounds.find((r) => r.state !== "open") ?? codeRounds[0];
-  $("code-round-options").replaceChildren(
-    ...codeRounds.map((r, i) =>
+}
+
+/** @type {Promise<CodeRound[]> | null} the rounds, asked for once (again after a failure) */
+let roundsLoading = null;
+
+/** @returns {Promise<CodeRound[]>} */
+function rounds() {
+  if (roundsLoading === null) {
+    roundsLoading = loadRounds();
+    roundsLoading.catch(() => {
+      roundsLoading = null; // the next try asks again
+    });
+  }
+  return roundsLoading;
+}
+
+/**
+ * Show `choices` as radio buttons `name` in #<name>-options (in the fieldset #<name>s, shown
+ * when there is a choice to make), `chosen` checked; `stateKey` is the catalog text under
+ * a round's title.
+ * @param {string} name "code-round" or "lookup-round"
+ * @param {CodeRound[]} choices
+ * @param {CodeRound | undefined} chosen
+ * @param {(r: CodeRound) => string} stateKey
+ */
+function showRoundChoices(name, choices, chosen, stateKey) {
+  $(`${name}-options`).replaceChildren(
+    ...choices.map((r, i) =>
       h(
         "label",
-        { class: "option", for: `code-round-${i}` },
-        h("input", { type: "radio", id: `code-round-${i}`, name: "code-round", value: r.round_id, checked: r === chosen }),
+        { class: "option", for: `${name}-${i}` },
+        h("input", { type: "radio", id: `${name}-${i}`, name, value: r.round_id, checked: r === chosen }),
         h(
           "span",
           {},
           r.round ? h("span", { "data-label": JSON.stringify(r.round.manifest.title), text: label(r.round.manifest.title) }) : h("span", { text: r.round_id }),
           h("br"),
-          ht("small", r.state === "open" ? "verify.code.state_open" : "verify.code.state_closed"),
+          ht("small", stateKey(r)),
         ),
       ),
     ),
   );
-  $("code-rounds").hidden = codeRounds.length < 2;
+  $(`${name}s`).hidden = choices.length < 2;
 }
 
-/** @returns {CodeRound | undefined} the round chosen for the code check */
-function chosenRound() {
-  const checked = document.querySelector('input[name="code-round"]:checked');
-  return codeRounds.find((r) => checked instanceof HTMLInputElement && r.round_id === checked.value);
+/**
+ * The rounds of this server a code can be checked in, as choices; `wanted` (the fragment's
+ * round) is chosen if there, else the first closed one, else the first.
+ * @param {string | null} wanted
+ */
+async function loadCodeRounds(wanted) {
+  codeRounds = await rounds();
+  const chosen = codeRounds.find((r) => r.round_id === wanted) ?? codeRounds.find((r) => r.state !== "open") ?? codeRounds[0];
+  showRoundChoices("code-round", codeRounds, chosen, (r) => (r.state === "open" ? "verify.code.state_open" : "verify.code.state_closed"));
+}
+
+/**
+ * The round chosen in the radio buttons `name`, among `choices`.
+ * @param {string} [name]
+ * @param {CodeRound[]} [choices]
+ * @returns {CodeRound | undefined}
+ */
+function chosenRound(name = "code-round", choices = codeRounds) {
+  const checked = document.querySelector(`input[name="${name}"]:checked`);
+  return choices.find((r) => checked instanceof HTMLInputElement && r.round_id === checked.value);
 }
 
 /**
@@ -534,20 +755,26 @@ async function checkCode(code, entry) {
 }
 
 /**
- * The code and round of the address's fragment (#code=...&round=...), taken out of the
- * address bar and the history at once, as the booth does.
- * @returns {{code: string | null, round: string | null}}
+ * @typedef {{code: string | null, receipt: string | null, round: string | null}} Fragment
+ */
+
+/**
+ * The invitation code, receipt code and round of the address's fragment
+ * (#code=...&round=..., #receipt=...&round=...), taken out of the address bar and the
+ * history at once, as the booth does.
+ * @returns {Fragment}
  */
 function takeFragment() {
-  if (!location.hash) return { code: null, round: null };
+  if (!location.hash) return { code: null, receipt: null, round: null };
   const params = new URLSearchParams(location.hash.slice(1));
   history.replaceState(history.state, "", location.pathname + location.search);
-  return { code: params.get("code"), round: params.get("round") };
+  return { code: params.get("code"), receipt: params.get("receipt"), round: params.get("round") };
 }
 
-async function setUpCodeCheck() {
+/** @param {Fragment} arrived */
+async function setUpCodeCheck(arrived) {
   const input = /** @type {HTMLInputElement} */ ($("code-check-input"));
-  const arrived = takeFragment();
+  if (arrived.code === null) arrived = { ...arrived, round: null }; // the round was the lookup's
   let ready = loadCodeRounds(arrived.round);
   const submit = async () => {
     const code = normalizeCode(input.value);
@@ -615,7 +842,8 @@ async function main() {
     inputError(null);
     await check(value);
   });
-  await setUpCodeCheck();
+  const arrived = takeFragment();
+  await Promise.all([setUpLookup(arrived), setUpCodeCheck(arrived)]);
 }
 
 main();
