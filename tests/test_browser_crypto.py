@@ -121,6 +121,7 @@ def test_harness_exposes_every_module(page: Page) -> None:
             "signing",
             "tiles",
             "token",
+            "witness",
         ]
     )
     assert page.evaluate("isSecureContext") is True
@@ -554,6 +555,53 @@ def test_tile_paths_are_those_of_python(page: Page) -> None:
         assert [t["path"] for t in got] == [t.path() for t in level0], size
         assert [t["width"] for t in got] == [t.count for t in level0], size
         assert sum(t["width"] for t in got) == size
+
+
+def test_witnesses_cosignatures_are_read_as_in_python(page: Page) -> None:
+    """witness.js finds the same cosigners as anonballot.witness.WitnessPolicy: valid lines
+    by named witnesses only; a forged line, a stranger's and the log's own are ignored."""
+    from anonballot.checkpoint import Checkpoint
+    from anonballot.signing import SigningKey
+    from anonballot.witness import PolicyWitness, WitnessKey, WitnessPolicy
+
+    log = SigningKey.generate()
+    note = Checkpoint("district.example/log/r", 7, bytes(range(32))).sign(log)
+    keys = [WitnessKey.generate(f"nhan-chung.w{i}") for i in range(3)]
+    policy = WitnessPolicy(
+        tuple(PolicyWitness(k.verifier, f"https://w{i}.example") for i, k in enumerate(keys)), 2
+    )
+    good = keys[0].cosign(note, 1_800_000_000)
+    forged = keys[1].cosign(note, 1_800_000_001)
+    forged = forged[:20] + ("A" if forged[20] != "A" else "B") + forged[21:]
+    stranger = WitnessKey.generate("nhan-chung.w2").cosign(note, 5)  # w2's name, not its key
+    signed = note + good + forged + stranger + keys[2].cosign(note, 7)
+    expected = [w.name for w in policy.cosigners(signed)]
+    assert expected == ["nhan-chung.w0", "nhan-chung.w2"]
+    out = call(page, "witnessVouchers", signed, policy.to_json())
+    assert out == {"ok": True, "value": expected}
+    assert call(page, "witnessVouchers", note, policy.to_json())["value"] == []
+    assert call(page, "witnessVouchers", note, None)["value"] is None
+    bad = dict(policy.to_json())
+    bad["list"] = [{"vkey": keys[0].vkey()[:-4] + "AAA=", "url": "https://x.example"}]
+    assert call(page, "witnessVouchers", note, bad)["ok"] is False
+
+
+def test_entry_bundles_are_read_as_python_writes_them(page: Page) -> None:
+    from anonballot.hazmat.tiles import encode_entry_bundle
+
+    leaves = [b"", b"x", bytes(range(256)) * 3]
+    bundle = encode_entry_bundle(leaves)
+    out = call(page, "entryBundles", [[0, 1], [255, 256], [256, 300], [1234067, 1234100]],
+               bundle.hex(), 3)  # fmt: skip
+    assert out["parsed"] == {"ok": True, "value": [list(leaf) for leaf in leaves]}
+    assert out["places"] == [
+        {"path": "tile/entries/000.p/1", "width": 1, "offset": 0},
+        {"path": "tile/entries/000", "width": 256, "offset": 255},
+        {"path": "tile/entries/001.p/44", "width": 44, "offset": 0},
+        {"path": "tile/entries/x004/820.p/180", "width": 180, "offset": 1234067 % 256},
+    ]
+    short = call(page, "entryBundles", [], bundle[:-1].hex(), 3)
+    assert short["parsed"]["ok"] is False
 
 
 def test_tiles_are_read_a_few_at_a_time(page: Page) -> None:

@@ -5,6 +5,7 @@ checkpoint carries every cosignature; what /log/ serves carries them too."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from anonballot.checkpoint import Checkpoint
 from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.manifest import Manifest
 from anonballot.participant import Participant
+from anonballot.server.booth import STATIC
 from anonballot.server.cosigner import Cosigner
 from anonballot.server.service import Service
 from anonballot.server.witness import SqliteWitnessStore, create_witness_app
@@ -28,6 +30,33 @@ from anonballot.witness import PolicyWitness, WitnessKey, WitnessPolicy
 pytestmark = pytest.mark.slow
 
 NAMES = ("nhan-chung.tuyen-giao", "nhan-chung.uy-ban-mttq", "nhan-chung.thanh-tra")
+
+
+def seen_on_verify_page(url: str, office: Office, manifest: Manifest) -> None:
+    """/verify, given a ballot's receipt code, says which witnesses vouch for the board."""
+    from _browser import PHONE, TIMEOUT, launch_chromium
+
+    from anonballot.hazmat.merkle import leaf_hash
+    from anonballot.receipt import receipt_code
+
+    leaf = httpx.get(f"{url}/api/rounds/{office.round_id}/leaves?start=4&end=5").content
+    code = receipt_code(leaf_hash(leaf.removesuffix(b"\n")))
+    vi = json.loads((STATIC / "i18n" / "vi.json").read_text(encoding="utf-8"))
+    assert manifest.witnesses is not None
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_context(viewport=PHONE).new_page()
+            page.set_default_timeout(TIMEOUT)
+            page.goto(f"{url}/verify#receipt={code}&round={office.round_id}")
+            page.wait_for_selector("#lookup-check .summary:not(:empty)")
+            text = page.inner_text("#lookup-check")
+        finally:
+            browser.close()
+    names = ", ".join(w.name for w in manifest.witnesses.witnesses)
+    assert vi["verify.ok.witnesses"].format(count=3, total=3, quorum=2, names=names) in text
 
 
 def cast(url: str, office: Office, code: str, seed: int) -> None:
@@ -97,6 +126,7 @@ def test_a_live_round_is_cosigned_through_a_restart_and_its_record_keeps_the_quo
         for i in range(3, 5):
             cast(url, office, codes[i], i)
         vouched_for(url, manifest, 5)
+        seen_on_verify_page(url, office, manifest)
         admin = {"authorization": f"Bearer {office.token}"}
         closed = httpx.post(
             f"{url}/api/admin/rounds/{office.round_id}/close", json={"force": True}, headers=admin

@@ -229,6 +229,10 @@ def test_a_ballot_is_found_by_its_receipt_code_on_the_device(tmp_path: Path) -> 
     assert f"/log/{OTHER_ROUND}/checkpoint" in urls
     assert f"/log/{OTHER_ROUND}/tile/0/000" in urls
     assert f"/log/{OTHER_ROUND}/tile/0/001.p/{GROWN + 1 - 256}" in urls
+    # the ballot shown as counted was read with its whole entry bundle: no request names
+    # its position on the board either
+    assert f"/log/{ROUND}/tile/entries/000.p/4" in urls
+    assert not [u for u in urls if "/leaves" in u or "/proof/inclusion" in u], urls
     assert problems == [], problems
 
     publish_shots(shots)

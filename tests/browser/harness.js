@@ -25,6 +25,7 @@ import * as shamir from "/static/js/shamir.js";
 import * as signing from "/static/js/signing.js";
 import * as tiles from "/static/js/tiles.js";
 import * as token from "/static/js/token.js";
+import * as witness from "/static/js/witness.js";
 
 const { fromHex, toHex } = bytes;
 const std = (text) => Uint8Array.from(atob(text ?? ""), (c) => c.charCodeAt(0)); // lenient, vectors only
@@ -272,6 +273,23 @@ async function readTiles(size, concurrency, badPath) {
   return { asked: asked.sort(), most, ok: result.ok, code: result.code ?? null, placed };
 }
 
+// ----------------------------------------------------------------- witnesses
+
+/** The names of the witnesses of `policy` (M.witnesses) that cosigned `note`, or the error. */
+async function witnessVouchers(note, policy) {
+  return attempt(async () => {
+    const p = await witness.witnessPolicy(policy);
+    return p === null ? null : (await witness.vouchers(note, p.witnesses)).map((w) => w.name);
+  });
+}
+
+/** Entry bundles: where leaf `index` of a tree of `size` is, and a bundle's entries. */
+async function entryBundles(cases, bundleHex, width) {
+  const bundle = Uint8Array.from(bundleHex.match(/../g) ?? [], (h) => parseInt(h, 16));
+  const parsed = await attempt(async () => tiles.parseEntryBundle(bundle, width).map((e) => Array.from(e)));
+  return { places: cases.map(([index, size]) => tiles.entryBundleOf(index, size)), parsed };
+}
+
 // ----------------------------------------------------------------- signed notes
 
 async function signedNote(v) {
@@ -431,10 +449,10 @@ function ballotCases(manifestText, ward, cases) {
   });
 }
 
-window.ab = { b64u, ballot, bytes, checkpoint, codes, errorCodes, hpke, jcs, leaf, manifest, merkle, note, opening, receipt, releases, rsa, sealing, shamir, signing, tiles, token };
+window.ab = { b64u, ballot, bytes, checkpoint, codes, errorCodes, hpke, jcs, leaf, manifest, merkle, note, opening, receipt, releases, rsa, sealing, shamir, signing, tiles, token, witness };
 window.harness = {
   rfc9474, rsaVerify, checkpointCases, startRandomBlind, finishRandomBlind, parseIssuerKeys, rfc9180, hpkeSeal, hpkeOpen, shamirSplit,
-  shamirInterpolate, sealDeterministic, merkleRoots, merkleInclusion, merkleConsistency, merkleRootAndInclusion, tilePaths, readTiles, signedNote, jcsCases,
+  shamirInterpolate, sealDeterministic, merkleRoots, merkleInclusion, merkleConsistency, merkleRootAndInclusion, tilePaths, readTiles, witnessVouchers, entryBundles, signedNote, jcsCases,
   jcsJsOnly, b64Cases, boothStart, boothFinish, boothReceipt, receipts, receiptWithKey, manifestCases, ballotCases,
 };
 

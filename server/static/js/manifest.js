@@ -31,6 +31,8 @@ import { verifySignedObject } from "./signing.js";
  *   v: 1, round_id: string, title: Label, origin: string, organizer_key: string, log_key: string,
  *   threshold: number, trustees: Trustee[], wards: Ward[], roles: Role[], subjects: Subject[],
  *   questionnaire: Questionnaire, issuance: Window, voting: Window,
+ *   witnesses?: {quorum: number, list: {vkey: string, url: string}[]},
+ *   booth?: Record<string, string>,
  * }} Manifest
  * @typedef {import("./rsa-blind.js").IssuerKey} IssuerKey
  * @typedef {{

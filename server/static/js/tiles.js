@@ -110,3 +110,43 @@ export async function readLeafHashes(size, fetchTile, { concurrency = 6, onProgr
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, tiles.length)) }, worker));
   return out;
 }
+
+/**
+ * Where leaf `index` of a tree of `size` leaves is in the entry bundles: the bundle's path
+ * (tile/entries/<N>, or .p/<W> for the last, partial one) and the leaf's place in it.
+ * Reading the whole bundle tells the server only which 256 leaves were read, not which one.
+ * @param {number | bigint} index
+ * @param {number | bigint} size
+ * @returns {{path: string, width: number, offset: number}}
+ */
+export function entryBundleOf(index, size) {
+  const i = count(index, "leaf index");
+  const n = count(size, "tree size");
+  if (i >= n) throw new CryptoError(`leaf ${i} is not in a tree of ${n} leaves`, "invalid_input");
+  const tile = Math.floor(i / TILE_WIDTH);
+  const width = Math.min(TILE_WIDTH, n - tile * TILE_WIDTH);
+  const partial = width < TILE_WIDTH ? `.p/${width}` : "";
+  return { path: `tile/entries/${tileIndexPath(tile)}${partial}`, width, offset: i % TILE_WIDTH };
+}
+
+/**
+ * The entries of an entry bundle (each a big-endian uint16 length, then that many bytes):
+ * exactly `width` of them, or a CryptoError.
+ * @param {Uint8Array<ArrayBuffer>} data
+ * @param {number} width
+ * @returns {Uint8Array<ArrayBuffer>[]}
+ */
+export function parseEntryBundle(data, width) {
+  /** @type {Uint8Array<ArrayBuffer>[]} */
+  const entries = [];
+  let at = 0;
+  while (at < data.length) {
+    if (at + 2 > data.length) throw new CryptoError("an entry bundle ends inside an entry's length", "bad_encoding");
+    const length = (data[at] << 8) | data[at + 1];
+    if (at + 2 + length > data.length) throw new CryptoError("an entry bundle ends inside an entry", "bad_encoding");
+    entries.push(data.slice(at + 2, at + 2 + length));
+    at += 2 + length;
+  }
+  if (entries.length !== width) throw new CryptoError(`an entry bundle of ${entries.length} entries, not ${width}`, "bad_encoding");
+  return entries;
+}

@@ -40,7 +40,8 @@ import { verifySignedObject } from "./signing.js";
 import { parseCheckpoint } from "./checkpoint.js";
 import { HASH_SIZE, leafHash, rootAndInclusion, verifyConsistency } from "./merkle.js";
 import { normalizeReceiptCode, parseReceipt, receiptCode, verifyReceipt } from "./receipt.js";
-import { MAX_LEAVES, TILE_WIDTH, readLeafHashes } from "./tiles.js";
+import { vouchers, witnessPolicy } from "./witness.js";
+import { MAX_LEAVES, TILE_WIDTH, entryBundleOf, parseEntryBundle, readLeafHashes } from "./tiles.js";
 import { countedReleases } from "./releases.js";
 import { openLeaf } from "./opening.js";
 import { stripWhiteSpace } from "./ballot.js";
@@ -302,8 +303,17 @@ async function check(value, section = $("result"), headingTag = "h2") {
       if (close !== null && (close.round !== round.mid || BigInt(close.tree_size) !== cp.size || close.root !== b64uEncode(cp.root))) {
         throw new CheckFailed("verify.fail.close", "the close statement is not the final checkpoint's");
       }
-      return { value: cp, key: close ? "verify.ok.final" : "verify.ok.latest", params: { size: Number(cp.size) } };
+      return { value: { cp, note }, key: close ? "verify.ok.final" : "verify.ok.latest", params: { size: Number(cp.size) } };
     });
+    // which of the round's witnesses vouch for that board (protocol section 6.9)
+    const policy = await witnessPolicy(round.manifest.witnesses);
+    if (policy !== null) {
+      const names = (await vouchers(latest.note, policy.witnesses)).map((w) => w.name);
+      const params = { count: names.length, total: policy.witnesses.length, quorum: policy.quorum, names: names.join(", ") || "—" };
+      const item = checkItem(list, "verify.check.witnesses");
+      if (names.length >= policy.quorum) item.ok("verify.ok.witnesses", params);
+      else item.info("verify.witnesses_pending", params);
+    }
     /** @type {unknown} */
     let signedResults;
     try {
@@ -334,8 +344,17 @@ async function check(value, section = $("result"), headingTag = "h2") {
       if (results.round !== round.mid || results.tree_size !== close.tree_size || results.root !== close.root) {
         throw new CheckFailed("verify.fail.counted", "the results are not for the closed board");
       }
-      const raw = await request(api(`leaves?start=${receipt.leafIndex}&end=${receipt.leafIndex + 1}`), { as: "bytes" });
-      const bytes = raw.at(-1) === 0x0a ? raw.slice(0, -1) : raw;
+      // the whole entry bundle that holds the ballot, from the log's tiles: the server learns
+      // which 256 ballots were read, never which one (a request for the leaf alone would tell)
+      const bundle = entryBundleOf(receipt.leafIndex, close.tree_size);
+      const log = new URL(`log/${encodeURIComponent(roundId)}/`, root);
+      let bytes;
+      try {
+        bytes = parseEntryBundle(await request(new URL(bundle.path, log), { as: "bytes" }), bundle.width)[bundle.offset];
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        throw new CheckFailed("verify.fail.leaf", messageOf(error));
+      }
       if (!equal(await leafHash(bytes), receipt.leafHash)) throw new CheckFailed("verify.fail.leaf", `leaf ${receipt.leafIndex}`);
       let leaf;
       try {
