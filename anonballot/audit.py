@@ -1,4 +1,4 @@
-"""The auditor: checks A1 to A12 of protocol section 9 on a round record.
+"""The auditor: checks A1 to A13 of protocol section 9 on a round record.
 
 :func:`audit_record` streams ``board.jsonl`` once (memory does not grow with the board but
 for 8 bytes per leaf for the double-spend check, A5) and spreads the per-leaf work (parsing,
@@ -12,8 +12,8 @@ A source that is not a round record at all raises :class:`~anonballot.errors.Rec
 record was not judged. The board is read up to one line past the most it can hold and pass.
 
 The public part of a restricted round's record (protocol sections 4.2 and 9.2: no
-releases, no results) is audited as far as it goes: A1 to A9 run, A10 to A12 are "not
-checked", and the report is not :attr:`~AuditReport.complete`.
+releases, no results) is audited as far as it goes: A1 to A9 and A13 run, A10 to A12 are
+"not checked", and the report is not :attr:`~AuditReport.complete`.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ from .errors import (
     AnonBallotError,
     EncodingError,
     InputError,
+    InvalidSignature,
     OpenError,
     RecordError,
     VerificationError,
 )
 from .hazmat.merkle import CompactRange, leaf_hash
+from .hazmat.note import b64std_decode
 from .leaf import Leaf, parse_leaf
 from .manifest import Manifest
 from .opening import LeafOpener
@@ -43,6 +45,7 @@ from .record import Record
 from .statements import CloseStatement, IssuanceLedger, Results
 from .tally import TallyBuilder
 from .trustee import TrusteeSecret, verify_release
+from .witness import verify_cosignature
 
 __all__ = [
     "CHECKS",
@@ -70,6 +73,7 @@ CHECKS: dict[str, str] = {
     "A10": "releases: signatures, keys derive the manifest keys, at least threshold",
     "A11": "decryption and validation of every ballot",
     "A12": "the recomputed results equal results.json, whose signature verifies",
+    "A13": "a quorum of the manifest's witnesses validly cosigned the final checkpoint",
 }
 
 CONFIDENTIAL_CHECKS = ("A10", "A11", "A12")
@@ -91,6 +95,8 @@ class CheckResult:
     title: str
     passed: bool = True
     counts: dict[str, int] = field(default_factory=dict)
+    names: dict[str, list[str]] = field(default_factory=dict)
+    """Names that go with the counts (A13: the witnesses whose cosignature verifies)."""
     failures: list[dict[str, JSONValue]] = field(default_factory=list)
     failure_count: int = 0
     checked: bool = True
@@ -135,6 +141,8 @@ class CheckResult:
             "failure_count": self.failure_count,
             "failures": list(self.failures),
         }
+        if self.names:
+            value["names"] = {k: list(v) for k, v in self.names.items()}
         if self.detail is not None:
             value["detail"] = self.detail
         return value
@@ -295,7 +303,7 @@ def audit_record(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> AuditReport:
-    """Run checks A1 to A12 on the record at ``source`` (a folder or a ``.zip``)."""
+    """Run checks A1 to A13 on the record at ``source`` (a folder or a ``.zip``)."""
     with Record(source) as record:
         return _Audit(record, workers, progress).run()
 
@@ -307,6 +315,8 @@ class _Audit:
         self.progress = progress
         self.checks = {cid: CheckResult(cid, title) for cid, title in CHECKS.items()}
         self.manifest: Manifest | None = None
+        self.final_note: str | None = None
+        """The text of ``checkpoint.txt`` once it verified as the final checkpoint (A13)."""
         self.board_error: str | None = None
         self.max_lines: int | None = None
         """How many board lines are read: one more than the final checkpoint's size (or,
@@ -336,6 +346,7 @@ class _Audit:
         self.manifest = manifest
         mid = manifest.mid
         final = self._final_checkpoint(manifest)
+        self._a13(manifest)
         bound = final.size if final is not None else sum(w.eligible for w in manifest.wards)
         self.max_lines = bound + 1
         earlier = self._earlier_checkpoints(manifest)
@@ -438,13 +449,60 @@ class _Audit:
 
     def _final_checkpoint(self, manifest: Manifest) -> Checkpoint | None:
         try:
-            return Checkpoint.parse(
-                self.record.read("checkpoint.txt"), manifest.origin, manifest.log_key
-            )
+            data = self.record.read("checkpoint.txt")
+            checkpoint = Checkpoint.parse(data, manifest.origin, manifest.log_key)
         except AnonBallotError as exc:
             _unless_too_large(exc)
             self.c("A6").fail(exc.detail, file="checkpoint.txt")
             return None
+        self.final_note = data.decode("utf-8")  # the parse above checked that it is UTF-8
+        return checkpoint
+
+    def _a13(self, manifest: Manifest) -> None:
+        """The final checkpoint's cosignatures against the manifest's witnesses.
+
+        A signature line is by a named witness when its name and key ID are that witness's
+        (as a signed-note verifier tells signers apart); such a line must verify. Lines by
+        other keys are ignored. Earlier checkpoints (``checkpoints/*.txt``) are not looked at:
+        their cosignatures, if any, vouch for what A7 already ties to the final board.
+        """
+        a13 = self.c("A13")
+        policy = manifest.witnesses
+        if policy is None:
+            a13.counts = {"witnesses": 0}
+            return
+        a13.counts = {"witnesses": len(policy.witnesses), "quorum": policy.quorum}
+        note = self.final_note
+        if note is None:
+            a13.fail("not checked: the final checkpoint (A6) is not usable", file="checkpoint.txt")
+            return
+        by_key = {(w.name, w.verifier.key_id): w for w in policy.witnesses}
+        cosigned: set[str] = set()
+        # The note verified as a checkpoint: every signature line is well formed, and the
+        # three lines of its body come first (the first blank line ends them).
+        for line in note[note.index("\n\n") + 2 : -1].split("\n"):
+            name, _, b64 = line[2:].partition(" ")
+            witness = by_key.get((name, b64std_decode(b64, what="note signature")[:4]))
+            if witness is None:
+                continue  # an unknown key: ignored, as for any signed note
+            try:
+                verify_cosignature(note, line, witness.verifier)
+            except (InvalidSignature, EncodingError):
+                a13.fail(
+                    f"the cosignature line by the witness {witness.name} does not verify",
+                    file="checkpoint.txt",
+                )
+                continue
+            cosigned.add(witness.name)
+        names = [w.name for w in policy.witnesses if w.name in cosigned]
+        a13.counts["cosigned"] = len(names)
+        a13.names = {"cosigned": names}
+        if len(names) < policy.quorum:
+            a13.fail(
+                f"{len(names)} of the manifest's witnesses cosigned the final checkpoint, "
+                f"the quorum is {policy.quorum}",
+                file="checkpoint.txt",
+            )
 
     def _earlier_checkpoints(self, manifest: Manifest) -> list[tuple[str, Checkpoint]]:
         out = []
@@ -777,6 +835,8 @@ def render_report(report: AuditReport) -> str:
         mark = {"passed": "PASS", "failed": "FAIL", "not_checked": "----"}[check.status]
         counts = ", ".join(f"{k} {v}" for k, v in check.counts.items())
         lines.append(f"{check.id:>4} {mark}  {check.title}" + (f"  [{counts}]" if counts else ""))
+        for key, names in check.names.items():
+            lines.append(f"        {key}: {', '.join(names) or '-'}")
         if not check.checked:
             lines.append(f"        not checked: {check.detail}")
         elif not check.passed or check.id == "A11":
@@ -808,13 +868,16 @@ def render_report(report: AuditReport) -> str:
 
 
 def span(ids: Sequence[str], to: str = "to") -> str:
-    """``A1 to A9`` for a run of consecutive checks (``to`` in the reader's language), else
-    ``A1, A3``."""
+    """``A1 to A9`` for a run of more than two consecutive checks (``to`` in the reader's
+    language), runs and single checks joined by commas: ``A1 to A9, A13``, ``A1, A3``."""
     order = list(CHECKS)
-    positions = [order.index(i) for i in ids]
-    if len(ids) > 2 and positions == list(range(positions[0], positions[0] + len(ids))):
-        return f"{ids[0]} {to} {ids[-1]}"
-    return ", ".join(ids)
+    runs: list[list[str]] = []
+    for cid in ids:
+        if runs and order.index(cid) == order.index(runs[-1][-1]) + 1:
+            runs[-1].append(cid)
+        else:
+            runs.append([cid])
+    return ", ".join(f"{run[0]} {to} {run[-1]}" if len(run) > 2 else ", ".join(run) for run in runs)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ What it does:
 2. For each size N writes a complete round record of the first N leaves of the pool:
    manifest, board, final checkpoint, close statement, issuance ledger, two releases and
    signed results (counted with :class:`anonballot.tally.TallyBuilder` from the known
-   plaintexts). Every record must pass the audit (A1 to A12), or the benchmark fails.
+   plaintexts). Every record must pass the audit (A1 to A13), or the benchmark fails.
 3. Measures the primitive floor in a fresh process, on one core: per ballot one RSA-PSS
    verify, one Ed25519 verify, ``threshold`` HPKE opens, one AES-GCM open and one leaf hash,
    on real leaves of the pool, in a tight loop.

@@ -79,13 +79,13 @@ def audit(
     record: str, as_json: bool, workers: int | None, round_id: str | None, save: Path | None,
     slips_file: Path | None, max_size: int, access_token_file: Path | None,
 ) -> None:  # fmt: skip
-    """Check a round record: A1 to A12. Exit 0 pass, 1 fail, 2 bad input.
+    """Check a round record: A1 to A13. Exit 0 pass, 1 fail, 2 bad input.
 
     RECORD is a folder, a .zip, or a URL: a server's URL with --round ROUND, or the URL of
     a round (.../api/rounds/ROUND) or of its record (.../api/rounds/ROUND/record). A URL's
     record is downloaded first. A restricted round's full record needs an access token
     (--access-token-file or ANONBALLOT_ACCESS_TOKEN); without one, its public part is
-    downloaded and audited: A1 to A9, and A10 to A12 are reported as not checked.
+    downloaded and audited: A1 to A9 and A13, and A10 to A12 are reported as not checked.
 
     With --slips, the printed codes are checked against the issuance ledger (the codes stay
     on this machine): a pseudonym of no printed code fails the audit (exit 1).
@@ -263,6 +263,8 @@ def _render_checks(report: AuditReport) -> list[str]:
         mark = t(f"audit_{check.status}")
         lines.append(f"{check.id:>4} {mark}  {t('check.' + check.id)}"
                      + (f"  [{counts}]" if counts else ""))  # fmt: skip
+        for key, names in check.names.items():  # A13: the witnesses that cosigned
+            lines.append(f"        {t('count.' + key)}: {', '.join(names) or '-'}")
         if not check.checked:
             lines.append("        " + t("audit_needs_confidential"))
         elif not check.passed or check.id == "A11":  # A11 lists the ballots that do not count

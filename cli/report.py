@@ -1,6 +1,6 @@
 """``anonballot report``: the standing committee's report of a round, offline, from records.
 
-Every record is audited first (checks A1 to A12, protocol section 9.2): the report states
+Every record is audited first (checks A1 to A13, protocol section 9.2): the report states
 only what an auditor can recompute. A record whose audit fails stops the command (exit 1,
 one line naming it); a record without results (the public part of a restricted round) is
 refused, as the report needs the confidential part. The rounds given with ``--previous``

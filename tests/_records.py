@@ -13,8 +13,8 @@ import shutil
 import struct
 import subprocess
 import zipfile
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from anonballot.signing import SigningKey, sign_object
 from anonballot.storage import MemoryStore
 from anonballot.testing import demo_config, random_answers
 from anonballot.trustee import TrusteeKey
+from anonballot.witness import WitnessKey, WitnessPolicy
 
 TRUSTEE_IDS = ("tuyen-giao", "to-chuc", "kiem-tra")
 
@@ -60,14 +61,19 @@ def run_round(
     releases: int = 2,
     key_bits: int = 2048,
     results_access: str = "restricted",
+    witnesses: WitnessPolicy | None = None,
+    cosigners: Sequence[WitnessKey] = (),
 ) -> RoundRun:
-    """Every participant casts; the first ``releases`` of three trustees release."""
+    """Every participant casts; the first ``releases`` of three trustees release. With
+    ``witnesses`` the manifest names them, and ``cosigners`` cosign the final checkpoint."""
     rng = random.Random(seed)
     organizer, log = SigningKey.generate(), SigningKey.generate()
     trustees = [TrusteeKey.generate(t) for t in TRUSTEE_IDS]
     config, _ = demo_config(
         wards=wards, trustees=trustees, threshold=2, results_access=results_access
     )
+    if witnesses is not None:
+        config = replace(config, witnesses=witnesses)
     engine = Round.create(MemoryStore(), config, organizer=organizer, log=log, key_bits=key_bits)
     roster = [(generate_code(), w.id) for w in config.district.wards for _ in range(voters)]
     engine.add_invitations(roster)
@@ -84,6 +90,11 @@ def run_round(
         note = engine.checkpoint()
         checkpoints[engine.board.size] = note
     engine.close()
+    if cosigners:
+        size = engine.board.size
+        final = engine.checkpoint()
+        engine.add_cosignatures(size, [k.cosign(final, 1794279600 + i) for i, k in
+                                       enumerate(cosigners)])  # fmt: skip
     for key in trustees[:releases]:
         engine.add_release(key.release(engine.mid))
     engine.tally()

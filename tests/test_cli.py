@@ -54,7 +54,7 @@ def test_audit_json(simulated: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["passed"] is True
-    assert [c["id"] for c in report["checks"]] == [f"A{i}" for i in range(1, 13)]
+    assert [c["id"] for c in report["checks"]] == [f"A{i}" for i in range(1, 14)]
     assert report["results"] == read_json(simulated, "results.json")["results"]
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _witnessed import CASES as WITNESS_CASES
+from _witnessed import Witnessed, witnessed_round
 from cryptography.hazmat.primitives.asymmetric import x25519
 from independent.producer import Produced, checkpoint, produce, produce_record, signed
 from independent.verifier import (
@@ -42,6 +44,7 @@ from independent.verifier import (
 
 from anonballot.audit import audit_record, render_report
 from anonballot.testing import simulate
+from anonballot.witness import WitnessKey
 
 
 def _describe(report: dict[str, bool | str]) -> str:
@@ -384,6 +387,77 @@ def test_both_refuse_bad_optional_members(
 ) -> None:
     out = tmp_path / "record"
     produce(out, wards=1, voters=1, seed=13, manifest_hook=hook)
+    mine = verify_record(out)
+    assert failed_checks(mine) == set(CHECKS), _describe(mine)
+    assert _project_failures(out) == set(CHECKS)
+
+
+# --------------------------------------------------------------------------- witnesses (A13)
+
+
+@pytest.fixture(scope="module")
+def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Witnessed:
+    return witnessed_round(tmp_path_factory.mktemp("witnessed") / "record")
+
+
+@pytest.mark.parametrize("name", list(WITNESS_CASES))
+def test_both_check_the_cosignatures_alike(witnessed: Witnessed, tmp_path: Path, name: str) -> None:
+    case = WITNESS_CASES[name]
+    record = tmp_path / "record"
+    shutil.copytree(witnessed.run.path, record)
+    if case.change is not None:
+        case.change(record, witnessed)
+    mine = verify_record(record)
+    report = audit_record(record, workers=1)
+    assert failed_checks(mine) == set(report.failed()) == set(case.failing), (
+        f"{_describe(mine)}\n---\n{render_report(report)}"
+    )
+    assert (mine["A13"] is True) is case.passes
+
+
+def _witnesses(quorum: object, *names: str) -> Callable[[dict[str, Any]], None]:
+    def hook(m: dict[str, Any]) -> None:
+        keys = [WitnessKey.generate(n).vkey() for n in names]
+        m["witnesses"] = {
+            "quorum": quorum,
+            "list": [{"vkey": k, "url": f"https://w{i}.example"} for i, k in enumerate(keys)],
+        }
+
+    return hook
+
+
+def test_both_fail_a13_without_cosignatures(tmp_path: Path) -> None:
+    """The independent producer's checkpoint carries no cosignature: a manifest that names
+    witnesses then fails A13 alone, on both sides."""
+    out = tmp_path / "record"
+    produce(out, wards=1, voters=2, seed=14, manifest_hook=_witnesses(1, "w.example/a"))
+    mine = verify_record(out)
+    assert failed_checks(mine) == _project_failures(out) == {"A13"}, _describe(mine)
+
+
+def _bad_key_id(m: dict[str, Any]) -> None:
+    _witnesses(1, "w.example/a")(m)
+    vkey = m["witnesses"]["list"][0]["vkey"]
+    name, kid, key = vkey.split("+", 2)
+    m["witnesses"]["list"][0]["vkey"] = f"{name}+{'0' * 8 if kid != '0' * 8 else '1' * 8}+{key}"
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        _witnesses(0, "w.example/a"),
+        _witnesses(2, "w.example/a"),
+        _witnesses(1, "w.example/a", "w.example/a"),
+        _witnesses(1),
+        _bad_key_id,
+    ],
+    ids=["quorum-0", "quorum-above", "same-name", "empty", "key-id"],
+)
+def test_both_refuse_a_bad_witness_policy(
+    tmp_path: Path, hook: Callable[[dict[str, Any]], None]
+) -> None:
+    out = tmp_path / "record"
+    produce(out, wards=1, voters=1, seed=15, manifest_hook=hook)
     mine = verify_record(out)
     assert failed_checks(mine) == set(CHECKS), _describe(mine)
     assert _project_failures(out) == set(CHECKS)

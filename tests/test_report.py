@@ -264,7 +264,7 @@ def test_report_writes_pdf_xlsx_and_json(records: Path) -> None:
         assert person.name["vi"] in flat
     assert november.mid in flat
     assert may.mid in flat
-    assert "Đạt: mọi kiểm tra A1–A12 đều đạt" in flat
+    assert "Đạt: mọi kiểm tra A1–A13 đều đạt" in flat
     plan = plan_export(may, "bo-de-secretary", progress=True).plan("bo-de-secretary")
     assert plan is not None
     assert b64u_encode(plan.digest) in flat.replace(" ", "")

@@ -1,11 +1,11 @@
-"""Independent auditor of an anonballot v1 round record (checks A1..A12).
+"""Independent auditor of an anonballot v1 round record (checks A1..A13).
 
 Written from the protocol brief (sections 2-9) and the refinements R1..R17 only. It uses the
 standard library, ``cryptography`` (RSA-PSS, X25519, HPKE, AES-GCM), ``pynacl`` (Ed25519)
 and ``rfc8785`` (JCS); Merkle trees, signed notes, Shamir interpolation, parsing, the opening
 rules (R10) and the tally (R11) are this module's own.
 
-``verify_record(path)`` returns ``{"A1": True | "reason", ..., "A12": True | "reason"}``:
+``verify_record(path)`` returns ``{"A1": True | "reason", ..., "A13": True | "reason"}``:
 ``True`` when the check passes, :data:`NOT_CHECKED` for A10 to A12 on the public part of a
 restricted round (protocol section 9.2), otherwise a string saying why it fails.
 """
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.signing import VerifyKey
 
-CHECKS = tuple(f"A{i}" for i in range(1, 13))
+CHECKS = tuple(f"A{i}" for i in range(1, 14))
 
 P = 2**521 - 1  # Shamir field (brief section 6)
 HPKE_SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_128_GCM)
@@ -405,6 +405,15 @@ class Trustee:
 
 
 @dataclass
+class Witness:
+    """A witness named by ``M.witnesses`` (protocol section 6.9): its cosignature/v1 key."""
+
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+
+@dataclass
 class Manifest:
     value: dict[str, Any]
     mid: str
@@ -422,6 +431,9 @@ class Manifest:
     organizer_key: bytes
     log_key: bytes
     results_access: str = "public"
+    witnesses: list[Witness] = field(default_factory=list)
+    """Empty when the manifest names no witnesses."""
+    quorum: int = 0
 
     @property
     def levels(self) -> list[str]:
@@ -563,6 +575,7 @@ def parse_manifest(signed: object) -> Manifest:
         raise Invalid("min_group < 1")
     organizer_key = b64u_decode(m["organizer_key"], 32, "organizer_key")
     log_key = b64u_decode(m["log_key"], 32, "log_key")
+    witnesses, quorum = parse_witnesses(m["witnesses"]) if "witnesses" in m else ([], 0)
     open_signed(signed, "manifest", organizer_key)
     return Manifest(
         value=m,
@@ -581,7 +594,63 @@ def parse_manifest(signed: object) -> Manifest:
         organizer_key=organizer_key,
         log_key=log_key,
         results_access=results_access,
+        witnesses=witnesses,
+        quorum=quorum,
     )
+
+
+def key_name_ok(name: object) -> bool:
+    """A signed-note key name: non-empty, no "+", no white space (section 6.6)."""
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and "+" not in name
+        and not any(ch in WHITE_SPACE or ch.isspace() for ch in name)
+    )
+
+
+def cosignature_key_id(name: str, public: bytes) -> bytes:
+    """c2sp.org/tlog-cosignature: SHA-256(name || 0x0A || 0x04 || Ed25519 key)[:4]."""
+    return sha256(name.encode("utf-8") + b"\n" + b"\x04" + public)[:4]
+
+
+def parse_witness_vkey(vkey: object) -> Witness:
+    """``<name>+<8 hex key ID>+<base64(0x04 || 32-byte Ed25519 key)>``, key ID checked."""
+    if not isinstance(vkey, str) or vkey.count("+") < 2:
+        raise Invalid("witness vkey: not <name>+<key id>+<key>")
+    name, kid_hex, b64 = vkey.split("+", 2)
+    if not key_name_ok(name):
+        raise Invalid(f"witness vkey: {name!r} is not a key name")
+    if not re.fullmatch(r"[0-9a-f]{8}", kid_hex):
+        raise Invalid("witness vkey: the key ID is not 8 lowercase hex digits")
+    raw = b64std_decode(b64, "witness vkey")
+    if len(raw) != 33 or raw[0] != 0x04:
+        raise Invalid("witness vkey: not 0x04 and a 32-byte Ed25519 key")
+    if cosignature_key_id(name, raw[1:]).hex() != kid_hex:
+        raise Invalid("witness vkey: the key ID does not match the name and key")
+    return Witness(name, bytes.fromhex(kid_hex), raw[1:])
+
+
+def parse_witnesses(value: object) -> tuple[list[Witness], int]:
+    """``M.witnesses``: ``{"quorum": q, "list": [{"vkey", "url"}, ...]}``, 1 to 32
+    witnesses of distinct names, ``1 <= q <= len(list)``."""
+    w = want_dict(value, {"quorum", "list"}, "witnesses")
+    items = want_list(w["list"], "witnesses.list", non_empty=True)
+    if len(items) > 32:
+        raise Invalid("witnesses: more than 32")
+    witnesses = []
+    for item in items:
+        entry = want_dict(item, {"vkey", "url"}, "witness")
+        url = entry["url"]
+        if not isinstance(url, str) or not re.fullmatch(r"https?://[\x21-\x7e]+", url):
+            raise Invalid(f"witness url {url!r}")
+        witnesses.append(parse_witness_vkey(entry["vkey"]))
+    if len({x.name for x in witnesses}) != len(witnesses):
+        raise Invalid("witnesses: two with the same name")
+    quorum = w["quorum"]
+    if not is_int(quorum) or not 1 <= quorum <= len(witnesses):
+        raise Invalid("witnesses.quorum outside 1..len(list)")
+    return witnesses, quorum
 
 
 # --------------------------------------------------------------------------- leaves
@@ -1119,6 +1188,44 @@ def _a12(st: _State) -> None:
         raise _Fail(f"results differ in {differing}{detail}")
 
 
+def _a13(st: _State) -> None:
+    """The final checkpoint carries valid cosignature/v1 lines by at least ``quorum``
+    distinct witnesses of the manifest; a line by a named witness (its name and key ID)
+    must verify, lines by other keys are ignored. No witnesses: nothing to check."""
+    m = _need_manifest(st)
+    if not m.witnesses:
+        return
+    data = st.files.get("checkpoint.txt")
+    if data is None:
+        raise _Fail("not checked: checkpoint.txt missing")
+    try:
+        parse_checkpoint(data, m.origin, m.log_key)  # every signature line well formed
+    except Invalid as exc:
+        raise _Fail(f"not checked: the final checkpoint is not usable ({exc})") from None
+    text = data.decode("utf-8")
+    split = text.find("\n\n")
+    body, signatures = text[: split + 1], text[split + 2 :]
+    named = {(w.name, w.key_id): w for w in m.witnesses}
+    cosigned: set[str] = set()
+    for line in signatures[:-1].split("\n"):
+        name, b64 = line[2:].split(" ")
+        blob = b64std_decode(b64, "note signature")
+        witness = named.get((name, blob[:4]))
+        if witness is None:
+            continue  # another key: ignored
+        timestamp = int.from_bytes(blob[4:12], "big")
+        message = f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+        if (
+            len(blob) != 4 + 8 + 64
+            or timestamp >= 2**63
+            or not ed25519_ok(witness.public_key, message, blob[12:])
+        ):
+            raise _Fail(f"the cosignature by witness {name} does not verify")
+        cosigned.add(name)
+    if len(cosigned) < m.quorum:
+        raise _Fail(f"{len(cosigned)} witnesses cosigned, the quorum is {m.quorum}")
+
+
 _RUNNERS: dict[str, Callable[[_State], None]] = {
     "A1": _a1,
     "A2": _a2,
@@ -1132,11 +1239,12 @@ _RUNNERS: dict[str, Callable[[_State], None]] = {
     "A10": _a10,
     "A11": _a11,
     "A12": _a12,
+    "A13": _a13,
 }
 
 
 def verify_record(path: str | Path) -> dict[str, bool | str]:
-    """Run A1..A12 on a record folder or .zip; True per passing check, else the reason.
+    """Run A1..A13 on a record folder or .zip; True per passing check, else the reason.
 
     Raises ``Unusable`` when the input is not a round record (the audit's exit code 2)."""
     st = _State(load_files(path))
