@@ -178,6 +178,39 @@ def test_made_up_leaves_are_caught(tmp_path: Path) -> None:
     assert len(lines) == 6
 
 
+def test_a_ballot_logged_twice_is_caught_on_a_later_run(tmp_path: Path) -> None:
+    """A5 across runs: the voter keys seen are kept in the state."""
+    from anonballot.checkpoint import Checkpoint
+    from anonballot.hazmat.merkle import MerkleTree, leaf_hash
+    from anonballot.server.store import SqliteRoundStore
+    from anonballot.signing import SigningKey
+
+    o, codes = office(tmp_path)
+    cast(o.data, o.round_id, codes[:2])
+    state = tmp_path / "state"
+    with server_thread(o.data) as url:
+        assert run(url, state).exit_code == 0
+    service = Service(o.data, key_bits=2048)
+    try:
+        engine = service.round(o.round_id)
+        store = engine.store
+        assert isinstance(store, SqliteRoundStore)
+        leaves = list(store.leaves(0, store.leaf_count()))
+        tree = MerkleTree(leaf_hash(leaf) for leaf in [*leaves, leaves[0]])
+        log = SigningKey(store.get_secret("log") or b"")
+        note = Checkpoint(engine.manifest.origin, tree.size, tree.root()).sign(log)
+        store.append_leaves([(leaves[0], b"\xff" * 32)], note)  # the first ballot again
+    finally:
+        service.close()
+    with server_thread(o.data) as url:
+        result = run(url, state)
+    assert result.exit_code == 1
+    assert errors(result) == [
+        f"error: round {o.round_id}: ballot 3 on the public board fails A5: its voter key is "
+        "already on the board"
+    ]
+
+
 def test_witnesses_counted_and_a_forged_cosignature_refused(tmp_path: Path) -> None:
     keys = [WitnessKey.generate(f"witness.example/w{i}") for i in (1, 2)]
     nowhere = f"http://127.0.0.1:{free_port()}"
