@@ -253,6 +253,8 @@ class RoundMonitor:
             raw = self.get(f"{self.log}/checkpoint", MAX_CHECKPOINT)
             note = raw.decode("utf-8")
             cp = Checkpoint.parse(note, manifest.origin, manifest.log_key)
+        except ApiError:
+            raise
         except (AnonBallotError, UnicodeDecodeError) as exc:
             detail = exc.detail if isinstance(exc, AnonBallotError) else str(exc)
             self.problem(LOG, "monitor_bad_checkpoint", detail=detail)
@@ -273,6 +275,8 @@ class RoundMonitor:
         try:
             value = parse_json(self.get(f"/api/rounds/{self.round_id}/manifest", MAX_MANIFEST))
             manifest = Manifest.from_signed(value)
+        except ApiError:
+            raise  # the server refused: said as such (run)
         except AnonBallotError as exc:
             self.problem(MANIFEST, "monitor_bad_manifest", detail=exc.detail)
             return None, b""
