@@ -53,6 +53,8 @@ __all__ = [
     "NEEDS_CONFIDENTIAL",
     "AuditReport",
     "CheckResult",
+    "LeafChecker",
+    "LeafChecks",
     "SlipsCheck",
     "audit_record",
     "check_slips",
@@ -193,7 +195,11 @@ class AuditReport:
 
 
 @dataclass
-class _ChunkResult:
+class LeafChecks:
+    """What :meth:`LeafChecker.check` found in a run of leaves: the failures of A2 to A4
+    by check (``(leaf index, detail)``, at most ``MAX_LISTED`` each, and their counts), each
+    leaf's voter key (None when it did not parse), the ballots by ward, the tally's part."""
+
     start: int
     failures: dict[str, list[tuple[int, str]]]
     failure_counts: dict[str, int]
@@ -202,15 +208,17 @@ class _ChunkResult:
     tally: TallyBuilder | None
 
 
-class _LeafChecker:
-    """What a worker knows: the manifest and, when A10 passed, the releases."""
+class LeafChecker:
+    """The checks of single leaves (A2 shape, round and ward; A3 token; A4 voter_sig), as an
+    audit's worker makes them and as ``anonballot monitor`` makes them on new leaves: it
+    knows the manifest and, when A10 passed, the releases (then it also tallies)."""
 
     def __init__(self, signed_manifest: bytes, secrets: Sequence[TrusteeSecret] | None) -> None:
         self.manifest = Manifest.from_signed(parse_json(signed_manifest))
         self.mid = self.manifest.mid
         self.opener = LeafOpener(self.manifest, secrets, self.mid) if secrets is not None else None
 
-    def check(self, start: int, lines: Sequence[bytes]) -> _ChunkResult:
+    def check(self, start: int, lines: Sequence[bytes]) -> LeafChecks:
         failures: dict[str, list[tuple[int, str]]] = {}
         counts: dict[str, int] = {}
         keys: list[bytes | None] = []
@@ -253,18 +261,18 @@ class _LeafChecker:
                 fail("A4", index, exc.detail)
         if tally is not None and self.opener is not None:
             tally.add_all(parsed, self.opener)
-        return _ChunkResult(start, failures, counts, keys, wards, tally)
+        return LeafChecks(start, failures, counts, keys, wards, tally)
 
 
-_WORKER: _LeafChecker | None = None
+_WORKER: LeafChecker | None = None
 
 
 def _init_worker(signed_manifest: bytes, secrets: Sequence[TrusteeSecret] | None) -> None:
     global _WORKER
-    _WORKER = _LeafChecker(signed_manifest, secrets)
+    _WORKER = LeafChecker(signed_manifest, secrets)
 
 
-def _check_in_worker(start: int, lines: Sequence[bytes]) -> _ChunkResult:
+def _check_in_worker(start: int, lines: Sequence[bytes]) -> LeafChecks:
     if _WORKER is None:
         raise RuntimeError("worker not initialised")
     return _WORKER.check(start, lines)
@@ -612,7 +620,7 @@ class _Audit:
         ward_ballots: dict[str, int] = {}
         tally = TallyBuilder(self.manifest) if secrets is not None and self.manifest else None
 
-        def absorb(result: _ChunkResult, lines: list[bytes]) -> None:
+        def absorb(result: LeafChecks, lines: list[bytes]) -> None:
             nonlocal done_bytes
             for line in lines:
                 tree.append(leaf_hash(line[:-1] if line.endswith(b"\n") else line))
@@ -641,7 +649,7 @@ class _Audit:
 
         chunks = _chunks(self._board_lines())
         if self.workers <= 1:
-            checker = _LeafChecker(signed_manifest, secrets)
+            checker = LeafChecker(signed_manifest, secrets)
             for start, lines in chunks:
                 absorb(checker.check(start, lines), lines)
         else:
@@ -650,7 +658,7 @@ class _Audit:
                 self.workers, mp_context=ctx, initializer=_init_worker,
                 initargs=(signed_manifest, secrets),
             ) as pool:  # fmt: skip
-                window: deque[tuple[cf.Future[_ChunkResult], list[bytes]]] = deque()
+                window: deque[tuple[cf.Future[LeafChecks], list[bytes]]] = deque()
                 for start, lines in chunks:
                     window.append((pool.submit(_check_in_worker, start, lines), lines))
                     if len(window) >= 4 * self.workers:

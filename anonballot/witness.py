@@ -302,6 +302,27 @@ class WitnessPolicy:
     def vouched(self, note: str) -> bool:
         return len(self.cosigners(note)) >= self.quorum
 
+    def bad_cosigners(self, note: str) -> tuple[PolicyWitness, ...]:
+        """The witnesses of this policy with a ``cosignature/v1`` line on ``note`` that names
+        them (their name and key ID) but does not verify: a forged or damaged cosignature,
+        never a mere absence. Lines of other keys are not looked at."""
+        lines = _signature_lines(note)
+        bad = []
+        for witness in self.witnesses:
+            for line in lines:
+                try:
+                    cosig = Cosignature.parse(line)
+                except EncodingError:
+                    continue  # the log's own signature, or another kind of line
+                if cosig.name != witness.name or cosig.key_id != witness.verifier.key_id:
+                    continue
+                try:
+                    verify_cosignature(note, line, witness.verifier)
+                except (InvalidSignature, EncodingError):
+                    bad.append(witness)
+                    break
+        return tuple(bad)
+
 
 def cosigners(note: str, witnesses: Sequence[PolicyWitness]) -> tuple[PolicyWitness, ...]:
     """The witnesses among ``witnesses`` with a valid ``cosignature/v1`` line on ``note``."""

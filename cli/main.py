@@ -10,7 +10,18 @@ from typing import Any
 
 import click
 
-from . import audit, organizer, participant, plans, report, serving, simulate, trustee, witness
+from . import (
+    audit,
+    monitor,
+    organizer,
+    participant,
+    plans,
+    report,
+    serving,
+    simulate,
+    trustee,
+    witness,
+)
 from .common import LANGS, problem_line, set_lang, t
 
 
@@ -48,6 +59,18 @@ def main(lang: str | None) -> None:
     set_lang(lang)
 
 
-for _module in (simulate, audit, report, organizer, plans, trustee, participant, serving, witness):
+_MODULES = (
+    simulate,
+    audit,
+    report,
+    organizer,
+    plans,
+    trustee,
+    participant,
+    serving,
+    witness,
+    monitor,
+)
+for _module in _MODULES:
     for _command in _module.COMMANDS:
         main.add_command(_command)

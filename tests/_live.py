@@ -32,6 +32,7 @@ from anonballot.district import District
 from anonballot.keyfile import write_private
 from anonballot.manifest import Window
 from anonballot.server.app import create_app
+from anonballot.server.booth import booth_pins
 from anonballot.server.roster import RosterEntry
 from anonballot.server.service import Service
 from anonballot.testing import demo_config, long_bien_district
@@ -91,13 +92,15 @@ def demo_office(
     results_access: str = "public",
     windows: tuple[Window, Window] | None = None,
     witnesses: WitnessPolicy | None = None,
+    booth: bool = False,
 ) -> Office:
     """A data directory with a small demo round, ready to serve.
 
     The round's results are public unless ``results_access`` says "restricted" (a new
     round's default): most tests read them without an access token. ``windows`` (issuance,
-    voting) replace the demo's one window open now (a two-phase round, say); ``witnesses``
-    is the round's witness policy (none by default)."""
+    voting) replace the demo's one window open now (a two-phase round, say). ``witnesses``
+    is the round's witness policy (``M.witnesses``); with ``booth``, the round opens with the
+    booth's files pinned (``M.booth``), as the admin API's open does."""
     service = Service(data, key_bits=2048)
     try:
         token = service.new_admin_token()
@@ -118,7 +121,7 @@ def demo_office(
         service.create_round(config)
         invitations = service.make_invitations(ROUND)
         if open_round:
-            service.round(ROUND).open()
+            service.round(ROUND).open(booth=booth_pins(ROUND) if booth else None)
     finally:
         service.close()
     with (data / "invitations.csv").open("w", encoding="utf-8", newline="") as out:

@@ -213,6 +213,34 @@ def test_compact_range_matches_tree(seed: int) -> None:
     assert len(compact._stack) == bin(n).count("1")
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_compact_range_resumes_from_its_frontier(seed: int) -> None:
+    """What a monitor keeps between runs: the size and the frontier go on as the range did."""
+    rng = random.Random(200 + seed)
+    hashes = _random_hashes(rng, rng.randrange(0, 600))
+    cut = rng.randrange(0, len(hashes) + 1)
+    first = CompactRange()
+    for h in hashes[:cut]:
+        first.append(h)
+    assert len(first.frontier) == cut.bit_count()
+    resumed = CompactRange.resume(cut, first.frontier)
+    assert resumed.root() == first.root() == MerkleTree(hashes[:cut]).root()
+    for h in hashes[cut:]:
+        resumed.append(h)
+    assert resumed.size == len(hashes)
+    assert resumed.root() == MerkleTree(hashes).root()
+
+
+def test_compact_range_resume_refuses_a_wrong_frontier() -> None:
+    h = b"\x01" * 32
+    with pytest.raises(InputError):
+        CompactRange.resume(3, [h])  # 3 = 0b11 needs two hashes
+    with pytest.raises(InputError):
+        CompactRange.resume(1, [b"short"])
+    with pytest.raises(InputError):
+        CompactRange.resume(-1, [])
+
+
 def test_empty_tree() -> None:
     tree = MerkleTree()
     assert tree.size == 0

@@ -33,9 +33,11 @@ from anonballot.witness import (
     COSIGNATURE_TYPE,
     Cosignature,
     MemoryWitnessStore,
+    PolicyWitness,
     SizeConflict,
     Witness,
     WitnessKey,
+    WitnessPolicy,
     WitnessVerifier,
     cosignature_message,
     log_key,
@@ -370,3 +372,23 @@ def test_protocol_worked_example() -> None:
     assert key.vkey() == vkey
     assert key.cosign(checkpoint, 1794279600) == line
     assert verify_cosignature(checkpoint, line, vkey) == 1794279600
+
+
+def test_bad_cosigners_names_a_forged_line_not_an_absent_one() -> None:
+    """A line by a named witness (its name and key ID) that does not verify is a forgery;
+    no line, or a line of another key, is not."""
+    other = WitnessKey("witness.example/w2", SigningKey(bytes(range(50, 82))))
+    policy = WitnessPolicy(
+        (PolicyWitness(WKEY.verifier, "https://w1.example"),
+         PolicyWitness(other.verifier, "https://w2.example")),
+        2,
+    )  # fmt: skip
+    note = Checkpoint(ORIGIN, 1, leaf_hash(b"x")).sign(LOG)
+    signed = note + WKEY.cosign(note, 1_700_000_000)
+    assert policy.bad_cosigners(note) == ()
+    assert policy.bad_cosigners(signed) == ()
+    assert [w.name for w in policy.cosigners(signed)] == [NAME]
+    forged = Cosignature(other.name, other.verifier.key_id, 1_700_000_000, bytes(64)).line()
+    assert [w.name for w in policy.bad_cosigners(signed + forged)] == [other.name]
+    stranger = WitnessKey(other.name, SigningKey(bytes(range(1, 33))))  # same name, other key
+    assert policy.bad_cosigners(signed + stranger.cosign(note, 1)) == ()

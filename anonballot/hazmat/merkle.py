@@ -248,6 +248,31 @@ class CompactRange:
         self._stack.append(current)
         self._size += 1
 
+    @property
+    def frontier(self) -> tuple[bytes, ...]:
+        """The hashes it holds: the roots of the complete subtrees that make up the tree,
+        largest (leftmost) first, one per set bit of the size. With the size they are all
+        that is needed to go on (:meth:`resume`): what a monitor keeps between runs."""
+        return tuple(self._stack)
+
+    @classmethod
+    def resume(cls, size: int, frontier: Sequence[bytes]) -> CompactRange:
+        """The compact range of a tree of ``size`` leaves from its :attr:`frontier`.
+
+        Raises :class:`InputError` when the hashes are not one 32-byte hash per set bit of
+        ``size``."""
+        if not _is_count(size):
+            raise InputError(f"tree size {size!r} is not a non-negative integer")
+        hashes = [_check_hash_input(h, "a frontier hash") for h in frontier]
+        if len(hashes) != size.bit_count():
+            raise InputError(
+                f"a tree of size {size} has {size.bit_count()} frontier hashes, not {len(hashes)}"
+            )
+        compact = cls()
+        compact._size = size
+        compact._stack = hashes
+        return compact
+
     def root(self) -> bytes:
         """The root of the tree of every leaf appended so far."""
         if not self._stack:
