@@ -325,6 +325,12 @@ class RoundMonitor:
         if cp.size < old:
             self.problem(LOG, "monitor_rollback", old=old, new=cp.size)
             return None
+        # A board holds at most one ballot per eligible participant (A9): a checkpoint
+        # claiming more is wrong, and it bounds the work a hostile server can ask of a run.
+        eligible = sum(w.eligible for w in manifest.wards)
+        if cp.size > eligible:
+            self.problem(LOG, "monitor_too_many", size=cp.size, eligible=eligible)
+            return None
         if seen is not None and cp.size == old:
             if cp.root != seen.root:
                 self.problem(LOG, "monitor_fork", size=cp.size)

@@ -166,7 +166,7 @@ def test_a_swapped_booth_file_is_caught(tmp_path: Path) -> None:
 def test_made_up_leaves_are_caught(tmp_path: Path) -> None:
     o, codes = office(tmp_path)
     cast(o.data, o.round_id, codes[:2])
-    grow_board(o.data, o.round_id, [10])  # 8 leaves that are no ballot, validly logged
+    grow_board(o.data, o.round_id, [8])  # 6 leaves that are no ballot, validly logged
     with server_thread(o.data) as url:
         result = run(url, tmp_path / "state")
     assert result.exit_code == 1
@@ -174,8 +174,23 @@ def test_made_up_leaves_are_caught(tmp_path: Path) -> None:
     assert lines[0].startswith(
         f"error: round {o.round_id}: ballot 3 on the public board fails A2: leaf: "
     )  # the third leaf, the first made-up one
-    assert lines[-1] == f"error: round {o.round_id}: 3 more ballot(s) fail A2"
+    assert lines[-1] == f"error: round {o.round_id}: 1 more ballot(s) fail A2"
     assert len(lines) == 6
+
+
+def test_a_board_larger_than_the_roster_is_not_read(tmp_path: Path) -> None:
+    """A board holds at most one ballot per eligible participant (A9): a checkpoint that
+    claims more (validly signed by the log's key) is a problem, and the run reads none of
+    its leaves, so a hostile server cannot make a run do unbounded work."""
+    o, _ = office(tmp_path)
+    grow_board(o.data, o.round_id, [9])  # 8 eligible in the two wards
+    with server_thread(o.data) as url:
+        result = run(url, tmp_path / "state")
+    assert result.exit_code == 1
+    assert errors(result) == [
+        f"error: round {o.round_id}: the public board claims 9 ballots, more than the 8 "
+        "eligible participants: not read further"
+    ]
 
 
 def test_a_ballot_logged_twice_is_caught_on_a_later_run(tmp_path: Path) -> None:
