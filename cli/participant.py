@@ -48,7 +48,7 @@ from anonballot.receipt import (
     read_receipt,
     verify_receipt,
 )
-from anonballot.record import MAX_LEAF_LINE, Record
+from anonballot.record import Record
 
 from .common import (
     LANGS,
@@ -643,7 +643,10 @@ class ServerSource:
 
     def __init__(self, api: ApiClient, round_id: str) -> None:
         self.api = api
+        self.round_id = round_id
         self.base = f"/api/rounds/{round_id}"
+        self.note: str | None = None
+        """The latest checkpoint, as the server gave it (with its witnesses' cosignatures)."""
         self.restricted = False
         """Whether the server refused the results as restricted (no access token)."""
 
@@ -664,6 +667,7 @@ class ServerSource:
         note = self.api.get(f"{self.base}/checkpoint")
         if not isinstance(note, str | bytes):
             raise StateError("the server's checkpoint is not text")
+        self.note = note.decode("utf-8", errors="replace") if isinstance(note, bytes) else note
         return note
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
@@ -677,16 +681,32 @@ class ServerSource:
         return self._optional("close")
 
     def leaf(self, index: int) -> bytes:
+        """Leaf ``index``, read with the whole entry bundle of the log's tiles that holds it
+        (protocol section 6.8): the server learns which 256 ballots were read, never which
+        one, as a request for the leaf alone would tell it."""
+        from anonballot.board import TILE_WIDTH, TilePath
+        from anonballot.hazmat.tiles import MAX_ENTRY_SIZE, decode_entry_bundle
+
+        if self.note is None:
+            self.checkpoint()
+        size = int((self.note or "").split("\n", 2)[1]) if self.note else 0
+        if not 0 <= index < size:
+            raise NotFound(f"leaf {index} is not on the board of {size}")
+        tile = index // TILE_WIDTH
+        width = min(TILE_WIDTH, size - tile * TILE_WIDTH)
+        path = TilePath(None, tile, None if width == TILE_WIDTH else width).path()
         try:
             _, body = self.api.fetch(
-                "GET",
-                f"{self.base}/leaves",
-                params={"start": index, "end": index + 1},
-                limit=MAX_LEAF_LINE + 1,  # one leaf and its newline
+                "GET", f"/log/{self.round_id}/{path}", limit=width * (MAX_ENTRY_SIZE + 2)
             )
+            entries = decode_entry_bundle(body)
+            if len(entries) != width:
+                raise NotFound(f"{path}: {len(entries)} entries, not {width}")
+            return entries[index % TILE_WIDTH]
         except ApiError as exc:
-            raise NotFound(f"the server did not give leaf {index}") from exc
-        return body.removesuffix(b"\n")
+            raise NotFound(f"the server did not give the entries of leaf {index}") from exc
+        except AnonBallotError as exc:
+            raise NotFound(f"{path}: {exc.detail}") from exc
 
     def releases(self) -> list[object]:
         try:
@@ -713,7 +733,21 @@ class ServerSource:
 def _verify_with_server(api: ApiClient, rc: Receipt, t: Lang) -> None:
     round_id, _ = resolve_round(api, rc.round)
     source = ServerSource(api, round_id)
-    _render(verify_receipt(rc, source), t, restricted=source.restricted)
+    _render(verify_receipt(rc, source), t, restricted=source.restricted, note=source.note)
+
+
+def _say_witnesses(t: Lang, manifest: Manifest | None, note: str | None) -> None:
+    """Which of the round's witnesses (``M.witnesses``) cosigned the checkpoint ``note``."""
+    policy = manifest.witnesses if manifest is not None else None
+    if policy is None or note is None:
+        return
+    names = [w.name for w in policy.cosigners(note)]
+    fields = {"count": len(names), "total": len(policy.witnesses), "quorum": policy.quorum,
+              "names": ", ".join(names) or "-"}  # fmt: skip
+    if len(names) >= policy.quorum:
+        _ok(t, t("witnesses_ok", **fields))
+    else:
+        click.echo(t("witnesses_pending", **fields))
 
 
 MAX_TILE = 256 * 32
@@ -723,7 +757,9 @@ MAX_TILE = 256 * 32
 def _verify_code(code: str, server: str, round_: str, t: Lang) -> None:
     """Find a written-down receipt code on the board without telling the server which: every
     level-0 tile of the latest checkpoint's tree is fetched (all leaf hashes, 32 bytes a
-    ballot) and the code is looked for here (receipt_for_code)."""
+    ballot) and the code is looked for here (receipt_for_code). The receipt built from them
+    is then checked as a receipt file is, up to how the ballot was counted; its leaf is read
+    with its whole entry bundle (:meth:`ServerSource.leaf`), so no request names it."""
     from anonballot.board import TILE_WIDTH, TilePath
     from anonballot.receipt import normalize_receipt_code, receipt_for_code
 
@@ -744,14 +780,13 @@ def _verify_code(code: str, server: str, round_: str, t: Lang) -> None:
             if not isinstance(data, bytes) or len(data) != 32 * width:
                 raise CheckFailed(t("bad_tile", path=tile.path()))
             hashes += [data[i : i + 32] for i in range(0, len(data), 32)]
-    try:
-        rc = receipt_for_code(code, manifest, text, hashes)
-    except NotFound as exc:
-        raise CheckFailed(exc.detail) from exc
-    except AnonBallotError as exc:
-        raise CheckFailed(f"inclusion: {exc.detail}") from exc
-    click.echo(t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=manifest.round_id))
-    _ok(t, t("inclusion", size=size))
+        try:
+            rc = receipt_for_code(code, manifest, text, hashes)
+        except NotFound as exc:
+            raise CheckFailed(exc.detail) from exc
+        except AnonBallotError as exc:
+            raise CheckFailed(f"inclusion: {exc.detail}") from exc
+        _verify_with_server(api, rc, t)
     click.echo(t("code_private"))
 
 
@@ -764,6 +799,7 @@ def _verify_offline(rc: Receipt, manifest_file: Path, t: Lang) -> None:
         raise CheckFailed(f"inclusion: {exc.detail}") from exc
     click.echo(t("receipt_head", code=rc.code, n=rc.leaf_index + 1, round=manifest.round_id))
     _ok(t, t("inclusion", size=checkpoint.size))
+    _say_witnesses(t, manifest, rc.checkpoint)
     click.echo(t("offline_only"))
 
 
@@ -776,11 +812,15 @@ def _verify_with_record(record: Record, rc: Receipt, t: Lang) -> None:
             f"the receipt of round {rc.round}",
             code="wrong_round",
         )
-    _render(report, t)
+    note = record.read("checkpoint.txt").decode("utf-8", errors="replace")
+    _render(report, t, note=note)
 
 
-def _render(report: ReceiptReport, t: Lang, *, restricted: bool = False) -> None:
-    """Print each check of ``report`` that passed; the first that failed is the error."""
+def _render(
+    report: ReceiptReport, t: Lang, *, restricted: bool = False, note: str | None = None
+) -> None:
+    """Print each check of ``report`` that passed; the first that failed is the error;
+    ``note``, the board's latest (or final) checkpoint: which witnesses vouch for it."""
     rc = report.receipt
     checks = {c.id: c for c in report.checks}
     for check in report.checks:
@@ -795,6 +835,7 @@ def _render(report: ReceiptReport, t: Lang, *, restricted: bool = False) -> None
             _ok(t, t("latest", size=report.board_size))
         elif check.id == "close":
             _ok(t, t("final", size=report.board_size))
+    _say_witnesses(t, report.manifest, note)
     counted = report.counted
     if counted is None:
         click.echo(t("restricted") if restricted else t("not_tallied"))

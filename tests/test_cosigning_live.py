@@ -16,6 +16,7 @@ import httpx
 import pytest
 from _live import Office, demo_office, free_port, serve_app, server_thread
 
+from anonballot.audit import audit_record
 from anonballot.checkpoint import Checkpoint
 from anonballot.encoding import b64u_decode, b64u_encode
 from anonballot.manifest import Manifest
@@ -57,6 +58,36 @@ def seen_on_verify_page(url: str, office: Office, manifest: Manifest) -> None:
             browser.close()
     names = ", ".join(w.name for w in manifest.witnesses.witnesses)
     assert vi["verify.ok.witnesses"].format(count=3, total=3, quorum=2, names=names) in text
+
+
+def seen_by_receipt_verify(url: str, office: Office) -> str:
+    """`anonballot receipt verify --code` on the ballot at position 4: what it prints."""
+    from click.testing import CliRunner
+
+    from anonballot.cli.main import main
+    from anonballot.hazmat.merkle import leaf_hash
+    from anonballot.receipt import receipt_code
+
+    leaf = httpx.get(f"{url}/api/rounds/{office.round_id}/leaves?start=3&end=4").content
+    code = receipt_code(leaf_hash(leaf.removesuffix(b"\n")))
+    result = CliRunner().invoke(
+        main, ["receipt", "verify", "--code", code, "--server", url, "--round", office.round_id]
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def tmp_record(office: Office) -> Path:
+    """The round's record written to a folder beside its data directory."""
+    from anonballot.record import write_record
+
+    service = Service(office.data)
+    try:
+        engine = service.round(office.round_id)
+        folder = office.data.parent / "record"
+        return write_record(folder, office.round_id, engine.record_files(), engine.board_leaves())
+    finally:
+        service.close()
 
 
 def cast(url: str, office: Office, code: str, seed: int) -> None:
@@ -127,6 +158,8 @@ def test_a_live_round_is_cosigned_through_a_restart_and_its_record_keeps_the_quo
             cast(url, office, codes[i], i)
         vouched_for(url, manifest, 5)
         seen_on_verify_page(url, office, manifest)
+        said = seen_by_receipt_verify(url, office)
+        assert "[ok] 3 of 3 witnesses (needed: 2) cosigned this board: " in said, said
         admin = {"authorization": f"Bearer {office.token}"}
         closed = httpx.post(
             f"{url}/api/admin/rounds/{office.round_id}/close", json={"force": True}, headers=admin
@@ -143,5 +176,9 @@ def test_a_live_round_is_cosigned_through_a_restart_and_its_record_keeps_the_quo
     finally:
         service.close()
     assert in_record == final
+    engine_files = tmp_record(office)
+    report = audit_record(engine_files)
+    assert report.checks["A13"].passed, report.checks["A13"]
+    assert report.passed
     assert manifest.witnesses is not None
     assert manifest.witnesses.vouched(in_record)
