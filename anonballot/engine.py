@@ -30,6 +30,7 @@ from .codes import code_hash, normalize_code, pseudonym
 from .encoding import JSONValue, jcs, parse_json, parse_time
 from .errors import AnonBallotError, Conflict, InputError, NotFound, StateError
 from .hazmat.merkle import MerkleTree
+from .hazmat.note import verifier_key
 from .hazmat.tiles import TilePath, encode_entry_bundle, entries_range, tile_hashes
 from .leaf import MAX_LEAF_SIZE, Leaf, check_leaves_fit, parse_leaf
 from .manifest import Manifest, RoundConfig
@@ -146,6 +147,12 @@ class Round:
         if seed is None:
             raise NotFound(f"the round has no {name} key", code="missing_key")
         return SigningKey(seed)
+
+    def witness_log_line(self) -> str:
+        """``ORIGIN=VKEY``: the round's log as a witness follows it (``anonballot witness
+        serve --log``), its origin and its signed-note verifier key (protocol section 6.9)."""
+        origin = self.config.origin
+        return f"{origin}={verifier_key(origin, self._secret_key('log').public_key)}"
 
     def add_invitations(self, entries: Iterable[tuple[str, str]]) -> int:
         """Add roster entries as (invitation code, ward id); only in draft. Returns the count."""

@@ -508,7 +508,8 @@ class Witness:
             if not isinstance(public_key, VerifyKey):
                 raise EncodingError(f"the key of log {origin} is not a VerifyKey")
         self.key = key
-        self.logs = dict(logs)
+        # kept, not copied: a mapping that changes (a file of logs re-read) is followed
+        self.logs = logs
         self.store = store
 
     def add_checkpoint(self, body: bytes, timestamp: int) -> str:

@@ -419,6 +419,7 @@ ROUND_KEYS = (
     "min_group",
     "results_access",
     "previous",
+    "witnesses",
 )
 
 PLACEHOLDER = "REPLACE-with-the-trustee-public-key"
@@ -450,6 +451,17 @@ def round_group() -> None:
     help="A trustee's public key file from `trustee keygen` (repeat for each trustee).",
 )
 @click.option("--threshold", type=int, default=None, help="Releases needed (default: majority).")
+@click.option(
+    "--witness",
+    "witness_entries",
+    multiple=True,
+    metavar="FILE=URL",
+    help="A witness: the .pub file of `witness keygen` and the address where it runs (repeat "
+    "for each witness).",
+)
+@click.option(
+    "--witness-quorum", type=int, default=None, help="Cosignatures needed (default: majority)."
+)
 @click.option("--start", default=None, help="When the round opens (RFC 3339; default: tomorrow).")
 @click.option("--days", default=7, show_default=True, help="How many days the round is open.")
 @click.option(
@@ -468,8 +480,8 @@ def round_group() -> None:
 @clean_errors
 def round_example_config(
     round_id: str | None, district_file: Path | None, trustee_files: tuple[Path, ...],
-    threshold: int | None, start: str | None, days: int, issuance_days: int | None,
-    single_phase: bool,
+    threshold: int | None, witness_entries: tuple[str, ...], witness_quorum: int | None,
+    start: str | None, days: int, issuance_days: int | None, single_phase: bool,
 ) -> None:  # fmt: skip
     """Print a commented YAML round configuration to edit, for `round create --config`."""
     from anonballot.questionnaire import default_questionnaire
@@ -523,6 +535,8 @@ def round_example_config(
         "min_group": 5,
         "results_access": RESTRICTED,
     }
+    if witness_entries:
+        value["witnesses"] = _witness_policy(witness_entries, witness_quorum)
     if trustee_files:
         try:
             RoundConfig.from_json(value)
@@ -533,6 +547,30 @@ def round_example_config(
     if single_phase:
         _overlap_warning(issuance_window, voting_window)
     click.echo(dump_yaml(value, _comments("round", ROUND_KEYS), t("cfg.round_header")), nl=False)
+
+
+def _witness_policy(entries: tuple[str, ...], quorum: int | None) -> dict[str, Any]:
+    """``--witness FILE=URL`` options as ``M.witnesses`` (protocol section 4.2)."""
+    from anonballot.witness import PolicyWitness, WitnessPolicy, WitnessVerifier
+
+    listed = []
+    for entry in entries:
+        name, sep, url = entry.partition("=")
+        if not sep:
+            raise InputError(t("witness_entry", entry=entry))
+        path = Path(name)
+        try:
+            vkey = path.read_text(encoding="utf-8")[:1000].strip()
+            listed.append(PolicyWitness(WitnessVerifier.parse(vkey), url))
+        except OSError as exc:
+            raise InputError(f"--witness {entry}: {exc.strerror}") from exc
+        except AnonBallotError as exc:
+            raise InputError(f"--witness {entry}: {exc.detail}") from exc
+    try:
+        policy = WitnessPolicy(tuple(listed), quorum or len(listed) // 2 + 1)
+    except AnonBallotError as exc:
+        raise InputError(exc.detail) from exc
+    return dict(policy.to_json())
 
 
 @round_group.command("create")
@@ -575,7 +613,7 @@ def round_create(
                 config = dataclasses.replace(config, previous=previous)
             except AnonBallotError as exc:
                 raise InputError(f"--previous {previous_id}: {exc.detail}") from exc
-        api.post("/api/admin/rounds", json=config.to_json())
+        answer = api.post("/api/admin/rounds", json=config.to_json())
     say(
         "round_created", round=config.round_id, wards=len(config.district.wards),
         trustees=len(config.trustees), threshold=config.threshold,
@@ -585,7 +623,16 @@ def round_create(
     if config.previous is not None:
         say("follows", round=config.previous.round_id, mid=config.previous.mid)
     _overlap_warning(config.issuance, config.voting)
+    _say_witness_log(config, answer)
     say("next_invitations", round=config.round_id)
+
+
+def _say_witness_log(config: RoundConfig, answer: object) -> None:
+    """For a round with witnesses: the line each witness follows the round's board by."""
+    line = answer.get("log") if isinstance(answer, dict) else None
+    if config.witnesses is not None and isinstance(line, str):
+        say("witness_log", count=len(config.witnesses.witnesses), round=config.round_id)
+        click.echo(line)
 
 
 def _previous_round(api: ApiClient, round_id: str) -> PreviousRound:
@@ -640,7 +687,7 @@ def round_clone(
         "voting": voting_window.to_json(),
     }
     with _client(server, token_file) as api:
-        api.post(f"/api/admin/rounds/{previous}/clone", json=body)
+        answer = api.post(f"/api/admin/rounds/{previous}/clone", json=body)
         old = RoundConfig.from_json(api.get(f"/api/admin/rounds/{previous}/config"))
         new = RoundConfig.from_json(api.get(f"/api/admin/rounds/{new_id}/config"))
     say("round_cloned", round=new_id, previous=previous)
@@ -652,6 +699,7 @@ def round_clone(
     for warn, line in _changes(old.district, new.district):
         click.echo(problem_line_warning(line) if warn else line, err=warn)
     _overlap_warning(issuance_window, voting_window)
+    _say_witness_log(new, answer)
     say("next_invitations", round=new_id)
 
 
@@ -792,6 +840,19 @@ def round_list(server: str) -> None:
         say("no_rounds")
     for r in rounds:
         click.echo(f"{r['round_id']}\t{r['state']}\t{r['mid'] or '-'}")
+
+
+@round_group.command("witness-log")
+@click.argument("round_id", metavar="ROUND")
+@server_option
+@token_options
+@clean_errors
+def round_witness_log(round_id: str, server: str, token_file: Path | None) -> None:
+    """Print ORIGIN=VKEY: the line the round's witnesses follow its board by (a line of the
+    file of `witness serve --logs`)."""
+    with _client(server, token_file) as api:
+        answer = api.get(f"/api/admin/rounds/{round_id}/log")
+    click.echo(answer["log"] if isinstance(answer, dict) else answer)
 
 
 @round_group.command("show")

@@ -6,6 +6,9 @@ it ``FILE.pub`` holds the witness's verifier key (:mod:`anonballot.witness`).
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import click
@@ -19,6 +22,7 @@ from .common import clean_errors, say, t
 __all__ = ["witness"]
 
 MAX_KEY_FILE = 4096
+logger = logging.getLogger(__name__)
 
 
 @click.group()
@@ -69,24 +73,88 @@ def parse_logs(entries: tuple[str, ...]) -> dict[str, VerifyKey]:
     return logs
 
 
+class LogsFile(Mapping[str, VerifyKey]):
+    """The logs a witness follows: ``--log`` options and the ``ORIGIN=VKEY`` lines of a
+    file (blank lines and ``#`` comments skipped), read again whenever the file changes, so
+    that a new round's line is followed without a restart. A file that no longer reads
+    keeps the logs it gave last (and is said once on the log)."""
+
+    def __init__(self, fixed: Mapping[str, VerifyKey], path: Path | None) -> None:
+        self.fixed = dict(fixed)
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._read: dict[str, VerifyKey] = {}
+        self._lock = threading.Lock()
+        if path is not None:
+            self._reload(strict=True)
+
+    def _reload(self, *, strict: bool = False) -> dict[str, VerifyKey]:
+        if self.path is None:
+            return self.fixed
+        with self._lock:
+            try:
+                info = self.path.stat()
+                stamp = (info.st_mtime_ns, info.st_size)
+                if stamp != self._stamp:
+                    if info.st_size > MAX_LOGS_FILE:
+                        raise InputError(t("witness_logs_too_large", path=self.path))
+                    text = self.path.read_text(encoding="utf-8")
+                    lines = [ln.strip() for ln in text.splitlines()]
+                    entries = tuple(ln for ln in lines if ln and not ln.startswith("#"))
+                    self._read = parse_logs(entries)
+                    self._stamp = stamp
+            except (OSError, UnicodeDecodeError, InputError) as exc:
+                if strict:
+                    raise InputError(f"--logs {self.path}: {exc}") from exc
+                if self._stamp != (-1, -1):
+                    logger.warning("--logs %s: %s (the logs read before are kept)", self.path, exc)
+                    self._stamp = (-1, -1)
+            return {**self._read, **self.fixed}
+
+    def __getitem__(self, origin: str) -> VerifyKey:
+        return self._reload()[origin]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reload())
+
+    def __len__(self) -> int:
+        return len(self._reload())
+
+
+MAX_LOGS_FILE = 1 << 20
+"""The largest file of logs a witness reads."""
+
+
 @witness.command()
 @click.option("--key", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @click.option("--data", type=click.Path(path_type=Path, file_okay=False), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8100, show_default=True, type=int)
-@click.option("--log", "logs", multiple=True, required=True, metavar="ORIGIN=VKEY")
+@click.option("--log", "logs", multiple=True, metavar="ORIGIN=VKEY")
+@click.option(
+    "--logs",
+    "logs_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A file of ORIGIN=VKEY lines, one per board followed; read again when it changes.",
+)
 @clean_errors
-def serve(key: Path, data: Path, host: str, port: int, logs: tuple[str, ...]) -> None:
+def serve(
+    key: Path, data: Path, host: str, port: int, logs: tuple[str, ...], logs_file: Path | None
+) -> None:
     """Run the witness: POST /add-checkpoint (c2sp.org/tlog-witness)."""
     import uvicorn
 
     from anonballot.server.witness import SqliteWitnessStore, create_witness_app
 
     witness_key = read_witness_key(key)
-    followed = parse_logs(logs)
+    if not logs and logs_file is None:
+        raise InputError(t("witness_no_logs"))
+    followed = LogsFile(parse_logs(logs), logs_file)
     store = SqliteWitnessStore(data)
     try:
-        say("witness_serving", name=witness_key.name, url=f"http://{host}:{port}/", logs=len(logs))
+        say("witness_serving", name=witness_key.name, url=f"http://{host}:{port}/",
+            logs=len(followed))  # fmt: skip
         app = create_witness_app(witness_key, followed, store)
         # No access log: nothing per request is written anywhere.
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

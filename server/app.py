@@ -464,8 +464,12 @@ class Api:
     async def admin_create_round(self, request: Request) -> Response:
         self.require_admin(request)
         config = RoundConfig.from_json(await read_json(request, MAX_ADMIN_BODY))
-        await run_in_threadpool(self.service.create_round, config)
-        return JSONResponse({"round_id": config.round_id, "state": "draft"}, status_code=201)
+        engine = await run_in_threadpool(self.service.create_round, config)
+        # "log": what the round's witnesses follow its board by (witness serve --log)
+        return JSONResponse(
+            {"round_id": config.round_id, "state": "draft", "log": engine.witness_log_line()},
+            status_code=201,
+        )
 
     async def admin_clone_round(self, request: Request) -> Response:
         self.require_admin(request)
@@ -480,7 +484,8 @@ class Api:
             issuance=Window.from_json(body["issuance"], "issuance"),
             voting=Window.from_json(body["voting"], "voting"),
         )
-        return JSONResponse({"round_id": engine.config.round_id, "state": "draft"}, status_code=201)
+        created = {"round_id": engine.config.round_id, "state": "draft"}
+        return JSONResponse(created | {"log": engine.witness_log_line()}, status_code=201)
 
     async def admin_invitations(self, request: Request) -> Response:
         self.require_admin(request)
@@ -538,6 +543,12 @@ class Api:
         engine = self.engine(request)
         config = await run_in_threadpool(lambda: engine.config)
         return JSONResponse(config.to_json())
+
+    async def admin_round_log(self, request: Request) -> Response:
+        """The line the round's witnesses follow its board by (``witness serve --log``)."""
+        self.require_admin(request)
+        engine = self.engine(request)
+        return JSONResponse({"log": await run_in_threadpool(engine.witness_log_line)})
 
     # -- access tokens, personal links, plans (admin) -------------------------------------------
 
@@ -731,6 +742,7 @@ def create_app(service: Service, *, tiles_dir: str | Path | None = None) -> Star
         Route(f"{a}/invitations", guarded(api.admin_invitations), methods=["POST"]),
         Route(f"{a}/turnout", guarded(api.admin_turnout)),
         Route(f"{a}/config", guarded(api.admin_round_config)),
+        Route(f"{a}/log", guarded(api.admin_round_log)),
         Route(f"{a}/open", guarded(api.admin_open), methods=["POST"]),
         Route(f"{a}/close", guarded(api.admin_close), methods=["POST"]),
         Route(f"{a}/tally", guarded(api.admin_tally), methods=["POST"]),

@@ -161,6 +161,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/admin/rounds/{round_id}/invitations": {"post": _op("Make the invitation codes (shown once)", _answer("invitations", {"type": "array"}), admin=True, errors=(404, 409))},
         "/api/admin/rounds/{round_id}/turnout": {"get": _op("Eligible, issued and cast per ward", _answer("turnout", ANY_OBJ), admin=True)},
         "/api/admin/rounds/{round_id}/config": {"get": _op("The round's configuration (the RoundConfig file), in any state", _answer("config", ANY_OBJ), admin=True)},
+        "/api/admin/rounds/{round_id}/log": {"get": _op("The round's log as its witnesses follow it: ORIGIN=VKEY (witness serve --log), in any state", _answer("log", _obj(log=STR)), admin=True)},
         "/api/admin/rounds/{round_id}/open": {"post": _op("Open a draft round: sign the manifest and the empty board's checkpoint", _answer("state", ANY_OBJ), admin=True, errors=(404, 409))},
         "/api/admin/rounds/{round_id}/close": {"post": _op("Close an open round: sign the final checkpoint, the close statement and the issuance ledger", _answer("state", ANY_OBJ), admin=True, errors=(404, 409))},
         "/api/admin/access": {

@@ -60,7 +60,7 @@ from typing import Any
 import click
 import httpx
 import pytest
-from _live import leader_links, server_thread
+from _live import free_port, leader_links, serve_app, server_thread
 
 import anonballot
 from anonballot.audit import CHECKS
@@ -93,6 +93,9 @@ SHELL_LANGUAGES = {"sh", "bash", "console"}
 COMMAND_TIMEOUT = 300
 DOC_SERVERS = ("http://127.0.0.1:8000", "https://bau-cu.long-bien.example")
 """The server addresses the docs show: the reader's own and the district's public one."""
+DOC_WITNESS_PORTS = (8101, 8102, 8103)
+"""The ports of the witnesses the docs show (``http://127.0.0.1:PORT``): each stands for a
+free port of the test's, where ``witness serve --port PORT`` runs it in a thread."""
 PASSPHRASE = "mật khẩu dài của ban"  # noqa: S105 (the trustees' passphrase in these tests)
 
 _FENCE = re.compile(r"^```([\w+-]*)([^\n]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -257,12 +260,31 @@ class DocSession:
         self._office_done = False
         self._after_done: set[str] = set()
         self._server = contextlib.ExitStack()
+        self._witnesses = contextlib.ExitStack()
+        self.witness_ports = {port: free_port() for port in DOC_WITNESS_PORTS}
 
     def __enter__(self) -> DocSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._server.close()
+        self._witnesses.close()
+
+    def start_witness(self, params: dict[str, Any]) -> None:
+        """``anonballot witness serve``, in a thread of this process at the test's port for
+        the documented one (it would block)."""
+        from anonballot.cli.witness import LogsFile, parse_logs, read_witness_key
+        from anonballot.server.witness import SqliteWitnessStore, create_witness_app
+
+        port = self.witness_ports.get(params["port"])
+        if port is None:
+            raise DocCommandError(f"witness serve --port {params['port']}: use {DOC_WITNESS_PORTS}")
+        key = read_witness_key(self.cwd / params["key"])
+        logs_file = self.cwd / params["logs_file"] if params["logs_file"] else None
+        logs = LogsFile(parse_logs(params["logs"]), logs_file)
+        store = SqliteWitnessStore(self.cwd / params["data"])
+        self._witnesses.callback(store.close)
+        self._witnesses.enter_context(serve_app(create_witness_app(key, logs, store), port))
 
     def start_server(self, data: Path, tiles_dir: Path | None = None) -> str:
         """Serve ``data`` (instead of any earlier server) and point ANONBALLOT_SERVER at it;
@@ -298,6 +320,8 @@ class DocSession:
             self.setup.office(self)
         for address in DOC_SERVERS:
             line = line.replace(address, self.url or address)
+        for documented, port in self.witness_ports.items():
+            line = line.replace(f"http://127.0.0.1:{documented}", f"http://127.0.0.1:{port}")
         if exported := _EXPORT.fullmatch(line):
             self._export(*exported.groups())
             return
@@ -349,6 +373,9 @@ class DocSession:
         name, params = parse_cli(args)
         if name == "anonballot serve" and params:
             self.start_server(Path(params["data"]), params.get("tiles_dir"))
+            return
+        if name == "anonballot witness serve" and params:
+            self.start_witness(params)
             return
         if name == "anonballot demo" and params and not params["no_serve"]:
             self._run_cli([*args, "--no-serve"], line, ())

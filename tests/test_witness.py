@@ -11,6 +11,7 @@ import base64
 import hashlib
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _hypothesis import examples
@@ -392,3 +393,27 @@ def test_bad_cosigners_names_a_forged_line_not_an_absent_one() -> None:
     assert [w.name for w in policy.bad_cosigners(signed + forged)] == [other.name]
     stranger = WitnessKey(other.name, SigningKey(bytes(range(1, 33))))  # same name, other key
     assert policy.bad_cosigners(signed + stranger.cosign(note, 1)) == ()
+
+
+def test_a_file_of_logs_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    """witness serve --logs FILE: a new round's line is followed without a restart; a file
+    that stops reading keeps the logs it gave."""
+    from anonballot.checkpoint import Checkpoint
+    from anonballot.cli.witness import LogsFile
+    from anonballot.hazmat.note import verifier_key
+    from anonballot.signing import SigningKey
+    from anonballot.witness import MemoryWitnessStore, Witness, WitnessKey
+
+    log = SigningKey.generate()
+    may, nov = "district.example/log/may", "district.example/log/nov"
+    logs_file = tmp_path / "witness-logs.txt"
+    logs_file.write_text(f"# the boards we follow\n{may}={verifier_key(may, log.public_key)}\n")
+    logs = LogsFile({}, logs_file)
+    witness = Witness(WitnessKey.generate("nhan-chung.w"), logs, MemoryWitnessStore())
+    body = b"old 0\n\n" + Checkpoint(nov, 0, bytes(32)).sign(log).encode()
+    with pytest.raises(NotFound):
+        witness.add_checkpoint(body, 1)
+    logs_file.write_text(logs_file.read_text() + f"\n{nov}={verifier_key(nov, log.public_key)}\n")
+    assert witness.add_checkpoint(body, 1).startswith("\u2014 nhan-chung.w ")
+    logs_file.write_text("not a line of logs\n")
+    assert set(logs) == {may, nov}  # kept: the file no longer reads
