@@ -51,6 +51,7 @@ __all__ = [
     "receipt_code",
     "receipt_for_code",
     "verify_receipt",
+    "with_checkpoint",
 ]
 
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -226,6 +227,20 @@ def receipt_for_code(
     index = found[0]  # two leaves sharing 80 bits of their hash: never in practice
     proof = tuple(tree.inclusion_proof(index, head.size))
     return Receipt(manifest.mid, index, leaf_hashes[index], checkpoint, proof)
+
+
+def with_checkpoint(
+    receipt: Receipt, manifest: Manifest, checkpoint: str, inclusion: Sequence[bytes]
+) -> Receipt:
+    """The receipt's ballot proven in a later checkpoint of the same board: typically one
+    its witnesses have cosigned (protocol section 6.9), so that the receipt, and its
+    tlog-proof, carry their cosignatures. Raises :class:`InvalidProof` (or
+    :class:`~anonballot.errors.InvalidSignature`) unless ``inclusion`` proves the ballot in
+    the signed ``checkpoint``."""
+    later = Receipt(receipt.round, receipt.leaf_index, receipt.leaf_hash, checkpoint,
+                    tuple(inclusion))  # fmt: skip
+    later.verify(manifest)
+    return later
 
 
 def check_consistent(older: Checkpoint, newer: Checkpoint, proof: Sequence[bytes]) -> None:

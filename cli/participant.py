@@ -494,7 +494,7 @@ def _vote(
         raise StateError("no receipt")
     path = receipt_file or Path(f"receipt-{round_id}-{receipt.code}.json")
     write_private(path, jcs(receipt.to_json()))
-    proof = _write_tlog_proof(path, receipt)
+    proof = _write_tlog_proof(path, _cosigned(api, round_id, p.manifest, receipt, t))
     save_state(state_path, finished_state(round_id, p))
     click.echo(t("cast"))
     show_receipt_code(receipt.code, t)
@@ -526,6 +526,47 @@ def _not_now(
     if early:
         return NotNow(t("not_yet_voting", opens=opens, closes=closes, path=state_path))
     return NotNow(t("too_late_voting", closes=closes))
+
+
+COSIGN_WAIT = 10.0
+"""Seconds ``vote`` waits for the witnesses to cosign a board holding the new ballot."""
+
+
+def _cosigned(
+    api: ApiClient, round_id: str, manifest: Manifest, receipt: Receipt, t: Lang
+) -> Receipt:
+    """The receipt proven in the first checkpoint a quorum of the round's witnesses cosigned
+    that holds the ballot (the server pushes its checkpoints every few seconds: protocol
+    section 6.9), for the tlog-proof; the receipt itself when the round names no witnesses,
+    or when none came within :data:`COSIGN_WAIT` seconds (said)."""
+    import time
+
+    from anonballot.receipt import with_checkpoint
+
+    policy = manifest.witnesses
+    if policy is None:
+        return receipt
+    click.echo(t("waiting_witnesses"))
+    size = Checkpoint.parse(receipt.checkpoint, manifest.origin, manifest.log_key).size
+    deadline = time.monotonic() + COSIGN_WAIT
+    while time.monotonic() < deadline:
+        note = api.get(f"/log/{round_id}/checkpoint")
+        text = note.decode("utf-8") if isinstance(note, bytes) else str(note)
+        latest = Checkpoint.parse(text, manifest.origin, manifest.log_key)
+        if latest.size >= size and policy.vouched(text):
+            answer = api.get(f"/api/rounds/{round_id}/proof/inclusion",
+                             params={"index": receipt.leaf_index, "size": latest.size})  # fmt: skip
+            hashes = answer.get("proof") if isinstance(answer, dict) else None
+            if not isinstance(hashes, list):
+                raise StateError("the server's answer has no proof")
+            proof = [b64u_decode(h, length=32, what="proof") for h in hashes]
+            try:
+                return with_checkpoint(receipt, manifest, text, proof)
+            except AnonBallotError as exc:
+                raise CheckFailed(f"inclusion: {exc.detail}") from exc
+        time.sleep(0.5)
+    click.echo(t("witnesses_later"))
+    return receipt
 
 
 def _write_tlog_proof(path: Path, receipt: Receipt) -> Path:

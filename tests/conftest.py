@@ -29,6 +29,7 @@ from anonballot.storage import MemoryStore
 from anonballot.testing import DEMO_TRUSTEES, demo_config, random_answers
 from anonballot.tokens import IssuerKey
 from anonballot.trustee import TrusteeKey
+from anonballot.witness import WitnessPolicy
 
 # The commands speak Vietnamese unless told otherwise; most tests read their English (the
 # tests of the Vietnamese default clear ANONBALLOT_LANG, and docs/ runs as a reader would).
@@ -178,10 +179,13 @@ def make_round(
         seed: int = 0,
         open_round: bool = True,
         windows: tuple[Window, Window] | None = None,
+        witnesses: WitnessPolicy | None = None,
     ) -> DemoRound:
         config, trustees = demo_config(
             wards=wards, trustees=trustee_keys, threshold=threshold, now=NOW
         )
+        if witnesses is not None:
+            config = dataclasses.replace(config, witnesses=witnesses)
         if windows is not None:
             config = dataclasses.replace(config, issuance=windows[0], voting=windows[1])
         ward_ids = [w.id for w in config.district.wards]

@@ -444,6 +444,13 @@ def test_three_participants_vote_verify_and_audit(live: Live, browser: Browser) 
     manifest = Manifest.from_signed(httpx.get(live.api("manifest")).json())
     assert Receipt.from_json(p1_receipt).verify(manifest)
     assert Receipt.from_json(p1_receipt).code == p1_code_shown
+    with p1.expect_download() as download:  # the same receipt as a c2sp.org/tlog-proof
+        p1.click("#download-proof")
+    assert download.value.suggested_filename == f"receipt-{ROUND}-{p1_code_shown}.tlog-proof"
+    proof_file = live.shots.parent / "receipt-p1.tlog-proof"
+    download.value.save_as(proof_file)
+    # the round names no witnesses: the checkpoint is the one of the JSON receipt
+    assert proof_file.read_text(encoding="utf-8") == Receipt.from_json(p1_receipt).to_tlog_proof()
 
     # the same code on the same device: the receipt again, no second ballot
     p1.goto(f"{live.url}/r/{ROUND}#code={p1_code}")

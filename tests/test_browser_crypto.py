@@ -586,6 +586,41 @@ def test_witnesses_cosignatures_are_read_as_in_python(page: Page) -> None:
     assert call(page, "witnessVouchers", note, bad)["ok"] is False
 
 
+def test_the_downloaded_proof_carries_the_witnesses_cosignatures(
+    page: Page, make_round: Any
+) -> None:
+    """receipt.js cosignedReceipt (the booth's tlog-proof download) moves a receipt to a
+    later checkpoint only when a quorum of the round's witnesses cosigned it and the proof
+    verifies, as anonballot.receipt.with_checkpoint does; otherwise the receipt stands."""
+    from anonballot.receipt import with_checkpoint
+    from anonballot.witness import PolicyWitness, WitnessKey, WitnessPolicy
+
+    keys = [WitnessKey.generate(f"nhan-chung.w{i}") for i in range(3)]
+    policy = WitnessPolicy(
+        tuple(PolicyWitness(k.verifier, f"https://w{i}.example") for i, k in enumerate(keys)), 2
+    )
+    demo = make_round(wards=1, voters=3, witnesses=policy)
+    _, first = demo.cast(0)
+    demo.cast(1)
+    demo.cast(2)
+    note = demo.engine.checkpoint()
+    cosigned = note + keys[0].cosign(note, 100) + keys[2].cosign(note, 101)
+    proof = demo.engine.inclusion_proof(first.leaf_index, 3)
+    expected = with_checkpoint(first, demo.manifest, cosigned, proof).to_json()
+    text = jcs(demo.signed).decode()
+    b64 = [b64u_encode(p) for p in proof]
+    out = call(page, "cosignedReceipts", text, first.to_json(), cosigned, b64)
+    assert out == {"value": expected, "asked": [[first.leaf_index, 3]]}
+    one = note + keys[0].cosign(note, 100)  # below the quorum: the receipt stands
+    assert (
+        call(page, "cosignedReceipts", text, first.to_json(), one, b64)["value"] == first.to_json()
+    )
+    wrong = [b64u_encode(bytes(32))] * len(proof)  # a proof that does not verify
+    assert call(page, "cosignedReceipts", text, first.to_json(), cosigned, wrong)["value"] == (
+        first.to_json()
+    )
+
+
 def test_entry_bundles_are_read_as_python_writes_them(page: Page) -> None:
     from anonballot.hazmat.tiles import encode_entry_bundle
 

@@ -77,6 +77,40 @@ def seen_by_receipt_verify(url: str, office: Office) -> str:
     return result.output
 
 
+def voted_with_the_cli(url: str, office: Office, manifest: Manifest) -> None:
+    """`anonballot vote` waits for the witnesses: its .tlog-proof carries a checkpoint they
+    cosigned, which `receipt verify --manifest` shows offline."""
+    from click.testing import CliRunner
+    from conftest import all_answers
+
+    from anonballot.cli.main import main
+
+    code, ward = office.codes[5]
+    folder = office.data.parent / "voter"
+    folder.mkdir()
+    answers = folder / "answers.json"
+    answers.write_text(json.dumps(all_answers(manifest, ward, "tot")), encoding="utf-8")
+    (folder / "manifest.json").write_text(
+        httpx.get(f"{url}/api/rounds/{office.round_id}/manifest").text, encoding="utf-8"
+    )
+    runner = CliRunner()
+    voted = runner.invoke(main, [
+        "vote", "--server", url, "--round", office.round_id, "--code", code, "--answers",
+        str(answers), "--state", str(folder / "state.json"), "--receipt", str(folder / "r.json"),
+    ])  # fmt: skip
+    assert voted.exit_code == 0, voted.output
+    assert "Waiting for the witnesses to cosign" in voted.output
+    proof = (folder / "r.tlog-proof").read_text(encoding="utf-8")
+    assert manifest.witnesses is not None
+    assert manifest.witnesses.vouched(proof.split("\n\n", 1)[1])
+    checked = runner.invoke(main, [
+        "receipt", "verify", str(folder / "r.tlog-proof"), "--manifest",
+        str(folder / "manifest.json"),
+    ])  # fmt: skip
+    assert checked.exit_code == 0, checked.output
+    assert "[ok] 3 of 3 witnesses (needed: 2) cosigned this board" in checked.output
+
+
 def tmp_record(office: Office) -> Path:
     """The round's record written to a folder beside its data directory."""
     from anonballot.record import write_record
@@ -158,6 +192,7 @@ def test_a_live_round_is_cosigned_through_a_restart_and_its_record_keeps_the_quo
             cast(url, office, codes[i], i)
         vouched_for(url, manifest, 5)
         seen_on_verify_page(url, office, manifest)
+        voted_with_the_cli(url, office, manifest)
         said = seen_by_receipt_verify(url, office)
         assert "[ok] 3 of 3 witnesses (needed: 2) cosigned this board: " in said, said
         admin = {"authorization": f"Bearer {office.token}"}
@@ -165,7 +200,7 @@ def test_a_live_round_is_cosigned_through_a_restart_and_its_record_keeps_the_quo
             f"{url}/api/admin/rounds/{office.round_id}/close", json={"force": True}, headers=admin
         )
         assert closed.status_code == 200, closed.text
-        final = vouched_for(url, manifest, 5)
+        final = vouched_for(url, manifest, 6)
     service = Service(office.data)
     try:
         engine = service.round(office.round_id)
@@ -173,6 +208,7 @@ def test_a_live_round_is_cosigned_through_a_restart_and_its_record_keeps_the_quo
             engine.add_release(trustee.release(engine.mid))
         engine.tally()
         in_record = engine.record_files()["checkpoint.txt"].decode()
+        assert engine.board.size == 6
     finally:
         service.close()
     assert in_record == final

@@ -420,6 +420,17 @@ async function receipts(manifestText, cases) {
   }));
 }
 
+/** cosignedReceipt on a round's receipt, a later note and the proof given for it. */
+async function cosignedReceipts(manifestText, receiptValue, note, proof) {
+  const round = await manifest.openSignedManifest(jcs.parse(manifestText));
+  const asked = [];
+  const value = await receipt.cosignedReceipt(receiptValue, round, note, async (index, size) => {
+    asked.push([index, Number(size)]);
+    return proof;
+  });
+  return { value, asked };
+}
+
 /** The protocol's worked example receipt (section 6.7), with explicit round data. */
 async function receiptWithKey(receiptValue, mid, origin, logKeyB64u) {
   return attempt(async () => (await receipt.verifyReceipt(receiptValue, { mid, origin, logKey: b64u.b64uDecode(logKeyB64u, 32) })).code);
@@ -453,7 +464,7 @@ window.ab = { b64u, ballot, bytes, checkpoint, codes, errorCodes, hpke, jcs, lea
 window.harness = {
   rfc9474, rsaVerify, checkpointCases, startRandomBlind, finishRandomBlind, parseIssuerKeys, rfc9180, hpkeSeal, hpkeOpen, shamirSplit,
   shamirInterpolate, sealDeterministic, merkleRoots, merkleInclusion, merkleConsistency, merkleRootAndInclusion, tilePaths, readTiles, witnessVouchers, entryBundles, signedNote, jcsCases,
-  jcsJsOnly, b64Cases, boothStart, boothFinish, boothReceipt, receipts, receiptWithKey, manifestCases, ballotCases,
+  jcsJsOnly, b64Cases, boothStart, boothFinish, boothReceipt, receipts, receiptWithKey, cosignedReceipts, manifestCases, ballotCases,
 };
 
 // ----------------------------------------------------------------- the booth's state machine

@@ -12,7 +12,7 @@ import { explain, focusOn, h, ht, showOnly } from "./page.js";
 import { CryptoError } from "./errors.js";
 import { normalizeCode } from "./codes.js";
 import { jcs } from "./jcs.js";
-import { toTlogProof } from "./receipt.js";
+import { cosignedReceipt, toTlogProof } from "./receipt.js";
 import { stripWhiteSpace } from "./ballot.js";
 import { firstNewCharacter } from "./unicode14.js";
 import { Booth, checkpointSize, KEEP_DAYS_AFTER_VOTING, StorageUnavailable } from "./booth-state.js";
@@ -594,9 +594,25 @@ function download(receipt, code) {
  * what `anonballot receipt verify --manifest` checks offline.
  * @param {unknown} receipt
  * @param {string} code
+ * @returns {Promise<void>}
  */
-function downloadProof(receipt, code) {
-  const blob = new Blob([toTlogProof(receipt)], { type: "text/plain" });
+async function downloadProof(receipt, code) {
+  // in the newest checkpoint when the round's witnesses have cosigned it (a few seconds
+  // after the cast), so that the file carries their cosignatures
+  let value = receipt;
+  const round = booth.round;
+  if (round) {
+    try {
+      const note = await request(new URL(`log/${encodeURIComponent(roundId)}/checkpoint`, root), { as: "text" });
+      value = await cosignedReceipt(receipt, round, note, async (index, size) => {
+        const answer = await request(apiUrl(root, `rounds/${encodeURIComponent(roundId)}/proof/inclusion?index=${index}&size=${size}`));
+        return answer?.proof;
+      });
+    } catch {
+      value = receipt; // offline: the receipt as the server gave it
+    }
+  }
+  const blob = new Blob([toTlogProof(value)], { type: "text/plain" });
   const url = URL.createObjectURL(blob);
   const a = h("a", { href: url, download: `receipt-${roundId}-${code}.tlog-proof`, hidden: true });
   document.body.append(a);

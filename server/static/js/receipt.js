@@ -14,6 +14,7 @@ import { b64stdEncode, b64uDecode } from "./b64u.js";
 import { concat, equal, toHex } from "./bytes.js";
 import { parseCheckpoint } from "./checkpoint.js";
 import { leafHash, verifyInclusion } from "./merkle.js";
+import { vouchers, witnessPolicy } from "./witness.js";
 
 const RECEIPT_KEYS = ["checkpoint", "inclusion", "leaf_hash", "leaf_index", "round"];
 
@@ -105,4 +106,33 @@ export async function verifyReceipt(value, { mid, origin, logKey }, leaf = undef
   const checkpoint = await parseCheckpoint(receipt.checkpoint, origin, logKey);
   await verifyInclusion(receipt.leafHash, receipt.leafIndex, checkpoint.size, receipt.inclusion, checkpoint.root);
   return { checkpoint, code: receiptCode(receipt.leafHash) };
+}
+
+/**
+ * The receipt proven in a later checkpoint of its board that a quorum of the round's
+ * witnesses cosigned (protocol section 6.9): what the downloaded tlog-proof carries, like
+ * `anonballot.receipt.with_checkpoint`. `note` is the board's newest checkpoint and
+ * `fetchProof(index, size)` gives the ballot's inclusion proof in it (b64u strings). The
+ * receipt as it was when the round names no witnesses, when `note` is not vouched for by a
+ * quorum, or when anything does not verify.
+ * @param {unknown} value the parsed JSON of the receipt
+ * @param {{mid: string, origin: string, logKey: Uint8Array<ArrayBuffer>, manifest: {witnesses?: unknown}}} round
+ * @param {string} note
+ * @param {(index: number, size: bigint) => Promise<unknown>} fetchProof
+ * @returns {Promise<unknown>}
+ */
+export async function cosignedReceipt(value, round, note, fetchProof) {
+  try {
+    const policy = await witnessPolicy(round.manifest.witnesses);
+    if (policy === null) return value;
+    const r = parseReceipt(value);
+    const cp = await parseCheckpoint(note, round.origin, round.logKey);
+    if (BigInt(r.leafIndex) >= cp.size) return value;
+    if ((await vouchers(note, policy.witnesses)).length < policy.quorum) return value;
+    const later = { .../** @type {object} */ (value), checkpoint: note, inclusion: await fetchProof(r.leafIndex, cp.size) };
+    await verifyReceipt(later, round);
+    return later;
+  } catch {
+    return value; // the receipt the server gave stands
+  }
 }
