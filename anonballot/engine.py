@@ -60,6 +60,11 @@ class IssueRequest:
     blinded: bytes
 
 
+def _size_of(note: str) -> int:
+    """The tree size of a checkpoint this engine signed (its second line)."""
+    return int(note.split("\n", 2)[1])
+
+
 def _ward_of(leaf: bytes) -> str:
     """The ward of a stored (canonical) leaf: its last member, so no full parse is needed."""
     return leaf.rsplit(b'"ward":"', 1)[-1][:-2].decode("ascii", "replace")
@@ -97,6 +102,9 @@ class Round:
         self._log: SigningKey | None = None
         self._cast: dict[str, int] = {}
         self._forgotten = False
+        self._cosigned: dict[int, str] = {}
+        """The newest checkpoint with the witnesses' cosignatures, while the round is open:
+        in memory only (see :meth:`add_cosignatures`)."""
         if store.get_document("manifest") is not None:
             self._load_open_round()
 
@@ -515,35 +523,48 @@ class Round:
         }
 
     def checkpoint(self) -> str:
+        """The latest signed checkpoint, with the witnesses' cosignatures collected for it."""
         note = self.store.latest_checkpoint()
         if note is None:
             raise StateError("the round has not been opened", code="round_not_open")
-        return note
+        cosigned = self._cosigned.get(_size_of(note))
+        return cosigned if cosigned is not None and cosigned.startswith(note) else note
 
     def add_cosignatures(self, size: int, lines: Sequence[str]) -> str:
-        """Add witnesses' cosignature lines to the stored checkpoint of ``size`` (protocol
-        section 6.9) and return it as now stored. A line counts only when it is a valid
+        """Add witnesses' cosignature lines to the checkpoint of ``size`` (protocol section
+        6.9) and return it with them. A line counts only when it is a valid
         ``cosignature/v1`` by a witness the manifest names that the note does not already
-        carry; anything else is left out."""
+        carry; anything else is left out.
+
+        While the round is open they are kept in memory, with the newest checkpoint only:
+        a cosignature dates the board's size, and a store that kept one for every size the
+        witnesses saw would keep when each stretch of ballots was cast (docs/threat-model.md,
+        "What the database keeps"). A restarted server gets them again within seconds. The
+        final checkpoint's are stored, at the close or when they arrive after it: the round
+        record carries them (check A13).
+        """
         policy = self.manifest.witnesses
         if policy is None:
             raise StateError("the round names no witnesses", code="wrong_state")
         with self._lock:
-            note = self.store.checkpoint_at(size)
-            if note is None:
+            stored = self.store.checkpoint_at(size)
+            if stored is None:
                 raise NotFound(f"the board has no checkpoint of size {size}")
+            note = self._cosigned.get(size, stored)
             have = {w.name for w in policy.cosigners(note)}
             added = []
             for line in lines:
                 line = line.removesuffix("\n") + "\n"
-                who = policy.cosigners(note + line)
-                new = [w for w in who if w.name not in have]
+                new = [w for w in policy.cosigners(note + line) if w.name not in have]
                 if new:
                     have.update(w.name for w in new)
                     added.append(line)
             if added:
                 note += "".join(added)
-                self.store.cosign_checkpoint(size, note)
+                if self.state == "open":
+                    self._cosigned = {size: note}
+                else:
+                    self.store.cosign_checkpoint(size, note)
             return note
 
     def published(self) -> tuple[str, int]:
@@ -620,9 +641,12 @@ class Round:
             )
             statement = CloseStatement.build(final, ledger)
             signed = statement.sign(self._secret_key("organizer"))
+            cosigned = self._cosigned.pop(final.size, None)
             with self.store.atomic():  # no close statement without the closed state
                 if final_note is not None:
                     self.store.put_checkpoint(final.size, final_note)
+                elif cosigned is not None:  # the witnesses' cosignatures of the final board
+                    self.store.cosign_checkpoint(final.size, cosigned)
                 self.store.put_document("issuance", jcs(ledger.to_json()))
                 self.store.put_document("close", jcs(signed))
                 self.store.set_state("closed")

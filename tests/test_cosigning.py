@@ -186,3 +186,27 @@ def test_cosignatures_are_checked_before_they_are_stored(setup: Any) -> None:
     forged = good[:-10] + ("A" if good[-10] != "A" else "B") + good[-9:]
     stored = engine.add_cosignatures(size, [stranger.cosign(note, 1), forged, good, good])
     assert stored == note + good  # the stranger's and the forged line are left out, once
+
+
+def test_an_open_round_keeps_cosignatures_in_memory_only(setup: Any) -> None:
+    """A cosignature dates the board's size: while the round is open the store keeps none
+    (a copy of the database would tell when each stretch of ballots was cast); the final
+    checkpoint's are stored at the close, for the record."""
+    office, service, witnesses = setup
+    engine = service.round(office.round_id)
+    cast(service, office, range(2))
+    pusher = cosigner(service, witnesses)
+    assert pusher.push(office.round_id)
+    cast(service, office, range(2, 3))
+    assert pusher.push(office.round_id)
+    assert vouchers(service, office) == set(NAMES)  # served with them
+    store = engine.store
+    for size in (0, 1, 2, 3):
+        note = store.checkpoint_at(size)
+        assert note is None or note.count("\u2014 ") == 1, size  # the log's signature only
+    for path in office.data.glob("anonballot.db*"):  # the database and its write-ahead log
+        assert f"\u2014 {NAMES[0]} ".encode() not in path.read_bytes(), path
+    engine.close()
+    final = store.checkpoint_at(3)
+    assert final is not None
+    assert final.count("\u2014 ") == 4  # stored at the close: the record carries them
