@@ -566,62 +566,85 @@ async function lookUp(code, entry) {
   if (receipt !== null) await check(receipt, found, "h4");
 }
 
-async function setUpLookup(/** @type {Fragment} */ arrived) {
-  const input = /** @type {HTMLInputElement} */ ($("lookup-input"));
-  const wanted = arrived.receipt !== null ? arrived.round : null;
-  /** @type {Promise<void> | null} */
+/**
+ * One of the page's two code forms: the code typed (or arrived in the fragment) is
+ * normalized (refused, said under the input, when it is not a code), the server's rounds
+ * are loaded once (asked again after a failure), and `run` checks the code in the round
+ * chosen. The same steps for the receipt code and the invitation code.
+ * @param {{
+ *   prefix: string, normalize: (text: string) => string | null, badKey: string,
+ *   showError: (key: string | null) => void, load: () => Promise<CodeRound[]>,
+ *   run: (code: string, entry: CodeRound) => Promise<void>, arrived: string | null,
+ *   radios: string, result: string,
+ * }} form the ids <prefix>-input and <prefix>-form, `result` the section of its answer,
+ *   `radios` the name of the round's radio buttons
+ */
+async function setUpCodeForm({ prefix, normalize, badKey, showError, load, run, arrived, radios, result }) {
+  const input = /** @type {HTMLInputElement} */ ($(`${prefix}-input`));
+  /** @type {Promise<CodeRound[]> | null} */
   let ready = null;
-  /** @type {CodeRound[]} */
-  let lookupRounds = [];
-  const load = () =>
-    (ready ??= rounds().then(
-      (choices) => {
-        lookupRounds = choices;
-        const chosen = choices.find((r) => r.round_id === wanted) ?? choices.find((r) => r.state === "open") ?? choices[0];
-        showRoundChoices("lookup-round", choices, chosen, (r) => (r.state === "open" ? "verify.lookup.state_open" : r.state === "tallied" ? "index.state.tallied" : "index.state.closed"));
-      },
-      (error) => {
-        ready = null; // the next try asks again
-        throw error;
-      },
-    ));
+  const loaded = () =>
+    (ready ??= load().catch((error) => {
+      ready = null; // the next try asks again
+      throw error;
+    }));
   const submit = async () => {
-    const code = normalizeReceiptCode(input.value);
+    const code = normalize(input.value);
     if (!code) {
-      lookupError("verify.lookup.bad_code");
+      showError(badKey);
       input.focus();
       return;
     }
-    lookupError(null);
-    const section = $("lookup-result");
+    showError(null);
+    const section = $(result);
+    let choices;
     try {
-      await load();
+      choices = await loaded();
     } catch (error) {
       section.hidden = false;
       section.replaceChildren(h("div", { class: "notice alarm" }, ht("p", explain(error, "verify").key)));
       return;
     }
-    const entry = chosenRound("lookup-round", lookupRounds);
+    const entry = chosenRound(radios, choices);
     if (!entry) {
       section.hidden = false;
       section.replaceChildren(h("div", { class: "notice" }, ht("p", "verify.code.no_rounds")));
       return;
     }
-    await lookUp(code, entry);
+    await run(code, entry);
   };
-  $("lookup-form").addEventListener("submit", (event) => {
+  $(`${prefix}-form`).addEventListener("submit", (event) => {
     event.preventDefault();
     submit();
   });
-  if (arrived.receipt !== null) {
-    input.value = arrived.receipt;
+  if (arrived !== null) {
+    input.value = arrived;
     await submit();
   } else {
-    await load().catch(() => {}); // shown when the form is sent
+    await loaded().catch(() => {}); // shown when the form is sent
   }
 }
 
-// ------------------------------------------------------------------ was this code used?
+/** @param {Fragment} arrived */
+async function setUpLookup(arrived) {
+  const wanted = arrived.receipt !== null ? arrived.round : null;
+  await setUpCodeForm({
+    prefix: "lookup",
+    radios: "lookup-round",
+    result: "lookup-result",
+    normalize: normalizeReceiptCode,
+    badKey: "verify.lookup.bad_code",
+    showError: lookupError,
+    load: async () => {
+      const choices = await rounds();
+      const chosen = choices.find((r) => r.round_id === wanted) ?? choices.find((r) => r.state === "open") ?? choices[0];
+      showRoundChoices("lookup-round", choices, chosen, (r) => (r.state === "open" ? "verify.lookup.state_open" : r.state === "tallied" ? "index.state.tallied" : "index.state.closed"));
+      return choices;
+    },
+    run: lookUp,
+    arrived: arrived.receipt,
+  });
+}
 
 /**
  * @typedef {{round_id: string, state: string, round: Round | null}} CodeRound a round of the
@@ -792,43 +815,21 @@ function takeFragment() {
 
 /** @param {Fragment} arrived */
 async function setUpCodeCheck(arrived) {
-  const input = /** @type {HTMLInputElement} */ ($("code-check-input"));
-  if (arrived.code === null) arrived = { ...arrived, round: null }; // the round was the lookup's
-  let ready = loadCodeRounds(arrived.round);
-  const submit = async () => {
-    const code = normalizeCode(input.value);
-    if (!code) {
-      codeError("error.bad_code");
-      input.focus();
-      return;
-    }
-    codeError(null);
-    try {
-      await ready;
-    } catch (error) {
-      ready = loadCodeRounds(arrived.round); // the next try asks again
-      const section = $("code-result");
-      section.hidden = false;
-      section.replaceChildren(h("div", { class: "notice alarm" }, ht("p", explain(error, "verify").key)));
-      return;
-    }
-    const entry = chosenRound();
-    if (!entry) {
-      const section = $("code-result");
-      section.hidden = false;
-      section.replaceChildren(h("div", { class: "notice" }, ht("p", "verify.code.no_rounds")));
-      return;
-    }
-    await checkCode(code, entry);
-  };
-  $("code-check-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    submit();
+  const wanted = arrived.code !== null ? arrived.round : null; // else the round was the lookup's
+  await setUpCodeForm({
+    prefix: "code-check",
+    radios: "code-round",
+    result: "code-result",
+    normalize: normalizeCode,
+    badKey: "error.bad_code",
+    showError: codeError,
+    load: async () => {
+      await loadCodeRounds(wanted);
+      return codeRounds;
+    },
+    run: checkCode,
+    arrived: arrived.code,
   });
-  if (arrived.code !== null) {
-    input.value = arrived.code;
-    await submit();
-  }
 }
 
 async function main() {
