@@ -385,8 +385,15 @@ def _previous_itself(m: dict[str, Any]) -> None:
 def test_both_refuse_bad_optional_members(
     tmp_path: Path, hook: Callable[[dict[str, Any]], None]
 ) -> None:
+    _both_refuse_the_manifest(tmp_path, hook, seed=13)
+
+
+def _both_refuse_the_manifest(
+    tmp_path: Path, hook: Callable[[dict[str, Any]], None], *, seed: int
+) -> None:
+    """A record whose manifest ``hook`` spoiled fails every check, here and in the project."""
     out = tmp_path / "record"
-    produce(out, wards=1, voters=1, seed=13, manifest_hook=hook)
+    produce(out, wards=1, voters=1, seed=seed, manifest_hook=hook)
     mine = verify_record(out)
     assert failed_checks(mine) == set(CHECKS), _describe(mine)
     assert _project_failures(out) == set(CHECKS)
@@ -456,11 +463,7 @@ def _bad_key_id(m: dict[str, Any]) -> None:
 def test_both_refuse_a_bad_witness_policy(
     tmp_path: Path, hook: Callable[[dict[str, Any]], None]
 ) -> None:
-    out = tmp_path / "record"
-    produce(out, wards=1, voters=1, seed=15, manifest_hook=hook)
-    mine = verify_record(out)
-    assert failed_checks(mine) == set(CHECKS), _describe(mine)
-    assert _project_failures(out) == set(CHECKS)
+    _both_refuse_the_manifest(tmp_path, hook, seed=15)
 
 
 # --------------------------------------------------------------------------- conformance suite
