@@ -167,6 +167,7 @@ class Record:
                 root = inner[0]
             self._root = root
         else:
+            _check_directory(self.source)
             try:
                 self._zip = zipfile.ZipFile(self.source)
             except (zipfile.BadZipFile, OSError) as exc:
@@ -299,6 +300,45 @@ class Record:
                 if not line:
                     return
                 yield line
+
+
+MAX_ZIP_DIRECTORY = 16 * 1024 * 1024
+"""The largest central directory of a record's zip read (some 300,000 members at the least
+size each takes; a record has a few files, and a few thousand checkpoints at the most)."""
+MAX_ZIP_MEMBERS = 100_000
+"""The most members a record's zip may declare."""
+
+
+def _check_directory(source: Path) -> None:
+    """Refuse a zip whose central directory, which zipfile reads whole into memory when it
+    opens it, is larger than :data:`MAX_ZIP_DIRECTORY` or declares more than
+    :data:`MAX_ZIP_MEMBERS` members: read from its end records before zipfile does. A file
+    without an end record is left for zipfile to refuse."""
+    try:
+        with source.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            tail = min(size, 0xFFFF + 22 + 56 + 20)  # a comment, the end record, zip64's
+            f.seek(size - tail)
+            data = f.read(tail)
+    except OSError:
+        return
+    end = data.rfind(b"PK\x05\x06")
+    if end < 0 or end + 22 > len(data):
+        return
+    members = int.from_bytes(data[end + 10 : end + 12], "little")
+    directory = int.from_bytes(data[end + 12 : end + 16], "little")
+    zip64 = data.rfind(b"PK\x06\x06", 0, end)
+    if zip64 >= 0 and zip64 + 56 <= end:
+        members = max(members, int.from_bytes(data[zip64 + 32 : zip64 + 40], "little"))
+        directory = max(directory, int.from_bytes(data[zip64 + 40 : zip64 + 48], "little"))
+    if members > MAX_ZIP_MEMBERS or directory > MAX_ZIP_DIRECTORY:
+        raise RecordError(
+            f"{source}: not read, its zip lists {members} members in {directory} bytes (a round "
+            f"record has a few files; at most {MAX_ZIP_MEMBERS} members and "
+            f"{MAX_ZIP_DIRECTORY} bytes are read)",
+            code="too_large",
+        )
 
 
 def _check_members(zf: zipfile.ZipFile, source: Path) -> None:

@@ -86,12 +86,17 @@ class TileCache:
                 self._bytes -= len(dropped)
 
 
+ANYONE = {"access-control-allow-origin": "*"}
+"""The log is public: any page may read it (a monitor's, another district's tool), and it
+is read without credentials, so no other CORS header is needed."""
+
+
 def _error(exc: AnonBallotError) -> Response:
     # An answer for a path beyond the tree now may be a tile later: never cached.
     return JSONResponse(
         {"error": exc.code, "detail": exc.detail},
         status_code=http_status(exc),
-        headers={"cache-control": "no-store"},
+        headers={"cache-control": "no-store", **ANYONE},
     )
 
 
@@ -123,7 +128,7 @@ def log_routes(service: Service, cache: TileCache | None = None) -> list[BaseRou
         return Response(
             note,
             media_type="text/plain; charset=utf-8",
-            headers={"cache-control": CHECKPOINT_CACHE},
+            headers={"cache-control": CHECKPOINT_CACHE, **ANYONE},
         )
 
     async def tile(request: Request) -> Response:
@@ -134,7 +139,9 @@ def log_routes(service: Service, cache: TileCache | None = None) -> list[BaseRou
         except AnonBallotError as exc:
             return _error(exc)
         return Response(
-            data, media_type="application/octet-stream", headers={"cache-control": TILE_CACHE}
+            data,
+            media_type="application/octet-stream",
+            headers={"cache-control": TILE_CACHE, **ANYONE},
         )
 
     return [

@@ -314,3 +314,28 @@ def test_zip_zipfile_cannot_read_is_refused_when_opened(
         Record(path)
     assert refused.value.code == "bad_record"
     assert words in refused.value.detail
+
+
+@pytest.mark.parametrize("field", ["directory", "zip64-members"])
+def test_a_zip_declaring_a_huge_directory_is_not_opened(tmp_path: Path, field: str) -> None:
+    """zipfile reads a zip's whole central directory into memory when it opens it: a
+    hostile record declaring a huge one, or millions of members, is refused from its end
+    records first (unusable input, as any file over the reader's limits)."""
+    import struct
+
+    path = tmp_path / "record.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("r/manifest.json", b"{}")
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    if field == "directory":  # 17 MiB of central directory
+        struct.pack_into("<I", data, end + 12, 17 * 1024 * 1024)
+    else:  # a zip64 end record before the end record, declaring ten million members
+        record = b"PK\x06\x06" + struct.pack("<QHHIIQQQQ", 44, 45, 45, 0, 0, 10**7, 10**7, 46, 0)
+        locator = b"PK\x06\x07" + struct.pack("<IQI", 0, end, 1)
+        data[end:end] = record + locator
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordError) as refused:
+        Record(path)
+    assert refused.value.code == "too_large"
+    assert "a round record has a few files" in refused.value.detail

@@ -45,6 +45,7 @@ def _fetch(url: str, path: str) -> bytes:
     assert answer.status_code == 200, (path, answer.text)
     assert answer.headers["content-type"] == "application/octet-stream"
     assert answer.headers["cache-control"] == IMMUTABLE
+    assert answer.headers["access-control-allow-origin"] == "*"  # any page may read the log
     return answer.content
 
 
@@ -57,6 +58,7 @@ def check_log(url: str, round_id: str) -> Checkpoint:
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/plain; charset=utf-8"
     assert answer.headers["cache-control"] == "no-cache"
+    assert answer.headers["access-control-allow-origin"] == "*"
     assert answer.text == httpx.get(f"{url}/api/rounds/{round_id}/checkpoint").text
     checkpoint = Checkpoint.parse(answer.text, manifest.origin, manifest.log_key)
     size = checkpoint.size
