@@ -19,7 +19,8 @@ exit statuses (``anonballot.cli.common``), both keyed by the classes below.
     │   ├── InvalidSignature
     │   ├── InvalidToken
     │   ├── InvalidProof
-    │   └── OpenError               a sealed ballot could not be opened; carries a reason code
+    │   ├── OpenError               a sealed ballot could not be opened; carries a reason code
+    │   └── SigningFault            our own signature failed its check (a computation fault)
     ├── NotFound                    unknown round, ward, invitation code
     ├── Conflict                    spent token, code already served
     └── StateError                  the round is not in a state that allows this
@@ -42,6 +43,7 @@ __all__ = [
     "NotFound",
     "OpenError",
     "RecordError",
+    "SigningFault",
     "StateError",
     "StatementError",
     "VerificationError",
@@ -101,6 +103,14 @@ class VerificationError(AnonBallotError):
     """A cryptographic check failed."""
 
     code = "verification_failed"
+
+
+class SigningFault(VerificationError):
+    """A signature this library just made does not verify: a computation fault of the
+    machine (RFC 9474 section 7 asks to check before answering, as a faulty RSA signature
+    can leak a factor of the key). Nothing was answered or stored; trying again is safe."""
+
+    code = "signing_fault"
 
 
 class InvalidSignature(VerificationError):

@@ -19,6 +19,7 @@ from anonballot.errors import (
     Conflict,
     InputError,
     NotFound,
+    SigningFault,
     StateError,
     VerificationError,
 )
@@ -63,6 +64,7 @@ HTTP_STATUS: Mapping[type[AnonBallotError], int] = MappingProxyType(
         Conflict: 409,  # a spent token, a code already served
         StateError: 409,  # the round is not in a state that allows this
         TooLarge: 413,
+        SigningFault: 503,  # the server's own fault: nothing issued, try again
     }
 )
 

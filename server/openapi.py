@@ -61,6 +61,7 @@ ERROR_CODES: dict[str, str] = {
     "voting_not_over": "the voting window has not ended: closing now needs force",
     "bad_blinded": "the blinded message is not one for the ward's key (length, value, or one of 0, 1 and n - 1); the invitation code is not spent",
     "storage_full": "the server's disk is full: the request was not carried out (try again later)",
+    "signing_fault": "the server's signature failed its own check (a fault of its machine): nothing was issued (try again)",
     "leaf_too_large": "the leaf is larger than 65,535 bytes, the most a leaf may have",
     "bad_tile_path": "the path under /log/{round_id}/ is not a tile path of c2sp.org/tlog-tiles",
     "tile_not_found": "the tile is beyond the tree of the latest checkpoint, or wider than what exists",

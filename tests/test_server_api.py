@@ -465,3 +465,34 @@ def test_identical_leaf_again_gets_the_same_receipt(office: Office) -> None:
         assert again.status_code == 200, again.text
         assert isinstance(receipt, Receipt)
         assert again.json() == receipt.to_json()
+
+
+def test_a_signing_fault_is_the_server_s_and_nothing_is_issued(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blind signature that fails the server's own check (a computation fault, RFC 9474
+    section 7) answers 503 signing_fault: nothing was issued, and the same request again is
+    served once the fault is gone."""
+    from anonballot.errors import SigningFault
+    from anonballot.server import batcher
+    from anonballot.tokens import IssuerKey
+
+    monkeypatch.setattr(batcher, "_default_signers", batcher.BlindSigners(0))  # in this process
+    real = IssuerKey.sign_blinded
+
+    def faulty(self: IssuerKey, blinded: bytes) -> bytes:
+        raise SigningFault("blind signing fault: the signature does not verify")
+
+    monkeypatch.setattr(IssuerKey, "sign_blinded", faulty)
+    c = office.client
+    code, ward = office.codes[0]
+    signed = c.get(office.url("manifest")).json()
+    p = Participant(signed, ward)
+    body = {"code": code, "blinded": b64u_encode(p.request_token())}
+    answer = c.post(office.url("tokens"), json=body)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"] == "signing_fault"
+    monkeypatch.setattr(IssuerKey, "sign_blinded", real)
+    again = c.post(office.url("tokens"), json=body)
+    assert again.status_code == 200, again.text
+    p.finish_token(b64u_decode(again.json()["blind_sig"]))

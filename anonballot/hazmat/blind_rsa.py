@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from ..errors import InputError, InvalidToken, VerificationError
+from ..errors import InputError, InvalidToken, SigningFault
 
 __all__ = [
     "HASH_LENGTH",
@@ -285,7 +285,7 @@ class BlindSigner:
         h = (self._qinv * (s_p - s_q)) % self._p
         s = s_q + self._q * h
         if pow(s, self._e, self._n) != m:
-            raise VerificationError("blind signing fault: the signature does not verify")
+            raise SigningFault("blind signing fault: the signature does not verify")
         return _i2osp(s, self._k)
 
 
