@@ -6,6 +6,7 @@
     .venv/bin/python bench/server.py --quick         # small counts: a smoke test
     .venv/bin/python bench/server.py --clients 64 --casts 8000 --issuances 0
     .venv/bin/python bench/server.py --profile       # py-spy the server: raw stacks (--gil)
+    .venv/bin/python bench/server.py --witnesses 3   # the round names 3 witness processes
 
 Results and findings: bench/README.md, section "Server benchmark".
 
@@ -29,6 +30,14 @@ What it does:
    requests and by ``--seconds``. Every answer must be a 200, or the benchmark fails.
 5. Prints a table (clients, operations per second, p50, p99, server CPU per operation) and
    writes it as JSON next to the data directory.
+
+With ``--witnesses N`` the round's manifest names N witnesses (quorum ``min(2, N)``), each
+an ``anonballot witness serve`` process of its own on 127.0.0.1 (as a trustee's machine
+would be: they do not share the server's GIL). The server's cosigner pushes its newest
+checkpoint to them while the casts arrive; during each level the driver samples twice a
+second the served checkpoint (``/log/<round>/checkpoint``) and each witness's latest
+cosigned size (read from its ``witness.db``), and after the load stops it times how long
+until the served checkpoint carries every witness's cosignature.
 
 The internal ``--load`` mode is what the load generator process runs. Everything is on the
 loopback interface only.
@@ -54,7 +63,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from anonballot.witness import WitnessPolicy
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "out" / "server"
@@ -105,8 +117,12 @@ def http_request(path: str, body: bytes, content_type: str) -> bytes:
 # -- setup -----------------------------------------------------------------------------------
 
 
-def setup_office(data: Path, *, wards: int, codes: int, key_bits: int) -> list[tuple[str, str]]:
+def setup_office(
+    data: Path, *, wards: int, codes: int, key_bits: int, witnesses: WitnessPolicy | None = None
+) -> list[tuple[str, str]]:
     """A data directory with an open round and ``codes`` invitation codes; (code, ward)."""
+    import dataclasses
+
     from anonballot.server.roster import RosterEntry
     from anonballot.server.service import Service
     from anonballot.testing import demo_config
@@ -117,6 +133,8 @@ def setup_office(data: Path, *, wards: int, codes: int, key_bits: int) -> list[t
     try:
         service.new_admin_token()
         config, _ = demo_config(wards=wards, round_id=ROUND_ID)
+        if witnesses is not None:
+            config = dataclasses.replace(config, witnesses=witnesses)
         service.set_district(config.district)
         ward_ids = [w.id for w in config.district.wards]
         service.import_roster(
@@ -272,6 +290,157 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+# -- witnesses (--witnesses N) ------------------------------------------------------------------
+
+
+@dataclass
+class Witnesses:
+    """The witness processes of the bench round and how to read their state."""
+
+    names: list[str]
+    ports: list[int]
+    keys: list[Path]
+    dirs: list[Path]
+    procs: list[subprocess.Popen[bytes]]
+
+
+def make_witnesses(out: Path, count: int) -> tuple[Witnesses, WitnessPolicy]:
+    """``count`` fresh witness keys (files under ``out``) and the round's policy naming them."""
+    from anonballot.keyfile import write_private
+    from anonballot.witness import PolicyWitness, WitnessKey, WitnessPolicy
+
+    root = out / "witnesses"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    w = Witnesses([], [], [], [], [])
+    listed = []
+    for i in range(count):
+        key = WitnessKey.generate(f"witness.bench/w{i + 1}")
+        port = free_port()
+        path = root / f"w{i + 1}.key"
+        write_private(path, key.private_text())
+        w.names.append(key.name)
+        w.ports.append(port)
+        w.keys.append(path)
+        w.dirs.append(root / f"w{i + 1}")
+        listed.append(PolicyWitness(key.verifier, f"http://{HOST}:{port}"))
+    return w, WitnessPolicy(tuple(listed), min(2, count))
+
+
+def wait_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{what} did not come up")
+
+
+def start_witnesses(w: Witnesses, manifest: dict[str, Any], out: Path) -> None:
+    """``anonballot witness serve`` for each witness, following the bench round's log."""
+    from anonballot.hazmat.note import verifier_key
+    from anonballot.manifest import Manifest
+
+    m = Manifest.from_signed(manifest)
+    follow = f"{m.origin}={verifier_key(m.origin, m.log_key)}"
+    for key, data, port in zip(w.keys, w.dirs, w.ports, strict=True):
+        with (out / "witnesses" / f"{data.name}.log").open("ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 (our own entry point, fixed arguments)
+                [sys.executable, "-c", SERVE, "witness", "serve", "--key", str(key),
+                 "--data", str(data), "--host", HOST, "--port", str(port), "--log", follow],
+                stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+        w.procs.append(proc)
+        wait_port(proc, port, f"witness {data.name}")
+
+
+def witness_sizes(w: Witnesses) -> list[int]:
+    """Each witness's latest cosigned size (0 before its first), read from its database."""
+    import sqlite3
+
+    sizes = []
+    for data in w.dirs:
+        db = data / "witness.db"
+        size = 0
+        if db.exists():
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+            try:
+                rows = conn.execute("SELECT size FROM latest").fetchall()
+                size = max((int(r[0]) for r in rows), default=0)
+            except sqlite3.Error:
+                pass
+            finally:
+                conn.close()
+        sizes.append(size)
+    return sizes
+
+
+def served_checkpoint(port: int) -> tuple[int, int]:
+    """The size of ``/log/<round>/checkpoint`` and how many cosignature lines it carries
+    (signature lines other than the log's own, whose name is the origin)."""
+    import httpx
+
+    note = httpx.get(f"http://{HOST}:{port}/log/{ROUND_ID}/checkpoint", timeout=10).text
+    body, _, sigs = note.partition("\n\n")
+    origin, size = body.split("\n")[:2]
+    lines = [line for line in sigs.split("\n") if line.startswith("\u2014 ")]
+    return int(size), sum(1 for line in lines if not line.startswith(f"\u2014 {origin} "))
+
+
+class Watch:
+    """Samples the served checkpoint and the witnesses' sizes while a level runs."""
+
+    PERIOD = 0.5
+
+    def __init__(self, w: Witnesses, port: int) -> None:
+        self.w = w
+        self.port = port
+        self.samples: list[tuple[float, int, int, list[int]]] = []  # t, size, cosigs, sizes
+        self.t0 = time.monotonic()
+
+    def sample(self) -> None:
+        size, cosigs = served_checkpoint(self.port)
+        self.samples.append((time.monotonic() - self.t0, size, cosigs, witness_sizes(self.w)))
+
+    def settle(self, timeout: float = 60.0) -> float:
+        """Seconds from now until the served checkpoint carries every witness's cosignature."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            size, cosigs = served_checkpoint(self.port)
+            if cosigs >= len(self.w.names):
+                return time.monotonic() - t0
+            time.sleep(0.05)
+        raise RuntimeError(f"the checkpoint of size {size} lacks cosignatures after {timeout} s")
+
+    def report(self, elapsed: float, trailing: float) -> dict[str, Any]:
+        """What the samples say: how many sizes each witness cosigned during the load, how
+        many leaves the witnesses were behind the served checkpoint, the trailing time."""
+        during = [s for s in self.samples if s[0] <= elapsed]
+        seen: list[set[int]] = [set() for _ in self.w.names]
+        behind = []
+        for _, size, _, sizes in during:
+            for i, wsize in enumerate(sizes):
+                seen[i].add(wsize)
+            behind.append(size - min(sizes))
+        first = during[0][3] if during else []
+        cosigned = [len(s - {first[i]}) for i, s in enumerate(seen)] if first else []
+        return {
+            "samples": len(during),
+            "cosigned_sizes": cosigned,
+            "pushes_per_s": [c / elapsed for c in cosigned],
+            "served_cosigned": sum(1 for s in during if s[2] >= len(self.w.names)),
+            "behind_median": percentile([float(b) for b in behind], 0.5),
+            "behind_max": max(behind, default=0),
+            "trailing_s": trailing,
+        }
+
+
 # -- the load generator (a separate process) ------------------------------------------------------
 
 
@@ -350,6 +519,8 @@ class Level:
     load_cpu_ms: float
     loadavg: float
     """The machine's 1-minute load average when the level started (other work shows here)."""
+    witnesses: dict[str, Any] | None = None
+    """With ``--witnesses``: :meth:`Watch.report` of the level."""
 
     @property
     def rate(self) -> float:
@@ -371,18 +542,26 @@ def measure(
     clients: int,
     seconds: float,
     tmp: Path,
+    watch: Watch | None = None,
 ) -> Level:
     load_file, result_file = tmp / f"{kind}-{clients}.bin", tmp / f"{kind}-{clients}.json"
     write_items(load_file, requests)
     loadavg = os.getloadavg()[0]
     cpu0 = cpu_seconds(server.pid)
-    subprocess.run(  # noqa: S603 (this script, fixed arguments)
+    load = subprocess.Popen(  # noqa: S603 (this script, fixed arguments)
         [sys.executable, __file__, "--load", str(load_file), "--port", str(port),
          "--clients", str(clients), "--seconds", str(seconds), "--result", str(result_file)],
-        check=True,
-        timeout=seconds + 120,
     )  # fmt: skip
+    if watch is not None:
+        watch.t0 = time.monotonic()
+        while load.poll() is None:
+            watch.sample()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                load.wait(Watch.PERIOD)
+    if load.wait(timeout=seconds + 120) != 0:
+        raise RuntimeError(f"the load generator exited with {load.returncode}")
     server_cpu = cpu_seconds(server.pid) - cpu0
+    trailing = watch.settle() if watch is not None else 0.0
     result = json.loads(result_file.read_text())
     load_file.unlink()
     if not KEEP_RESULTS:
@@ -402,6 +581,7 @@ def measure(
         server_cpu / ops * 1000,
         result["load_cpu"] / ops * 1000,
         loadavg,
+        None if watch is None else watch.report(result["elapsed"], trailing),
     )
 
 
@@ -428,6 +608,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tiles", action="store_true", help="serve with --tiles-dir (the log written as tiles)"
     )
+    parser.add_argument(
+        "--witnesses", type=int, default=0, metavar="N",
+        help="the round names N witnesses (quorum min(2, N)), each a witness serve process",
+    )  # fmt: skip
     # the load generator process
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -448,7 +632,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     n_codes = sum(issuances) + WARMUP
-    codes = setup_office(data, wards=args.wards, codes=n_codes, key_bits=args.key_bits)
+    witnesses, policy = make_witnesses(args.out, args.witnesses) if args.witnesses else (None, None)
+    codes = setup_office(
+        data, wards=args.wards, codes=n_codes, key_bits=args.key_bits, witnesses=policy
+    )
     _log(f"set up {len(codes)} invitation codes in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     bodies, leaves = prepare(data, codes, sum(casts) + WARMUP, os.cpu_count() or 1)
@@ -465,10 +652,15 @@ def main(argv: list[str] | None = None) -> int:
     tiles = args.out / "tiles" if args.tiles else None
     if tiles is not None and tiles.exists():
         shutil.rmtree(tiles)
+    if witnesses is not None:
+        start_witnesses(witnesses, round_secrets(data)[0], args.out)
     server = start_server(data, port, tiles)
+    watch = None if witnesses is None else Watch(witnesses, port)
     profiler = None
     levels: list[Level] = []
     try:
+        if watch is not None:
+            _log(f"witnesses up; the empty board cosigned after {watch.settle():.2f} s")
         measure("issuance", server, port, token_requests[:WARMUP], 4, 60, tmp)
         measure("cast", server, port, cast_requests[:WARMUP], 4, 60, tmp)
         if args.profile:
@@ -493,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
             if count:
                 level = measure(
                     "cast", server, port, cast_requests[pos_c : pos_c + count], n,
-                    args.seconds, tmp,
+                    args.seconds, tmp, watch,
                 )  # fmt: skip
                 levels.append(level)
                 _log(_row(level))
@@ -503,6 +695,8 @@ def main(argv: list[str] | None = None) -> int:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
         stop_server(server)
+        for proc in witnesses.procs if witnesses is not None else []:
+            stop_server(proc)
 
     print(f"server benchmark: {args.key_bits}-bit issuer keys, {args.wards} wards, durability on")
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
@@ -513,6 +707,16 @@ def main(argv: list[str] | None = None) -> int:
           f" {'server CPU ms/op':>17} {'load avg':>9}")  # fmt: skip
     for level in levels:
         print(_row(level))
+    if witnesses is not None:
+        print()
+        n = len(witnesses.names)
+        print(f"witnesses: {n} witness serve processes, quorum {min(2, n)}, "
+              f"Cosigner.INTERVAL {_cosigner_interval()} s")  # fmt: skip
+        print(f"{'operation':<10} {'clients':>7} {'cosigned sizes':>15} {'pushes/s':>9}"
+              f" {'leaves behind p50':>18} {'max':>6} {'cosigned after stop s':>22}")  # fmt: skip
+        for level in levels:
+            if level.witnesses is not None:
+                print(_witness_row(level))
     report = [level.__dict__ | {"rate": level.rate} for level in levels]
     (args.out / "results.json").write_text(json.dumps(report, indent=2))
     return 0
@@ -524,6 +728,22 @@ def _per_level(values: list[int], clients: list[int], what: str) -> list[int]:
     if len(values) != len(clients):
         raise SystemExit(f"{what}: give one value or one per --clients")
     return values
+
+
+def _cosigner_interval() -> float:
+    from anonballot.server.cosigner import Cosigner
+
+    return Cosigner.INTERVAL
+
+
+def _witness_row(level: Level) -> str:
+    w = level.witnesses or {}
+    cosigned = "/".join(str(c) for c in w["cosigned_sizes"])
+    pushes = sum(w["pushes_per_s"]) / max(1, len(w["pushes_per_s"]))
+    return (
+        f"{level.kind:<10} {level.clients:>7} {cosigned:>15} {pushes:>9.2f}"
+        f" {w['behind_median']:>18.0f} {w['behind_max']:>6} {w['trailing_s']:>22.2f}"
+    )
 
 
 def _row(level: Level) -> str:

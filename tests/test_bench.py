@@ -1,5 +1,6 @@
 """Smoke tests of the benchmarks: the audit (bench/audit.py), a tiny round built, audited and
-reported; the booth's load (bench/booth_load.py), two throttled loads in Chromium."""
+reported; the booth's load (bench/booth_load.py), two throttled loads in Chromium; the tiles
+(bench/tiles.py); the server's casts (bench/server.py) with three witness processes."""
 
 from __future__ import annotations
 
@@ -74,3 +75,37 @@ def test_tiles_bench_quick_runs(tmp_path: Path) -> None:
     rate = re.search(r"level-0 hash tile, full, no cache\s+([\d,]+)/s", result.stdout)
     assert rate is not None
     assert int(rate.group(1).replace(",", "")) > 0
+
+
+def test_server_bench_quick_runs_with_witnesses(tmp_path: Path) -> None:
+    """bench/server.py --witnesses 3: the round names three `witness serve` processes, the
+    casts are cosigned, and the report says how long the cosignatures trailed."""
+    result = subprocess.run(  # noqa: S603 (our own script, with the test's interpreter)
+        [
+            sys.executable,
+            str(BENCH.parent / "server.py"),
+            "--quick",
+            "--witnesses",
+            "3",
+            "--key-bits",
+            "2048",
+            "--clients",
+            "16",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    cast = re.search(r"^cast\s+16\s+200\s+(\d+)\s", result.stdout, re.MULTILINE)
+    assert cast is not None, result.stdout
+    assert int(cast.group(1)) > 0
+    assert "witnesses: 3 witness serve processes, quorum 2" in result.stdout
+    row = re.search(
+        r"^cast\s+16\s+\d+/\d+/\d+\s+[\d.]+\s+\d+\s+\d+\s+([\d.]+)$", result.stdout, re.M
+    )
+    assert row is not None, result.stdout
+    assert float(row.group(1)) < 30  # every cosignature on the served checkpoint
