@@ -23,6 +23,8 @@ from anonballot.testing import random_answers
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
+pytestmark = pytest.mark.slow  # live servers on sockets
+
 
 def _root(hashes: list[bytes]) -> bytes:
     """RFC 9162 MTH by its recursion, as a client written from the spec computes it."""

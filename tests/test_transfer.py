@@ -261,6 +261,7 @@ def test_hostile_answer_is_one_line_and_exit_2(
     assert list(bounds.iterdir()) == []  # the download's folder is gone
 
 
+@pytest.mark.slow  # each waits out a stall of about a second
 @pytest.mark.parametrize("command", ["audit", "verify"])
 @pytest.mark.parametrize(
     ("scenario", "words"),
