@@ -730,7 +730,9 @@ class ServerSource:
 
         if self.note is None:
             self.checkpoint()
-        size = int((self.note or "").split("\n", 2)[1]) if self.note else 0
+        lines = (self.note or "").split("\n", 2)
+        # the checkpoint's size line (a hostile server's note may have none: then no leaf)
+        size = int(lines[1]) if len(lines) > 1 and lines[1].isascii() and lines[1].isdigit() else 0
         if not 0 <= index < size:
             raise NotFound(f"leaf {index} is not on the board of {size}")
         tile = index // TILE_WIDTH

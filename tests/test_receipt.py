@@ -174,3 +174,16 @@ def test_a_written_down_code_is_found_among_the_leaf_hashes(run: RoundRun) -> No
         receipt_for_code(receipt_code(hashes[0]), manifest, checkpoint, [hashes[1], *hashes[1:]])
     with pytest.raises(AnonBallotError):
         receipt_for_code("not-a-code", manifest, checkpoint, hashes)
+
+
+def test_a_server_s_note_without_a_size_gives_no_leaf() -> None:
+    """receipt verify reads a ballot from the entry bundle of the server's checkpoint size:
+    a note without a size line is refused as no leaf, not a traceback."""
+    from anonballot.cli.participant import ServerSource
+    from anonballot.errors import NotFound
+
+    source = ServerSource(None, "r")  # type: ignore[arg-type]  # never asked: the note is given
+    for note in ("garbage", "origin\nnot a size\nroot\n\nsig\n"):
+        source.note = note
+        with pytest.raises(NotFound):
+            source.leaf(0)
