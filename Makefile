@@ -36,9 +36,9 @@ typecheck-js: node_modules/.installed
 # docs/operations.md shows, and poppler-utils (pdftotext) to read the reports' PDFs back
 system-packages:
 	command -v chromium >/dev/null && command -v sqlite3 >/dev/null && \
-	  command -v pdftotext >/dev/null || \
+	  command -v pdftotext >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium sqlite3 \
-	    poppler-utils)
+	    poppler-utils postgresql)
 
 pytest: $(STAMP) system-packages
 	$(BIN)/pytest -n auto --hypothesis-profile=thorough

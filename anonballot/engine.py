@@ -207,7 +207,10 @@ class Round:
             # of the round fail.
             Manifest.from_signed(signed)
             empty = Checkpoint(manifest.origin, 0, Board(manifest).tree.root(0))
-            with self.store.atomic():  # the manifest is published with the open state
+            # the manifest is published with the open state, once (the "state" lock: another
+            # engine on the store may be opening the round too)
+            with self.store.locked("state"):
+                self._require("draft")
                 self.store.put_document("manifest", jcs(signed))
                 self.store.put_checkpoint(0, empty.sign(log))
                 self.store.set_state("open")
@@ -250,14 +253,25 @@ class Round:
     @property
     def manifest(self) -> Manifest:
         if self._manifest is None:
+            self._load_opened_elsewhere()
+        if self._manifest is None:
             raise StateError("the round has not been opened", code="round_not_open")
         return self._manifest
 
     @property
     def board(self) -> Board:
         if self._board is None:
+            self._load_opened_elsewhere()
+        if self._board is None:
             raise StateError("the round has not been opened", code="round_not_open")
         return self._board
+
+    def _load_opened_elsewhere(self) -> None:
+        """Load the round if another engine on the store (another server instance) opened it
+        after this one was made."""
+        with self._lock:
+            if self._manifest is None and self.store.get_document("manifest") is not None:
+                self._load_open_round()
 
     @property
     def mid(self) -> str:
@@ -342,7 +356,7 @@ class Round:
         recorded (and handed out) after the ledger and the close statement's counts were
         signed. The answers are given only after the store has made the issuances durable.
         """
-        with self._lock:
+        with self._lock, self.store.locked("issue"):
             try:
                 self._require("open")
             except StateError as exc:
@@ -416,7 +430,10 @@ class Round:
         earlier receipt if it is the identical leaf, else :class:`Conflict`. The answers are
         given only after the store has made the leaves and their checkpoint durable.
         """
-        with self._lock:
+        # The store's "append" lock from the state check and the board's size to the stored
+        # group: engines in other processes or server instances append one after the other,
+        # each to the board as the one before left it, so checkpoints never fork.
+        with self._lock, self.store.locked("append"):
             try:
                 self._require("open")
             except StateError as exc:
@@ -426,6 +443,9 @@ class Round:
             fresh: list[tuple[bytes, bytes]] = []
             in_batch: dict[bytes, int] = {}
             note, size = "", board.size
+            spent_before = self.store.spent_indices(
+                [item.voter_key.to_bytes() for item in checked if isinstance(item, Leaf)]
+            )
             for item in checked:
                 if isinstance(item, AnonBallotError):
                     out.append(item)
@@ -436,7 +456,7 @@ class Round:
                     same = fresh[earlier][0] == item.raw
                     out.append(board.size + earlier if same else _spent())
                     continue
-                spent = self.store.spent_index(key)
+                spent = spent_before.get(key)
                 if spent is not None:
                     try:
                         out.append(self._resubmission(spent, item.raw))
@@ -454,7 +474,7 @@ class Round:
                 try:
                     self.store.append_leaves(fresh, note)
                 except BaseException:
-                    self._load_open_round()  # the store refused: rebuild the tree from it
+                    board.tree.truncate(first)  # the store refused: nothing of it was kept
                     raise
                 for leaf, _ in fresh:
                     ward = _ward_of(leaf)
@@ -465,17 +485,24 @@ class Round:
             ]
 
     def _sync_board(self) -> Board:
-        """The board, rebuilt first if the store holds leaves this engine did not append.
+        """The board, brought up to the store first if it holds leaves this engine did not
+        append.
 
-        Call with the lock held. Another engine on the same store (a second worker, or an
-        instance made before a restart) may have appended: a stale tree would give receipts
-        with out-of-range indices on a resubmission and, worse, sign a checkpoint over a tree
-        that is not the store's, inconsistent with the other engine's (protocol section
-        6.6). Writers
-        in several processes still need the store itself to serialize appends.
+        Call with the lock held (and, to append, the store's "append" lock). Another engine
+        on the same store (another server instance, or one made before a restart) may have
+        appended: a stale tree would give receipts with out-of-range indices on a
+        resubmission and, worse, sign a checkpoint over a tree that is not the store's,
+        inconsistent with the other engine's (protocol section 6.6). Only the missing leaves
+        are read and added: two instances taking turns must not rebuild a million-leaf tree.
         """
         board = self.board
-        if board.size != self.store.leaf_count():
+        count = self.store.leaf_count()
+        if board.size < count:  # appended by another engine: add them, not rebuild
+            for leaf in self.store.leaves(board.size, count):
+                board.append(leaf)
+                ward = _ward_of(leaf)
+                self._cast[ward] = self._cast.get(ward, 0) + 1
+        elif board.size > count:
             self._load_open_round()
             board = self.board
         return board
@@ -629,6 +656,14 @@ class Round:
     def close(self) -> CloseStatement:
         """Sign the final checkpoint, the close statement and the issuance ledger."""
         with self._lock:
+            statement = self._close()
+            self.store.forget_issuance_answers()  # out of the transaction: it may rewrite a file
+            self._forgotten = True
+            return statement
+
+    def _close(self) -> CloseStatement:
+        # The "state" lock: no other engine appends or issues from here to the closed state.
+        with self.store.locked("state"):
             self._require("open")
             manifest = self.manifest
             ledger = IssuanceLedger.build(
@@ -650,8 +685,6 @@ class Round:
                 self.store.put_document("issuance", jcs(ledger.to_json()))
                 self.store.put_document("close", jcs(signed))
                 self.store.set_state("closed")
-            self.store.forget_issuance_answers()
-            self._forgotten = True
             return statement
 
     def forget_issuance_answers(self) -> bool:
@@ -739,7 +772,10 @@ class Round:
                 issued=close.issued,
             )
             signed = results.sign(self._secret_key("organizer"))
-            with self.store.atomic():
+            with self.store.locked("state"):
+                if self.state == "tallied":  # by another engine meanwhile: its results stand
+                    return self.results()
+                self._require("closed")
                 self.store.put_document("results", jcs(signed))
                 self.store.set_state("tallied")
             return results

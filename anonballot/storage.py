@@ -15,10 +15,10 @@ once both are durable.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from .errors import Conflict
 
@@ -40,6 +40,17 @@ class RoundStore(Protocol):
 
     def atomic(self) -> AbstractContextManager[object]:
         """Group several writes so that they take effect together or not at all."""
+        ...
+
+    def locked(
+        self, purpose: Literal["append", "issue", "state"]
+    ) -> AbstractContextManager[object]:
+        """Like :meth:`atomic`, holding the round's lock for ``purpose`` against every other
+        engine on the same store (other threads, processes or server instances): "append"
+        (one writer of the board at a time, from reading its size to storing the leaves and
+        their checkpoint), "issue" (issuances, which may run together but not while the
+        state changes), "state" (open, close, tally: alone). Reads inside see every write
+        the others committed before."""
         ...
 
     def get_state(self) -> str: ...
@@ -98,6 +109,10 @@ class RoundStore(Protocol):
 
     def spent_index(self, voter_key: bytes) -> int | None: ...
 
+    def spent_indices(self, voter_keys: Sequence[bytes]) -> dict[bytes, int]:
+        """The board index of each of ``voter_keys`` already spent (a group's look-up)."""
+        ...
+
     def append_leaf(self, leaf: bytes, voter_key: bytes, checkpoint: str) -> int:
         """Append a leaf and the checkpoint that covers it, atomically; return its index."""
         ...
@@ -144,6 +159,12 @@ class MemoryStore:
 
     def atomic(self) -> AbstractContextManager[object]:
         """Writes in memory cannot be torn by a crash: the process and the store go together."""
+        return self._lock
+
+    def locked(
+        self, purpose: Literal["append", "issue", "state"]
+    ) -> AbstractContextManager[object]:
+        """One lock for every purpose: the store lives in one process."""
         return self._lock
 
     def get_state(self) -> str:
@@ -216,6 +237,9 @@ class MemoryStore:
 
     def spent_index(self, voter_key: bytes) -> int | None:
         return self._spent.get(voter_key)
+
+    def spent_indices(self, voter_keys: Sequence[bytes]) -> dict[bytes, int]:
+        return {key: self._spent[key] for key in voter_keys if key in self._spent}
 
     def append_leaf(self, leaf: bytes, voter_key: bytes, checkpoint: str) -> int:
         return self.append_leaves([(leaf, voter_key)], checkpoint)

@@ -9,17 +9,33 @@ import click
 from .common import clean_errors, say, t
 
 DATA_HELP = "The server's data directory (SQLite database and keys)."
+DATABASE_HELP = (
+    "A PostgreSQL database (postgresql://user@host/name) instead of SQLite in the data "
+    "directory: several server instances can share it. Also read from ANONBALLOT_DATABASE."
+)
+
+
+database_option = click.option(
+    "--database", envvar="ANONBALLOT_DATABASE", default=None, metavar="URL", help=DATABASE_HELP
+)
+"""``--database URL`` (or ``ANONBALLOT_DATABASE``, which keeps a password out of the process
+list)."""
 
 
 def _serve(
-    data: Path, host: str, port: int, key_bits: int = 3072, tiles_dir: Path | None = None
+    data: Path,
+    host: str,
+    port: int,
+    key_bits: int = 3072,
+    tiles_dir: Path | None = None,
+    database: str | None = None,
 ) -> None:
     import uvicorn
 
     from anonballot.server.app import create_app
     from anonballot.server.service import Service
 
-    service = Service(data, key_bits=key_bits)
+    service = Service(data, key_bits=key_bits, database=database)
     app = create_app(service, tiles_dir=tiles_dir)
     # No access log: nothing per request is written anywhere (no address, time or path).
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
@@ -27,17 +43,18 @@ def _serve(
 
 @click.command()
 @click.option("--data", type=click.Path(path_type=Path), required=True, help=DATA_HELP)
+@database_option
 @click.option("--demo", is_flag=True, help="Also set up the Long Biên demo district.")
 @clean_errors
-def init(data: Path, demo: bool) -> None:
+def init(data: Path, database: str | None, demo: bool) -> None:
     """Create a data directory; print the admin token once (also in DIR/admin.token)."""
     from anonballot.keyfile import write_private
-    from anonballot.server.service import DB_NAME, Service
+    from anonballot.server.service import Service, is_initialized
     from anonballot.testing import long_bien_district
 
-    if (data / DB_NAME).exists():
-        raise click.ClickException(t("init_exists", path=data))
-    service = Service(data)
+    if is_initialized(data, database):
+        raise click.ClickException(t("init_exists", path=_where(data, database)))
+    service = Service(data, database=database)
     try:
         token = service.new_admin_token()
         service.organizer_key()
@@ -67,11 +84,23 @@ def init(data: Path, demo: bool) -> None:
     help="Also write every round's log as C2SP tlog-tiles files to this folder, for a static "
     "web server to serve under /log/ (docs/server.md).",
 )
+@database_option
 @clean_errors
-def serve(data: Path, host: str, port: int, key_bits: int, tiles_dir: Path | None) -> None:
+def serve(
+    data: Path, host: str, port: int, key_bits: int, tiles_dir: Path | None, database: str | None
+) -> None:
     """Run the reference server on a data directory."""
-    say("serving", path=data, url=f"http://{host}:{port}/")
-    _serve(data, host, port, key_bits, tiles_dir)
+    say("serving", path=_where(data, database), url=f"http://{host}:{port}/")
+    _serve(data, host, port, key_bits, tiles_dir, database)
+
+
+def _where(data: Path, database: str | None) -> str:
+    """The data directory, and the database when it is not in there (without a password)."""
+    if not database:
+        return str(data)
+    from anonballot.server.store_pg import redacted
+
+    return f"{data} + {redacted(database)}"
 
 
 @click.command()
@@ -86,14 +115,18 @@ def serve(data: Path, host: str, port: int, key_bits: int, tiles_dir: Path | Non
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--key-bits", default=3072, show_default=True, help="RSA issuer key size.")
 @click.option("--no-serve", is_flag=True, help="Set up the demo, but do not start the server.")
+@database_option
 @clean_errors
-def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> None:
+def demo(
+    data: Path, host: str, port: int, key_bits: int, no_serve: bool, database: str | None
+) -> None:
     """Set up the Long Biên demo round (open for seven days) and serve it."""
     from anonballot.server.demo import setup_demo, start_demo_witnesses
+    from anonballot.server.service import is_initialized
 
-    if not (data / "anonballot.db").exists():
-        say("demo_setting_up", path=data)
-    setup = setup_demo(data, key_bits=key_bits, port=port)
+    if not is_initialized(data, database):
+        say("demo_setting_up", path=_where(data, database))
+    setup = setup_demo(data, key_bits=key_bits, port=port, database=database)
     url = f"http://{host}:{port}/"
     say("demo_round", round=setup.round_id)
     say("demo_single_phase")
@@ -105,10 +138,10 @@ def demo(data: Path, host: str, port: int, key_bits: int, no_serve: bool) -> Non
     if first:
         say("demo_try", link=f"{url}r/{setup.round_id}#code={first}")
     if not no_serve:
-        with start_demo_witnesses(data) as witnesses:
+        with start_demo_witnesses(data, database) as witnesses:
             if witnesses:
                 say("demo_witnesses", count=len(witnesses), urls=", ".join(witnesses))
-            _serve(data, host, port, key_bits)
+            _serve(data, host, port, key_bits, database=database)
 
 
 def _first_code(invitations: Path) -> str | None:

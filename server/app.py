@@ -18,6 +18,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import psycopg.errors
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -766,6 +767,7 @@ def create_app(service: Service, *, tiles_dir: str | Path | None = None) -> Star
         exception_handlers={
             HTTPException: http_error,
             sqlite3.OperationalError: storage_error,
+            psycopg.errors.DiskFull: storage_error,
             OSError: storage_error,
             500: server_error,
         },

@@ -58,12 +58,18 @@ class DemoSetup:
 
 
 def setup_demo(
-    data_dir: str | Path, *, key_bits: int = 3072, seed: int = 0, port: int = 8000
+    data_dir: str | Path,
+    *,
+    key_bits: int = 3072,
+    seed: int = 0,
+    port: int = 8000,
+    database: str | None = None,
 ) -> DemoSetup:
-    """Set up (or find) the demo district and its open round in ``data_dir``; the demo
-    witnesses take the ports after ``port`` (the server's)."""
+    """Set up (or find) the demo district and its open round in ``data_dir`` (and
+    ``database``, a PostgreSQL URL, if given); the demo witnesses take the ports after
+    ``port`` (the server's)."""
     data_dir = Path(data_dir)
-    service = Service(data_dir, key_bits=key_bits)
+    service = Service(data_dir, key_bits=key_bits, database=database)
     paths = DemoSetup(
         data_dir,
         DEMO_ROUND,
@@ -118,7 +124,7 @@ def _demo_witnesses(folder: Path, trustee_ids: list[str], port: int) -> WitnessP
 
 
 @contextlib.contextmanager
-def start_demo_witnesses(data_dir: str | Path) -> Iterator[list[str]]:
+def start_demo_witnesses(data_dir: str | Path, database: str | None = None) -> Iterator[list[str]]:
     """Run the demo round's witnesses (those its manifest names whose keys are under
     ``data_dir/witnesses``) in threads, each at its address's port on 127.0.0.1; yields
     their addresses. Nothing when the round names none (a demo set up before witnesses)."""
@@ -127,7 +133,7 @@ def start_demo_witnesses(data_dir: str | Path) -> Iterator[list[str]]:
     from .witness import SqliteWitnessStore, create_witness_app
 
     data_dir = Path(data_dir)
-    service = Service(data_dir)
+    service = Service(data_dir, database=database)
     try:
         manifest = service.round(DEMO_ROUND).manifest
     finally:

@@ -78,10 +78,13 @@ def http_status(exc: AnonBallotError) -> int:
 
 
 def is_storage_full(exc: BaseException) -> bool:
-    """Whether ``exc`` is a full disk: SQLite's ``SQLITE_FULL`` ("database or disk is full")
+    """Whether ``exc`` is a full disk: SQLite's ``SQLITE_FULL`` ("database or disk is full"),
+    PostgreSQL's ``disk_full``
     or an ``OSError`` of ``ENOSPC`` or ``EDQUOT``. Such a write was rolled back: nothing is
     half done, and the same request succeeds once there is room."""
     if isinstance(exc, sqlite3.OperationalError):
         code = getattr(exc, "sqlite_errorcode", None)
         return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
+    if getattr(exc, "sqlstate", None) == "53100":  # PostgreSQL's disk_full
+        return True
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -36,7 +36,7 @@ from anonballot.signing import SigningKey
 from anonballot.statements import Results
 
 from .roster import RosterEntry
-from .store import Database
+from .store import Database, SqlDatabase
 
 __all__ = ["DB_NAME", "LEADER_KEY_BYTES", "MAX_SERIES", "Invitation", "Service", "utc_now"]
 
@@ -49,6 +49,29 @@ MAX_SERIES = 12
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def open_database(data_dir: Path, database: str | None) -> SqlDatabase:
+    """The district's database: PostgreSQL at ``database`` (a ``postgresql://`` URL), or the
+    SQLite file ``DB_NAME`` in ``data_dir``."""
+    if not database:
+        return Database(data_dir / DB_NAME)
+    from .store_pg import PgDatabase, is_postgres_url
+
+    if not is_postgres_url(database):
+        raise InputError("--database: expected a postgresql:// URL", code="bad_database")
+    return PgDatabase(database)
+
+
+def is_initialized(data_dir: Path, database: str | None) -> bool:
+    """Whether ``init`` already ran for this data directory or database."""
+    if not database:
+        return (data_dir / DB_NAME).exists()
+    service = Service(data_dir, database=database)
+    try:
+        return service.db.get_meta("admin_token_sha256") is not None
+    finally:
+        service.close()
 
 
 @dataclass(frozen=True)
@@ -73,13 +96,19 @@ class Service:
         *,
         key_bits: int = 3072,
         clock: Callable[[], datetime] = utc_now,
+        database: str | None = None,
     ) -> None:
         """``clock`` is the time every round of this service sees (its issuance and voting
-        windows, protocol sections 5.2 and 6.4) and the report pages print; tests move it."""
+        windows, protocol sections 5.2 and 6.4) and the report pages print; tests move it.
+
+        ``database``: a ``postgresql://`` URL, where several server instances share the
+        district's state (:mod:`server.store_pg`); by default SQLite, ``DB_NAME`` in
+        ``data_dir``. The data directory keeps the files the CLI writes either way."""
         self.data_dir = Path(data_dir)
         self.clock = clock
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.data_dir / DB_NAME)
+        self.database = database
+        self.db: SqlDatabase = open_database(self.data_dir, database)
         self.key_bits = key_bits
         self._rounds: dict[str, Round] = {}
         self._lock = threading.Lock()

@@ -24,16 +24,25 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from anonballot.errors import Conflict, NotFound
 from anonballot.storage import Issuance
 
-__all__ = ["SCHEMA_VERSION", "Database", "PlanRow", "SqliteRoundStore"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Database",
+    "PlanRow",
+    "SqlDatabase",
+    "SqlRoundStore",
+    "SqliteRoundStore",
+    "Tx",
+]
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -155,7 +164,190 @@ CHECKPOINT_INTERVAL = 0.2
 """Seconds between two checkpoints of the write-ahead log while writes come in."""
 
 
-class Database:
+class Cursor(Protocol):
+    """What a statement run in a transaction gives back (sqlite3's and psycopg's cursors)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+
+class Tx(Protocol):
+    """The connection of one transaction: statements with ``?`` placeholders."""
+
+    def execute(self, sql: str, args: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+Purpose = Literal["append", "issue", "state"]
+"""What a round's lock is taken for (:meth:`SqlRoundStore.locked`)."""
+
+
+class SqlDatabase(ABC):
+    """The district's tables and rounds over SQL, whatever the engine: every statement of the
+    server is written once here, with ``?`` placeholders, in the SQL that SQLite and
+    PostgreSQL both speak. A back end supplies the connections (:meth:`read`,
+    :meth:`transaction`), the round locks (:meth:`lock_round`) and the rewrite that leaves
+    nothing of the order of issuance at rest (:meth:`rewrite_issuances`).
+    """
+
+    integrity_errors: tuple[type[Exception], ...]
+    """The exceptions of a broken constraint (a duplicate key, a NULL): a Conflict or a bug."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def read(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
+        """The rows of one query (in this thread's transaction, if one is open)."""
+
+    @abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+        """One atomic write; nested in another of the same thread, it joins it."""
+
+    @abstractmethod
+    def lock_round(self, conn: Tx, round_id: str, purpose: Purpose) -> None:
+        """Take the round's lock for ``purpose`` until the transaction ends: "append" (a
+        group of leaves and its checkpoint: one writer of the board at a time), "issue"
+        (token issuances: many at once, but not while the state changes), "state" (open,
+        close, tally: alone)."""
+
+    @abstractmethod
+    def rewrite_issuances(self) -> None:
+        """Rewrite what holds the issuances, after their answers were emptied, so that nothing
+        at rest keeps those answers or the order in which issuances came."""
+
+    # -- district-level values ------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> bytes | None:
+        rows = self.read("SELECT value FROM meta WHERE key=?", (key,))
+        return bytes(rows[0][0]) if rows else None
+
+    def put_meta(self, key: str, value: bytes) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+    # -- the roster (personal data: never in a round's record) --------------------------------
+
+    def add_roster(self, rows: Sequence[tuple[str, str, str]], *, replace: bool = False) -> None:
+        """Add ``(ward, name, position)`` rows in one transaction; ``replace``: drop the old
+        roster in the same transaction, so that a failed import leaves the old one whole."""
+        with self.transaction() as conn:
+            if replace:
+                conn.execute("DELETE FROM roster")
+            conn.executemany("INSERT INTO roster(ward, name, position) VALUES(?, ?, ?)", rows)
+
+    def roster(self) -> list[tuple[str, str, str]]:
+        """Every ``(ward, name, position)`` row, in the order they were added."""
+        rows = self.read("SELECT ward, name, position FROM roster ORDER BY id")
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    # -- rounds ------------------------------------------------------------------------------------
+
+    def round_ids(self) -> list[tuple[str, str]]:
+        rows = self.read("SELECT round_id, state FROM rounds ORDER BY round_id")
+        return [(r[0], r[1]) for r in rows]
+
+    def add_round(self, round_id: str) -> SqlRoundStore:
+        exists = Conflict(f"round {round_id!r} already exists", code="round_exists")
+        try:
+            with self.transaction() as conn:
+                if conn.execute("SELECT 1 FROM rounds WHERE round_id=?", (round_id,)).fetchone():
+                    raise exists
+                conn.execute("INSERT INTO rounds(round_id, state) VALUES(?, 'draft')", (round_id,))
+        except self.integrity_errors as exc:  # another instance added it meanwhile
+            raise exists from exc
+        return SqlRoundStore(self, round_id)
+
+    # -- access tokens (readers of restricted rounds), stored as SHA-256 only ---------------
+
+    def add_access_token(self, name: str, token_sha256: bytes) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO access_tokens(name, token_sha256) VALUES(?, ?) RETURNING id",
+                (name, token_sha256),
+            )
+            return int(cursor.fetchone()[0])
+
+    def access_tokens(self) -> list[tuple[int, str, bytes]]:
+        """Every ``(id, name, token_sha256)``, oldest first."""
+        rows = self.read("SELECT id, name, token_sha256 FROM access_tokens ORDER BY id")
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+    def delete_access_token(self, token_id: int) -> bool:
+        with self.transaction() as conn:
+            cursor = conn.execute("DELETE FROM access_tokens WHERE id=?", (token_id,))
+            return cursor.rowcount > 0
+
+    # -- the personal links of the people rated ------------------------------------------------
+
+    def set_leader_keys(self, round_id: str, keys: Sequence[tuple[str, bytes]]) -> None:
+        """Replace the round's ``(subject, key_sha256)`` pairs in one transaction."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM leader_keys WHERE round_id=?", (round_id,))
+            conn.executemany(
+                "INSERT INTO leader_keys(round_id, subject, key_sha256) VALUES(?, ?, ?)",
+                [(round_id, subject, digest) for subject, digest in keys],
+            )
+
+    def leader_keys(self, round_id: str) -> list[tuple[str, bytes]]:
+        rows = self.read(
+            "SELECT subject, key_sha256 FROM leader_keys WHERE round_id=? ORDER BY subject",
+            (round_id,),
+        )
+        return [(str(r[0]), bytes(r[1])) for r in rows]
+
+    # -- remediation plans -------------------------------------------------------------------
+
+    def plan_row(self, round_id: str, subject: str) -> PlanRow | None:
+        rows = self.read(
+            "SELECT subject, state, version, items, remarks, signed, progress FROM plans "
+            "WHERE round_id=? AND subject=?",
+            (round_id, subject),
+        )
+        return _plan_row(rows[0]) if rows else None
+
+    def plan_rows(self, round_id: str) -> list[PlanRow]:
+        rows = self.read(
+            "SELECT subject, state, version, items, remarks, signed, progress FROM plans "
+            "WHERE round_id=? ORDER BY subject",
+            (round_id,),
+        )
+        return [_plan_row(r) for r in rows]
+
+    def put_plan_row(self, round_id: str, row: PlanRow, *, expect: str | None) -> None:
+        """Write ``row``; ``expect`` is the state the stored row must still be in (None: no
+        row yet), so that two reviewers (or a reviewer and the person rated) acting at once
+        cannot both win: the loser gets ``409 plan_changed``."""
+        with self.transaction() as conn:
+            found = conn.execute(
+                "SELECT state FROM plans WHERE round_id=? AND subject=?", (round_id, row.subject)
+            ).fetchone()
+            if (None if found is None else str(found[0])) != expect:
+                raise Conflict("the plan changed meanwhile; load it again", code="plan_changed")
+            conn.execute(
+                "INSERT INTO plans(round_id, subject, state, version, items, remarks, signed, "
+                "progress) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(round_id, subject) DO "
+                "UPDATE SET state=excluded.state, version=excluded.version, "
+                "items=excluded.items, remarks=excluded.remarks, signed=excluded.signed, "
+                "progress=excluded.progress",
+                (round_id, row.subject, row.state, row.version, row.items, row.remarks,
+                 row.signed, row.progress),
+            )  # fmt: skip
+
+    def round_store(self, round_id: str) -> SqlRoundStore:
+        if not self.read("SELECT 1 FROM rounds WHERE round_id=?", (round_id,)):
+            raise NotFound(f"there is no round {round_id!r}", code="unknown_round")
+        return SqlRoundStore(self, round_id)
+
+
+class Database(SqlDatabase):
     """The server's SQLite file: one writer connection under a lock, a reader per thread.
 
     Every write is one ``BEGIN IMMEDIATE ... COMMIT`` on the writer connection, serialized by
@@ -286,6 +478,14 @@ class Database:
                 self._checkpointer.start()
             self._written.set()
 
+    integrity_errors = (sqlite3.IntegrityError,)
+
+    def lock_round(self, conn: Tx, round_id: str, purpose: Purpose) -> None:
+        """Nothing to take: a transaction is ``BEGIN IMMEDIATE``, the file's one writer."""
+
+    def rewrite_issuances(self) -> None:
+        self.rewrite()
+
     def rewrite(self) -> None:
         """Rewrite the whole file (``VACUUM``): every table in the order of its key, no free
         page keeping what was deleted; then checkpoint the log and cut it to nothing.
@@ -316,129 +516,6 @@ class Database:
                 # schema 3 rebuilt the invitations and issuances: the old tables' pages, in
                 # arrival order, must not stay in the file (docs/threat-model.md)
                 self.rewrite()
-
-    # -- district-level values ------------------------------------------------------------------
-
-    def get_meta(self, key: str) -> bytes | None:
-        rows = self.read("SELECT value FROM meta WHERE key=?", (key,))
-        return bytes(rows[0][0]) if rows else None
-
-    def put_meta(self, key: str, value: bytes) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES(?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (key, value),
-            )
-
-    # -- the roster (personal data: never in a round's record) --------------------------------
-
-    def add_roster(self, rows: Sequence[tuple[str, str, str]], *, replace: bool = False) -> None:
-        """Add ``(ward, name, position)`` rows in one transaction; ``replace``: drop the old
-        roster in the same transaction, so that a failed import leaves the old one whole."""
-        with self.transaction() as conn:
-            if replace:
-                conn.execute("DELETE FROM roster")
-            conn.executemany("INSERT INTO roster(ward, name, position) VALUES(?, ?, ?)", rows)
-
-    def roster(self) -> list[tuple[str, str, str]]:
-        """Every ``(ward, name, position)`` row, in the order they were added."""
-        rows = self.read("SELECT ward, name, position FROM roster ORDER BY id")
-        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
-
-    # -- rounds ------------------------------------------------------------------------------------
-
-    def round_ids(self) -> list[tuple[str, str]]:
-        rows = self.read("SELECT round_id, state FROM rounds ORDER BY round_id")
-        return [(r[0], r[1]) for r in rows]
-
-    def add_round(self, round_id: str) -> SqliteRoundStore:
-        with self.transaction() as conn:
-            exists = conn.execute("SELECT 1 FROM rounds WHERE round_id=?", (round_id,))
-            if exists.fetchone() is not None:
-                raise Conflict(f"round {round_id!r} already exists", code="round_exists")
-            conn.execute("INSERT INTO rounds(round_id, state) VALUES(?, 'draft')", (round_id,))
-        return SqliteRoundStore(self, round_id)
-
-    # -- access tokens (readers of restricted rounds), stored as SHA-256 only ---------------
-
-    def add_access_token(self, name: str, token_sha256: bytes) -> int:
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO access_tokens(name, token_sha256) VALUES(?, ?)", (name, token_sha256)
-            )
-            return int(cursor.lastrowid or 0)
-
-    def access_tokens(self) -> list[tuple[int, str, bytes]]:
-        """Every ``(id, name, token_sha256)``, oldest first."""
-        rows = self.read("SELECT id, name, token_sha256 FROM access_tokens ORDER BY id")
-        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
-
-    def delete_access_token(self, token_id: int) -> bool:
-        with self.transaction() as conn:
-            cursor = conn.execute("DELETE FROM access_tokens WHERE id=?", (token_id,))
-            return cursor.rowcount > 0
-
-    # -- the personal links of the people rated ------------------------------------------------
-
-    def set_leader_keys(self, round_id: str, keys: Sequence[tuple[str, bytes]]) -> None:
-        """Replace the round's ``(subject, key_sha256)`` pairs in one transaction."""
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM leader_keys WHERE round_id=?", (round_id,))
-            conn.executemany(
-                "INSERT INTO leader_keys(round_id, subject, key_sha256) VALUES(?, ?, ?)",
-                [(round_id, subject, digest) for subject, digest in keys],
-            )
-
-    def leader_keys(self, round_id: str) -> list[tuple[str, bytes]]:
-        rows = self.read(
-            "SELECT subject, key_sha256 FROM leader_keys WHERE round_id=? ORDER BY subject",
-            (round_id,),
-        )
-        return [(str(r[0]), bytes(r[1])) for r in rows]
-
-    # -- remediation plans -------------------------------------------------------------------
-
-    def plan_row(self, round_id: str, subject: str) -> PlanRow | None:
-        rows = self.read(
-            "SELECT subject, state, version, items, remarks, signed, progress FROM plans "
-            "WHERE round_id=? AND subject=?",
-            (round_id, subject),
-        )
-        return _plan_row(rows[0]) if rows else None
-
-    def plan_rows(self, round_id: str) -> list[PlanRow]:
-        rows = self.read(
-            "SELECT subject, state, version, items, remarks, signed, progress FROM plans "
-            "WHERE round_id=? ORDER BY subject",
-            (round_id,),
-        )
-        return [_plan_row(r) for r in rows]
-
-    def put_plan_row(self, round_id: str, row: PlanRow, *, expect: str | None) -> None:
-        """Write ``row``; ``expect`` is the state the stored row must still be in (None: no
-        row yet), so that two reviewers (or a reviewer and the person rated) acting at once
-        cannot both win: the loser gets ``409 plan_changed``."""
-        with self.transaction() as conn:
-            found = conn.execute(
-                "SELECT state FROM plans WHERE round_id=? AND subject=?", (round_id, row.subject)
-            ).fetchone()
-            if (None if found is None else str(found[0])) != expect:
-                raise Conflict("the plan changed meanwhile; load it again", code="plan_changed")
-            conn.execute(
-                "INSERT INTO plans(round_id, subject, state, version, items, remarks, signed, "
-                "progress) VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(round_id, subject) DO "
-                "UPDATE SET state=excluded.state, version=excluded.version, "
-                "items=excluded.items, remarks=excluded.remarks, signed=excluded.signed, "
-                "progress=excluded.progress",
-                (round_id, row.subject, row.state, row.version, row.items, row.remarks,
-                 row.signed, row.progress),
-            )  # fmt: skip
-
-    def round_store(self, round_id: str) -> SqliteRoundStore:
-        if not self.read("SELECT 1 FROM rounds WHERE round_id=?", (round_id,)):
-            raise NotFound(f"there is no round {round_id!r}", code="unknown_round")
-        return SqliteRoundStore(self, round_id)
 
 
 @dataclass(frozen=True)
@@ -496,10 +573,11 @@ NamedTable = Literal["documents", "secrets"]
 """The two tables of named blobs; the only table names put into SQL text."""
 
 
-class SqliteRoundStore:
-    """The :class:`~anonballot.storage.RoundStore` of one round in a :class:`Database`."""
+class SqlRoundStore:
+    """The :class:`~anonballot.storage.RoundStore` of one round in a :class:`SqlDatabase`
+    (SQLite's :class:`Database` or PostgreSQL's :class:`~server.store_pg.PgDatabase`)."""
 
-    def __init__(self, database: Database, round_id: str) -> None:
+    def __init__(self, database: SqlDatabase, round_id: str) -> None:
         self.database = database
         self.round_id = round_id
 
@@ -510,6 +588,15 @@ class SqliteRoundStore:
     def atomic(self) -> contextlib.AbstractContextManager[object]:
         """Several writes that take effect together (one transaction)."""
         return self.database.transaction()
+
+    @contextmanager
+    def locked(self, purpose: Purpose) -> Iterator[None]:
+        """One transaction holding the round's lock for ``purpose``
+        (:meth:`SqlDatabase.lock_round`): the reads in it see every write committed before
+        by any instance on the database."""
+        with self.database.transaction() as conn:
+            self.database.lock_round(conn, self.round_id, purpose)
+            yield
 
     def get_state(self) -> str:
         row = self._one("SELECT state FROM rounds WHERE round_id=?")
@@ -556,11 +643,13 @@ class SqliteRoundStore:
     def add_invitations(self, entries: list[tuple[bytes, str]]) -> None:
         try:
             with self.database.transaction() as conn:
+                # in the order of the hashes, not of the roster: a table that keeps rows in
+                # the order they came (PostgreSQL's) then says nothing of who is which code
                 conn.executemany(
                     "INSERT INTO invitations(round_id, code_hash, ward) VALUES(?, ?, ?)",
-                    [(self.round_id, h, w) for h, w in entries],
+                    [(self.round_id, h, w) for h, w in sorted(entries)],
                 )
-        except sqlite3.IntegrityError as exc:
+        except self.database.integrity_errors as exc:
             raise Conflict("an invitation code appears twice", code="duplicate_code") from exc
 
     def invitation_ward(self, code_hash: bytes) -> str | None:
@@ -591,7 +680,7 @@ class SqliteRoundStore:
                     (self.round_id, code_hash, issuance.ward, issuance.pseudonym,
                      issuance.blinded, issuance.blind_sig),
                 )  # fmt: skip
-        except sqlite3.IntegrityError as exc:
+        except self.database.integrity_errors as exc:
             raise Conflict("this invitation code was already served", code="code_used") from exc
 
     def add_issuances(self, entries: list[tuple[bytes, Issuance]]) -> list[Issuance]:
@@ -600,21 +689,23 @@ class SqliteRoundStore:
         out: list[Issuance] = []
         with self.database.transaction() as conn:
             for code_hash, issuance in entries:
+                # ON CONFLICT DO NOTHING, not a unique violation: the code served meanwhile
+                # by another instance (which this waits for) must not fail the whole group
+                inserted = conn.execute(
+                    "INSERT INTO issuances(round_id, code_hash, ward, pseudonym, blinded, "
+                    "blind_sig) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (self.round_id, code_hash, issuance.ward, issuance.pseudonym,
+                     issuance.blinded, issuance.blind_sig),
+                ).rowcount  # fmt: skip
+                if inserted:
+                    out.append(issuance)
+                    continue
                 row = conn.execute(
                     "SELECT ward, pseudonym, blinded, blind_sig FROM issuances "
                     "WHERE round_id=? AND code_hash=?",
                     (self.round_id, code_hash),
                 ).fetchone()
-                if row is not None:
-                    out.append(_issuance(row))
-                    continue
-                conn.execute(
-                    "INSERT INTO issuances(round_id, code_hash, ward, pseudonym, blinded, "
-                    "blind_sig) VALUES(?, ?, ?, ?, ?, ?)",
-                    (self.round_id, code_hash, issuance.ward, issuance.pseudonym,
-                     issuance.blinded, issuance.blind_sig),
-                )  # fmt: skip
-                out.append(issuance)
+                out.append(_issuance(row))
         return out
 
     def issuances(self) -> Iterator[Issuance]:
@@ -627,7 +718,7 @@ class SqliteRoundStore:
 
     def forget_issuance_answers(self) -> None:
         """Empty the blinded messages and their answers (kept only for retries while
-        issuance is open), then :meth:`Database.rewrite` the file, once."""
+        issuance is open), then :meth:`SqlDatabase.rewrite_issuances`, once."""
         with self.database.transaction() as conn:
             forgotten = conn.execute(
                 "UPDATE issuances SET blinded=NULL, blind_sig=NULL "
@@ -635,7 +726,7 @@ class SqliteRoundStore:
                 (self.round_id,),
             ).rowcount
         if forgotten:
-            self.database.rewrite()
+            self.database.rewrite_issuances()
 
     def leaf_count(self) -> int:
         row = self._one("SELECT coalesce(max(idx), -1) + 1 FROM leaves WHERE round_id=?")
@@ -657,6 +748,17 @@ class SqliteRoundStore:
         row = self._one("SELECT idx FROM leaves WHERE round_id=? AND voter_key=?", voter_key)
         return None if row is None else int(row[0])
 
+    def spent_indices(self, voter_keys: Sequence[bytes]) -> dict[bytes, int]:
+        """The index of each of ``voter_keys`` already spent, in a few queries."""
+        out: dict[bytes, int] = {}
+        for lo in range(0, len(voter_keys), 500):
+            chunk = voter_keys[lo : lo + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT voter_key, idx FROM leaves WHERE round_id=? AND voter_key IN ({marks})"  # noqa: S608 (placeholders only)
+            rows = self.database.read(sql, (self.round_id, *chunk))
+            out.update((bytes(r[0]), int(r[1])) for r in rows)
+        return out
+
     def append_leaf(self, leaf: bytes, voter_key: bytes, checkpoint: str) -> int:
         return self.append_leaves([(leaf, voter_key)], checkpoint)
 
@@ -664,6 +766,7 @@ class SqliteRoundStore:
         """Append leaves and the checkpoint covering them in one transaction; first index."""
         try:
             with self.database.transaction() as conn:
+                self.database.lock_round(conn, self.round_id, "append")
                 row = conn.execute(
                     "SELECT coalesce(max(idx), -1) + 1 FROM leaves WHERE round_id=?",
                     (self.round_id,),
@@ -680,7 +783,7 @@ class SqliteRoundStore:
                     "INSERT INTO checkpoints(round_id, size, note) VALUES(?, ?, ?)",
                     (self.round_id, first + len(entries), checkpoint),
                 )
-        except sqlite3.IntegrityError as exc:
+        except self.database.integrity_errors as exc:
             raise Conflict("this token was already spent", code="token_spent") from exc
         return first
 
@@ -709,7 +812,8 @@ class SqliteRoundStore:
     def put_checkpoint(self, size: int, checkpoint: str) -> None:
         with self.database.transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO checkpoints(round_id, size, note) VALUES(?, ?, ?)",
+                "INSERT INTO checkpoints(round_id, size, note) VALUES(?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (self.round_id, size, checkpoint),
             )
 
@@ -719,3 +823,7 @@ class SqliteRoundStore:
                 "UPDATE checkpoints SET note=? WHERE round_id=? AND size=?",
                 (checkpoint, self.round_id, size),
             )
+
+
+SqliteRoundStore = SqlRoundStore
+"""The name this class had when SQLite was the only back end."""

@@ -93,6 +93,7 @@ def demo_office(
     windows: tuple[Window, Window] | None = None,
     witnesses: WitnessPolicy | None = None,
     booth: bool = False,
+    database: str | None = None,
 ) -> Office:
     """A data directory with a small demo round, ready to serve.
 
@@ -100,8 +101,9 @@ def demo_office(
     round's default): most tests read them without an access token. ``windows`` (issuance,
     voting) replace the demo's one window open now (a two-phase round, say). ``witnesses``
     is the round's witness policy (``M.witnesses``); with ``booth``, the round opens with the
-    booth's files pinned (``M.booth``), as the admin API's open does."""
-    service = Service(data, key_bits=2048)
+    booth's files pinned (``M.booth``), as the admin API's open does. ``database``: a
+    PostgreSQL URL to keep the state in (``--database``), instead of SQLite in ``data``."""
+    service = Service(data, key_bits=2048, database=database)
     try:
         token = service.new_admin_token()
         token_file = data / "admin.token"
@@ -167,13 +169,16 @@ def server_thread(
 
 @contextlib.contextmanager
 def server_process(
-    data: Path, port: int | None = None
+    data: Path, port: int | None = None, *, database: str | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``anonballot serve`` as a separate process (so a test can kill -9 it)."""
+    """``anonballot serve`` as a separate process (so a test can kill -9 it); with
+    ``database``, on that PostgreSQL database (``--database``)."""
     port = port or free_port()
     log = (data.parent / f"{data.name}.server.log").open("ab")  # the server's stderr
+    extra = ["--database", database] if database else []
     proc = subprocess.Popen(  # noqa: S603 (our own entry point, fixed arguments)
-        [sys.executable, "-m", "anonballot.cli", "serve", "--data", str(data), "--port", str(port)],
+        [sys.executable, "-m", "anonballot.cli", "serve", "--data", str(data), "--port", str(port),
+         *extra],
         stdout=subprocess.DEVNULL,
         stderr=log,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -12,12 +12,13 @@ import dataclasses
 import datetime as dt
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import _hypothesis  # noqa: F401  (registers and loads the Hypothesis profiles)
 import pytest
+from _postgres import PgCluster
 
 from anonballot.codes import generate_code
 from anonballot.engine import Round
@@ -219,3 +220,29 @@ def all_answers(manifest: Manifest, ward: str, level: str) -> dict[str, Any]:
         s.id: {"ratings": {c.id: level for c in manifest.questionnaire.criteria}, "comments": {}}
         for s in manifest.subjects_of(ward)
     }
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for this test process (tests/_postgres.py)."""
+    cluster = PgCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    """A fresh, empty PostgreSQL schema of the test cluster, as a ``--database`` URL."""
+    return pg_cluster.fresh_url()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """Each back end in turn: None (SQLite in the data directory) or a PostgreSQL URL (a
+    test of the whole suite, not of the fast subset: its cluster takes a second to start)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -275,18 +275,19 @@ def test_the_server_benchmark_runs(tmp_path: Path) -> None:
 
 
 def test_a_group_of_issuances_is_one_commit_with_one_answer_per_code(
-    make_round: RoundFactory, tmp_path: Path
+    make_round: RoundFactory, tmp_path: Path, database: str | None
 ) -> None:
-    """Round.commit_issuances, on the memory store and on SQLite: duplicates in one group get
-    the first one's answer (or code_used), errors pass through, a closed round refuses all."""
+    """Round.commit_issuances, on the memory store and on each SQL back end: duplicates in
+    one group get the first one's answer (or code_used), errors pass through, a closed round
+    refuses all."""
     from anonballot.engine import Round
     from anonballot.errors import Conflict, InputError, StateError
-    from anonballot.server.store import Database
+    from anonballot.server.service import open_database
 
     demo = make_round(voters=2)
-    database = Database(tmp_path / "db.sqlite")
+    db = open_database(tmp_path, database)
     try:
-        sqlite = database.add_round("r")
+        sqlite = db.add_round("r")
         for name in demo.store.document_names(""):
             data = demo.store.get_document(name)
             assert data is not None
@@ -325,7 +326,7 @@ def test_a_group_of_issuances_is_one_commit_with_one_answer_per_code(
             closed = engine.commit_issuances([(a, sig_x)])
             assert isinstance(closed[0], StateError)
     finally:
-        database.close()
+        db.close()
 
 
 def participant_of(demo: DemoRound, ward: str) -> Participant:

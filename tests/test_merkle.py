@@ -480,3 +480,18 @@ def test_hash_counts_are_logarithmic(monkeypatch: pytest.MonkeyPatch) -> None:
             method(*args)
             counts.append(calls)
         assert max(counts) <= bound
+
+
+@given(st.integers(min_value=0, max_value=70), st.integers(min_value=0, max_value=70))
+def test_a_truncated_tree_is_the_tree_of_its_first_leaves(size: int, extra: int) -> None:
+    """What a failed write appended is dropped whole: every level is the shorter tree's."""
+    hashes = [leaf_hash(bytes([i % 256, i // 256])) for i in range(size + extra)]
+    tree = MerkleTree(hashes)
+    tree.truncate(size)
+    fresh = MerkleTree(hashes[:size])
+    assert tree.size == size
+    assert tree.root() == fresh.root()
+    assert tree._levels == fresh._levels
+    tree.append(hashes[-1] if hashes else leaf_hash(b""))
+    fresh.append(hashes[-1] if hashes else leaf_hash(b""))
+    assert tree.root() == fresh.root()

@@ -22,6 +22,7 @@ from anonballot.receipt import Receipt
 from anonballot.server.app import create_app
 from anonballot.server.errors import AuthError, TooLarge, http_status
 from anonballot.server.service import Service
+from anonballot.server.store import Database
 from anonballot.testing import demo_config, random_answers
 from anonballot.trustee import TrusteeKey
 
@@ -44,8 +45,9 @@ class Office:
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[Office]:
-    service = Service(tmp_path / "data", key_bits=2048)
+def office(tmp_path: Path, database: str | None) -> Iterator[Office]:
+    """The API's office on each back end (SQLite, PostgreSQL)."""
+    service = Service(tmp_path / "data", key_bits=2048, database=database)
     token = service.new_admin_token()
     config, trustees = demo_config(
         wards=2, threshold=2, round_id="test-round", results_access="public"
@@ -223,7 +225,9 @@ def test_the_service_clock_decides_the_windows(office: Office) -> None:
     """A service whose clock is past the round's windows refuses tokens and ballots."""
     config = office.service.round(office.round_id).config
     late = parse_time(config.voting.closes) + dt.timedelta(days=1)
-    later = Service(office.service.data_dir, key_bits=2048, clock=lambda: late)
+    later = Service(
+        office.service.data_dir, key_bits=2048, clock=lambda: late, database=office.service.database
+    )
     try:
         with TestClient(create_app(later)) as c:
             code, ward = office.codes[0]
@@ -382,6 +386,7 @@ def test_trailing_slash_is_not_redirected_to_the_host_asked_for(office: Office) 
         _assert_security_headers(r)
 
 
+@pytest.mark.parametrize("database", [None])  # SQLite's own full disk, made on purpose
 def test_full_disk_is_503_storage_full_and_loses_nothing(
     office: Office, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -399,6 +404,7 @@ def test_full_disk_is_503_storage_full_and_loses_nothing(
     leaf = p.make_leaf(answers)
     # SQLite's own "database or disk is full": the database may not grow by a page, and a
     # filler takes the free pages it has
+    assert isinstance(office.service.db, Database)  # not PostgreSQL's
     conn = office.service.db.conn
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count={pages + 16}")

@@ -1,14 +1,15 @@
-"""The SQLite store: the engine's multi-write steps are atomic (one transaction)."""
+"""The SQL stores (SQLite and PostgreSQL, each test on both): the engine's multi-write steps
+are atomic (one transaction)."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from anonballot.engine import Round
-from anonballot.server.store import Database, SqliteRoundStore
+from anonballot.server.service import open_database
+from anonballot.server.store import SqlRoundStore
 from anonballot.signing import SigningKey
 from anonballot.testing import demo_config
 from anonballot.tokens import IssuerKey
@@ -18,7 +19,7 @@ class Crash(Exception):
     """Stands for the process dying in the middle of a step."""
 
 
-class CrashingStore(SqliteRoundStore):
+class CrashingStore(SqlRoundStore):
     crash_on: str | None = None
 
     def put_document(self, name: str, data: bytes) -> None:
@@ -28,11 +29,11 @@ class CrashingStore(SqliteRoundStore):
 
 
 def test_a_crash_inside_close_leaves_the_round_open_and_unpublished(
-    tmp_path: Path, issuer_pool: tuple[IssuerKey, ...]
+    tmp_path: Path, issuer_pool: tuple[IssuerKey, ...], database: str | None
 ) -> None:
-    database = Database(tmp_path / "anonballot.db")
-    database.add_round("r")
-    store = CrashingStore(database, "r")
+    db = open_database(tmp_path, database)
+    db.add_round("r")
+    store = CrashingStore(db, "r")
     config, _ = demo_config(wards=1, round_id="r")
     engine = Round.create(
         store, config, organizer=SigningKey.generate(), issuer_keys={"bo-de": issuer_pool[0]}
@@ -41,18 +42,20 @@ def test_a_crash_inside_close_leaves_the_round_open_and_unpublished(
     store.crash_on = "close"  # after the ledger and the final checkpoint were written
     with pytest.raises(Crash):
         engine.close()
-    fresh = SqliteRoundStore(database, "r")
+    fresh = SqlRoundStore(db, "r")
     assert fresh.get_state() == "open"
     assert fresh.get_document("issuance") is None  # rolled back with the rest
     assert fresh.get_document("close") is None
     store.crash_on = None
     Round(fresh).close()
     assert fresh.get_state() == "closed"
-    database.close()
+    db.close()
 
 
-def test_the_roster_keeps_its_order_and_a_replace_is_all_or_nothing(tmp_path: Path) -> None:
-    db = Database(tmp_path / "roster.db")
+def test_the_roster_keeps_its_order_and_a_replace_is_all_or_nothing(
+    tmp_path: Path, database: str | None
+) -> None:
+    db = open_database(tmp_path, database)
     try:
         db.add_roster([("a", "Nguyễn Văn A", "tổ 1"), ("b", "Trần Thị B", "")])
         db.add_roster([("a", "Lê C", "")])
@@ -62,7 +65,7 @@ def test_the_roster_keeps_its_order_and_a_replace_is_all_or_nothing(tmp_path: Pa
             ("a", "Lê C", ""),
         ]
         # a row that breaks the schema (NULL name): the old roster stays whole
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(db.integrity_errors):
             db.add_roster([("c", "D", ""), ("c", None, "")], replace=True)  # type: ignore[list-item]
         assert len(db.roster()) == 3
         db.add_roster([("c", "D", "")], replace=True)

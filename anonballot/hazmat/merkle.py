@@ -110,6 +110,14 @@ class MerkleTree:
             height += 1
         return index
 
+    def truncate(self, size: int) -> None:
+        """Drop every leaf from index ``size`` on (what a failed write had appended)."""
+        self._check_size(size)
+        for height, level in enumerate(self._levels):
+            del level[size >> height :]
+        while len(self._levels) > 1 and not self._levels[-1]:
+            self._levels.pop()
+
     def leaf_hash_at(self, index: int) -> bytes:
         """The leaf hash at ``index``."""
         if not _is_count(index) or index >= self.size:

@@ -1,0 +1,169 @@
+"""Several server instances on one PostgreSQL database (``anonballot serve --database``).
+
+Two engines, or two ``anonballot serve`` processes, share one round: each token is issued
+once and each token counts once whichever instance a request reaches, the board has one
+writer at a time and its checkpoints never fork, any instance answers for any round, and a
+``kill -9`` of one instance in a burst of casts on both loses nothing acknowledged.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+from _live import demo_office, server_process
+from independent.tiles_reader import http_fetcher, log_parameters, read_log
+from independent.verifier import failed_checks, verify_record
+from test_durability import base, burst, check_board, check_receipt_kept, finish_and_audit
+
+from anonballot.codes import normalize_code
+from anonballot.encoding import b64u_decode, b64u_encode
+from anonballot.errors import AnonBallotError
+from anonballot.hazmat.merkle import MerkleTree, leaf_hash
+from anonballot.participant import Participant
+from anonballot.receipt import Receipt
+from anonballot.server.service import Service
+from anonballot.testing import random_answers
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_engines_on_one_database_take_turns_on_the_board(tmp_path: Path, pg_url: str) -> None:
+    """Casts committed at once through two services (two instances' engines) on one
+    database: one board, every checkpoint a prefix of the next, no token counted twice."""
+    office = demo_office(tmp_path / "data", voters=20, database=pg_url)
+    one = Service(tmp_path / "one", key_bits=2048, database=pg_url)
+    two = Service(tmp_path / "two", key_bits=2048, database=pg_url)
+    try:
+        engines = [one.round(office.round_id), two.round(office.round_id)]
+        manifest = engines[0].signed_manifest()
+        people = []
+        for i, (code, ward) in enumerate(office.codes):
+            p = Participant(manifest, ward)
+            p.finish_token(engines[i % 2].issue(normalize_code(code), p.request_token()))
+            people.append(p)
+        # the same code at the other instance: the same answer for the same request only
+        p = people[0]
+        assert p.request is not None
+        again = engines[1].issue(normalize_code(office.codes[0][0]), p.request.blinded)
+        assert p.request.finalize(again).msg == p.token.msg  # type: ignore[union-attr]
+        with pytest.raises(AnonBallotError, match="another request"):
+            engines[1].issue(
+                normalize_code(office.codes[0][0]), Participant(manifest, "bo-de").request_token()
+            )
+        leaves = [p.make_leaf(random_answers(p.manifest, p.ward, random.Random(i)))
+                  for i, p in enumerate(people)]  # fmt: skip
+        receipts: dict[int, Receipt] = {}
+        errors: list[BaseException] = []
+
+        def cast(engine_index: int, indexes: Sequence[int]) -> None:
+            try:
+                for lo in range(0, len(indexes), 3):  # groups of three, as a batcher does
+                    group = [leaves[i] for i in indexes[lo : lo + 3]]
+                    answers = engines[engine_index].cast_many(group)
+                    for i, answer in zip(indexes[lo : lo + 3], answers, strict=True):
+                        assert isinstance(answer, Receipt), answer
+                        receipts[i] = answer
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=cast, args=(k, range(k, len(leaves), 2))) for k in (0, 1)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        # a token spent through one instance is refused at the other, unless it is the very
+        # same leaf (then the same receipt)
+        again_receipt = engines[1].cast(leaves[0])
+        assert again_receipt.to_json() == receipts[0].to_json()
+        board = [bytes(x) for x in engines[0].store.leaves(0, engines[0].store.leaf_count())]
+        assert sorted(board) == sorted(leaves)  # each once
+        tree = MerkleTree(leaf_hash(leaf) for leaf in board)
+        m = engines[0].manifest
+        for i, receipt in receipts.items():
+            checkpoint = receipt.verify(m, leaves[i])  # its proof against its checkpoint
+            assert board[receipt.leaf_index] == leaves[i]
+            assert checkpoint.root == tree.root(checkpoint.size)  # a prefix: no fork
+        total = engines[1].turnout()["total"]
+        assert isinstance(total, dict)
+        assert total["cast"] == len(leaves)
+    finally:
+        one.close()
+        two.close()
+
+
+def test_kill_9_of_one_of_two_instances_loses_nothing_acknowledged(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The issue's check: two ``anonballot serve`` on one PostgreSQL, a client alternating
+    between them, one killed with ``kill -9`` in a burst of casts; after its restart every
+    acknowledged ballot is counted, and the record passes the audit and the independent
+    verifier."""
+    office = demo_office(tmp_path / "data", voters=40, database=pg_url)
+    data = office.data
+    with (
+        server_process(data, database=pg_url) as (url_a, proc_a),
+        server_process(data, database=pg_url) as (url_b, _),
+        httpx.Client(base_url=url_a) as a,
+        httpx.Client(base_url=url_b) as b,
+    ):
+        manifest = b.get(f"{base(office)}/manifest").json()  # B never saw the round made
+        people = []
+        for i, (code, ward) in enumerate(office.codes):
+            p = Participant(manifest, ward)
+            http = (a, b)[i % 2]
+            body = {"code": code, "blinded": b64u_encode(p.request_token())}
+            r = http.post(f"{base(office)}/tokens", json=body)
+            assert r.status_code == 200, r.text
+            p.finish_token(b64u_decode(r.json()["blind_sig"]))
+            p.make_leaf(random_answers(p.manifest, ward, random.Random(i)))
+            people.append(p)
+        ballots = f"{base(office)}/ballots"
+
+        def send(i: int, leaf: bytes) -> object:
+            # even requests to A, odd to B: A's die with it, B's go on
+            def request(http: httpx.Client) -> httpx.Response:
+                with httpx.Client(base_url=(url_a, url_b)[i % 2], timeout=10) as own:
+                    return own.post(ballots, content=leaf)
+
+            return request
+
+        sends = [send(i, p.leaf) for i, p in enumerate(people)]  # type: ignore[arg-type]
+        acked = burst(url_a, sends, kill_after=20, kill=proc_a.kill)  # type: ignore[arg-type]
+        proc_a.wait()
+        # B answers on its own meanwhile, for every round and every read
+        latest = check_board(b, office, people[0])
+        assert latest.size >= len(acked)
+    with (
+        server_process(data, database=pg_url) as (url_a, _),
+        server_process(data, database=pg_url) as (url_b, _),
+        httpx.Client(base_url=url_a) as a,
+        httpx.Client(base_url=url_b) as b,
+    ):
+        for http in (a, b):
+            latest = check_board(http, office, people[0])
+            for i, answer in acked.items():
+                check_receipt_kept(
+                    http, office, people[i], Receipt.from_json(answer.json()), latest
+                )
+        # the independent tiles reader takes each receipt from the other instance's log
+        m = people[0].manifest
+        log = log_parameters(b.get(f"{base(office)}/manifest").json()["manifest"])
+        fetch = http_fetcher(f"{url_b}/log/{office.round_id}/")
+        assert read_log(fetch, log.origin, log.public_key).checkpoint.size == latest.size
+        for i, p in enumerate(people):  # every ballot again, alternating: each once
+            assert p.leaf is not None
+            r = (a, b)[i % 2].post(ballots, content=p.leaf)
+            assert r.status_code == 200, r.text
+        assert check_board(a, office, people[0]).size == len(people)
+        results = finish_and_audit(b, office, m.mid, tmp_path)
+        record = tmp_path / "record.zip"
+        assert not failed_checks(verify_record(record))
+    assert results["district"]["ballots"] == len(people)
