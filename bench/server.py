@@ -7,6 +7,7 @@
     .venv/bin/python bench/server.py --clients 64 --casts 8000 --issuances 0
     .venv/bin/python bench/server.py --profile       # py-spy the server: raw stacks (--gil)
     .venv/bin/python bench/server.py --witnesses 3   # the round names 3 witness processes
+    .venv/bin/python bench/server.py --database auto --instances 2   # PostgreSQL, 2 servers
 
 Results and findings: bench/README.md, section "Server benchmark".
 
@@ -38,6 +39,12 @@ checkpoint to them while the casts arrive; during each level the driver samples 
 second the served checkpoint (``/log/<round>/checkpoint``) and each witness's latest
 cosigned size (read from its ``witness.db``), and after the load stops it times how long
 until the served checkpoint carries every witness's cosignature.
+
+With ``--database`` the state is in PostgreSQL (``auto``: a throwaway cluster started for
+the run, with fsync on, as a district's would be; or a ``postgresql://`` URL) and
+``--instances N`` starts N ``anonballot serve --database`` processes on it; the load
+generator's clients take the instances in turn (client ``i`` talks to instance ``i % N``),
+as a reverse proxy spreading connections would.
 
 The internal ``--load`` mode is what the load generator process runs. Everything is on the
 loopback interface only.
@@ -118,7 +125,13 @@ def http_request(path: str, body: bytes, content_type: str) -> bytes:
 
 
 def setup_office(
-    data: Path, *, wards: int, codes: int, key_bits: int, witnesses: WitnessPolicy | None = None
+    data: Path,
+    *,
+    wards: int,
+    codes: int,
+    key_bits: int,
+    witnesses: WitnessPolicy | None = None,
+    database: str | None = None,
 ) -> list[tuple[str, str]]:
     """A data directory with an open round and ``codes`` invitation codes; (code, ward)."""
     import dataclasses
@@ -129,7 +142,7 @@ def setup_office(
 
     if data.exists():
         shutil.rmtree(data)
-    service = Service(data, key_bits=key_bits)
+    service = Service(data, key_bits=key_bits, database=database)
     try:
         service.new_admin_token()
         config, _ = demo_config(wards=wards, round_id=ROUND_ID)
@@ -148,11 +161,13 @@ def setup_office(
     return [(inv.code, inv.ward) for inv in invitations]
 
 
-def round_secrets(data: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+def round_secrets(
+    data: Path, database: str | None = None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The signed manifest and the issuer keys' PEM of the bench round (read directly)."""
     from anonballot.server.service import Service
 
-    service = Service(data)
+    service = Service(data, database=database)
     try:
         engine = service.round(ROUND_ID)
         manifest = engine.signed_manifest()
@@ -219,10 +234,10 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
 
 
 def prepare(
-    data: Path, codes: list[tuple[str, str]], casts: int, workers: int
+    data: Path, codes: list[tuple[str, str]], casts: int, workers: int, database: str | None
 ) -> tuple[list[bytes], list[bytes]]:
     """Token request bodies for ``codes`` and ``casts`` leaves, built on ``workers`` cores."""
-    manifest, pems = round_secrets(data)
+    manifest, pems = round_secrets(data, database)
     ward_ids = sorted(pems)
     cast_wards = [ward_ids[i % len(ward_ids)] for i in range(casts)]
     with cf.ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(manifest, pems)) as ex:
@@ -246,8 +261,11 @@ SERVE = "import sys; from anonballot.cli.main import main; sys.exit(main())"
 register the ``serve`` command: there the module runs as ``__main__``)."""
 
 
-def start_server(data: Path, port: int, tiles: Path | None = None) -> subprocess.Popen[bytes]:
+def start_server(
+    data: Path, port: int, tiles: Path | None = None, database: str | None = None
+) -> subprocess.Popen[bytes]:
     extra = [] if tiles is None else ["--tiles-dir", str(tiles)]
+    extra += [] if database is None else ["--database", database]
     proc = subprocess.Popen(  # noqa: S603 (our own entry point, fixed arguments)
         [sys.executable, "-c", SERVE, "serve", "--data", str(data), "--host", HOST,
          "--port", str(port), *extra],
@@ -457,7 +475,9 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, body
 
 
-async def _load(port: int, requests: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
+async def _load(
+    ports: list[int], requests: list[bytes], clients: int, seconds: float
+) -> dict[str, Any]:
     latencies: list[float] = []
     starts: list[float] = []
     statuses: dict[int, int] = {}
@@ -465,7 +485,7 @@ async def _load(port: int, requests: list[bytes], clients: int, seconds: float) 
     next_index = 0
     deadline = time.monotonic() + seconds
 
-    async def client() -> None:
+    async def client(port: int) -> None:
         nonlocal next_index
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
@@ -488,7 +508,7 @@ async def _load(port: int, requests: list[bytes], clients: int, seconds: float) 
             writer.close()
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(ports[i % len(ports)]) for i in range(clients)))
     elapsed = time.perf_counter() - t0
     return {
         "latencies": latencies,
@@ -502,7 +522,8 @@ async def _load(port: int, requests: list[bytes], clients: int, seconds: float) 
 def run_load_process(args: argparse.Namespace) -> None:
     requests = read_items(Path(args.load))
     start = time.process_time()
-    result = asyncio.run(_load(args.port, requests, args.clients[0], args.seconds))
+    ports = [int(p) for p in str(args.port).split(",")]
+    result = asyncio.run(_load(ports, requests, args.clients[0], args.seconds))
     result["load_cpu"] = time.process_time() - start
     Path(args.result).write_text(json.dumps(result))
 
@@ -536,8 +557,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(
     kind: str,
-    server: subprocess.Popen[bytes],
-    port: int,
+    servers: list[subprocess.Popen[bytes]],
+    ports: list[int],
     requests: list[bytes],
     clients: int,
     seconds: float,
@@ -547,9 +568,10 @@ def measure(
     load_file, result_file = tmp / f"{kind}-{clients}.bin", tmp / f"{kind}-{clients}.json"
     write_items(load_file, requests)
     loadavg = os.getloadavg()[0]
-    cpu0 = cpu_seconds(server.pid)
+    cpu0 = sum(cpu_seconds(server.pid) for server in servers)
     load = subprocess.Popen(  # noqa: S603 (this script, fixed arguments)
-        [sys.executable, __file__, "--load", str(load_file), "--port", str(port),
+        [sys.executable, __file__, "--load", str(load_file),
+         "--port", ",".join(str(p) for p in ports),
          "--clients", str(clients), "--seconds", str(seconds), "--result", str(result_file)],
     )  # fmt: skip
     if watch is not None:
@@ -560,7 +582,7 @@ def measure(
                 load.wait(Watch.PERIOD)
     if load.wait(timeout=seconds + 120) != 0:
         raise RuntimeError(f"the load generator exited with {load.returncode}")
-    server_cpu = cpu_seconds(server.pid) - cpu0
+    server_cpu = sum(cpu_seconds(server.pid) for server in servers) - cpu0
     trailing = watch.settle() if watch is not None else 0.0
     result = json.loads(result_file.read_text())
     load_file.unlink()
@@ -614,7 +636,12 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     # the load generator process
     parser.add_argument("--load", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--database", default=None,
+        help="PostgreSQL instead of SQLite: 'auto' (a throwaway cluster, fsync on) or a URL",
+    )  # fmt: skip
+    parser.add_argument("--instances", type=int, default=1, help="servers on one --database")
+    parser.add_argument("--port", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load:
@@ -630,15 +657,46 @@ def main(argv: list[str] | None = None) -> int:
     data = args.out / "data"
     tmp = args.out / "tmp"
     tmp.mkdir(exist_ok=True)
-    t0 = time.perf_counter()
     n_codes = sum(issuances) + WARMUP
     witnesses, policy = make_witnesses(args.out, args.witnesses) if args.witnesses else (None, None)
+    cluster = None
+    database: str | None = args.database
+    if database == "auto":
+        from anonballot.testing.postgres import PgCluster
+
+        cluster = PgCluster(durable=True)
+        database = cluster.fresh_url()
+    if args.instances > 1 and database is None:
+        raise SystemExit("--instances: several servers need --database")
+    try:
+        return _run(
+            args, clients, issuances, casts, data, tmp, n_codes, witnesses, policy, database
+        )
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run(
+    args: argparse.Namespace,
+    clients: list[int],
+    issuances: list[int],
+    casts: list[int],
+    data: Path,
+    tmp: Path,
+    n_codes: int,
+    witnesses: Witnesses | None,
+    policy: WitnessPolicy | None,
+    database: str | None,
+) -> int:
+    t0 = time.perf_counter()
     codes = setup_office(
-        data, wards=args.wards, codes=n_codes, key_bits=args.key_bits, witnesses=policy
-    )
+        data, wards=args.wards, codes=n_codes, key_bits=args.key_bits, witnesses=policy,
+        database=database,
+    )  # fmt: skip
     _log(f"set up {len(codes)} invitation codes in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    bodies, leaves = prepare(data, codes, sum(casts) + WARMUP, os.cpu_count() or 1)
+    bodies, leaves = prepare(data, codes, sum(casts) + WARMUP, os.cpu_count() or 1, database)
     _log(
         f"prepared {len(bodies)} token requests and {len(leaves)} leaves "
         f"(tokens signed directly) in {time.perf_counter() - t0:.1f} s"
@@ -648,21 +706,23 @@ def main(argv: list[str] | None = None) -> int:
     token_requests = [http_request(tokens_path, b, "application/json") for b in bodies]
     cast_requests = [http_request(ballots_path, leaf, "application/json") for leaf in leaves]
 
-    port = free_port()
+    ports = [free_port() for _ in range(args.instances)]
+    port = ports[0]
     tiles = args.out / "tiles" if args.tiles else None
     if tiles is not None and tiles.exists():
         shutil.rmtree(tiles)
     if witnesses is not None:
-        start_witnesses(witnesses, round_secrets(data)[0], args.out)
-    server = start_server(data, port, tiles)
+        start_witnesses(witnesses, round_secrets(data, database)[0], args.out)
+    servers = [start_server(data, p, tiles, database) for p in ports]
+    server = servers[0]
     watch = None if witnesses is None else Watch(witnesses, port)
     profiler = None
     levels: list[Level] = []
     try:
         if watch is not None:
             _log(f"witnesses up; the empty board cosigned after {watch.settle():.2f} s")
-        measure("issuance", server, port, token_requests[:WARMUP], 4, 60, tmp)
-        measure("cast", server, port, cast_requests[:WARMUP], 4, 60, tmp)
+        measure("issuance", servers, ports, token_requests[:WARMUP], 4, 60, tmp)
+        measure("cast", servers, ports, cast_requests[:WARMUP], 4, 60, tmp)
         if args.profile:
             profiler = subprocess.Popen(  # noqa: S603
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
@@ -675,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         for n, count in zip(clients, issuances, strict=True):
             if count:
                 level = measure(
-                    "issuance", server, port, token_requests[pos_i : pos_i + count], n,
+                    "issuance", servers, ports, token_requests[pos_i : pos_i + count], n,
                     args.seconds, tmp,
                 )  # fmt: skip
                 levels.append(level)
@@ -684,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
         for n, count in zip(clients, casts, strict=True):
             if count:
                 level = measure(
-                    "cast", server, port, cast_requests[pos_c : pos_c + count], n,
+                    "cast", servers, ports, cast_requests[pos_c : pos_c + count], n,
                     args.seconds, tmp, watch,
                 )  # fmt: skip
                 levels.append(level)
@@ -694,11 +754,16 @@ def main(argv: list[str] | None = None) -> int:
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
-        stop_server(server)
+        for proc in servers:
+            stop_server(proc)
         for proc in witnesses.procs if witnesses is not None else []:
             stop_server(proc)
 
-    print(f"server benchmark: {args.key_bits}-bit issuer keys, {args.wards} wards, durability on")
+    store = "SQLite" if database is None else f"PostgreSQL, {args.instances} instance(s)"
+    print(
+        f"server benchmark: {args.key_bits}-bit issuer keys, {args.wards} wards, {store}, "
+        "durability on"
+    )
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     print(f"machine: {machine}, Python {platform.python_version()}")
     print("(the load generator runs on the same machine, in its own process)")

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 import _hypothesis  # noqa: F401  (registers and loads the Hypothesis profiles)
 import pytest
-from _postgres import PgCluster
 
 from anonballot.codes import generate_code
 from anonballot.engine import Round
@@ -28,6 +27,7 @@ from anonballot.receipt import Receipt
 from anonballot.signing import SigningKey
 from anonballot.storage import MemoryStore
 from anonballot.testing import DEMO_TRUSTEES, demo_config, random_answers
+from anonballot.testing.postgres import NoPostgres, PgCluster
 from anonballot.tokens import IssuerKey
 from anonballot.trustee import TrusteeKey
 from anonballot.witness import WitnessPolicy
@@ -224,8 +224,14 @@ def all_answers(manifest: Manifest, ward: str, level: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
-    """A throwaway PostgreSQL cluster for this test process (tests/_postgres.py)."""
-    cluster = PgCluster()
+    """A throwaway PostgreSQL cluster for this test process. Without PostgreSQL's binaries
+    the test is skipped, but fails under ``CI=true``: ``make test`` installs them."""
+    try:
+        cluster = PgCluster()
+    except NoPostgres as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
     try:
         yield cluster
     finally:

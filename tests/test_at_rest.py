@@ -222,3 +222,43 @@ def test_a_database_of_the_earlier_schema_keeps_its_rows(tmp_path: Path) -> None
         ("c", b"\2" * 32, "w", "q", None, None),
         ("r", b"\1" * 32, "w", "p", b"\1", b"\2"),
     ]
+
+
+@pytest.mark.slow
+def test_postgresql_keeps_no_order_of_issuance_after_it_ends(
+    make_round: RoundFactory, pg_url: str
+) -> None:
+    """The same promise on PostgreSQL, whose tables keep rows in the order they came and
+    mark each with the id of the transaction that wrote it (``xmin``, a sequence shared with
+    the casts): after the close, the issuances lie in the order of their hashes, all written
+    by one transaction, without their blinded messages; the invitations in hash order too."""
+    import psycopg
+
+    from anonballot.server.store_pg import PgDatabase
+
+    database = PgDatabase(pg_url)
+    try:
+        store = database.add_round(ROUND)
+        demo = make_round(wards=1, voters=VOTERS, store=cast(MemoryStore, store), seed=7)
+        ward = demo.roster[0][1]
+        for i in range(VOTERS):  # token then ballot, one by one: each its own transactions
+            p = demo.participant(i)
+            demo.engine.cast(p.make_leaf(all_answers(demo.manifest, ward, "kha")))
+        with psycopg.connect(pg_url) as conn:
+            before = conn.execute("SELECT DISTINCT xmin::text FROM issuances").fetchall()
+        assert len(before) == VOTERS  # what the rewrite must undo
+        demo.engine.close()
+        with psycopg.connect(pg_url) as conn:
+            for table in ("issuances", "invitations"):
+                rows = conn.execute(f"SELECT code_hash, xmin::text FROM {table} ORDER BY ctid")  # noqa: S608 (ours)
+                hashes, xmins = zip(*((bytes(h), x) for h, x in rows), strict=True)
+                assert list(hashes) == sorted(hashes), table
+                assert len(set(xmins)) == 1, table
+            blinded = conn.execute("SELECT count(*) FROM issuances WHERE blinded IS NOT NULL")
+            assert blinded.fetchone() == (0,)
+            dead = conn.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname='issuances'"
+            ).fetchone()
+            assert dead is None or dead[0] == 0
+    finally:
+        database.close()

@@ -331,3 +331,26 @@ def test_a_group_of_issuances_is_one_commit_with_one_answer_per_code(
 
 def participant_of(demo: DemoRound, ward: str) -> Participant:
     return Participant(demo.signed, ward)
+
+
+@pytest.mark.slow
+def test_the_server_benchmark_runs_two_instances_on_postgresql(
+    tmp_path: Path, pg_cluster: object
+) -> None:
+    """bench/server.py --database auto --instances 2: its own cluster, two servers, both
+    taking casts (each client talks to one of them), every answer a 200."""
+    import re
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "server.py"
+    result = subprocess.run(  # noqa: S603 (our own script, with the test's interpreter)
+        [sys.executable, str(bench), "--out", str(tmp_path / "out"), "--key-bits", "2048",
+         "--wards", "1", "--clients", "4", "--issuances", "12", "--casts", "40",
+         "--seconds", "20", "--database", "auto", "--instances", "2"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PostgreSQL, 2 instance(s)" in result.stdout
+    rows = re.findall(r"^(issuance|cast)\s+(\d+)\s+(\d+)\s", result.stdout, re.MULTILINE)
+    assert [(kind, int(ops)) for kind, _, ops in rows] == [("issuance", 12), ("cast", 40)]

@@ -1,9 +1,9 @@
-"""A throwaway PostgreSQL cluster for the tests: Debian's ``postgresql`` binaries, run as a
-non-root user in a temporary folder, on a free loopback port; started once per test process
-and removed at its end. Each test gets a schema of its own (:meth:`PgCluster.fresh_url`).
+"""A throwaway PostgreSQL cluster for tests and benchmarks: Debian's ``postgresql``
+binaries, run as a non-root user in a temporary folder, on a free loopback port. Each user
+of it gets a schema of its own (:meth:`PgCluster.fresh_url`).
 
-Without the binaries the PostgreSQL tests are skipped, except under ``CI=true``, where they
-fail: ``make test`` installs them (the ``system-packages`` target).
+It is made for throwaway data: ``fsync`` is off (see :class:`PgCluster`). A district's own
+database is set up as docs/operations.md says.
 """
 
 from __future__ import annotations
@@ -13,15 +13,23 @@ import os
 import pwd
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-from _live import free_port
-
 USER = "anonballot"
+
+
+class NoPostgres(RuntimeError):
+    """PostgreSQL's binaries are not installed (``make system-packages`` installs them)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _binaries() -> Path | None:
@@ -35,13 +43,13 @@ def _binaries() -> Path | None:
 class PgCluster:
     """One cluster: ``initdb``, ``pg_ctl start`` and, at the end, ``stop`` and removal."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: fsync as a real database does (a benchmark of durable commits);
+        otherwise commits wait for the log's write only (tests kill the server, not the
+        machine)."""
         bindir = _binaries()
         if bindir is None:
-            message = "PostgreSQL is not installed (make system-packages installs it)"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message)
+            raise NoPostgres("PostgreSQL is not installed (make system-packages installs it)")
         self.bindir = bindir
         self.folder = Path(tempfile.mkdtemp(prefix="anonballot-pg-"))
         self.data = self.folder / "data"
@@ -58,11 +66,8 @@ class PgCluster:
             f"-c port={self.port}",
             f"-c unix_socket_directories={self.folder}",
             "-c max_connections=200",
-            # a throwaway cluster on a shared test machine: commits wait for the log's
-            # write, not its fsync (what is tested is the server, killed; not the disk)
-            "-c fsync=off",
-            "-c full_page_writes=off",
             "-c track_commit_timestamp=off",
+            *([] if durable else ["-c fsync=off", "-c full_page_writes=off"]),
         ])  # fmt: skip
         self._run("pg_ctl", "-D", str(self.data), "-o", options,
                   "-l", str(self.folder / "log"), "-w", "-t", "60", "start")  # fmt: skip
