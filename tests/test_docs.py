@@ -83,6 +83,7 @@ from anonballot.server.service import Service
 from anonballot.signing import SigningKey
 from anonballot.tally import WHITE_SPACE
 from anonballot.testing import DEMO_TRUSTEES, demo_config, random_answers
+from anonballot.testing.postgres import PgCluster
 from anonballot.trustee import TrusteeKey
 
 pytestmark = pytest.mark.slow
@@ -247,10 +248,11 @@ class DocSession:
 
     def __init__(
         self, cwd: Path, build_wheel: Callable[[], Path], clock: DocClock | None = None,
-        setup: DocSetup | None = None,
+        setup: DocSetup | None = None, postgres: Callable[[], PgCluster] | None = None,
     ) -> None:  # fmt: skip
         self.cwd = cwd
         self.build_wheel = build_wheel
+        self.postgres = postgres
         self.clock = clock or DocClock()
         self.setup = setup or DocSetup()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ANONBALLOT_")}
@@ -350,12 +352,19 @@ class DocSession:
             self.build_wheel()
         elif program == "sqlite3":
             self._sqlite3(args, line)
+        elif program in ("pg_dump", "pg_restore"):
+            self._postgres_tool(program, args, line)
         else:
             raise DocCommandError(f"`{line}` is not a command the documentation may show")
 
     def _export(self, name: str, value: str) -> None:
         if not name.startswith("ANONBALLOT_"):
             raise DocCommandError(f"`export {name}`: only ANONBALLOT_ variables are documented")
+        if name == "ANONBALLOT_DATABASE":  # the documented URL stands for the test cluster
+            if self.postgres is None or not value.startswith("postgresql://"):
+                raise DocCommandError(f"`export {name}={value}`: a postgresql:// URL expected")
+            self.env[name] = self.postgres().fresh_url()
+            return
         if cat := _CAT.fullmatch(value):
             self.env[name] = (self.cwd / cat.group(1)).read_text(encoding="utf-8").strip()
             return
@@ -417,6 +426,24 @@ class DocSession:
                 rows = list(csv.DictReader(f))
             self.codes[shown] = rows[len(self.codes)]["code"]
         return self.codes[shown]
+
+    def _postgres_tool(self, program: str, args: list[str], line: str) -> None:
+        """``pg_dump --format=custom --file F "$ANONBALLOT_DATABASE"`` and ``pg_restore
+        --list F``, with the test cluster's own binaries."""
+        dump = re.fullmatch(r"--format=custom --file \S+ \$ANONBALLOT_DATABASE", " ".join(args))
+        listing = len(args) == 2 and args[0] == "--list"
+        if not (dump if program == "pg_dump" else listing) or self.postgres is None:
+            raise DocCommandError(f"`{line}`: not a backup command the docs may show")
+        if program == "pg_dump":
+            args = [*args[:-1], self.env["ANONBALLOT_DATABASE"]]
+        result = subprocess.run(  # noqa: S603 (the argv comes from our own docs)
+            [str(self.postgres().bindir / program), *args],
+            cwd=self.cwd, capture_output=True, text=True, check=False, timeout=COMMAND_TIMEOUT,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise DocCommandError(f"`{line}`: {result.stdout}{result.stderr}")
+        if listing and "TABLE DATA" not in result.stdout:
+            raise DocCommandError(f"`{line}`: the dump holds no table data\n{result.stdout}")
 
     def _sqlite3(self, args: list[str], line: str) -> None:
         if len(args) != 2 or not (
@@ -742,8 +769,12 @@ def test_documented_commands_run(
         built: Path = request.getfixturevalue("wheel")
         return built
 
+    def postgres() -> PgCluster:
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        return cluster
+
     setup = DOC_SETUPS.get(doc.name)
-    with DocSession(tmp_path, build_wheel, doc_clock, setup) as session:
+    with DocSession(tmp_path, build_wheel, doc_clock, setup, postgres) as session:
         for step in doc_steps(doc.read_text(encoding="utf-8")):
             session.run(step)
 
