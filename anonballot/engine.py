@@ -605,16 +605,18 @@ class Round:
         # (protocol section 6.6), read without verifying the signature again.
         return note, int(note.split("\n", 2)[1])
 
+    def board_size(self) -> int:
+        """The number of leaves on the board as stored (by this or any other engine on the
+        store): what reads may ask for."""
+        return self.store.leaf_count()
+
     def tree(self, size: int) -> MerkleTree:
-        """The board's tree, holding at least ``size`` leaves (rebuilt from the store first
+        """The board's tree, holding at least ``size`` leaves (brought up to the store first
         if another engine on the same store appended them)."""
-        board = self.board
-        if board.size < size:
-            with self._lock:
-                board = self._sync_board()
-        if board.size < size:
-            raise StateError(f"the board has {board.size} leaves, not {size}", code="wrong_state")
-        return board.tree
+        tree = self._tree_of(size)
+        if tree.size < size:
+            raise StateError(f"the board has {tree.size} leaves, not {size}", code="wrong_state")
+        return tree
 
     def tile(self, tile: TilePath, size: int | None = None) -> bytes:
         """A C2SP tlog-tiles hash tile or entry bundle of the board of ``size`` leaves (by
@@ -646,10 +648,20 @@ class Round:
         return self.store.leaves(start, end)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        return self.board.tree.inclusion_proof(index, size)
+        return self._tree_of(size).inclusion_proof(index, size)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        return self.board.tree.consistency_proof(old, new)
+        return self._tree_of(new).consistency_proof(old, new)
+
+    def _tree_of(self, size: int) -> MerkleTree:
+        """The board's tree, brought up to the store first if it holds fewer than ``size``
+        leaves (another instance appended them); a size beyond the store's is the tree's
+        own error."""
+        board = self.board
+        if board.size < size:
+            with self._lock:
+                board = self._sync_board()
+        return board.tree
 
     # -- close, releases, tally -------------------------------------------------------------------
 
@@ -767,7 +779,7 @@ class Round:
             results = builder.results(
                 mid=self.mid,
                 tree_size=size,
-                root=self.board.tree.root(size),
+                root=self.tree(size).root(size),
                 trustees=[s.id for s in secrets],
                 issued=close.issued,
             )

@@ -325,7 +325,7 @@ class Api:
 
     async def leaves(self, request: Request) -> Response:
         engine = self.engine(request)
-        size = engine.board.size
+        size = await run_in_threadpool(engine.board_size)
         start, end = query_ints(
             request,
             ("start", "end"),
@@ -337,7 +337,7 @@ class Api:
 
     async def inclusion(self, request: Request) -> Response:
         engine = self.engine(request)
-        board = engine.board.size
+        board = await run_in_threadpool(engine.board_size)
         index, size = query_ints(
             request,
             ("index", "size"),
@@ -349,7 +349,7 @@ class Api:
 
     async def consistency(self, request: Request) -> Response:
         engine = self.engine(request)
-        board = engine.board.size
+        board = await run_in_threadpool(engine.board_size)
         old, new = query_ints(
             request,
             ("old", "new"),
@@ -357,7 +357,7 @@ class Api:
             f"old <= new <= {board} (the board's size)",
         )
         # every tree extends the empty one: the proof from size 0 is empty
-        proof = [] if old == 0 else engine.consistency_proof(old, new)
+        proof = [] if old == 0 else await run_in_threadpool(engine.consistency_proof, old, new)
         return JSONResponse({"proof": [b64u_encode(p) for p in proof]})
 
     async def close(self, request: Request) -> Response:

@@ -19,6 +19,12 @@ A witness answers 409 with its own size when it holds another one than the serve
 witness whose size is larger than the board's, or that refuses the consistency proof, saw a
 different board: that is logged as an error (a split view, or a database restored from an
 old copy) and the witness is left alone until the next start.
+
+Several instances on one PostgreSQL database (``serve --database``) each run a cosigner. An
+instance learns of the ballots the others append only from the database, so every
+:attr:`INTERVAL` its cosigner looks whether an open round's newest checkpoint is one it has
+not pushed, and pushes it: each instance serves a cosigned checkpoint within seconds, and
+keeps the cosignatures in its own memory as one instance does (docs/threat-model.md).
 """
 
 from __future__ import annotations
@@ -81,6 +87,8 @@ class Cosigner:
         self._idle = threading.Condition(self._lock)
         self._busy = False
         self._thread: threading.Thread | None = None
+        self._pushed: dict[str, int] = {}  # round -> the size this instance last pushed
+        self._swept = 0.0
 
     # -- the thread ------------------------------------------------------------------------
 
@@ -146,9 +154,28 @@ class Cosigner:
             with self._idle:
                 self._busy = False
                 self._idle.notify_all()
+            if self.service.shared and time.monotonic() - self._swept >= self.INTERVAL:
+                self._sweep()
+                continue
             if not taken:
-                self._wake.wait(min(waits, default=self.RETRY_MAX))
+                wait = min(waits, default=self.RETRY_MAX)
+                self._wake.wait(min(wait, self.INTERVAL) if self.service.shared else wait)
                 self._wake.clear()
+
+    def _sweep(self) -> None:
+        """Notify the open rounds whose newest checkpoint another instance signed."""
+        self._swept = time.monotonic()
+        try:
+            for round_id, state in self.service.round_ids():
+                if state != "open" or round_id in self._pending:
+                    continue
+                engine = self.service.round(round_id)
+                if engine.manifest.witnesses is None:
+                    continue
+                if engine.published()[1] != self._pushed.get(round_id):
+                    self.notify(round_id)
+        except Exception:  # the database away for a moment: looked at again next time
+            logger.warning("looking for checkpoints other instances signed", exc_info=True)
 
     # -- one push ------------------------------------------------------------------------
 
@@ -162,6 +189,7 @@ class Cosigner:
         if policy is None:
             return True
         note, size = engine.published()
+        self._pushed[round_id] = size
         have = {w.name for w in policy.cosigners(note)}
         lines = []
         for witness in policy.witnesses:

@@ -116,6 +116,11 @@ class Service:
     def close(self) -> None:
         self.db.close()
 
+    @property
+    def shared(self) -> bool:
+        """Whether other server instances may write the same database (PostgreSQL)."""
+        return self.database is not None
+
     # -- admin token and organizer key ---------------------------------------------------------
 
     def new_admin_token(self) -> str:

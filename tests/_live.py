@@ -154,12 +154,21 @@ def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
 
 @contextlib.contextmanager
 def server_thread(
-    data: Path, clock: Clock | None = None, *, tiles_dir: Path | None = None
+    data: Path,
+    clock: Clock | None = None,
+    *,
+    tiles_dir: Path | None = None,
+    database: str | None = None,
 ) -> Iterator[str]:
     """The server of a data directory in a thread of this process; yields the base URL.
     With ``clock``, the server's time is the test's to move; with ``tiles_dir``, it writes
-    the rounds' tiles there (``anonballot serve --tiles-dir``)."""
-    service = Service(data) if clock is None else Service(data, clock=clock)
+    the rounds' tiles there (``anonballot serve --tiles-dir``); with ``database``, on that
+    PostgreSQL database (``--database``)."""
+    service = (
+        Service(data, database=database)
+        if clock is None
+        else Service(data, clock=clock, database=database)
+    )
     try:
         with serve_app(create_app(service, tiles_dir=tiles_dir)) as url:
             yield url

@@ -167,3 +167,61 @@ def test_kill_9_of_one_of_two_instances_loses_nothing_acknowledged(
         record = tmp_path / "record.zip"
         assert not failed_checks(verify_record(record))
     assert results["district"]["ballots"] == len(people)
+
+
+def test_each_instance_serves_the_board_cosigned(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ballots cast through one instance only: the other, which signed none of its
+    checkpoints, still serves the newest one with every witness's cosignature within
+    seconds (its cosigner finds it in the database)."""
+    from contextlib import ExitStack
+
+    from _live import free_port, serve_app, server_thread
+    from test_cosigning_live import NAMES, cast, vouched_for
+
+    from anonballot.server.cosigner import Cosigner
+    from anonballot.server.witness import SqliteWitnessStore, create_witness_app
+    from anonballot.witness import PolicyWitness, WitnessKey, WitnessPolicy
+
+    monkeypatch.setattr(Cosigner, "INTERVAL", 0.2)
+    keys = [WitnessKey.generate(name) for name in NAMES]
+    ports = [free_port() for _ in keys]
+    policy = WitnessPolicy(
+        tuple(
+            PolicyWitness(k.verifier, f"http://127.0.0.1:{p}")
+            for k, p in zip(keys, ports, strict=True)
+        ),
+        2,
+    )
+    office = demo_office(tmp_path / "data", voters=2, witnesses=policy, database=pg_url)
+    service = Service(tmp_path / "one", database=pg_url)
+    try:
+        manifest = service.round(office.round_id).manifest
+    finally:
+        service.close()
+    with ExitStack() as stack:
+        for key, port in zip(keys, ports, strict=True):
+            store = SqliteWitnessStore(tmp_path / key.name)
+            stack.callback(store.close)
+            app = create_witness_app(key, {manifest.origin: manifest.log_key}, store)
+            stack.enter_context(serve_app(app, port))
+        url_a = stack.enter_context(server_thread(office.data, database=pg_url))
+        url_b = stack.enter_context(server_thread(tmp_path / "b", database=pg_url))
+        vouched_for(url_b, manifest, 0)  # B's one push of its own, when it starts
+        for i, (code, _) in enumerate(office.codes[:3]):
+            cast(url_a, office, code, i)
+        vouched_for(url_a, manifest, 3)
+        vouched_for(url_b, manifest, 3, timeout=4)  # well before B's cosigner would retry
+        # B answers every read of the board A wrote: leaves, proofs, tiles
+        api = f"{url_b}/api/rounds/{office.round_id}"
+        leaves = httpx.get(f"{api}/leaves", params={"start": 0, "end": 3})
+        assert leaves.status_code == 200
+        assert leaves.content.count(b"\n") == 3
+        for path, params in (
+            ("inclusion", {"index": 2, "size": 3}),
+            ("consistency", {"old": 1, "new": 3}),
+        ):
+            answer = httpx.get(f"{api}/proof/{path}", params=params)
+            assert answer.status_code == 200, answer.text
+        assert httpx.get(f"{url_b}/log/{office.round_id}/tile/entries/000.p/3").status_code == 200
