@@ -528,9 +528,7 @@ class Round:
     def turnout(self) -> dict[str, JSONValue]:
         """Per ward: eligible, tokens issued and ballots cast (counts only)."""
         manifest = self.manifest
-        issued: dict[str, int] = {}
-        for issuance in self.store.issuances():
-            issued[issuance.ward] = issued.get(issuance.ward, 0) + 1
+        issued = self.store.issuance_counts()
         with self._lock:
             self._sync_board()
             cast = dict(self._cast)

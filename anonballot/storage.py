@@ -91,6 +91,10 @@ class RoundStore(Protocol):
         earlier (for an earlier entry of the same code hash too)."""
         ...
 
+    def issuance_counts(self) -> dict[str, int]:
+        """Issuances per ward (a turnout's look-up: not every issuance read)."""
+        ...
+
     def issuances(self) -> Iterator[Issuance]:
         """Every issuance, in an order that says nothing of when it was served (by code hash:
         protocol section 5.3's ledger sorts them again)."""
@@ -218,6 +222,12 @@ class MemoryStore:
     def add_issuances(self, entries: list[tuple[bytes, Issuance]]) -> list[Issuance]:
         with self._lock:
             return [self._issuances.setdefault(h, issuance) for h, issuance in entries]
+
+    def issuance_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for issuance in list(self._issuances.values()):
+            counts[issuance.ward] = counts.get(issuance.ward, 0) + 1
+        return counts
 
     def issuances(self) -> Iterator[Issuance]:
         return iter([self._issuances[h] for h in sorted(self._issuances)])

@@ -18,7 +18,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-import psycopg.errors
+import psycopg
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -520,7 +520,8 @@ class Api:
         if not force and engine.state == "open":
             closes = parse_time(engine.manifest.voting.closes)
             if self.service.clock() < closes:
-                issued = await run_in_threadpool(lambda: sum(1 for _ in engine.store.issuances()))
+                counts = await run_in_threadpool(engine.store.issuance_counts)
+                issued = sum(counts.values())
                 waiting = max(0, issued - engine.store.leaf_count())
                 raise StateError(
                     f"the voting window closes at {engine.manifest.voting.closes}; {waiting} "
@@ -689,12 +690,18 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def storage_error(request: Request, exc: Exception) -> Response:
     """A write the disk refused: 503 ``storage_full``, one line in the log and no traceback
-    (the write was rolled back; the same request succeeds once there is room). Any other
-    storage or I/O error goes on to :func:`server_error`."""
-    if not is_storage_full(exc):
-        raise exc
-    logger.warning("a write was refused: the disk is full (%s)", exc)
-    return error(503, "storage_full", "the server's disk is full: the request was not carried out")
+    (the write was rolled back; the same request succeeds once there is room). A PostgreSQL
+    database out of reach: 503 ``storage_unavailable``, likewise. Any other storage or I/O
+    error goes on to :func:`server_error`."""
+    if is_storage_full(exc):
+        logger.warning("a write was refused: the disk is full (%s)", exc)
+        detail = "the server's disk is full: the request was not carried out"
+        return error(503, "storage_full", detail)
+    if isinstance(exc, psycopg.OperationalError):  # the connection, not the statement
+        logger.warning("the database cannot be reached: %s", str(exc).split("\n", 1)[0])
+        detail = "the server cannot reach its database: the request was not carried out"
+        return error(503, "storage_unavailable", detail)
+    raise exc
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -767,7 +774,7 @@ def create_app(service: Service, *, tiles_dir: str | Path | None = None) -> Star
         exception_handlers={
             HTTPException: http_error,
             sqlite3.OperationalError: storage_error,
-            psycopg.errors.DiskFull: storage_error,
+            psycopg.OperationalError: storage_error,  # DiskFull, a lost connection, PoolTimeout
             OSError: storage_error,
             500: server_error,
         },

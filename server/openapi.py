@@ -61,6 +61,7 @@ ERROR_CODES: dict[str, str] = {
     "voting_not_over": "the voting window has not ended: closing now needs force",
     "bad_blinded": "the blinded message is not one for the ward's key (length, value, or one of 0, 1 and n - 1); the invitation code is not spent",
     "storage_full": "the server's disk is full: the request was not carried out (try again later)",
+    "storage_unavailable": "the server cannot reach its database: the request was not carried out (try again in a moment)",
     "signing_fault": "the server's signature failed its own check (a fault of its machine): nothing was issued (try again)",
     "leaf_too_large": "the leaf is larger than 65,535 bytes, the most a leaf may have",
     "bad_tile_path": "the path under /log/{round_id}/ is not a tile path of c2sp.org/tlog-tiles",
@@ -87,7 +88,10 @@ def _op(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None,
     op: dict[str, Any] = {"summary": summary, "responses": {status: ok}}
     for error_status in errors:
         op["responses"][str(error_status)] = _answer("error", _ERROR)
-    op["responses"]["503"] = _answer("the server's disk is full (storage_full)", _ERROR)
+    op["responses"]["503"] = _answer(
+        "the server's disk is full (storage_full) or its database is away (storage_unavailable)",
+        _ERROR,
+    )
     if body is not None:
         op["responses"]["413"] = _answer("the body is too large", _ERROR)
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}

@@ -708,6 +708,13 @@ class SqlRoundStore:
                 out.append(_issuance(row))
         return out
 
+    def issuance_counts(self) -> dict[str, int]:
+        rows = self.database.read(
+            "SELECT ward, count(*) FROM issuances WHERE round_id=? GROUP BY ward",
+            (self.round_id,),
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def issuances(self) -> Iterator[Issuance]:
         rows = self.database.read(
             "SELECT ward, pseudonym, blinded, blind_sig FROM issuances WHERE round_id=? "

@@ -131,6 +131,8 @@ _APPEND, _STATE = 1, 2
 
 POOL_SIZE = 16
 """Connections per instance: the group commits (a few at a time) and the readers."""
+POOL_TIMEOUT = 10.0
+"""Seconds a request waits for a connection before it is refused (503 storage_unavailable)."""
 
 
 def is_postgres_url(url: str) -> bool:
@@ -172,6 +174,7 @@ class PgDatabase(SqlDatabase):
             min_size=2,
             max_size=pool_size,
             kwargs={"autocommit": True},
+            timeout=POOL_TIMEOUT,
             open=False,
             name="anonballot",
         )

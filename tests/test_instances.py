@@ -225,3 +225,40 @@ def test_each_instance_serves_the_board_cosigned(
             answer = httpx.get(f"{api}/proof/{path}", params=params)
             assert answer.status_code == 200, answer.text
         assert httpx.get(f"{url_b}/log/{office.round_id}/tile/entries/000.p/3").status_code == 200
+
+
+def test_a_database_out_of_reach_is_503_storage_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL stopped under a running server: every request is refused with 503
+    storage_unavailable (one line in the log, no traceback), none is a 500."""
+    from starlette.testclient import TestClient
+
+    from anonballot.server import store_pg
+    from anonballot.server.app import create_app
+    from anonballot.testing.postgres import PgCluster
+
+    monkeypatch.setattr(store_pg, "POOL_TIMEOUT", 1.0)
+    cluster = PgCluster()
+    try:
+        url = cluster.fresh_url()
+        office = demo_office(tmp_path / "data", voters=1, database=url)
+        service = Service(office.data, database=url)
+    except BaseException:
+        cluster.stop()
+        raise
+    try:
+        with TestClient(create_app(service)) as client:
+            api = f"/api/rounds/{office.round_id}"
+            assert client.get(f"{api}/status").status_code == 200
+            cluster.stop()
+            with caplog.at_level("WARNING"):
+                for path in (f"{api}/status", f"{api}/checkpoint", "/api/rounds"):
+                    answer = client.get(path)
+                    assert answer.status_code == 503, (path, answer.text)
+                    assert answer.json()["error"] == "storage_unavailable"
+                answer = client.post(f"{api}/ballots", content=b"{}")
+                assert answer.status_code in (400, 503), answer.text
+            assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    finally:
+        service.close()

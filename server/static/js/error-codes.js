@@ -72,6 +72,7 @@ export const API_ERRORS = /** @type {const} */ ([
   "voting_not_over",
   "bad_blinded",
   "storage_full",
+  "storage_unavailable",
   "signing_fault",
   "leaf_too_large",
   "bad_tile_path",
