@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import logging
 import re
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC
@@ -20,11 +21,12 @@ from typing import Any
 
 import psycopg
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -420,12 +422,15 @@ class Api:
             self.require_reader(request, engine)
             if engine.state != "tallied":
                 raise StateError("the record exists once the round is tallied", code="not_tallied")
-        data = await run_in_threadpool(_record_zip, engine, public_only)
+        path = await run_in_threadpool(_record_zip, engine, public_only)
         name = request.path_params["round_id"] + ("-public" if public_only else "")
-        return Response(
-            data,
+        # streamed from a temporary file, removed once sent: a national round's record is
+        # gigabytes, never held in memory
+        return FileResponse(
+            path,
             media_type="application/zip",
             headers={"content-disposition": f'attachment; filename="{name}.zip"'},
+            background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
         )
 
     async def openapi(self, request: Request) -> Response:
@@ -642,11 +647,14 @@ def is_restricted(engine: Round) -> bool:
     return engine.manifest.restricted
 
 
-def _record_zip(engine: Round, public_only: bool = False) -> bytes:
+def _record_zip(engine: Round, public_only: bool = False) -> Path:
+    """The round's record (or its public part) written to a new temporary folder: the
+    caller sends the file and removes the folder."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "record.zip"
+    folder = Path(tempfile.mkdtemp(prefix="anonballot-record-"))
+    try:
+        path = folder / "record.zip"
         write_record(
             path,
             engine.config.round_id,
@@ -654,7 +662,10 @@ def _record_zip(engine: Round, public_only: bool = False) -> bytes:
             engine.board_leaves(),
             public_only=public_only,
         )
-        return path.read_bytes()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return path
 
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,8 +90,13 @@ def vote(office: Office, code: str, seed: int = 0) -> tuple[Participant, bytes, 
     return p, leaf, receipt.json()
 
 
-def test_a_whole_round_through_the_api(office: Office, tmp_path: Path) -> None:
+def test_a_whole_round_through_the_api(
+    office: Office, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = office.client
+    spool = tmp_path / "spool"  # where the server writes the records it sends
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
     assert c.get("/api/rounds").json() == [
         {"round_id": "test-round", "mid": office.service.round("test-round").mid, "state": "open"}
     ]
@@ -137,6 +143,7 @@ def test_a_whole_round_through_the_api(office: Office, tmp_path: Path) -> None:
     path.write_bytes(record.content)
     report = audit_record(path, workers=1)
     assert report.passed
+    assert not list(spool.iterdir())  # the record's temporary file is gone once sent
 
 
 def test_retries_answer_the_same_and_conflicts_are_409(office: Office) -> None:
