@@ -81,6 +81,7 @@ class Office:
     round_id: str
     trustees: list[TrusteeKey]
     codes: list[tuple[str, str]]  # (printed code, ward)
+    database: str | None = None  # the PostgreSQL URL it is kept in, or None: SQLite in data
 
 
 def demo_office(
@@ -132,7 +133,7 @@ def demo_office(
         for inv in invitations:
             writer.writerow([inv.ward, inv.participant, inv.printed])
     codes = [(inv.printed, inv.ward) for inv in invitations]
-    return Office(data, token, token_file, ROUND, trustees, codes)
+    return Office(data, token, token_file, ROUND, trustees, codes, database)
 
 
 @contextlib.contextmanager
@@ -248,7 +249,7 @@ def vote_and_tally(office: Office, *, seed: int = 0) -> None:
     from anonballot.participant import Participant
     from anonballot.testing import random_answers
 
-    service = Service(office.data, key_bits=2048)
+    service = Service(office.data, key_bits=2048, database=office.database)
     try:
         engine = service.round(office.round_id)
         for i, (code, _) in enumerate(office.codes):

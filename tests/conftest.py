@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import os
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -244,7 +244,20 @@ def pg_url(pg_cluster: PgCluster) -> str:
     return pg_cluster.fresh_url()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+BACK_ENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+@pytest.fixture(scope="module", params=BACK_ENDS)
+def new_database(request: pytest.FixtureRequest) -> Callable[[], str | None]:
+    """:func:`database` for a module's shared fixtures (the module runs once per back end):
+    each call, a new database of the back end (None for SQLite in a new data directory)."""
+    if request.param == "sqlite":
+        return lambda: None
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return cluster.fresh_url
+
+
+@pytest.fixture(params=BACK_ENDS)
 def database(request: pytest.FixtureRequest) -> str | None:
     """Each back end in turn: None (SQLite in the data directory) or a PostgreSQL URL (a
     test of the whole suite, not of the fast subset: its cluster takes a second to start)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +48,10 @@ class Served:
         return answer.json()["id"], answer.json()["token"]
 
 
-def _served(data: Path, results_access: str) -> Iterator[Served]:
-    office = demo_office(data, wards=2, voters=5, results_access=results_access)
+def _served(data: Path, results_access: str, database: str | None) -> Iterator[Served]:
+    office = demo_office(data, wards=2, voters=5, results_access=results_access, database=database)
     vote_and_tally(office)
-    service = Service(data)
+    service = Service(data, database=database)
     client = TestClient(create_app(service))
     try:
         yield Served(office, service, client)
@@ -61,13 +61,18 @@ def _served(data: Path, results_access: str) -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def restricted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from _served(tmp_path_factory.mktemp("restricted") / "data", "restricted")
+def restricted(
+    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], str | None]
+) -> Iterator[Served]:
+    """A tallied restricted round, on each back end."""
+    yield from _served(tmp_path_factory.mktemp("restricted") / "data", "restricted", new_database())
 
 
 @pytest.fixture(scope="module")
-def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from _served(tmp_path_factory.mktemp("public") / "data", "public")
+def public(
+    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], str | None]
+) -> Iterator[Served]:
+    yield from _served(tmp_path_factory.mktemp("public") / "data", "public", new_database())
 
 
 RESTRICTED_API = ["results", "releases", "record", "record?part=full", "plans"]
@@ -301,7 +306,7 @@ def test_leader_keys_need_the_admin_token_and_a_tally(restricted: Served) -> Non
 @pytest.mark.slow
 def test_access_commands_audit_and_export(restricted: Served, tmp_path: Path) -> None:
     office = restricted.office
-    with server_thread(office.data) as url:
+    with server_thread(office.data, database=office.database) as url:
         env = {"ANONBALLOT_SERVER": url, "ANONBALLOT_TOKEN": office.token}
         runner = CliRunner()
 
@@ -369,7 +374,7 @@ def test_leaders_slips(restricted: Served, tmp_path: Path) -> None:
     from test_slips import decode, svg_image
 
     office = restricted.office
-    with server_thread(office.data) as url:
+    with server_thread(office.data, database=office.database) as url:
         out = tmp_path / "leaders.html"
         result = CliRunner().invoke(
             main,

@@ -11,7 +11,7 @@ the results are the same before and after.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +61,15 @@ class Desk:
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+def desk(
+    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], str | None]
+) -> Iterator[Desk]:
+    """A tallied round's plans desk, on each back end."""
     data = tmp_path_factory.mktemp("plans") / "data"
-    office = demo_office(data, wards=2, voters=5, results_access="restricted")
+    database = new_database()
+    office = demo_office(data, wards=2, voters=5, results_access="restricted", database=database)
     vote_and_tally(office)
-    service = Service(data)
+    service = Service(data, database=database)
     client = TestClient(create_app(service))
     keys = client.post(
         f"/api/admin/rounds/{office.round_id}/leaders",
@@ -231,7 +235,7 @@ def test_the_plan_commands(desk: Desk, tmp_path: Path) -> None:
     subject = "cu-khoi-secretary"
     desk.leader(subject, action="add", **ITEM)
     desk.leader(subject, action="submit")
-    with server_thread(office.data) as url:
+    with server_thread(office.data, database=office.database) as url:
         env = {"ANONBALLOT_SERVER": url, "ANONBALLOT_TOKEN": office.token}
 
         def run(*args: str) -> tuple[int, str, str]:
