@@ -262,3 +262,98 @@ def test_a_database_out_of_reach_is_503_storage_unavailable(
             assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     finally:
         service.close()
+
+
+def test_the_live_demo_on_two_instances_serves_an_independent_client_through_a_kill_9(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The issue's done-when: ``anonballot demo --database`` sets up the demo round, two
+    ``anonballot serve --database`` processes serve it, and an independent client (its own
+    RFC 9474 blinding, sealing and receipt checks: tests/independent/client.py) takes each
+    token from one instance and casts at the other, alternating; one instance is killed with
+    ``kill -9`` in the middle and started again. Every acknowledged ballot is counted, and
+    the record passes the audit and the independent verifier."""
+    import csv
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from _live import free_port
+    from independent.client import Voter
+
+    from anonballot.manifest import Manifest
+    from anonballot.server.demo import start_demo_witnesses
+    from anonballot.trustee import TrusteeKey
+
+    data = tmp_path / "demo"
+    port = free_port()  # the demo's witnesses take the three ports after it
+    setup = subprocess.run(  # noqa: S603 (our own entry point, fixed arguments)
+        [sys.executable, "-m", "anonballot.cli", "demo", "--data", str(data), "--key-bits",
+         "2048", "--no-serve", "--database", pg_url, "--port", str(port)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    with (data / "invitations.csv").open(encoding="utf-8-sig", newline="") as rows:
+        codes = [row["code"] for row in csv.DictReader(rows)][:24]
+    token = (data / "admin.token").read_text().strip()
+    round_id = "long-bien-demo"
+    rng = random.Random(5)
+    receipts: list[tuple[Voter, dict[str, object]]] = []
+    with start_demo_witnesses(data, pg_url):  # the demo round names them
+        with (
+            server_process(data, database=pg_url) as (url_a, proc_a),
+            server_process(data, database=pg_url) as (url_b, _),
+            httpx.Client(base_url=url_a, timeout=30) as a,
+            httpx.Client(base_url=url_b, timeout=30) as b,
+        ):
+            for i, code in enumerate(codes[:12]):
+                one, other = ((a, b), (b, a))[i % 2]
+                voter = Voter(one, round_id, code)
+                receipts.append((voter, voter.vote(rng, cast_to=other)))
+            proc_a.kill()  # in the middle of the round: B goes on alone
+            proc_a.wait()
+            for code in codes[12:18]:
+                voter = Voter(b, round_id, code)
+                receipts.append((voter, voter.vote(rng)))
+        with (
+            server_process(data, database=pg_url) as (url_a, _),
+            server_process(data, database=pg_url) as (url_b, _),
+            httpx.Client(base_url=url_a, timeout=30) as a,
+            httpx.Client(base_url=url_b, timeout=30) as b,
+        ):
+            for i, code in enumerate(codes[18:]):
+                one, other = ((a, b), (b, a))[i % 2]
+                voter = Voter(one, round_id, code)
+                receipts.append((voter, voter.vote(rng, cast_to=other)))
+            for i, (voter, receipt) in enumerate(receipts):  # each against the other's log too
+                voter.receipt_ok(receipt, (url_a, url_b)[i % 2])
+            admin = {"authorization": f"Bearer {token}"}
+            closed = a.post(
+                f"/api/admin/rounds/{round_id}/close", json={"force": True}, headers=admin
+            )
+            assert closed.status_code == 200, closed.text
+            policy = Manifest.from_signed(receipts[0][0].manifest_json).witnesses
+            assert policy is not None
+            deadline = time.monotonic() + 30  # the final checkpoint, cosigned by a quorum
+            while not policy.vouched(b.get(f"/log/{round_id}/checkpoint").text):
+                assert time.monotonic() < deadline, "the witnesses did not cosign the final board"
+                time.sleep(0.2)
+            mid = receipts[0][0].m.mid
+            for path in sorted((data / "trustees").glob("*.json"))[:2]:
+                key = TrusteeKey.from_json(json.loads(path.read_text())["key"])
+                assert (
+                    b.post(f"/api/rounds/{round_id}/releases", json=key.release(mid)).status_code
+                    == 200
+                )
+            tallied = b.post(f"/api/admin/rounds/{round_id}/tally", headers=admin)
+            assert tallied.status_code == 200, tallied.text
+            record = tmp_path / "record.zip"
+            record.write_bytes(a.get(f"/api/rounds/{round_id}/record", headers=admin).content)
+            results = b.get(f"/api/rounds/{round_id}/results", headers=admin).json()["results"]
+    from anonballot.audit import audit_record
+
+    report = audit_record(record, workers=1)
+    assert report.passed, {k: c.detail for k, c in report.checks.items() if not c.passed}
+    assert not failed_checks(verify_record(record))
+    assert results["district"]["ballots"] == len(receipts) == len(codes)
