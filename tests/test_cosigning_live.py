@@ -151,29 +151,36 @@ def vouched_for(url: str, manifest: Manifest, size: int, timeout: float = 30) ->
         time.sleep(0.1)
 
 
+class Witnesses:
+    """The three witnesses of :data:`NAMES`, each at a free port of 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.keys = [WitnessKey.generate(name) for name in NAMES]
+        self.ports = [free_port() for _ in self.keys]
+        pairs = zip(self.keys, self.ports, strict=True)
+        listed = tuple(PolicyWitness(k.verifier, f"http://127.0.0.1:{p}") for k, p in pairs)
+        self.policy = WitnessPolicy(listed, 2)
+
+    def serve(self, stack: ExitStack, manifest: Manifest, folder: Path) -> None:
+        """Start each witness (its state in ``folder``) following the round's log."""
+        for key, port in zip(self.keys, self.ports, strict=True):
+            store = SqliteWitnessStore(folder / key.name)
+            stack.callback(store.close)
+            app = create_witness_app(key, {manifest.origin: manifest.log_key}, store)
+            stack.enter_context(serve_app(app, port))
+
+
 @pytest.fixture
 def witnessed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Office, Manifest]]:
     monkeypatch.setattr(Cosigner, "INTERVAL", 0.2)
-    keys = [WitnessKey.generate(name) for name in NAMES]
-    ports = [free_port() for _ in keys]
-    policy = WitnessPolicy(
-        tuple(
-            PolicyWitness(k.verifier, f"http://127.0.0.1:{p}")
-            for k, p in zip(keys, ports, strict=True)
-        ),
-        2,
-    )
-    office = demo_office(tmp_path / "data", voters=3, witnesses=policy)
+    witnesses = Witnesses()
+    office = demo_office(tmp_path / "data", voters=3, witnesses=witnesses.policy)
     with server_thread(office.data) as url:
         manifest = Manifest.from_signed(
             httpx.get(f"{url}/api/rounds/{office.round_id}/manifest").json()
         )
     with ExitStack() as stack:
-        for key, port in zip(keys, ports, strict=True):
-            store = SqliteWitnessStore(tmp_path / key.name)
-            stack.callback(store.close)
-            app = create_witness_app(key, {manifest.origin: manifest.log_key}, store)
-            stack.enter_context(serve_app(app, port))
+        witnesses.serve(stack, manifest, tmp_path)
         yield office, manifest
 
 

@@ -177,35 +177,21 @@ def test_each_instance_serves_the_board_cosigned(
     seconds (its cosigner finds it in the database)."""
     from contextlib import ExitStack
 
-    from _live import free_port, serve_app, server_thread
-    from test_cosigning_live import NAMES, cast, vouched_for
+    from _live import server_thread
+    from test_cosigning_live import Witnesses, cast, vouched_for
 
     from anonballot.server.cosigner import Cosigner
-    from anonballot.server.witness import SqliteWitnessStore, create_witness_app
-    from anonballot.witness import PolicyWitness, WitnessKey, WitnessPolicy
 
     monkeypatch.setattr(Cosigner, "INTERVAL", 0.2)
-    keys = [WitnessKey.generate(name) for name in NAMES]
-    ports = [free_port() for _ in keys]
-    policy = WitnessPolicy(
-        tuple(
-            PolicyWitness(k.verifier, f"http://127.0.0.1:{p}")
-            for k, p in zip(keys, ports, strict=True)
-        ),
-        2,
-    )
-    office = demo_office(tmp_path / "data", voters=2, witnesses=policy, database=pg_url)
+    witnesses = Witnesses()
+    office = demo_office(tmp_path / "data", voters=2, witnesses=witnesses.policy, database=pg_url)
     service = Service(tmp_path / "one", database=pg_url)
     try:
         manifest = service.round(office.round_id).manifest
     finally:
         service.close()
     with ExitStack() as stack:
-        for key, port in zip(keys, ports, strict=True):
-            store = SqliteWitnessStore(tmp_path / key.name)
-            stack.callback(store.close)
-            app = create_witness_app(key, {manifest.origin: manifest.log_key}, store)
-            stack.enter_context(serve_app(app, port))
+        witnesses.serve(stack, manifest, tmp_path)
         url_a = stack.enter_context(server_thread(office.data, database=pg_url))
         url_b = stack.enter_context(server_thread(tmp_path / "b", database=pg_url))
         vouched_for(url_b, manifest, 0)  # B's one push of its own, when it starts
