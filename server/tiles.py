@@ -192,6 +192,9 @@ class TileFolder:
     """Least seconds between two passes: the commits meanwhile make one pass, so that under
     load the writer does not take CPU from the casts (bench/README.md, "Tiles"); the
     folder's checkpoint trails the database's by about this much."""
+    FOLLOW = 1.0
+    """With several instances on one database: seconds between two looks at the open rounds,
+    whose boards the other instances grow without this one's commits notifying it."""
 
     def __init__(self, service: Service, root: str | Path) -> None:
         self.service = service
@@ -237,11 +240,13 @@ class TileFolder:
             return self._idle.wait_for(lambda: not self._pending and not self._busy, timeout)
 
     def _run(self) -> None:
+        shared = self.service.shared  # other instances append too: look at the open rounds
         while not self._stop.is_set():
-            self._wake.wait(self.RETRY)
+            self._wake.wait(self.FOLLOW if shared else self.RETRY)
             self._wake.clear()
+            others = self._open_rounds() if shared else set()
             with self._lock:
-                pending, self._pending = self._pending, set()
+                pending, self._pending = self._pending | others, set()
                 self._busy = True
             failed = set()
             for round_id in sorted(pending):
@@ -256,6 +261,13 @@ class TileFolder:
                 self._busy = False
                 self._idle.notify_all()
             self._stop.wait(self.INTERVAL)
+
+    def _open_rounds(self) -> set[str]:
+        try:
+            return {r for r, state in self.service.round_ids() if state == "open"}
+        except Exception:  # the database away for a moment: the next pass looks again
+            logger.warning("listing the open rounds for the tiles folder", exc_info=True)
+            return set()
 
     # -- one pass ------------------------------------------------------------------------------
 

@@ -343,3 +343,40 @@ def test_the_live_demo_on_two_instances_serves_an_independent_client_through_a_k
     assert report.passed, {k: c.detail for k, c in report.checks.items() if not c.passed}
     assert not failed_checks(verify_record(record))
     assert results["district"]["ballots"] == len(receipts) == len(codes)
+
+
+def test_the_tiles_folder_of_one_instance_follows_the_others_casts(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """``serve --tiles-dir`` on instance B, every ballot cast at A: B's folder still follows
+    the board (B looks at the open rounds every second), checkpoint and tiles."""
+    import time
+
+    from _live import server_thread
+    from test_cosigning_live import cast
+
+    from anonballot.checkpoint import Checkpoint
+
+    office = demo_office(tmp_path / "data", voters=2, database=pg_url)
+    folder = tmp_path / "log"
+    with (
+        server_thread(office.data, database=pg_url) as url_a,
+        server_thread(tmp_path / "b", tiles_dir=folder, database=pg_url),
+    ):
+        for i, (code, _) in enumerate(office.codes[:3]):
+            cast(url_a, office, code, i)
+        manifest = Service(tmp_path / "c", database=pg_url)
+        try:
+            m = manifest.round(office.round_id).manifest
+        finally:
+            manifest.close()
+        deadline = time.monotonic() + 15
+        while True:
+            note = folder / office.round_id / "checkpoint"
+            if note.exists():
+                checkpoint = Checkpoint.parse(note.read_text(), m.origin, m.log_key)
+                if checkpoint.size == 3:
+                    break
+            assert time.monotonic() < deadline, "B's tiles folder did not follow A's casts"
+            time.sleep(0.1)
+        assert (folder / office.round_id / "tile" / "entries" / "000.p" / "3").exists()
