@@ -265,7 +265,7 @@ def test_the_live_demo_on_two_instances_serves_an_independent_client_through_a_k
     import sys
     import time
 
-    from _live import free_port
+    from _live import free_ports_in_a_row
     from independent.client import Voter
 
     from anonballot.manifest import Manifest
@@ -273,7 +273,7 @@ def test_the_live_demo_on_two_instances_serves_an_independent_client_through_a_k
     from anonballot.trustee import TrusteeKey
 
     data = tmp_path / "demo"
-    port = free_port()  # the demo's witnesses take the three ports after it
+    port = free_ports_in_a_row(4)  # the demo's witnesses take the three ports after it
     setup = subprocess.run(  # noqa: S603 (our own entry point, fixed arguments)
         [sys.executable, "-m", "anonballot.cli", "demo", "--data", str(data), "--key-bits",
          "2048", "--no-serve", "--database", pg_url, "--port", str(port)],
