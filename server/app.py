@@ -49,7 +49,7 @@ from anonballot.record import write_record
 from .batcher import CastBatcher, Issuer, stop_signers_at_shutdown
 from .booth import booth_pins, booth_routes, unpinned
 from .cosigner import Cosigner
-from .errors import AuthError, Restricted, TooLarge, http_status, is_storage_full
+from .errors import AuthError, Restricted, TooLarge, http_status, is_storage_full, one_line
 from .openapi import openapi_document
 from .plan_pages import plan_page_routes
 from .plans import PlanDesk
@@ -709,7 +709,7 @@ async def storage_error(request: Request, exc: Exception) -> Response:
         detail = "the server's disk is full: the request was not carried out"
         return error(503, "storage_full", detail)
     if isinstance(exc, psycopg.OperationalError):  # the connection, not the statement
-        logger.warning("the database cannot be reached: %s", str(exc).split("\n", 1)[0])
+        logger.warning("the database cannot be reached: %s", one_line(exc))
         detail = "the server cannot reach its database: the request was not carried out"
         return error(503, "storage_unavailable", detail)
     raise exc

@@ -36,9 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+import psycopg
 
 from ..engine import Round
 from ..witness import AddCheckpoint, PolicyWitness
+from .errors import one_line
 from .service import Service
 
 __all__ = ["Cosigner"]
@@ -141,6 +143,9 @@ class Cosigner:
                 self._last[round_id] = time.monotonic()
                 try:
                     done = self.push(round_id)
+                except psycopg.OperationalError as exc:  # the database away: tried again
+                    logger.warning("round %s's checkpoint: %s", round_id, one_line(exc))
+                    done = False
                 except Exception:  # never stops the server: tried again later
                     logger.exception("sending round %s's checkpoint to its witnesses", round_id)
                     done = False
@@ -174,8 +179,8 @@ class Cosigner:
                     continue
                 if engine.published()[1] != self._pushed.get(round_id):
                     self.notify(round_id)
-        except Exception:  # the database away for a moment: looked at again next time
-            logger.warning("looking for checkpoints other instances signed", exc_info=True)
+        except psycopg.OperationalError as exc:  # the database away: looked at next time
+            logger.warning("looking for checkpoints other instances signed: %s", one_line(exc))
 
     # -- one push ------------------------------------------------------------------------
 

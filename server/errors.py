@@ -31,6 +31,7 @@ __all__ = [
     "TooLarge",
     "http_status",
     "is_storage_full",
+    "one_line",
 ]
 
 
@@ -75,6 +76,11 @@ def http_status(exc: AnonBallotError) -> int:
         if cls in HTTP_STATUS:
             return HTTP_STATUS[cls]
     return 400  # unreachable: AnonBallotError is in the table
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message: what a log line says of it."""
+    return str(exc).split("\n", 1)[0] or type(exc).__name__
 
 
 def is_storage_full(exc: BaseException) -> bool:

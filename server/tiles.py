@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import psycopg
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,7 +32,7 @@ from anonballot.board import TILE_WIDTH, TilePath, hashes_at_level, tile_levels
 from anonballot.engine import Round
 from anonballot.errors import AnonBallotError, InputError
 
-from .errors import http_status
+from .errors import http_status, one_line
 from .service import Service
 from .store import SqliteRoundStore
 
@@ -253,6 +254,9 @@ class TileFolder:
                 try:
                     self.sync(round_id, verify=round_id in self._restart)
                     self._restart.discard(round_id)
+                except psycopg.OperationalError as exc:  # the database away: tried again
+                    logger.warning("the tiles of round %s: %s", round_id, one_line(exc))
+                    failed.add(round_id)
                 except Exception:  # a full disk must not stop the server: tried again
                     logger.exception("writing the tiles of round %s failed", round_id)
                     failed.add(round_id)
@@ -265,8 +269,8 @@ class TileFolder:
     def _open_rounds(self) -> set[str]:
         try:
             return {r for r, state in self.service.round_ids() if state == "open"}
-        except Exception:  # the database away for a moment: the next pass looks again
-            logger.warning("listing the open rounds for the tiles folder", exc_info=True)
+        except psycopg.OperationalError as exc:  # the database away: the next pass looks again
+            logger.warning("listing the open rounds for the tiles folder: %s", one_line(exc))
             return set()
 
     # -- one pass ------------------------------------------------------------------------------
