@@ -29,13 +29,18 @@ def _serve(
     key_bits: int = 3072,
     tiles_dir: Path | None = None,
     database: str | None = None,
+    *,
+    announce: bool = False,
 ) -> None:
+    """``announce``: say where it serves, once the database is open."""
     import uvicorn
 
     from anonballot.server.app import create_app
     from anonballot.server.service import Service
 
     service = Service(data, key_bits=key_bits, database=database)
+    if announce:
+        say("serving", path=_where(data, database), url=f"http://{host}:{port}/")
     app = create_app(service, tiles_dir=tiles_dir)
     # No access log: nothing per request is written anywhere (no address, time or path).
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
@@ -90,8 +95,7 @@ def serve(
     data: Path, host: str, port: int, key_bits: int, tiles_dir: Path | None, database: str | None
 ) -> None:
     """Run the reference server on a data directory."""
-    say("serving", path=_where(data, database), url=f"http://{host}:{port}/")
-    _serve(data, host, port, key_bits, tiles_dir, database)
+    _serve(data, host, port, key_bits, tiles_dir, database, announce=True)
 
 
 def _where(data: Path, database: str | None) -> str:

@@ -38,7 +38,7 @@ from typing import Any, cast
 
 import psycopg
 import psycopg.errors
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from anonballot.errors import NotFound
 
@@ -169,6 +169,13 @@ class PgDatabase(SqlDatabase):
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
         self.url = url
+        try:  # once first, so that a wrong URL or a database away is one clear refusal
+            psycopg.connect(url, connect_timeout=int(POOL_TIMEOUT)).close()
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise NotFound(
+                f"cannot connect to the database {redacted(url)}: {reason}", code="no_database"
+            ) from exc
         self.pool = ConnectionPool(
             url,
             min_size=2,
@@ -179,8 +186,8 @@ class PgDatabase(SqlDatabase):
             name="anonballot",
         )
         try:
-            self.pool.open(wait=True, timeout=30)
-        except psycopg.pool.PoolTimeout as exc:  # type: ignore[attr-defined]
+            self.pool.open(wait=True, timeout=POOL_TIMEOUT)
+        except PoolTimeout as exc:
             self.pool.close()
             raise NotFound(
                 f"cannot connect to the database {redacted(url)}", code="no_database"

@@ -196,3 +196,25 @@ def test_help_and_version_still_work() -> None:
     helped = CliRunner().invoke(main, ["audit", "--help"], prog_name="anonballot")
     assert helped.exit_code == 0
     assert helped.stdout.startswith("Usage: anonballot audit")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://nobody@127.0.0.1:1/anonballot", "cannot connect to the database"),
+        ("mysql://nobody@127.0.0.1/anonballot", "expected a postgresql:// URL"),
+    ],
+)
+def test_serve_on_a_database_it_cannot_use_is_one_line(tmp_path: Path, url: str, says: str) -> None:
+    """``serve --database`` with a database away or not PostgreSQL: one line, exit 2."""
+    from click.testing import CliRunner
+
+    from anonballot.cli.main import main
+
+    result = CliRunner().invoke(main, ["serve", "--data", str(tmp_path / "d"), "--database", url])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: "), lines[0]
+    assert says in lines[0], lines[0]
+    assert "Traceback" not in result.output
