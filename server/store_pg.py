@@ -193,7 +193,11 @@ class PgDatabase(SqlDatabase):
                 f"cannot connect to the database {redacted(url)}", code="no_database"
             ) from exc
         self._local = threading.local()
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.pool.close()
+            raise
 
     def close(self) -> None:
         self.pool.close()

@@ -72,3 +72,43 @@ def test_the_roster_keeps_its_order_and_a_replace_is_all_or_nothing(
         assert db.roster() == [("c", "D", "")]
     finally:
         db.close()
+
+
+@pytest.mark.slow
+def test_postgresql_instances_starting_together_migrate_once(pg_url: str) -> None:
+    """Two instances opening a new database at once: one creates the schema (under an
+    advisory lock), the other finds it made; a database of a newer schema is refused."""
+    import threading
+
+    import psycopg
+
+    from anonballot.errors import NotFound
+    from anonballot.server.store_pg import SCHEMA_VERSION, PgDatabase
+
+    opened: list[PgDatabase] = []
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            opened.append(PgDatabase(pg_url))
+        except BaseException as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failed, failed
+    try:
+        opened[0].add_round("r")
+        assert [r for r, _ in opened[1].round_ids()] == ["r"]
+    finally:
+        for db in opened:
+            db.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        versions = conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+        conn.execute("INSERT INTO schema_version(version) VALUES(%s)", (SCHEMA_VERSION + 1,))
+    with pytest.raises(NotFound, match="newer than this anonballot"):
+        PgDatabase(pg_url)
