@@ -236,8 +236,9 @@ def _audit(
     else:
         manifest = _manifest(record)
         lines = _render_checks(report)
-        if report.results is not None and manifest is not None:
-            lines += _plain_results(report.results, manifest)
+        if report.recomputed is not None and manifest is not None:
+            # the counts only: the comments stay on disk
+            lines += _plain_results(report.recomputed.counts.to_json(), manifest)
         if checked is not None:
             lines += _render_slips(checked, manifest)
         lines += _verdict(report, checked)

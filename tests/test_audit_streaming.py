@@ -1,0 +1,263 @@
+"""The auditor's bounded-memory paths: comments and invalid ballots spilled to temporary files
+(anonballot.spill, anonballot.tally.RecomputedResults), A5 by partitioned prefixes, and A12
+compared and verified as results.json streams by. Each must judge exactly as the in-memory
+check did: the same verdicts and the same error details."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _records import RoundRun, audit, copy_record, read_json, resign, run_round, write_json
+
+from anonballot import audit as audit_module
+from anonballot import spill
+from anonballot.audit import _first_difference
+from anonballot.encoding import jcs
+from anonballot.signing import SigningKey, sign_object
+from anonballot.spill import DuplicateFinder, SortedSpill
+from anonballot.statements import Results
+from anonballot.tally import TallyBuilder
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> RoundRun:
+    return run_round(tmp_path_factory.mktemp("streaming") / "record", wards=2, voters=8, seed=3)
+
+
+@pytest.fixture
+def record(run: RoundRun, tmp_path: Path) -> Path:
+    return copy_record(run.path, tmp_path / "record")
+
+
+@pytest.fixture
+def fast_path(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """What the streamed comparison of A12 answered, in order (True: it passed A12 alone)."""
+    answers: list[bool] = []
+    original = audit_module._Audit._results_file_matches
+
+    def spy(self: Any, manifest: Any, recomputed: Any) -> bool:
+        answer: bool = original(self, manifest, recomputed)
+        answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(audit_module._Audit, "_results_file_matches", spy)
+    return answers
+
+
+@pytest.fixture
+def tiny_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every few comments make a run, and runs are merged in cascades."""
+    monkeypatch.setattr(spill, "RUN_BYTES", 200)
+    monkeypatch.setattr(spill, "MAX_RUNS", 3)
+
+
+def _comment_fields(results: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (sid, name)
+        for sid, subject in results["subjects"].items()
+        for name, texts in subject["comments"].items()
+        if len(set(texts)) >= 2
+    ]
+
+
+def test_record_passes_on_the_streamed_path(
+    run: RoundRun, fast_path: list[bool], tiny_runs: None
+) -> None:
+    published = read_json(run.path, "results.json")["results"]
+    assert _comment_fields(published), "the record needs a field with two different comments"
+    for workers in (1, 2):
+        report = audit(run.path, workers=workers)
+        assert report.passed
+        assert report.recomputed is not None
+        assert report.results == published
+        assert b"".join(report.recomputed.iter_jcs()) == jcs(published)
+        assert report.recomputed.comment_count == sum(
+            len(t) for s in published["subjects"].values() for t in s["comments"].values()
+        )
+        sid, name = _comment_fields(published)[0]
+        assert (
+            list(report.recomputed.comments(sid, name))
+            == published["subjects"][sid]["comments"][name]
+        )
+    assert fast_path == [True, True]
+
+
+def _change_results(record: Path, run: RoundRun, change: Any) -> dict[str, Any]:
+    resign(record, "results.json", "results", run.organizer, change)
+    value: dict[str, Any] = read_json(record, "results.json")["results"]
+    return value
+
+
+def _a12_detail(record: Path) -> str:
+    report = audit(record)
+    assert report.failed() == ["A12"]
+    failures = report.checks["A12"].failures
+    assert len(failures) == 1
+    assert failures[0]["file"] == "results.json"
+    return str(failures[0]["detail"])
+
+
+def test_one_comment_changed_fails_a12_precisely(
+    run: RoundRun, record: Path, fast_path: list[bool], tiny_runs: None
+) -> None:
+    original = read_json(run.path, "results.json")["results"]
+    sid, name = _comment_fields(original)[0]
+
+    def change(v: Any) -> None:
+        v["subjects"][sid]["comments"][name][1] += "!"
+
+    published = _change_results(record, run, change)
+    detail = _a12_detail(record)
+    assert detail == "results.json differs from the recomputed results" + _first_difference(
+        published, original
+    )
+    assert f".subjects.{sid}.comments.{name}[1]" in detail
+    assert fast_path == [False]
+
+
+def test_comments_reordered_fail_a12(run: RoundRun, record: Path, tiny_runs: None) -> None:
+    original = read_json(run.path, "results.json")["results"]
+    sid, name = _comment_fields(original)[0]
+
+    def change(v: Any) -> None:
+        texts = v["subjects"][sid]["comments"][name]
+        texts.reverse()
+
+    _change_results(record, run, change)
+    assert f".subjects.{sid}.comments.{name}[0]" in _a12_detail(record)
+
+
+def test_a_comment_left_out_or_added_fails_a12(run: RoundRun, record: Path) -> None:
+    original = read_json(run.path, "results.json")["results"]
+    sid, name = _comment_fields(original)[0]
+    _change_results(record, run, lambda v: v["subjects"][sid]["comments"][name].pop())
+    assert f"at .subjects.{sid}.comments.{name}: " in _a12_detail(record)
+    fresh = copy_record(run.path, record.parent / "again")
+    _change_results(fresh, run, lambda v: v["subjects"][sid]["comments"][name].append("zzz"))
+    assert f"at .subjects.{sid}.comments.{name}: " in _a12_detail(fresh)
+
+
+def test_results_in_another_form_still_pass(
+    run: RoundRun, record: Path, fast_path: list[bool]
+) -> None:
+    """Not the canonical bytes, but the same value, validly signed: the full check passes."""
+    signed = read_json(run.path, "results.json")
+    (record / "results.json").write_text(json.dumps(signed, indent=1, ensure_ascii=False))
+    report = audit(record)
+    assert report.passed
+    assert fast_path == [False]
+
+
+def test_a_bad_signature_over_the_right_bytes_fails_a12(run: RoundRun, record: Path) -> None:
+    value = read_json(run.path, "results.json")["results"]
+    write_json(record, "results.json", sign_object("results", value, SigningKey.generate()))
+    assert _a12_detail(record) == "the results signature does not verify"
+
+
+@pytest.mark.parametrize("extra", [b"\n", b" ", b"x"])
+def test_bytes_after_the_results_take_the_full_check(
+    run: RoundRun, record: Path, fast_path: list[bool], extra: bytes
+) -> None:
+    with (record / "results.json").open("ab") as f:
+        f.write(extra)
+    report = audit(record)
+    assert fast_path == [False]
+    assert report.passed == (extra != b"x")
+
+
+def test_recomputed_results_of_a_spilled_tally_equal_the_in_memory_ones(
+    run: RoundRun, tiny_runs: None
+) -> None:
+    manifest = run.engine.manifest
+    rng = random.Random(7)
+    plain, spilled = TallyBuilder(manifest), TallyBuilder(manifest, spill=True)
+    texts = ["b", "a", "ă", "Ả", 'a\n"q"\\', "😀", "\u00e9", "z" * 300]
+    for start in range(0, 400, 40):
+        part = TallyBuilder(manifest)
+        for index in range(start, start + 40):
+            if rng.random() < 0.2:
+                part.invalid.append((index, rng.choice(["not_canonical", "invalid_content"])))
+                continue
+            ward = rng.choice(manifest.wards).id
+            answers: dict[str, Any] = {
+                s.id: {
+                    "ratings": {},
+                    "comments": {
+                        c.id: rng.choice(texts)
+                        for c in manifest.questionnaire.comments
+                        if rng.random() < 0.5
+                    },
+                }
+                for s in manifest.subjects_of(ward)
+            }
+            part.add_valid(ward, {"answers": answers})
+        plain.merge(part)
+        spilled.merge(part)
+    args: dict[str, Any] = {
+        "mid": run.mid,
+        "tree_size": 400,
+        "root": bytes(32),
+        "trustees": ["t"],
+        "issued": {},
+    }
+    expected: Results = plain.results(**args)
+    assert spilled.invalid_count == len(plain.invalid)
+    assert spilled.first_invalid(5) == sorted(plain.invalid)[:5]
+    got = spilled.recomputed(**args)
+    assert got.to_results() == expected
+    assert b"".join(got.iter_jcs()) == jcs(expected.to_json())
+    assert b"".join(got.iter_jcs()) == jcs(expected.to_json())  # read again
+    assert [i.leaf_index for i in got.invalid()] == sorted(i for i, _ in plain.invalid)
+
+
+def test_sorted_spill_sorts_across_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spill, "MAX_RUNS", 4)
+    rng = random.Random(1)
+    items = [rng.randbytes(rng.randrange(0, 40)) for _ in range(3000)]
+    items += [b"", b"", items[5]]
+    store = SortedSpill(run_bytes=500)
+    store.extend(items)
+    assert store.count == len(items)
+    assert list(store) == sorted(items)
+    assert list(store) == sorted(items)
+    big = SortedSpill(run_bytes=10)
+    big.extend([b"x" * 700_000, b"a" * 300_000])  # items longer than a read block
+    assert [len(x) for x in big] == [300_000, 700_000]
+
+
+@pytest.mark.parametrize(("width", "partitions"), [(8, 1), (8, 16), (5, 4)])
+def test_duplicate_finder(width: int, partitions: int) -> None:
+    rng = random.Random(width)
+    records = [rng.randbytes(width) for _ in range(5000)]
+    records += [records[10], records[20], records[20]]
+    rng.shuffle(records)
+    finder = DuplicateFinder(width, partitions)
+    for r in records:
+        finder.add(finder.partition(r), r)
+    distinct, repeated = finder.finish()
+    assert distinct == len(set(records))
+    assert repeated == {r for r in records if records.count(r) > 1}
+
+
+def test_verify_chunks_agrees_with_verify() -> None:
+    key = SigningKey.generate()
+    rng = random.Random(5)
+    for n in (0, 1, 100, 70_000):
+        message = rng.randbytes(n)
+        signature = key.sign(message)
+        pieces = [message[i : i + 777] for i in range(0, len(message), 777)]
+        public = key.public_key
+        assert public.verify_chunks(pieces, signature)
+        assert not public.verify_chunks([message, b"x"], signature)
+        bad = bytearray(signature)
+        bad[rng.randrange(64)] ^= 1 << rng.randrange(8)
+        assert not public.verify_chunks(pieces, bytes(bad))
+        assert not SigningKey.generate().public_key.verify_chunks(pieces, signature)
+    # S not reduced below the group order: libsodium refuses it, and so does this check
+    s = int.from_bytes(signature[32:], "little") + 2**252 + 27742317777372353535851937790883648493
+    if s < 2**256:
+        assert not public.verify_chunks([message], signature[:32] + s.to_bytes(32, "little"))
