@@ -576,8 +576,25 @@ class _Audit:
         return close
 
     def _ledger(self, manifest: Manifest, close: CloseStatement | None) -> dict[str, int] | None:
-        """Check issuance.json (A8) and return its number of entries per ward (for A9)."""
+        """Check issuance.json (A8) and return its number of entries per ward (for A9).
+
+        A canonical, valid ledger is read a block at a time (:meth:`IssuanceLedger.scan`);
+        anything else is parsed whole, to report each of its problems."""
         a8 = self.c("A8")
+        scan = None
+        if self.record.exists("issuance.json"):
+            try:
+                with self.record.stream("issuance.json") as stream:
+                    scan = IssuanceLedger.scan(stream, manifest)
+            except AnonBallotError as exc:
+                _unless_too_large(exc)  # a damaged member: the full path says so
+        if scan is not None:
+            if close is not None and close.issuance_ledger != scan.digest:
+                a8.fail(
+                    "the ledger's hash differs from close.issuance_ledger", file="issuance.json"
+                )
+            a8.counts["ledger_entries"] = scan.entries
+            return scan.counts
         value = self._json("issuance.json", "A8")
         if value is None:
             return None

@@ -5,6 +5,7 @@ check did: the same verdicts and the same error details."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from pathlib import Path
@@ -16,10 +17,11 @@ from _records import RoundRun, audit, copy_record, read_json, resign, run_round,
 from anonballot import audit as audit_module
 from anonballot import spill
 from anonballot.audit import _first_difference
-from anonballot.encoding import jcs
+from anonballot.encoding import b64u_encode, jcs, parse_json
+from anonballot.errors import AnonBallotError
 from anonballot.signing import SigningKey, sign_object
 from anonballot.spill import DuplicateFinder, SortedSpill
-from anonballot.statements import Results
+from anonballot.statements import IssuanceLedger, LedgerScan, Results, _LedgerScanner
 from anonballot.tally import TallyBuilder
 
 
@@ -261,3 +263,103 @@ def test_verify_chunks_agrees_with_verify() -> None:
     s = int.from_bytes(signature[32:], "little") + 2**252 + 27742317777372353535851937790883648493
     if s < 2**256:
         assert not public.verify_chunks([message], signature[:32] + s.to_bytes(32, "little"))
+
+
+# -- the issuance ledger, read a block at a time ---------------------------------------------
+
+
+def _ledger_bytes(run: RoundRun) -> bytes:
+    return (run.path / "issuance.json").read_bytes()
+
+
+def _scan(data: bytes, run: RoundRun, block: int) -> LedgerScan | None:
+    scanner_block = _LedgerScanner.BLOCK
+    _LedgerScanner.BLOCK = block
+    try:
+        return IssuanceLedger.scan(io.BytesIO(data), run.engine.manifest)
+    finally:
+        _LedgerScanner.BLOCK = scanner_block
+
+
+def _full(data: bytes, run: RoundRun) -> tuple[IssuanceLedger | None, list[str]]:
+    problems: list[str] = []
+    try:
+        value = parse_json(data)
+        return IssuanceLedger.from_json(value, run.engine.manifest, problems=problems), problems
+    except AnonBallotError as exc:
+        return None, [exc.detail]
+
+
+def _ledgers(run: RoundRun, rng: random.Random) -> list[bytes]:
+    """The record's ledger, other valid ones, and broken ones of every kind."""
+    value = json.loads(_ledger_bytes(run))
+    wards = list(value["wards"])
+
+    def pseudonym() -> str:
+        return b64u_encode(rng.randbytes(32))
+
+    out = [jcs(value)]
+    for sizes in ([0, 0], [1, 0], [0, 3], [40, 7]):
+        v = {"round": value["round"], "wards": {}}
+        for ward, n in zip(wards, sizes, strict=True):
+            v["wards"][ward] = sorted(pseudonym() for _ in range(n))
+        out.append(jcs(v))
+    good = json.loads(out[-1])
+    a, b = wards
+    broken: list[Any] = []
+    v = json.loads(json.dumps(good))
+    v["wards"][a][3], v["wards"][a][4] = v["wards"][a][4], v["wards"][a][3]
+    broken.append(v)  # unsorted
+    v = json.loads(json.dumps(good))
+    v["wards"][a].insert(5, v["wards"][a][5])
+    broken.append(v)  # repeated within a ward
+    v = json.loads(json.dumps(good))
+    v["wards"][b] = sorted([*v["wards"][b], v["wards"][a][0]])
+    broken.append(v)  # repeated in another ward
+    v = json.loads(json.dumps(good))
+    v["wards"][a][2] = v["wards"][a][2][:-1] + "B"
+    broken.append(v)  # stray bits in the last character
+    v = json.loads(json.dumps(good))
+    v["round"] = "x" + v["round"][1:]
+    broken.append(v)  # another round
+    v = json.loads(json.dumps(good))
+    del v["wards"][b]
+    broken.append(v)  # a ward missing
+    out += [jcs(v) for v in broken]
+    text = out[-len(broken) - 1]
+    out += [
+        text + b"\n",
+        text[:-1],
+        json.dumps(good, indent=1).encode(),
+        text.replace(b'",', b'", ', 1),
+        text.replace(b"]", b",]", 1),
+        text[: len(text) // 2],
+    ]
+    return out
+
+
+@pytest.mark.parametrize("block", [1, 7, 45, 46, 47, 1000, 1 << 20])
+def test_ledger_scan_accepts_exactly_the_canonical_valid_ledgers(run: RoundRun, block: int) -> None:
+    for data in _ledgers(run, random.Random(block)):
+        ledger, problems = _full(data, run)
+        scan = _scan(data, run, block)
+        canonical_and_valid = ledger is not None and not problems and jcs(parse_json(data)) == data
+        if not canonical_and_valid:
+            assert scan is None, data[:80]
+            continue
+        assert ledger is not None
+        assert scan is not None, data[:80]
+        assert scan.digest == ledger.digest
+        assert scan.counts == ledger.counts
+        assert scan.entries == sum(ledger.counts.values())
+
+
+def test_audit_reads_a_ledger_in_another_form_whole(run: RoundRun, record: Path) -> None:
+    value = read_json(run.path, "issuance.json")
+    (record / "issuance.json").write_text(json.dumps(value, indent=2))
+    report = audit(record)
+    assert report.passed  # the same value, so the same hash
+    assert (
+        report.checks["A8"].counts["ledger_entries"]
+        == audit(run.path).checks["A8"].counts["ledger_entries"]
+    )
