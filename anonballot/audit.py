@@ -216,6 +216,10 @@ class LeafChecks:
     """Empty when the checker partitions the keys' prefixes (:attr:`prefixes`)."""
     wards: dict[str, int]
     tally: TallyBuilder | None
+    leaf_hashes: bytes = b""
+    """With ``partitions`` (an audit's worker): the RFC 9162 leaf hash of each line, 32
+    bytes each, and :attr:`subtree` the root of them all when they are a power of two."""
+    subtree: bytes | None = None
     prefixes: dict[int, bytes] = field(default_factory=dict)
     """With ``partitions``: the first 8 bytes of each voter key, by partition (its first
     byte's top bits), for the audit's :class:`~anonballot.spill.DuplicateFinder` (A5)."""
@@ -291,9 +295,22 @@ class LeafChecker:
                 fail("A4", index, exc.detail)
         if tally is not None and self.opener is not None:
             tally.add_all(parsed, self.opener)
+        if shift is None:
+            return LeafChecks(start, failures, counts, keys, wards, tally)
+        # an audit's worker: what the main process would do per leaf is done here
+        if tally is not None:
+            tally.pack_comments()
+        hashes = [leaf_hash(line[:-1] if line.endswith(b"\n") else line) for line in lines]
+        subtree = None
+        if len(hashes) & (len(hashes) - 1) == 0 and hashes:
+            tree = CompactRange()
+            for h in hashes:
+                tree.append(h)
+            subtree = tree.root()
         return LeafChecks(
-            start, failures, counts, keys, wards, tally, {p: bytes(b) for p, b in prefixes.items()}
-        )
+            start, failures, counts, keys, wards, tally, b"".join(hashes), subtree,
+            {p: bytes(b) for p, b in prefixes.items()},
+        )  # fmt: skip
 
 
 _WORKER: LeafChecker | None = None
@@ -676,14 +693,31 @@ class _Audit:
             else None
         )
 
+        sizes = sorted(wanted)  # the earlier checkpoints' sizes still to reach, in order
+
         def absorb(result: LeafChecks, lines: list[bytes]) -> None:
             nonlocal done_bytes
-            for line in lines:
-                tree.append(leaf_hash(line[:-1] if line.endswith(b"\n") else line))
-                done_bytes += len(line)
-                if tree.size in wanted:
-                    for name, cp in wanted.pop(tree.size):
-                        self._compare_prefix(name, cp, tree.root())
+            n = len(lines)
+            done_bytes += sum(map(len, lines))
+            while sizes and sizes[0] <= tree.size:
+                sizes.pop(0)
+            if (
+                result.subtree is not None
+                and tree.size % n == 0
+                and not (sizes and sizes[0] < tree.size + n)
+            ):
+                # a complete subtree, and no earlier checkpoint ends inside it
+                tree.append_subtree(result.subtree, n.bit_length() - 1)
+            else:
+                hashes = result.leaf_hashes
+                for i in range(0, 32 * n, 32):
+                    tree.append(hashes[i : i + 32])
+                    if tree.size in wanted:
+                        for name, cp in wanted.pop(tree.size):
+                            self._compare_prefix(name, cp, tree.root())
+            if tree.size in wanted:
+                for name, cp in wanted.pop(tree.size):
+                    self._compare_prefix(name, cp, tree.root())
             for part, blob in result.prefixes.items():
                 finder.add(part, blob)
             for ward, n in result.wards.items():

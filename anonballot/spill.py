@@ -113,9 +113,12 @@ class SortedSpill:
         if self._buffered >= self.run_bytes:
             self._spill()
 
-    def extend(self, items: Iterable[bytes]) -> None:
-        for item in items:
-            self.add(item)
+    def extend(self, items: list[bytes]) -> None:
+        self._buffer.extend(items)
+        self.count += len(items)
+        self._buffered += sum(map(len, items)) + _ITEM_OVERHEAD * len(items)
+        if self._buffered >= self.run_bytes:
+            self._spill()
 
     def _spill(self) -> None:
         self._buffer.sort()

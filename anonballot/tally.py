@@ -45,6 +45,8 @@ class TallyBuilder:
         self.counts: dict[str, dict[str, dict[str, int]]] = {}
         self.comments: dict[str, dict[str, list[str]]] = {}
         self.invalid: list[tuple[int, str]] = []
+        self.comment_keys: list[bytes] = []
+        """Comments packed by :meth:`pack_comments` (an audit's worker does it)."""
         self._spilled = _Spilled(manifest) if spill else None
         """With ``spill`` (the auditor's builder, which only merges): what :meth:`merge`
         takes in of comments and invalid ballots goes to temporary files, not to
@@ -109,12 +111,27 @@ class TallyBuilder:
                     target[level] = target.get(level, 0) + n
         if self._spilled is not None:
             self._spilled.add(other.comments, other.invalid)
+            if other.comment_keys:
+                self._spilled.comments.extend(other.comment_keys)
             return
+        if other.comment_keys:
+            raise ValueError("packed comments merge only into a builder made with spill=True")
         for subject, fields in other.comments.items():
             mine_c = self.comments.setdefault(subject, {})
             for name, texts in fields.items():
                 mine_c.setdefault(name, []).extend(texts)
         self.invalid.extend(other.invalid)
+
+    def pack_comments(self) -> None:
+        """Turn :attr:`comments` into :attr:`comment_keys`, the byte strings a spilled
+        builder sorts: done by an audit's worker, so that the main process only adds them."""
+        prefixes = comment_prefixes(self.manifest)
+        keys = self.comment_keys
+        for subject, fields in self.comments.items():
+            for name, texts in fields.items():
+                prefix = prefixes[subject, name]
+                keys.extend([prefix + t.encode("utf-8", "surrogatepass") for t in texts])
+        self.comments = {}
 
     @property
     def invalid_count(self) -> int:
@@ -226,6 +243,30 @@ def _jcs_order(key: str) -> bytes:
     return key.encode("utf-16-be", "surrogatepass")
 
 
+_PREFIXES: dict[str, tuple[list[tuple[str, str]], dict[tuple[str, str], bytes]]] = {}
+
+
+def _comment_order(
+    manifest: Manifest,
+) -> tuple[list[tuple[str, str]], dict[tuple[str, str], bytes]]:
+    """The (subject, comment field) pairs in the order the results' JCS lists them, and
+    the 4-byte rank of each that prefixes its comments when they are spilled (by mid)."""
+    cached = _PREFIXES.get(manifest.mid)
+    if cached is None:
+        subjects = sorted((s.id for s in manifest.subjects), key=_jcs_order)
+        fields = sorted((c.id for c in manifest.questionnaire.comments), key=_jcs_order)
+        order = [(s, f) for s in subjects for f in fields]
+        cached = order, {pair: i.to_bytes(4, "big") for i, pair in enumerate(order)}
+        if len(_PREFIXES) > 16:
+            _PREFIXES.clear()
+        _PREFIXES[manifest.mid] = cached
+    return cached
+
+
+def comment_prefixes(manifest: Manifest) -> dict[tuple[str, str], bytes]:
+    return _comment_order(manifest)[1]
+
+
 class _Spilled:
     """The comments and invalid ballots of an auditor's tally, on disk.
 
@@ -237,10 +278,7 @@ class _Spilled:
     """
 
     def __init__(self, manifest: Manifest) -> None:
-        subjects = sorted((s.id for s in manifest.subjects), key=_jcs_order)
-        fields = sorted((c.id for c in manifest.questionnaire.comments), key=_jcs_order)
-        self.order = [(s, f) for s in subjects for f in fields]
-        self.prefix = {pair: i.to_bytes(4, "big") for i, pair in enumerate(self.order)}
+        self.order, self.prefix = _comment_order(manifest)
         self.comments = SortedSpill()
         self.invalid_index = array("q")
         self.invalid_reason = array("H")

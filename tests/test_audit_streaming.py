@@ -17,8 +17,10 @@ from _records import RoundRun, audit, copy_record, read_json, resign, run_round,
 from anonballot import audit as audit_module
 from anonballot import spill
 from anonballot.audit import _first_difference
+from anonballot.checkpoint import Checkpoint
 from anonballot.encoding import b64u_encode, jcs, parse_json
-from anonballot.errors import AnonBallotError
+from anonballot.errors import AnonBallotError, InputError
+from anonballot.hazmat.merkle import CompactRange
 from anonballot.signing import SigningKey, sign_object
 from anonballot.spill import DuplicateFinder, SortedSpill
 from anonballot.statements import IssuanceLedger, LedgerScan, Results, _LedgerScanner
@@ -363,3 +365,52 @@ def test_audit_reads_a_ledger_in_another_form_whole(run: RoundRun, record: Path)
         report.checks["A8"].counts["ledger_entries"]
         == audit(run.path).checks["A8"].counts["ledger_entries"]
     )
+
+
+# -- the Merkle tree from the workers' subtree roots -----------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_earlier_checkpoints_inside_and_at_the_end_of_chunks(
+    run: RoundRun, record: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Chunks of 4 leaves: a chunk with a checkpoint inside is appended leaf by leaf, the
+    others by the root of their subtree; every checkpoint is compared at its size."""
+    monkeypatch.setattr(audit_module, "CHUNK", 4)
+    size = len((record / "board.jsonl").read_bytes().splitlines())
+    assert size == 16
+    (record / "checkpoints").mkdir()
+    sizes = [0, 3, 4, 8, 13, 16]
+    for n in sizes:
+        (record / "checkpoints" / f"{n}.txt").write_text(run.checkpoints[n])
+    report = audit(record, workers=workers)
+    assert report.passed
+    assert report.checks["A7"].counts["checkpoints"] == len(sizes)
+    origin = run.engine.manifest.origin
+    for bad in (3, 8, 12):
+        (record / "checkpoints" / f"{bad}.txt").write_text(
+            Checkpoint(origin, bad, bytes(32)).sign(run.log)
+        )
+        report = audit(record, workers=workers)
+        assert report.failed() == ["A7"]
+        assert [f["file"] for f in report.checks["A7"].failures] == [f"checkpoints/{bad}.txt"]
+        (record / "checkpoints" / f"{bad}.txt").unlink()
+
+
+def test_compact_range_takes_subtrees() -> None:
+    rng = random.Random(2)
+    hashes = [rng.randbytes(32) for _ in range(64)]
+    one = CompactRange()
+    for h in hashes:
+        one.append(h)
+    for chunk in (1, 2, 4, 8):
+        other = CompactRange()
+        for i in range(0, 64, chunk):
+            sub = CompactRange()
+            for h in hashes[i : i + chunk]:
+                sub.append(h)
+            other.append_subtree(sub.root(), chunk.bit_length() - 1)
+            assert other.size == i + chunk
+        assert other.root() == one.root()
+    with pytest.raises(InputError):
+        CompactRange.resume(1, [bytes(32)]).append_subtree(bytes(32), 2)
