@@ -740,6 +740,10 @@ class _Audit:
                 absorb(checker.check(start, lines), lines)
         else:
             ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+            if os.name == "posix":
+                # the forkserver imports the library once, and the workers forked from it
+                # start with it (ignored when this process's forkserver already runs)
+                ctx.set_forkserver_preload(["anonballot.audit"])
             with cf.ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_init_worker,
                 initargs=(signed_manifest, secrets, partitions),
