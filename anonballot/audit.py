@@ -188,7 +188,10 @@ class AuditReport:
     def not_checked(self) -> list[str]:
         return [c.id for c in self.checks.values() if not c.checked]
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self, *, streamed: bool = False) -> dict[str, JSONValue]:
+        """The report as a JSON value. With ``streamed``, its results are
+        :meth:`RecomputedResults.streamed_json`: for one ``json.dump`` with an indent,
+        which writes the comments from disk without holding them all."""
         return {
             "record": self.record,
             "round_id": self.round_id,
@@ -196,7 +199,11 @@ class AuditReport:
             "passed": self.passed,
             "complete": self.complete,
             "checks": [c.to_json() for c in self.checks.values()],
-            "results": self.results,
+            "results": (
+                self.recomputed.streamed_json()
+                if streamed and self.recomputed is not None
+                else self.results
+            ),
         }
 
 

@@ -8,10 +8,11 @@ comments are sorted by code point.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import cast
 
@@ -46,6 +47,8 @@ class TallyBuilder:
         self.comments: dict[str, dict[str, list[str]]] = {}
         self.invalid: list[tuple[int, str]] = []
         self.comment_keys: list[bytes] = []
+        self.comment_counts: dict[bytes, int] = {}
+        """With :attr:`comment_keys`: their number by (subject, field) prefix."""
         """Comments packed by :meth:`pack_comments` (an audit's worker does it)."""
         self._spilled = _Spilled(manifest) if spill else None
         """With ``spill`` (the auditor's builder, which only merges): what :meth:`merge`
@@ -113,6 +116,9 @@ class TallyBuilder:
             self._spilled.add(other.comments, other.invalid)
             if other.comment_keys:
                 self._spilled.comments.extend(other.comment_keys)
+                counts = self._spilled.counts
+                for prefix, n in other.comment_counts.items():
+                    counts[prefix] = counts.get(prefix, 0) + n
             return
         if other.comment_keys:
             raise ValueError("packed comments merge only into a builder made with spill=True")
@@ -131,6 +137,7 @@ class TallyBuilder:
             for name, texts in fields.items():
                 prefix = prefixes[subject, name]
                 keys.extend([prefix + t.encode("utf-8", "surrogatepass") for t in texts])
+                self.comment_counts[prefix] = self.comment_counts.get(prefix, 0) + len(texts)
         self.comments = {}
 
     @property
@@ -280,6 +287,8 @@ class _Spilled:
     def __init__(self, manifest: Manifest) -> None:
         self.order, self.prefix = _comment_order(manifest)
         self.comments = SortedSpill()
+        self.counts: dict[bytes, int] = {}
+        """Comments by their (subject, field) prefix."""
         self.invalid_index = array("q")
         self.invalid_reason = array("H")
         self.reasons: list[str] = []
@@ -294,6 +303,7 @@ class _Spilled:
             for name, texts in fields.items():
                 prefix = self.prefix[subject, name]
                 spill.extend([prefix + t.encode("utf-8", "surrogatepass") for t in texts])
+                self.counts[prefix] = self.counts.get(prefix, 0) + len(texts)
         ids = self._reason_ids
         for index, reason in invalid:
             rid = ids.get(reason)
@@ -385,6 +395,38 @@ class RecomputedResults:
         """``to_results().to_json()``."""
         return self.to_results().to_json()
 
+    def streamed_json(self) -> dict[str, JSONValue]:
+        """The value of :meth:`to_json` for json's pure-Python encoder
+        (``json.JSONEncoder(indent=...).iterencode``, or ``json.dump`` with an indent): its
+        comment lists and invalid list are read from disk while the encoder writes them,
+        so that memory does not grow with them. The subjects and the comment fields are
+        in the order of the results' JCS (the order they are stored in). Each list can be
+        written once, in that order (RuntimeError otherwise): this is for one dump."""
+        value = self.counts.to_json()
+        order = self._spilled.order
+        prefix = self._spilled.prefix
+        cursor = _Cursor(self._grouped())
+        subjects = cast("dict[str, dict[str, JSONValue]]", value["subjects"])
+        ordered: dict[str, JSONValue] = {}
+        for sid in dict.fromkeys(s for s, _ in order):
+            subject = subjects[sid]
+            fields = cast("dict[str, JSONValue]", subject["comments"])
+            subject["comments"] = {
+                f: _Streamed(
+                    self._spilled.counts.get(prefix[sid, f], 0),
+                    functools.partial(cursor.take, int.from_bytes(prefix[sid, f], "big")),
+                )
+                for _, f in (pair for pair in order if pair[0] == sid)
+                if f in fields
+            }
+            ordered[sid] = subject
+        value["subjects"] = ordered
+        value["invalid"] = _Streamed(
+            self.invalid_count,
+            lambda: ({"leaf_index": b.leaf_index, "reason": b.reason} for b in self.invalid()),
+        )
+        return value
+
     def iter_jcs(self) -> Iterator[bytes]:
         """The JCS bytes of :meth:`to_json`, in pieces (of at most about 64 KiB each but
         for the counts before the first comment)."""
@@ -421,6 +463,46 @@ class RecomputedResults:
                 yield b"[]"
         if pending is not None:
             raise RuntimeError("comments of a field the results do not list")
+
+
+class _Cursor:
+    """One pass over the comment groups, taken in rank order by :class:`_Streamed` lists."""
+
+    def __init__(self, groups: Iterator[tuple[int, list[str]]]) -> None:
+        self.groups = groups
+        self.pending = next(groups, None)
+        self.last = -1
+
+    def take(self, rank: int) -> Iterator[JSONValue]:
+        if rank <= self.last:
+            raise RuntimeError("streamed comment lists written out of order, or twice")
+        self.last = rank
+        while self.pending is not None and self.pending[0] < rank:
+            self.pending = next(self.groups, None)  # a field the encoder did not ask for
+        if self.pending is not None and self.pending[0] == rank:
+            texts = self.pending[1]
+            self.pending = next(self.groups, None)
+            return iter(texts)
+        return iter(())
+
+
+class _Streamed(list[JSONValue]):
+    """A list for json's pure-Python encoder, which asks whether it is empty and then
+    iterates it: its items come from ``items()`` when it is iterated."""
+
+    def __init__(self, length: int, items: Callable[[], Iterator[JSONValue]]) -> None:
+        super().__init__()
+        self._length = length
+        self._items = items
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __bool__(self) -> bool:
+        return self._length > 0
+
+    def __iter__(self) -> Iterator[JSONValue]:
+        return self._items()
 
 
 def _json_list(items: Iterable[bytes], block: int = 64 * 1024) -> Iterator[bytes]:

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 from _records import RoundRun, audit, copy_record, read_json, resign, run_round, write_json
+from click.testing import CliRunner
 
 from anonballot import audit as audit_module
 from anonballot import spill
 from anonballot.audit import _first_difference
 from anonballot.checkpoint import Checkpoint
+from anonballot.cli.main import main
 from anonballot.encoding import b64u_encode, jcs, parse_json
 from anonballot.errors import AnonBallotError, InputError
 from anonballot.hazmat.merkle import CompactRange
@@ -414,3 +416,24 @@ def test_compact_range_takes_subtrees() -> None:
         assert other.root() == one.root()
     with pytest.raises(InputError):
         CompactRange.resume(1, [bytes(32)]).append_subtree(bytes(32), 2)
+
+
+def test_streamed_json_writes_the_same_value(run: RoundRun, tiny_runs: None) -> None:
+    report = audit(run.path)
+    expected: Any = report.to_json()
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=2)
+    text = "".join(encoder.iterencode(report.to_json(streamed=True)))
+    assert json.loads(text) == expected
+    assert expected["results"]["invalid"] == []
+    streamed: Any = report.to_json(streamed=True)["results"]
+    subject = next(iter(streamed["subjects"].values()))
+    "".join(encoder.iterencode(streamed["subjects"]))
+    with pytest.raises(RuntimeError):  # one pass, in order
+        "".join(encoder.iterencode(subject))
+
+
+def test_cli_json_report_has_every_comment(run: RoundRun) -> None:
+    result = CliRunner().invoke(main, ["audit", "--json", "--workers", "1", str(run.path)])
+    assert result.exit_code == 0, result.output
+    value = json.loads(result.stdout)
+    assert value["results"] == read_json(run.path, "results.json")["results"]
