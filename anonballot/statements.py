@@ -221,15 +221,25 @@ class _LedgerScanner:
         self.buf = b""
         self.pos = 0
         self.eof = False
+        self.over = False
         self.hash = hashlib.sha256()
+        # A ledger with more entries than the round's eligible participants fails A9 in
+        # any case: past the bytes of that many entries this scan stops, and the caller's
+        # full parse (of at most MAX_FILE_SIZE) says what is wrong.
+        self.limit = _ENTRY_LENGTH * sum(w.eligible for w in manifest.wards) + 1024 * (
+            len(manifest.wards) + 1
+        )
+        self.read = 0
 
     def _more(self) -> bool:
-        """Read another block (False at the end of the stream)."""
+        """Read another block (False at the end of the stream, or past the limit)."""
         if self.eof:
             return False
         data = self.stream.read(self.BLOCK)
-        if not data:
+        self.read += len(data)
+        if not data or self.read > self.limit:
             self.eof = True
+            self.over = self.read > self.limit
             return False
         self.hash.update(data)
         self.buf = self.buf[self.pos :] + data
@@ -264,7 +274,7 @@ class _LedgerScanner:
                 if count is None:
                     return None
                 counts[ward] = count
-            if not self._expect(b"}}") or self.pos != len(self.buf) or self._more():
+            if not self._expect(b"}}") or self.pos != len(self.buf) or self._more() or self.over:
                 return None
             entries, repeated = finder.finish()
         finally:

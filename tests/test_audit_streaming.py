@@ -437,3 +437,17 @@ def test_cli_json_report_has_every_comment(run: RoundRun) -> None:
     assert result.exit_code == 0, result.output
     value = json.loads(result.stdout)
     assert value["results"] == read_json(run.path, "results.json")["results"]
+
+
+def test_ledger_scan_stops_past_the_eligible(run: RoundRun) -> None:
+    """More entries than the round's eligible fail A9 anyway: the scan does not read on."""
+    value = json.loads(_ledger_bytes(run))
+    rng = random.Random(9)
+    ward = next(iter(value["wards"]))
+    eligible = sum(w.eligible for w in run.engine.manifest.wards)
+    value["wards"][ward] = sorted(b64u_encode(rng.randbytes(32)) for _ in range(eligible + 200))
+    data = jcs(value)
+    ledger, problems = _full(data, run)
+    assert ledger is not None
+    assert not problems
+    assert _scan(data, run, 1000) is None
