@@ -1,9 +1,19 @@
 """The auditor: checks A1 to A13 of protocol section 9 on a round record.
 
-:func:`audit_record` streams ``board.jsonl`` once (memory does not grow with the board but
-for 8 bytes per leaf for the double-spend check, A5) and spreads the per-leaf work (parsing,
-token and signature checks, decryption and counting) over worker processes. It returns an
-:class:`AuditReport`; :func:`render_report` turns it into text for people.
+:func:`audit_record` streams ``board.jsonl`` once and spreads the per-leaf work (parsing,
+token and signature checks, leaf hashes, decryption and counting) over worker processes. It
+returns an :class:`AuditReport`; :func:`render_report` turns it into text for people.
+
+Its memory does not grow with the board: what grows with the ballots goes to anonymous
+temporary files (:mod:`anonballot.spill`), at most a few bytes per byte of the board: the
+voter keys' 8-byte prefixes for A5 (partitioned, each partition checked for repeats at the
+end), the recomputed comments and invalid ballots (:class:`~anonballot.tally.RecomputedResults`).
+The issuance ledger is scanned a block at a time when it is in canonical form
+(:meth:`~anonballot.statements.IssuanceLedger.scan`), and results.json compared with the
+recomputed JCS as both stream by, its signature verified over the streamed bytes
+(:meth:`~anonballot.signing.VerifyKey.verify_chunks`). A file in another form, or one that
+differs, takes the full check, which reads it whole (at most
+:data:`~anonballot.record.MAX_FILE_SIZE`) to say precisely what is wrong.
 
 Exit status (:attr:`AuditReport.exit_status`): 0 when no check fails, 1 when any fails.
 A source that is not a round record at all raises :class:`~anonballot.errors.RecordError`
