@@ -1,9 +1,19 @@
 """The auditor: checks A1 to A13 of protocol section 9 on a round record.
 
-:func:`audit_record` streams ``board.jsonl`` once (memory does not grow with the board but
-for 8 bytes per leaf for the double-spend check, A5) and spreads the per-leaf work (parsing,
-token and signature checks, decryption and counting) over worker processes. It returns an
-:class:`AuditReport`; :func:`render_report` turns it into text for people.
+:func:`audit_record` streams ``board.jsonl`` once and spreads the per-leaf work (parsing,
+token and signature checks, leaf hashes, decryption and counting) over worker processes. It
+returns an :class:`AuditReport`; :func:`render_report` turns it into text for people.
+
+Its memory does not grow with the board: what grows with the ballots goes to anonymous
+temporary files (:mod:`anonballot.spill`), at most a few bytes per byte of the board: the
+voter keys' 8-byte prefixes for A5 (partitioned, each partition checked for repeats at the
+end), the recomputed comments and invalid ballots (:class:`~anonballot.tally.RecomputedResults`).
+The issuance ledger is scanned a block at a time when it is in canonical form
+(:meth:`~anonballot.statements.IssuanceLedger.scan`), and results.json compared with the
+recomputed JCS as both stream by, its signature verified over the streamed bytes
+(:meth:`~anonballot.signing.VerifyKey.verify_chunks`). A file in another form, or one that
+differs, takes the full check, which reads it whole (at most
+:data:`~anonballot.record.MAX_FILE_SIZE`) to say precisely what is wrong.
 
 Exit status (:attr:`AuditReport.exit_status`): 0 when no check fails, 1 when any fails.
 A source that is not a round record at all raises :class:`~anonballot.errors.RecordError`
@@ -24,6 +34,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .checkpoint import Checkpoint
 from .encoding import JSONValue, b64u_decode, jcs, parse_json
@@ -42,8 +53,9 @@ from .leaf import Leaf, parse_leaf
 from .manifest import Manifest
 from .opening import LeafOpener
 from .record import Record
+from .spill import DuplicateFinder
 from .statements import CloseStatement, IssuanceLedger, Results
-from .tally import TallyBuilder
+from .tally import RecomputedResults, TallyBuilder
 from .trustee import TrusteeSecret, verify_release
 from .witness import verify_cosignature
 
@@ -156,8 +168,15 @@ class AuditReport:
     round_id: str | None
     mid: str | None
     checks: dict[str, CheckResult]
-    results: dict[str, JSONValue] | None = None
-    """The recomputed results (when the tally could be recomputed)."""
+    recomputed: RecomputedResults | None = None
+    """The recomputed results (when the tally could be recomputed): the counts in memory,
+    the comments and invalid ballots read back from temporary files when asked for."""
+
+    @property
+    def results(self) -> dict[str, JSONValue] | None:
+        """The recomputed results as one JSON value, comments included: built on each call,
+        in memory (about as large as results.json). :attr:`recomputed` reads them in parts."""
+        return None if self.recomputed is None else self.recomputed.to_json()
 
     @property
     def passed(self) -> bool:
@@ -179,7 +198,10 @@ class AuditReport:
     def not_checked(self) -> list[str]:
         return [c.id for c in self.checks.values() if not c.checked]
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self, *, streamed: bool = False) -> dict[str, JSONValue]:
+        """The report as a JSON value. With ``streamed``, its results are
+        :meth:`RecomputedResults.streamed_json`: for one ``json.dump`` with an indent,
+        which writes the comments from disk without holding them all."""
         return {
             "record": self.record,
             "round_id": self.round_id,
@@ -187,7 +209,11 @@ class AuditReport:
             "passed": self.passed,
             "complete": self.complete,
             "checks": [c.to_json() for c in self.checks.values()],
-            "results": self.results,
+            "results": (
+                self.recomputed.streamed_json()
+                if streamed and self.recomputed is not None
+                else self.results
+            ),
         }
 
 
@@ -204,8 +230,16 @@ class LeafChecks:
     failures: dict[str, list[tuple[int, str]]]
     failure_counts: dict[str, int]
     voter_keys: list[bytes | None]
+    """Empty when the checker partitions the keys' prefixes (:attr:`prefixes`)."""
     wards: dict[str, int]
     tally: TallyBuilder | None
+    leaf_hashes: bytes = b""
+    """With ``partitions`` (an audit's worker): the RFC 9162 leaf hash of each line, 32
+    bytes each, and :attr:`subtree` the root of them all when they are a power of two."""
+    subtree: bytes | None = None
+    prefixes: dict[int, bytes] = field(default_factory=dict)
+    """With ``partitions``: the first 8 bytes of each voter key, by partition (its first
+    byte's top bits), for the audit's :class:`~anonballot.spill.DuplicateFinder` (A5)."""
 
 
 class LeafChecker:
@@ -213,10 +247,16 @@ class LeafChecker:
     audit's worker makes them and as ``anonballot monitor`` makes them on new leaves: it
     knows the manifest and, when A10 passed, the releases (then it also tallies)."""
 
-    def __init__(self, signed_manifest: bytes, secrets: Sequence[TrusteeSecret] | None) -> None:
+    def __init__(
+        self,
+        signed_manifest: bytes,
+        secrets: Sequence[TrusteeSecret] | None,
+        partitions: int | None = None,
+    ) -> None:
         self.manifest = Manifest.from_signed(parse_json(signed_manifest))
         self.mid = self.manifest.mid
         self.opener = LeafOpener(self.manifest, secrets, self.mid) if secrets is not None else None
+        self.shift = None if partitions is None else DuplicateFinder(8, partitions).shift
 
     def check(self, start: int, lines: Sequence[bytes]) -> LeafChecks:
         failures: dict[str, list[tuple[int, str]]] = {}
@@ -234,19 +274,30 @@ class LeafChecker:
         # One check at a time over the whole chunk (each failure list stays in leaf order):
         # a tight loop over one primitive runs faster than the primitives interleaved.
         parsed: list[tuple[int, Leaf]] = []
+        shift = self.shift
+        prefixes: dict[int, bytearray] = {}
         for offset, line in enumerate(lines):
             index = start + offset
             if not line.endswith(b"\n"):
                 fail("A2", index, "line has no final newline or is too long")
-                keys.append(None)
+                if shift is None:
+                    keys.append(None)
                 continue
             try:
                 leaf = parse_leaf(line[:-1], self.manifest, self.mid)
             except AnonBallotError as exc:
                 fail("A2", index, exc.detail)
-                keys.append(None)
+                if shift is None:
+                    keys.append(None)
                 continue
-            keys.append(leaf.voter_key.to_bytes())
+            if shift is None:
+                keys.append(leaf.voter_key.to_bytes())
+            else:
+                key = leaf.voter_key.to_bytes()
+                part = prefixes.get(key[0] >> shift)
+                if part is None:
+                    part = prefixes[key[0] >> shift] = bytearray()
+                part += key[:8]
             wards[leaf.ward] = wards.get(leaf.ward, 0) + 1
             parsed.append((index, leaf))
         for index, leaf in parsed:
@@ -261,15 +312,32 @@ class LeafChecker:
                 fail("A4", index, exc.detail)
         if tally is not None and self.opener is not None:
             tally.add_all(parsed, self.opener)
-        return LeafChecks(start, failures, counts, keys, wards, tally)
+        if shift is None:
+            return LeafChecks(start, failures, counts, keys, wards, tally)
+        # an audit's worker: what the main process would do per leaf is done here
+        if tally is not None:
+            tally.pack_comments()
+        hashes = [leaf_hash(line[:-1] if line.endswith(b"\n") else line) for line in lines]
+        subtree = None
+        if len(hashes) & (len(hashes) - 1) == 0 and hashes:
+            tree = CompactRange()
+            for h in hashes:
+                tree.append(h)
+            subtree = tree.root()
+        return LeafChecks(
+            start, failures, counts, keys, wards, tally, b"".join(hashes), subtree,
+            {p: bytes(b) for p, b in prefixes.items()},
+        )  # fmt: skip
 
 
 _WORKER: LeafChecker | None = None
 
 
-def _init_worker(signed_manifest: bytes, secrets: Sequence[TrusteeSecret] | None) -> None:
+def _init_worker(
+    signed_manifest: bytes, secrets: Sequence[TrusteeSecret] | None, partitions: int | None
+) -> None:
     global _WORKER
-    _WORKER = LeafChecker(signed_manifest, secrets)
+    _WORKER = LeafChecker(signed_manifest, secrets, partitions)
 
 
 def _check_in_worker(start: int, lines: Sequence[bytes]) -> LeafChecks:
@@ -411,17 +479,16 @@ class _Audit:
             )
         else:
             a11.counts["valid"] = sum(tally.valid.values())
-            a11.counts["invalid"] = len(tally.invalid)
-            for index, reason in sorted(tally.invalid)[:MAX_LISTED]:
+            a11.counts["invalid"] = tally.invalid_count
+            for index, reason in tally.first_invalid(MAX_LISTED):
                 a11.failures.append({"leaf_index": index, "detail": reason})
-            recomputed = tally.results(
+            results = tally.recomputed(
                 mid=mid,
                 tree_size=size,
                 root=root,
                 trustees=[s.id for s in secrets or []],
                 issued=close.issued if close is not None else {},
             )
-            results = recomputed.to_json()
             self._a12(manifest, results)
         return AuditReport(str(self.record.source), manifest.round_id, mid, self.checks, results)
 
@@ -543,8 +610,25 @@ class _Audit:
         return close
 
     def _ledger(self, manifest: Manifest, close: CloseStatement | None) -> dict[str, int] | None:
-        """Check issuance.json (A8) and return its number of entries per ward (for A9)."""
+        """Check issuance.json (A8) and return its number of entries per ward (for A9).
+
+        A canonical, valid ledger is read a block at a time (:meth:`IssuanceLedger.scan`);
+        anything else is parsed whole, to report each of its problems."""
         a8 = self.c("A8")
+        scan = None
+        if self.record.exists("issuance.json"):
+            try:
+                with self.record.stream("issuance.json") as stream:
+                    scan = IssuanceLedger.scan(stream, manifest)
+            except AnonBallotError as exc:
+                _unless_too_large(exc)  # a damaged member: the full path says so
+        if scan is not None:
+            if close is not None and close.issuance_ledger != scan.digest:
+                a8.fail(
+                    "the ledger's hash differs from close.issuance_ledger", file="issuance.json"
+                )
+            a8.counts["ledger_entries"] = scan.entries
+            return scan.counts
         value = self._json("issuance.json", "A8")
         if value is None:
             return None
@@ -615,25 +699,44 @@ class _Audit:
         if 0 in wanted:
             for name, cp in wanted.pop(0):
                 self._compare_prefix(name, cp, tree.root())
-        seen: set[int] = set()
-        suspects: set[int] = set()
+        # A5: the voter keys' first 8 bytes go to temporary files by partition; a prefix
+        # seen twice is confirmed on whole keys in a second pass (_confirm_duplicates)
+        partitions = DuplicateFinder.for_count(self.max_lines or 0)
+        finder = DuplicateFinder(8, partitions)
         ward_ballots: dict[str, int] = {}
-        tally = TallyBuilder(self.manifest) if secrets is not None and self.manifest else None
+        tally = (
+            TallyBuilder(self.manifest, spill=True)
+            if secrets is not None and self.manifest
+            else None
+        )
+
+        sizes = sorted(wanted)  # the earlier checkpoints' sizes still to reach, in order
 
         def absorb(result: LeafChecks, lines: list[bytes]) -> None:
             nonlocal done_bytes
-            for line in lines:
-                tree.append(leaf_hash(line[:-1] if line.endswith(b"\n") else line))
-                done_bytes += len(line)
-                if tree.size in wanted:
-                    for name, cp in wanted.pop(tree.size):
-                        self._compare_prefix(name, cp, tree.root())
-            for key in result.voter_keys:
-                if key is not None:
-                    prefix = int.from_bytes(key[:8], "big")
-                    if prefix in seen:
-                        suspects.add(prefix)
-                    seen.add(prefix)
+            n = len(lines)
+            done_bytes += sum(map(len, lines))
+            while sizes and sizes[0] <= tree.size:
+                sizes.pop(0)
+            if (
+                result.subtree is not None
+                and tree.size % n == 0
+                and not (sizes and sizes[0] < tree.size + n)
+            ):
+                # a complete subtree, and no earlier checkpoint ends inside it
+                tree.append_subtree(result.subtree, n.bit_length() - 1)
+            else:
+                hashes = result.leaf_hashes
+                for i in range(0, 32 * n, 32):
+                    tree.append(hashes[i : i + 32])
+                    if tree.size in wanted:
+                        for name, cp in wanted.pop(tree.size):
+                            self._compare_prefix(name, cp, tree.root())
+            if tree.size in wanted:
+                for name, cp in wanted.pop(tree.size):
+                    self._compare_prefix(name, cp, tree.root())
+            for part, blob in result.prefixes.items():
+                finder.add(part, blob)
             for ward, n in result.wards.items():
                 ward_ballots[ward] = ward_ballots.get(ward, 0) + n
             for check, listed in result.failures.items():
@@ -649,14 +752,18 @@ class _Audit:
 
         chunks = _chunks(self._board_lines())
         if self.workers <= 1:
-            checker = LeafChecker(signed_manifest, secrets)
+            checker = LeafChecker(signed_manifest, secrets, partitions)
             for start, lines in chunks:
                 absorb(checker.check(start, lines), lines)
         else:
             ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+            if os.name == "posix":
+                # the forkserver imports the library once, and the workers forked from it
+                # start with it (ignored when this process's forkserver already runs)
+                ctx.set_forkserver_preload(["anonballot.audit"])
             with cf.ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_init_worker,
-                initargs=(signed_manifest, secrets),
+                initargs=(signed_manifest, secrets, partitions),
             ) as pool:  # fmt: skip
                 window: deque[tuple[cf.Future[LeafChecks], list[bytes]]] = deque()
                 for start, lines in chunks:
@@ -676,12 +783,13 @@ class _Audit:
                 f"checkpoint of size {cp.size} is beyond the final board of {size} leaves",
                 file=name,
             )
+        distinct, suspects = finder.finish()
         if suspects:
             self._confirm_duplicates(suspects)
         a2.counts["leaves"] = size
         a3.counts["failed"] = a3.failure_count
         a4.counts["failed"] = a4.failure_count
-        a5.counts["voter_keys"] = len(seen)
+        a5.counts["voter_keys"] = distinct
         return size, tree.root(), ward_ballots, tally
 
     def _board_lines(self) -> Iterator[bytes]:
@@ -702,30 +810,42 @@ class _Audit:
             # depend on how many chunks the workers still held
             self.board_error = exc.detail
 
-    def _results_file_matches(self, manifest: Manifest, recomputed: dict[str, JSONValue]) -> bool:
+    def _results_file_matches(self, manifest: Manifest, recomputed: RecomputedResults) -> bool:
         """True when results.json is byte for byte the canonical signed object of the
-        recomputed results, with a signature that verifies: A12 then passes, without parsing
-        and re-encoding a file of megabytes. Otherwise the full check of :meth:`_a12` runs."""
-        try:
-            body = jcs(recomputed)
-            raw = self.record.read("results.json")
-        except AnonBallotError as exc:
-            _unless_too_large(exc)
-            return False
-        start, end = len(b'{"results":'), len(b'{"results":') + len(body)
-        if not (
-            raw.startswith(b'{"results":')
-            and memoryview(raw)[start:end] == body  # compared in place: no copy
-            and raw.startswith(b',"signature":"', end)
-            and raw.endswith(b'"}')
-        ):
+        recomputed results, with a signature that verifies: A12 then passes. The file is
+        compared as it is read with the recomputed JCS as it is produced (comments merged
+        from disk), and the signature verified over the file's bytes as they are read
+        again: memory does not grow with the results. Otherwise (a file in another form, a
+        difference, a signature this streaming check cannot tell) the full check of
+        :meth:`_a12` runs and says what is wrong."""
+        head, before_signature = b'{"results":', b',"signature":"'
+        if not self.record.exists("results.json"):
             return False
         try:
-            signature = b64u_decode(raw[end + 14 : -2].decode("ascii"), length=64)
-            manifest.organizer_key.verify(body, signature)
-        except (AnonBallotError, UnicodeDecodeError):
+            length = 0
+            with self.record.stream("results.json") as stream:
+                if _read_exact(stream, len(head)) != head:
+                    return False
+                for piece in recomputed.iter_jcs():
+                    if _read_exact(stream, len(piece)) != piece:
+                        return False
+                    length += len(piece)
+                # the signature (86 characters of base64url), the end, and no byte more
+                tail = _read_exact(stream, len(before_signature) + 86 + 3)
+            if not (
+                len(tail) == len(before_signature) + 88
+                and tail.startswith(before_signature)
+                and tail.endswith(b'"}')
+            ):
+                return False
+            signature = b64u_decode(tail[len(before_signature) : -2].decode("ascii"), length=64)
+            with self.record.stream("results.json") as stream:
+                _read_exact(stream, len(head))
+                return manifest.organizer_key.verify_chunks(_read_chunks(stream, length), signature)
+        except (AnonBallotError, UnicodeDecodeError) as exc:
+            if isinstance(exc, AnonBallotError):
+                _unless_too_large(exc)
             return False
-        return True
 
     def _compare_prefix(self, name: str, cp: Checkpoint, root: bytes) -> None:
         if cp.root != root:
@@ -733,7 +853,7 @@ class _Audit:
                 f"checkpoint of size {cp.size} is not a prefix of the final board", file=name
             )
 
-    def _confirm_duplicates(self, suspects: set[int]) -> None:
+    def _confirm_duplicates(self, suspects: set[bytes]) -> None:
         """Second pass for the rare 8-byte prefix collisions: compare whole voter keys."""
         if self.manifest is None:
             return
@@ -748,7 +868,7 @@ class _Audit:
                 except AnonBallotError:
                     continue
                 key = leaf.voter_key.to_bytes()
-                if int.from_bytes(key[:8], "big") not in suspects:
+                if key[:8] not in suspects:
                     continue
                 if key in first:
                     self.c("A5").fail(
@@ -794,25 +914,54 @@ class _Audit:
             "eligible": sum(w.eligible for w in manifest.wards),
         }
 
-    def _a12(self, manifest: Manifest, recomputed: dict[str, JSONValue]) -> None:
+    def _a12(self, manifest: Manifest, recomputed: RecomputedResults) -> None:
         a12 = self.c("A12")
         if self._results_file_matches(manifest, recomputed):
             return
+        # The full check: results.json parsed whole (at most MAX_FILE_SIZE), its signature
+        # verified over its JCS, the recomputed results built whole to say what differs.
         signed = self._json("results.json", "A12")
         if signed is None:
             return
         try:
             published = Results.signed_value(signed, manifest)
-            same = jcs(published) == jcs(recomputed)
+            same = jcs(published) == b"".join(recomputed.iter_jcs())
         except (VerificationError, EncodingError, OpenError) as exc:
             a12.fail(exc.detail, file="results.json")
             return
         if not same:
             a12.fail(
                 "results.json differs from the recomputed results"
-                + _first_difference(published, recomputed),
+                + _first_difference(published, recomputed.to_json()),
                 file="results.json",
             )
+
+
+def _read_exact(stream: _Readable, n: int) -> bytes:
+    """``n`` bytes of ``stream``, fewer only at its end."""
+    data = stream.read(n)
+    if len(data) == n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n and (more := stream.read(n - got)):
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _read_chunks(stream: _Readable, n: int, block: int = 1024 * 1024) -> Iterator[bytes]:
+    """The next ``n`` bytes of ``stream`` in pieces of at most ``block``."""
+    while n > 0:
+        data = stream.read(min(n, block))
+        if not data:
+            raise RecordError("results.json: shorter on a second reading", code="bad_record")
+        n -= len(data)
+        yield data
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def _first_difference(published: object, recomputed: object, path: str = "") -> str:

@@ -223,6 +223,14 @@ class Record:
                 chunks.append(chunk)
             return b"".join(chunks)
 
+    def stream(self, name: str) -> _Bounded:
+        """``name`` as a stream to read a part of at a time (a context manager with
+        ``read``): no size limit but, in a zip, :data:`MAX_INFLATE_RATIO`. The caller
+        bounds what it reads. :class:`RecordError` if it is missing or damaged."""
+        if not self.exists(name):
+            raise RecordError(f"the record has no {name}", code="missing_file")
+        return self._open(name, None, whole=False)
+
     def _open(self, name: str, limit: int | None, *, whole: bool = True) -> _Bounded:
         """``name`` as a stream that stops past ``limit`` bytes read (None: no limit but, in
         a zip, :data:`MAX_INFLATE_RATIO`). ``whole``: the file is to be read to its end, so

@@ -8,9 +8,13 @@ trustee's signing key and a voter's one-time key (protocol sections 4.1 and 5.2)
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
@@ -21,6 +25,9 @@ __all__ = ["SigningKey", "VerifyKey", "sign_object", "verify_object"]
 
 KEY_LENGTH = 32
 SIGNATURE_LENGTH = 64
+
+_GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
+"""L, the order of Ed25519's prime-order subgroup: a signature's S is below it."""
 
 
 class VerifyKey:
@@ -67,6 +74,39 @@ class VerifyKey:
             nacl.signing.VerifyKey(self._key).verify(message, signature)
         except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as exc:
             raise InvalidSignature("Ed25519 signature does not verify") from exc
+
+    def verify_chunks(self, chunks: Iterable[bytes], signature: bytes) -> bool:
+        """True when ``signature`` is valid for the concatenation of ``chunks``, hashed as
+        they come: a message of any size verified in constant memory.
+
+        Ed25519 hashes the message after the signature's ``R`` and the key
+        (``k = SHA-512(R || A || M)``), so the equation ``[S]B = R + [k]A`` is checked here
+        with libsodium's group operations. This accepts only what :meth:`verify`
+        accepts: it also requires ``R`` and the key to be canonical points of the
+        prime-order subgroup, which every honest signature and key are. False says the
+        signature does not verify, or that this check cannot tell: then call :meth:`verify`
+        on the whole message.
+        """
+        if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LENGTH:
+            return False
+        r, s = signature[:32], signature[32:]
+        if int.from_bytes(s, "little") >= _GROUP_ORDER:
+            return False
+        try:
+            if not (
+                nacl.bindings.crypto_core_ed25519_is_valid_point(r)
+                and nacl.bindings.crypto_core_ed25519_is_valid_point(self._key)
+            ):
+                return False
+            h = hashlib.sha512(r + self._key)
+            for chunk in chunks:
+                h.update(chunk)
+            k = nacl.bindings.crypto_core_ed25519_scalar_reduce(h.digest())
+            sb = nacl.bindings.crypto_scalarmult_ed25519_base_noclamp(s)
+            ka = nacl.bindings.crypto_scalarmult_ed25519_noclamp(k, self._key)
+            return hmac.compare_digest(nacl.bindings.crypto_core_ed25519_add(r, ka), sb)
+        except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError, ValueError, TypeError):
+            return False  # e.g. k or S zero, where libsodium's scalar multiplication refuses
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VerifyKey):

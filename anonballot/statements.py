@@ -17,15 +17,19 @@ round's id, a count missing, an unsorted ledger); without it the first problem r
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .checkpoint import Checkpoint
 from .encoding import JSONValue, b64u_decode, b64u_encode, jcs, sha256
 from .errors import EncodingError, InvalidProof, StatementError
 from .manifest import Manifest
 from .signing import SigningKey, sign_object, verify_object
+from .spill import DuplicateFinder
 
 __all__ = [
     "CloseStatement",
@@ -33,6 +37,7 @@ __all__ = [
     "DistrictResult",
     "InvalidBallot",
     "IssuanceLedger",
+    "LedgerScan",
     "Results",
     "RoleResult",
     "SubjectResult",
@@ -152,6 +157,20 @@ class IssuanceLedger:
         round_id = ledger["round"] if isinstance(ledger["round"], str) else ""
         return cls(round_id, out, digest)
 
+    @staticmethod
+    def scan(stream: _Readable, manifest: Manifest) -> LedgerScan | None:
+        """Read ``issuance.json`` from ``stream`` a block at a time, for the auditor (A8,
+        A9): its hash and its entries per ward, in memory that does not grow with it.
+
+        This accepts only a ledger in its canonical form (the JCS bytes, as the engine
+        writes it) that :meth:`from_json` would take without a problem: this round, every
+        ward in JCS order, each list sorted, each pseudonym canonical base64url of 32 bytes
+        and in no other place. A pseudonym seen twice is found through
+        :class:`~anonballot.spill.DuplicateFinder` (temporary files). None for anything
+        else: the caller then parses the whole document to say what is wrong with it.
+        """
+        return _LedgerScanner(stream, manifest).run()
+
     def check(self, close: CloseStatement) -> None:
         """Raise :class:`InvalidProof` unless the close statement binds this ledger: its
         ``issuance_ledger`` is this document's hash and its ``issued`` these counts."""
@@ -163,6 +182,163 @@ class IssuanceLedger:
             raise InvalidProof(
                 "close.issued differs from the ledger's entries", code="ledger_mismatch"
             )
+
+
+@dataclass(frozen=True)
+class LedgerScan:
+    """What :meth:`IssuanceLedger.scan` found in a canonical, valid ledger."""
+
+    digest: bytes
+    """``SHA-256`` of the document (its JCS bytes): what the close statement binds."""
+    counts: dict[str, int]
+    """Entries per ward (every ward of the manifest)."""
+    entries: int
+    """Entries in all (no pseudonym appears twice)."""
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+_ENTRY_LENGTH = 46
+"""A ledger entry in canonical form with the comma after it: ``"<43 characters>",``."""
+_ENTRIES = re.compile(rb'(?:"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]",)*')
+_LAST_ENTRY = re.compile(rb'"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]"\]')
+_B64U_INDEX = bytes(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".find(bytes([c])) % 64
+    for c in range(256)
+)
+"""A base64url character's value (0 to 63): the first character of a pseudonym chooses its
+partition, so that partitions are even whatever the pseudonyms."""
+
+
+class _LedgerScanner:
+    BLOCK = 1024 * 1024
+
+    def __init__(self, stream: _Readable, manifest: Manifest) -> None:
+        self.stream = stream
+        self.manifest = manifest
+        self.buf = b""
+        self.pos = 0
+        self.eof = False
+        self.over = False
+        self.hash = hashlib.sha256()
+        # A ledger with more entries than the round's eligible participants fails A9 in
+        # any case: past the bytes of that many entries this scan stops, and the caller's
+        # full parse (of at most MAX_FILE_SIZE) says what is wrong.
+        self.limit = _ENTRY_LENGTH * sum(w.eligible for w in manifest.wards) + 1024 * (
+            len(manifest.wards) + 1
+        )
+        self.read = 0
+
+    def _more(self) -> bool:
+        """Read another block (False at the end of the stream, or past the limit)."""
+        if self.eof:
+            return False
+        data = self.stream.read(self.BLOCK)
+        self.read += len(data)
+        if not data or self.read > self.limit:
+            self.eof = True
+            self.over = self.read > self.limit
+            return False
+        self.hash.update(data)
+        self.buf = self.buf[self.pos :] + data
+        self.pos = 0
+        return True
+
+    def _expect(self, text: bytes) -> bool:
+        while len(self.buf) - self.pos < len(text):
+            if not self._more():
+                return False
+        if not self.buf.startswith(text, self.pos):
+            return False
+        self.pos += len(text)
+        return True
+
+    def run(self) -> LedgerScan | None:
+        wards = sorted((w.id for w in self.manifest.wards), key=lambda k: k.encode("utf-16-be"))
+        if not self._expect(b'{"round":' + jcs(self.manifest.mid) + b',"wards":{'):
+            return None
+        # partitions by the first character's value: at most 64
+        parts = 1
+        while parts < 64 and parts * 65536 < self.manifest_size_hint():
+            parts *= 2
+        finder = DuplicateFinder(43, parts)
+        shift = 6 - (parts.bit_length() - 1)
+        counts: dict[str, int] = {}
+        try:
+            for i, ward in enumerate(wards):
+                if not self._expect((b"," if i else b"") + jcs(ward) + b":["):
+                    return None
+                count = self._entries(finder, shift)
+                if count is None:
+                    return None
+                counts[ward] = count
+            if not self._expect(b"}}") or self.pos != len(self.buf) or self._more() or self.over:
+                return None
+            entries, repeated = finder.finish()
+        finally:
+            finder.close()
+        if repeated:
+            return None
+        return LedgerScan(self.hash.digest(), counts, entries)
+
+    def manifest_size_hint(self) -> int:
+        return sum(w.eligible for w in self.manifest.wards)
+
+    def _entries(self, finder: DuplicateFinder, shift: int) -> int | None:
+        """One ward's list after its ``[``, up to and with its ``]``: the entries counted,
+        sorted and each canonical, their text handed to ``finder`` by partition."""
+        while len(self.buf) - self.pos < 1:
+            if not self._more():
+                return None
+        if self.buf[self.pos] == 0x5D:  # "]": no entry
+            self.pos += 1
+            return 0
+        count = 0
+        last = b""
+        while True:
+            m = _ENTRIES.match(self.buf, self.pos)  # never None: it matches ""
+            end = self.pos if m is None else m.end()
+            if end > self.pos:
+                block = self.buf[self.pos + 1 : end - 2].split(b'","')
+                if not self._sorted(last, block):
+                    return None
+                self._partition(finder, block, shift)
+                last = block[-1]
+                count += len(block)
+                self.pos = end
+            if len(self.buf) - self.pos >= _ENTRY_LENGTH or self.eof:
+                break  # what follows is not another entry and its comma: the last one
+            self._more()
+        final = _LAST_ENTRY.match(self.buf, self.pos)
+        if final is None:
+            return None
+        entry = self.buf[self.pos + 1 : final.end() - 2]
+        if not self._sorted(last, [entry]):
+            return None
+        self._partition(finder, [entry], shift)
+        self.pos = final.end()
+        return count + 1
+
+    @staticmethod
+    def _sorted(last: bytes, block: list[bytes]) -> bool:
+        """Strictly increasing (sorted, and a repeat within the ward is not)."""
+        if last and not last < block[0]:
+            return False
+        return all(a < b for a, b in itertools.pairwise(block))
+
+    @staticmethod
+    def _partition(finder: DuplicateFinder, block: list[bytes], shift: int) -> None:
+        if shift == 6:
+            finder.add(0, b"".join(block))
+            return
+        parts: dict[int, list[bytes]] = {}
+        index = _B64U_INDEX
+        for entry in block:
+            parts.setdefault(index[entry[0]] >> shift, []).append(entry)
+        for part, entries in parts.items():
+            finder.add(part, b"".join(entries))
 
 
 # -- the close statement (section 7.1) ----------------------------------------------------------

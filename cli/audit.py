@@ -225,19 +225,23 @@ def _audit(
     checked = check_slips(record, slips) if slips is not None else None
     passed = report.passed and (checked is None or checked.passed)
     if as_json:
-        value = report.to_json()
+        value = report.to_json(streamed=True)  # the comments written from disk
         if checked is not None:
             value["slips"] = {
                 "passed": checked.passed, "printed": checked.printed, "used": checked.used,
                 "unknown": dict(checked.unknown), "unused": {w: list(p) for w, p in
                                                              checked.unused.items()},
             }  # fmt: skip
-        click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+        out = sys.stdout
+        for piece in json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(value):
+            out.write(piece)
+        out.write("\n")
     else:
         manifest = _manifest(record)
         lines = _render_checks(report)
-        if report.results is not None and manifest is not None:
-            lines += _plain_results(report.results, manifest)
+        if report.recomputed is not None and manifest is not None:
+            # the counts only: the comments stay on disk
+            lines += _plain_results(report.recomputed.counts.to_json(), manifest)
         if checked is not None:
             lines += _render_slips(checked, manifest)
         lines += _verdict(report, checked)

@@ -256,6 +256,19 @@ class CompactRange:
         self._stack.append(current)
         self._size += 1
 
+    def append_subtree(self, root: bytes, height: int) -> None:
+        """Append ``2**height`` leaves at once by the root of their complete subtree (what
+        a worker computed from them). The size must be a multiple of ``2**height``."""
+        current = _check_hash_input(root, "a subtree root")
+        if not _is_count(height) or self._size % (1 << height):
+            raise InputError(f"a subtree of height {height!r} cannot follow {self._size} leaves")
+        carry = self._size >> height
+        while carry & 1:
+            current = node_hash(self._stack.pop(), current)
+            carry >>= 1
+        self._stack.append(current)
+        self._size += 1 << height
+
     @property
     def frontier(self) -> tuple[bytes, ...]:
         """The hashes it holds: the roots of the complete subtrees that make up the tree,
