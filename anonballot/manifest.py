@@ -369,13 +369,14 @@ class Manifest:
         lists = ("wards", "subjects")
         if self._to_json(lists=False) != {k: v for k, v in m.items() if k not in lists}:
             return False
-        for name, mine in (("wards", self.wards), ("subjects", self.subjects)):
-            theirs = m.get(name)
-            if not isinstance(theirs, list) or len(theirs) != len(mine):
-                return False
-            if any(x.to_json() != y for x, y in zip(mine, theirs, strict=True)):
-                return False
-        return True
+        wards, subjects = m.get("wards"), m.get("subjects")
+        if not isinstance(wards, list) or not isinstance(subjects, list):
+            return False
+        if len(wards) != len(self.wards) or len(subjects) != len(self.subjects):
+            return False
+        return all(w.to_json() == v for w, v in zip(self.wards, wards, strict=True)) and all(
+            s.to_json() == v for s, v in zip(self.subjects, subjects, strict=True)
+        )
 
     def ward(self, ward_id: str) -> Ward:
         try:
