@@ -117,15 +117,24 @@ class Disclosure:
     def shown(self, ward: str) -> bool:
         """Whether the view shows the distributions and comments of ``ward``'s people."""
         self.manifest.ward(ward)  # NotFound for another round's ward
-        return ward in self.shown_wards
+        return ward in self._shown_set
+
+    @cached_property
+    def _shown_set(self) -> frozenset[str]:
+        # a set, not the tuple: a national report asks this of 10,000 wards
+        return frozenset(self.shown_wards)
+
+    @cached_property
+    def _entries(self) -> dict[str, tuple[str, str]]:
+        return {s.id: (s.ward, s.role) for s in self.manifest.subjects}
 
     def group(self, ward: str) -> Group:
         return (self.round_id, ward)
 
     def _entry(self, subject: str) -> tuple[str, str]:
-        for s in self.manifest.subjects:
-            if s.id == subject:
-                return s.ward, s.role
+        entry = self._entries.get(subject)
+        if entry is not None:
+            return entry
         raise NotFound(f"subject {subject!r} is not in this round", code="unknown_subject")
 
     def subject(self, subject: str) -> Distribution | None:
@@ -161,7 +170,8 @@ class Disclosure:
     def _summary(self, role: str | None, wards: Iterable[str] | None) -> Distribution:
         allowed = set(self.shown_wards if wards is None else wards) & set(self.shown_wards)
         people = [s for s in self.manifest.subjects if role is None or s.role == role]
-        relevant = [w.id for w in self.manifest.wards if any(s.ward == w.id for s in people)]
+        rated = {s.ward for s in people}
+        relevant = [w.id for w in self.manifest.wards if w.id in rated]
         counted = [w for w in relevant if w in allowed]
         left_out = tuple(w for w in relevant if w not in allowed)
         groups = frozenset(self.group(w) for w in counted)

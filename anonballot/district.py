@@ -117,8 +117,9 @@ class District:
                 raise ManifestError(f"subject {s.id}: ward {s.ward!r} is not in wards")
             if s.role not in role_ids:
                 raise ManifestError(f"subject {s.id}: role {s.role!r} is not in roles")
+        rated = {s.ward for s in self.subjects}
         for w in self.wards:
-            if not any(s.ward == w.id for s in self.subjects):
+            if w.id not in rated:
                 raise ManifestError(f"ward {w.id}: nobody to rate (no subject in this ward)")
 
     def to_json(self) -> dict[str, JSONValue]:

@@ -160,13 +160,19 @@ def sign_object(kind: str, value: JSONValue, key: SigningKey) -> dict[str, JSONV
     return {kind: value, "signature": b64u_encode(key.sign(jcs(value)))}
 
 
-def verify_object(obj: object, kind: str, key: VerifyKey) -> JSONValue:
-    """Check a signed object's shape and signature under ``key`` and return its value."""
+def verify_object(
+    obj: object, kind: str, key: VerifyKey, *, canonical: bytes | None = None
+) -> JSONValue:
+    """Check a signed object's shape and signature under ``key`` and return its value.
+
+    ``canonical``: the JCS bytes of ``obj[kind]`` when the caller has them already (the
+    manifest's parser, which canonicalizes ``M`` once for its checks, its signature and its
+    ``mid``: 11 MB for a national round)."""
     if not isinstance(obj, dict) or set(obj) != {kind, "signature"}:
         raise EncodingError(f'expected a signed object {{"{kind}": ..., "signature": ...}}')
     signature = b64u_decode(obj["signature"], length=SIGNATURE_LENGTH, what="signature")
     try:
-        key.verify(jcs(obj[kind]), signature)
+        key.verify(jcs(obj[kind]) if canonical is None else canonical, signature)
     except InvalidSignature as exc:
         raise InvalidSignature(f"the {kind} signature does not verify") from exc
     value: JSONValue = obj[kind]

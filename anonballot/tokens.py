@@ -117,10 +117,12 @@ class Token:
         return cls(msg=msg, sig=sig)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=16_384)
 def _parse_issuer_der(der: bytes) -> tuple[RSAPublicKey, int, int]:
     """The parsed key, its modulus and its length in bytes. Cached: a manifest is parsed
-    once per request or per audit worker, and reading the modulus out of a key is not free."""
+    once per request or per audit worker, and reading the modulus out of a key is not free.
+    The cache holds every key of a national round (10,000 wards): with fewer entries, each
+    parse of its manifest would evict the keys the next one needs, and check them all again."""
     try:
         key = serialization.load_der_public_key(der)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:

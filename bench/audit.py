@@ -149,8 +149,13 @@ class Pool:
         tmp.write_text(json.dumps(meta, indent=1))
         tmp.replace(self.meta_path)
 
-    def grow(self, target: int, processes: int) -> float:
-        """Build leaves until the pool holds ``target``; return the seconds it took."""
+    def grow(
+        self, target: int, processes: int, initializer: Any = None, init_arg: str | None = None
+    ) -> float:
+        """Build leaves until the pool holds ``target``; return the seconds it took.
+
+        ``initializer(init_arg)`` (default :func:`_init_builder` of the pool's folder) sets
+        up each build process; bench/national.py passes its own."""
         meta = self.meta()
         have = meta["count"]
         if have >= target:
@@ -165,7 +170,10 @@ class Pool:
         ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
         with (
             cf.ProcessPoolExecutor(
-                processes, mp_context=ctx, initializer=_init_builder, initargs=(str(self.path),)
+                processes,
+                mp_context=ctx,
+                initializer=initializer or _init_builder,
+                initargs=(init_arg or str(self.path),),
             ) as pool,
             (self.path / "leaves.jsonl").open("ab") as leaves_out,
             (self.path / "plain.txt").open("ab") as plain_out,

@@ -1,6 +1,7 @@
 """Smoke tests of the benchmarks: the audit (bench/audit.py), a tiny round built, audited and
-reported; the booth's load (bench/booth_load.py), two throttled loads in Chromium; the tiles
-(bench/tiles.py); the server's casts (bench/server.py) with three witness processes."""
+reported; the national round (bench/national.py), a tiny country; the booth's load
+(bench/booth_load.py), two throttled loads in Chromium; the tiles (bench/tiles.py); the
+server's casts (bench/server.py) with three witness processes."""
 
 from __future__ import annotations
 
@@ -41,6 +42,66 @@ def test_bench_quick_runs(tmp_path: Path) -> None:
     assert row is not None, result.stdout
     assert float(row.group(1)) > 0  # the ratio to the primitive floor
     assert "target ratio <= 1.3" in result.stdout
+
+
+def test_national_quick_runs(tmp_path: Path) -> None:
+    """bench/national.py --quick: a country of 50 wards (keys of pairs of OpenSSL primes, to
+    be quick), its manifest measured, 1,000 ballots built, recorded and audited."""
+    result = subprocess.run(  # noqa: S603 (our own script, with the test's interpreter)
+        [
+            sys.executable,
+            str(BENCH.parent / "national.py"),
+            "--quick",
+            "--keys",
+            "pairs",
+            "--sizes",
+            "1000",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "tokens signed directly with the ward issuer keys" in out
+    assert "NOT safe keys" in out
+    size = re.search(r"^manifest: ([\d,]+) bytes signed", out, re.MULTILINE)
+    assert size is not None, out
+    assert int(size.group(1).replace(",", "")) > 50 * 500  # 50 wards, a 3072-bit key each
+    assert re.search(r"Manifest\.from_signed .* \d+ ms", out), out
+    assert "issuance.json" in out
+    assert "close.json" in out
+    row = re.search(r"^\s+1,000\s+1\s+.*\s(\d+\.\d+)\s+1\.00x$", out, re.MULTILINE)
+    assert row is not None, out
+    assert float(row.group(1)) > 0  # the ratio to the primitive floor
+    assert "target ratio <= 1.3" in out
+    # a rerun builds nothing: the keys, the manifest, the leaves and the record are cached
+    again = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            str(BENCH.parent / "national.py"),
+            "--quick",
+            "--keys",
+            "pairs",
+            "--sizes",
+            "1000",
+            "--build-only",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "issuer keys: from the cache" in again.stdout
+    assert "leaves: from the cache" in again.stdout
 
 
 def test_booth_load_quick_runs(tmp_path: Path) -> None:
