@@ -187,7 +187,8 @@ def _sign_many(pems: dict[str, bytes], items: list[tuple[str, bytes]]) -> Answer
     for key_id, blinded in items:
         key = _worker_keys.get(key_id)
         if key is None:
-            key = _worker_keys[key_id] = IssuerKey.from_pem(pems[key_id])
+            # the server's own key, every signature verified by sign_blinded (check=False)
+            key = _worker_keys[key_id] = IssuerKey.from_pem(pems[key_id], check=False)
         try:
             out.append(key.sign_blinded(blinded))
         except AnonBallotError as exc:

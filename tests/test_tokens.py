@@ -329,3 +329,31 @@ def test_issuer_public_key_rejects() -> None:
     IssuerPublicKey(_spki(rsa.RSAPublicNumbers(65537, (1 << 4095) | 1).public_key()))
     with pytest.raises(EncodingError):
         TokenRequest.create(b"junk", VerifyKey(os.urandom(32)))  # type: ignore[arg-type]
+
+
+def test_an_unchecked_broken_key_gives_a_signing_fault_never_a_signature(
+    issuer_pool: tuple[IssuerKey, ...],
+) -> None:
+    """``from_pem(check=False)`` (the server's own keys, at a national round's start) skips
+    OpenSSL's key check; a key broken at rest (here its CRT exponent) still never gives out
+    a signature: the blind signature is verified first. Checked, the key is refused."""
+    from anonballot.errors import SigningFault
+
+    good = issuer_pool[0]
+    loaded = serialization.load_pem_private_key(good.to_pem(), None)
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    numbers = loaded.private_numbers()
+    broken = rsa.RSAPrivateNumbers(
+        numbers.p, numbers.q, numbers.d, numbers.dmp1 ^ 2, numbers.dmq1, numbers.iqmp,
+        numbers.public_numbers,
+    ).private_key(unsafe_skip_rsa_key_validation=True)  # fmt: skip
+    pem = broken.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with pytest.raises((EncodingError, InputError)):
+        IssuerKey.from_pem(pem)
+    key = IssuerKey.from_pem(pem, check=False)
+    request = TokenRequest.create(good.public_key, VerifyKey(os.urandom(32)))
+    with pytest.raises(SigningFault):
+        key.sign_blinded(request.blinded)
+    assert IssuerKey.from_pem(good.to_pem(), check=False).sign_blinded(request.blinded)
