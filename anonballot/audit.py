@@ -252,8 +252,12 @@ class LeafChecker:
         signed_manifest: bytes,
         secrets: Sequence[TrusteeSecret] | None,
         partitions: int | None = None,
+        *,
+        manifest: Manifest | None = None,
     ) -> None:
-        self.manifest = Manifest.from_signed(parse_json(signed_manifest))
+        """``manifest``: the signed manifest already parsed and checked (an audit's own
+        process: a national round's manifest is not held twice)."""
+        self.manifest = manifest or Manifest.from_signed(parse_json(signed_manifest))
         self.mid = self.manifest.mid
         self.opener = LeafOpener(self.manifest, secrets, self.mid) if secrets is not None else None
         self.shift = None if partitions is None else DuplicateFinder(8, partitions).shift
@@ -752,7 +756,7 @@ class _Audit:
 
         chunks = _chunks(self._board_lines())
         if self.workers <= 1:
-            checker = LeafChecker(signed_manifest, secrets, partitions)
+            checker = LeafChecker(signed_manifest, secrets, partitions, manifest=self.manifest)
             for start, lines in chunks:
                 absorb(checker.check(start, lines), lines)
         else:
