@@ -14,10 +14,10 @@ import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import cast
+from typing import TypeVar, cast
 
 from .ballot import WHITE_SPACE, strip_comment
-from .encoding import JSONValue, jcs, jcs_checked
+from .encoding import JSONValue, b64u_encode, jcs, jcs_checked
 from .errors import OpenError
 from .leaf import Leaf
 from .manifest import Manifest
@@ -34,6 +34,8 @@ from .statements import (
 )
 
 __all__ = ["WHITE_SPACE", "RecomputedResults", "TallyBuilder", "strip_comment"]
+
+T = TypeVar("T")
 
 
 class TallyBuilder:
@@ -326,7 +328,7 @@ class _Spilled:
             yield InvalidBallot(index, reasons[rid])
 
 
-_MARK = re.compile(rb'\["\\u0000@(\d+|i)"\]')
+_MARK = re.compile(rb'\["\\u0000@(\d+|i|w|s)"\]')
 r"""A placeholder list in the JCS of the counts: ``["\u0000@<rank>"]`` stands for a comment
 field's texts, ``["\u0000@i"]`` for the invalid ballots (no id holds a control character)."""
 
@@ -428,41 +430,73 @@ class RecomputedResults:
         return value
 
     def iter_jcs(self) -> Iterator[bytes]:
-        """The JCS bytes of :meth:`to_json`, in pieces (of at most about 64 KiB each but
-        for the counts before the first comment)."""
-        skeleton = self.counts.to_json()
+        """The JCS bytes of :meth:`to_json`, in pieces (each person rated's, each ward's, and
+        each comment field's texts, of at most about 64 KiB each): neither the comments nor
+        the counts are encoded whole (a national round counts 20,000 people rated)."""
+        counts = self.counts
+        top: dict[str, JSONValue] = {
+            "round": counts.round,
+            "tree_size": counts.tree_size,
+            "root": b64u_encode(counts.root),
+            "trustees": list(counts.trustees),
+            "wards": ["\u0000@w"],
+            "subjects": ["\u0000@s"],
+            "roles": {r: v.to_json() for r, v in counts.roles.items()},
+            "district": counts.district.to_json(),
+            "invalid": ["\u0000@i"],
+        }
+        groups = self._grouped()
+        pending = [next(groups, None)]
+        last = [-1]
         rank = self._spilled.prefix
-        for sid, value in cast("dict[str, dict[str, JSONValue]]", skeleton["subjects"]).items():
+
+        def subject(sid: str, result: SubjectResult) -> Iterator[bytes]:
+            value = result.to_json()
             value["comments"] = {
                 f: ["\u0000@" + str(int.from_bytes(rank[sid, f], "big"))]
                 for f in cast("dict[str, JSONValue]", value["comments"])
             }
-        skeleton["invalid"] = ["\u0000@i"]
-        pieces = _MARK.split(jcs(skeleton))
-        groups = self._grouped()
-        pending = next(groups, None)
-        last = -1
-        for i, piece in enumerate(pieces):
+            for i, piece in enumerate(_MARK.split(jcs(value))):
+                if i % 2 == 0:
+                    yield piece
+                    continue
+                r = int(piece)
+                if r <= last[0]:
+                    raise RuntimeError("comment fields out of JCS order")  # not for any input
+                last[0] = r
+                held = pending[0]
+                if held is not None and held[0] == r:
+                    yield from _json_list(jcs_checked(t) for t in held[1])
+                    pending[0] = next(groups, None)
+                else:
+                    yield b"[]"
+
+        for i, piece in enumerate(_MARK.split(jcs(top))):
             if i % 2 == 0:
                 yield piece
-                continue
-            if piece == b"i":
+            elif piece == b"i":
                 yield from _json_list(
                     (b'{"leaf_index":%d,"reason":%s}' % (b.leaf_index, jcs(b.reason)))
                     for b in self.invalid()
                 )
-                continue
-            r = int(piece)
-            if r <= last:
-                raise RuntimeError("comment fields out of JCS order")  # not for any input
-            last = r
-            if pending is not None and pending[0] == r:
-                yield from _json_list(jcs_checked(t) for t in pending[1])
-                pending = next(groups, None)
-            else:
-                yield b"[]"
-        if pending is not None:
+            elif piece == b"w":
+                yield from _json_map(counts.wards, lambda _, c: iter((jcs(c.to_json()),)))
+            else:  # the people rated, each with its comment fields' texts from disk
+                yield from _json_map(counts.subjects, subject)
+        if pending[0] is not None:
             raise RuntimeError("comments of a field the results do not list")
+
+
+def _json_map(
+    items: Mapping[str, T], encode: Callable[[str, T], Iterator[bytes]]
+) -> Iterator[bytes]:
+    """The JCS of a JSON object whose values ``encode`` gives as pieces: its members in the
+    order of RFC 8785 (the keys' UTF-16 code units; ids are ASCII, so Python's order)."""
+    yield b"{"
+    for n, key in enumerate(sorted(items, key=lambda k: k.encode("utf-16-be"))):
+        yield (b"," if n else b"") + jcs(key) + b":"
+        yield from encode(key, items[key])
+    yield b"}"
 
 
 class _Cursor:
