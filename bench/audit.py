@@ -466,6 +466,19 @@ def run_measure(record: str, workers: int) -> None:
 # -- measuring: the primitive floor (in a fresh process, one core) ---------------------------
 
 
+def measured_floor(record: Path, seconds: float) -> dict[str, float]:
+    """:func:`measure_floor`, printed with its parts (seconds per ballot, ``total`` too)."""
+    _log("measuring the primitive floor (one core)")
+    floor = measure_floor(record, seconds)
+    floor_us = floor["total"] * 1e6
+    print(
+        "floor per ballot, one core: "
+        + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in floor.items() if k != "total")
+        + f"; total {floor_us:.1f} us"
+    )
+    return floor
+
+
 def measure_floor(record: Path, seconds: float) -> dict[str, float]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--floor", str(record), str(seconds)]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout  # noqa: S603
@@ -628,14 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     records = {n: ensure_record(out, pool, n) for n in sizes}
 
-    _log("measuring the primitive floor (one core)")
-    floor = measure_floor(records[min(sizes)], 0.3 if args.quick else 2.0)
+    floor = measured_floor(records[min(sizes)], 0.3 if args.quick else 2.0)
     floor_us = floor["total"] * 1e6
-    print(
-        "floor per ballot, one core: "
-        + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in floor.items() if k != "total")
-        + f"; total {floor_us:.1f} us"
-    )
 
     rows: list[dict[str, Any]] = []
     for n in sizes:

@@ -681,14 +681,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"record of {max(sizes):,}: " + ", ".join(f"{k} {v:,} bytes" for k, v in files.items()))
 
-    _log("measuring the primitive floor (one core)")
-    floor = bench.measure_floor(records[min(sizes)], 0.3 if args.quick else 2.0)
+    floor = bench.measured_floor(records[min(sizes)], 0.3 if args.quick else 2.0)
     floor_us = floor["total"] * 1e6
-    print(
-        "floor per ballot, one core: "
-        + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in floor.items() if k != "total")
-        + f"; total {floor_us:.1f} us"
-    )
     rows: list[dict[str, Any]] = []
     for n in sizes:
         for w in worker_counts:
