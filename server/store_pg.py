@@ -241,6 +241,9 @@ class PgDatabase(SqlDatabase):
 
     def rewrite_issuances(self) -> None:
         with self.transaction() as conn:
+            # no other round's issuance may be written between the copy and the delete (it
+            # would be deleted and not copied back): writers wait, readers go on
+            conn.execute("LOCK TABLE issuances IN EXCLUSIVE MODE")
             conn.execute(
                 "CREATE TEMPORARY TABLE issuances_copy ON COMMIT DROP AS SELECT * FROM issuances"
             )
