@@ -713,19 +713,27 @@ def main(argv: list[str] | None = None) -> int:
             s = one[r["n"]] / r["seconds"]
             verdict = "meets" if s >= 1.8 else "MISSES"
             print(f"target speedup >= 1.8x (N={r['n']:,}, 2 workers): {s:.2f}x, {verdict}")
-    if len(sizes) > 1:
-        for w in worker_counts:
-            by_n = {r["n"]: r["peak_rss_mib"] for r in rows if r["workers"] == w}
-            lo, hi = min(sizes), max(sizes)
-            print(
-                f"memory N={lo:,} vs N={hi:,} ({w} worker(s)): {by_n[lo]:.0f} MiB vs "
-                f"{by_n[hi]:.0f} MiB ({by_n[hi] / by_n[lo]:.2f}x)"
-            )
+    print_memory_by_n(rows, sizes, worker_counts)
     if args.json:
         args.json.write_text(
             json.dumps({"machine": machine(), "floor": floor, "rows": rows}, indent=1)
         )
     return 0
+
+
+def print_memory_by_n(
+    rows: list[dict[str, Any]], sizes: list[int], worker_counts: list[int]
+) -> None:
+    """Peak memory at the smallest and the largest N, per worker count: flat in N or not."""
+    if len(sizes) < 2:
+        return
+    for w in worker_counts:
+        by_n = {r["n"]: r["peak_rss_mib"] for r in rows if r["workers"] == w}
+        lo, hi = min(sizes), max(sizes)
+        print(
+            f"memory N={lo:,} vs N={hi:,} ({w} worker(s)): {by_n[lo]:.0f} MiB vs "
+            f"{by_n[hi]:.0f} MiB ({by_n[hi] / by_n[lo]:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -750,14 +750,7 @@ def main(argv: list[str] | None = None) -> int:
             f"target peak memory < 300 MiB ({r['workers']} worker(s)): "
             f"{r['peak_rss_mib']:.0f} MiB, {verdict}"
         )
-    if len(sizes) > 1:
-        for w in worker_counts:
-            by_n = {r["n"]: r["peak_rss_mib"] for r in rows if r["workers"] == w}
-            lo, hi = min(sizes), max(sizes)
-            print(
-                f"memory N={lo:,} vs N={hi:,} ({w} worker(s)): {by_n[lo]:.0f} MiB vs "
-                f"{by_n[hi]:.0f} MiB ({by_n[hi] / by_n[lo]:.2f}x)"
-            )
+    bench.print_memory_by_n(rows, sizes, worker_counts)
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -34,7 +34,7 @@ from anonballot.errors import AnonBallotError, InputError
 
 from .errors import http_status, one_line
 from .service import Service
-from .store import SqliteRoundStore
+from .store import SqlRoundStore
 
 __all__ = [
     "CHECKPOINT_CACHE",
@@ -287,7 +287,7 @@ class TileFolder:
             return 0
         size = _note_size(note)
         store = engine.store
-        if size is None or not isinstance(store, SqliteRoundStore):
+        if size is None or not isinstance(store, SqlRoundStore):
             raise InputError(f"{folder / 'checkpoint'} is not a checkpoint")
         stored = store.checkpoint_at(size)
         # the body only: the witnesses' cosignatures are added to a stored note later
@@ -320,7 +320,7 @@ class TileFolder:
         if size < old:
             raise InputError(f"the folder of {round_id} is ahead of its database")
         store = engine.store
-        sizes = store.checkpoint_sizes(old, size) if isinstance(store, SqliteRoundStore) else [size]
+        sizes = store.checkpoint_sizes(old, size) if isinstance(store, SqlRoundStore) else [size]
         write_tiles(engine, folder, start, old, size, sizes)
         if note != self._notes.get(round_id) or verify or not (folder / "checkpoint").exists():
             _write_atomic(folder / "checkpoint", note.encode("utf-8"))  # last: see module
